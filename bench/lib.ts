@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** Repository root: children are started from here so `--import tsx` resolves from node_modules. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Small deterministic PRNG (mulberry32) so every run measures the same workload. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal by Box-Muller. */
+export function gaussian(random: () => number): number {
+  const u = 1 - random();
+  const v = random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** Lognormal with the given median and shape σ (of the underlying normal). */
+export function lognormal(random: () => number, medianValue: number, sigma: number): number {
+  return medianValue * Math.exp(sigma * gaussian(random));
+}
+
+/** Cumulative weights of a Zipf(s) law over n ranks, for picking "hot" endpoints realistically. */
+export function zipfCdf(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n);
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    acc += 1 / (i + 1) ** s;
+    cdf[i] = acc;
+  }
+  for (let i = 0; i < n; i++) cdf[i] /= acc;
+  return cdf;
+}
+
+export function pick(cdf: Float64Array, u: number): number {
+  let lo = 0;
+  let hi = cdf.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cdf[mid] < u) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Heap plus ArrayBuffer backing stores: typed arrays over 64 bytes live outside the V8 heap. */
+export function memoryNow(): { heap: number; arrayBuffers: number } {
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
+}
+
+export function requireGc(): () => void {
+  const gc = globalThis.gc;
+  if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
+  return () => {
+    gc();
+    gc();
+  };
+}
+
+/** Writes a child's result as its last stdout line; the parent reads that line. */
+export function emitResult(result: unknown): void {
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/**
+ * Runs `bench/<script>` in a fresh Node process (so its V8 flags apply and no other bench's heap or
+ * JIT state leaks in) and returns the JSON object printed on its last stdout line.
+ */
+export function runChild<T>(script: string, args: readonly string[], nodeFlags: readonly string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join('bench', script), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) {
+        reject(new Error(`bench/${script} ${args.join(' ')} exited with ${signal ?? code}`));
+        return;
+      }
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as T);
+      } catch {
+        reject(new Error(`bench/${script} printed no result line (got ${JSON.stringify(line.slice(0, 200))})`));
+      }
+    });
+  });
+}
+
+export const fmt = {
+  int: (n: number): string => Math.round(n).toLocaleString('en-US'),
+  fixed: (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : String(n)),
+  mb: (bytes: number): string => (bytes / 1e6).toFixed(2) + ' MB',
+};
+
+/** Left-aligned text table with a header rule. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,261 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { createMeter } from '../src/index.js';
+import type { Meter, MeterOptions } from '../src/index.js';
+import { buildApp, METRICS_PREFIX } from './app.js';
+import { DemoDb } from './db.js';
+import { formatReport } from './report.js';
+import { startTraffic } from './traffic.js';
+import type { TrafficGenerator } from './traffic.js';
+
+export interface DemoOptions {
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  host?: string;
+  /** SQLite file (created with its directory) or `:memory:`. Default `./data/demo.db`. */
+  db?: string;
+  traffic?: boolean;
+  /** Requests per second of the traffic generator. Default 50. */
+  rate?: number;
+  /** Seconds between console reports; 0 disables them. Default 10. */
+  reportEvery?: number;
+  /** Scales the artificial per-route delays; 0 turns them off. Default 1. */
+  latencyScale?: number;
+  /** Share of task-instance listings that throw. Default 0.03. */
+  faultRate?: number;
+  /** Extra meter options (the `/apimeter` exclusion is always added). */
+  meter?: MeterOptions;
+  /** Where reports and traffic errors go. Default `console.log`. */
+  log?: (line: string) => void;
+}
+
+export interface RunningDemo {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  dbPath: string;
+  meter: Meter;
+  app: FastifyInstance;
+  traffic: TrafficGenerator | null;
+  /** Stops traffic and reports, closes the server, then the database. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export const DEFAULTS = { port: 8080, host: '127.0.0.1', db: './data/demo.db', rate: 50, reportEvery: 10 } as const;
+
+/** Starts the demo API (and optionally its traffic generator and console reports) in this process. */
+export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
+  const log = opts.log ?? console.log;
+  const dbPath = opts.db ?? DEFAULTS.db;
+  const meter = createMeter({
+    ...opts.meter,
+    metricsExcludedEndpoints: [METRICS_PREFIX, ...asList(opts.meter?.metricsExcludedEndpoints)],
+  });
+  const db = new DemoDb(dbPath);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({ db, meter, latencyScale: opts.latencyScale, faultRate: opts.faultRate });
+    await app.listen({ port: opts.port ?? DEFAULTS.port, host: opts.host ?? DEFAULTS.host });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : (opts.port ?? DEFAULTS.port);
+  const host = opts.host ?? DEFAULTS.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let lastTrafficError = 0;
+  const traffic = opts.traffic
+    ? startTraffic({
+        baseUrl: url,
+        rate: opts.rate ?? DEFAULTS.rate,
+        onError(error) {
+          // At most one line every 5 s: a dead server must not flood the console.
+          if (Date.now() - lastTrafficError < 5000) return;
+          lastTrafficError = Date.now();
+          log(`traffic: request failed: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      })
+    : null;
+
+  const every = opts.reportEvery ?? DEFAULTS.reportEvery;
+  const reporter =
+    every > 0 ? setInterval(() => log('\n' + formatReport(meter.summary('1m'), meter.snapshot('1m'))), every * 1000) : null;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    dbPath,
+    meter,
+    app,
+    traffic,
+    close() {
+      closing ??= (async () => {
+        if (reporter) clearInterval(reporter);
+        try {
+          await traffic?.stop();
+          await app.close();
+        } finally {
+          db.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+function asList(v: readonly string[] | string | undefined): string[] {
+  if (v === undefined) return [];
+  return typeof v === 'string' ? v.split(',').map((s) => s.trim()) : [...v];
+}
+
+const USAGE = `Usage: npm start -- [options]      (or: npx tsx demo/main.ts [options])
+
+Runs an Airflow-shaped demo API on Fastify + SQLite, measured by apimeter.
+
+Options:
+  --port N            port to listen on (default ${DEFAULTS.port}, or $PORT; 0 picks a free one)
+  --host HOST         address to bind (default ${DEFAULTS.host})
+  --db PATH           SQLite file, created and seeded if missing, or :memory: (default ${DEFAULTS.db})
+  --traffic           send generated traffic to the API (npm start turns it on)
+  --rate N            generated requests per second (default ${DEFAULTS.rate})
+  --report-every S    seconds between console tables of the top endpoints; 0 disables (default ${DEFAULTS.reportEvery})
+  -h, --help          show this help`;
+
+class UsageError extends Error {}
+
+function numberFlag(name: string, raw: string, min: number, max: number, integer: boolean): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got "${raw}")`);
+  }
+  return n;
+}
+
+/** Parses the command line; returns null when help was asked for. Throws UsageError on bad input. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): DemoOptions | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        db: { type: 'string' },
+        traffic: { type: 'boolean' },
+        rate: { type: 'string' },
+        'report-every': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      throw new UsageError(`unknown option ${/'[^']*'/.exec(message)?.[0] ?? message} (see --help)`);
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new UsageError(`unexpected argument ${/'[^']*'/.exec(message)?.[0] ?? message} (see --help)`);
+    }
+    throw new UsageError(message.split('\n')[0]);
+  }
+  if (values.help) return null;
+  const port = values.port ?? env.PORT;
+  return {
+    port: port === undefined ? DEFAULTS.port : numberFlag('port', port, 0, 65535, true),
+    host: values.host ?? DEFAULTS.host,
+    db: values.db ?? DEFAULTS.db,
+    traffic: values.traffic ?? false,
+    rate: values.rate === undefined ? DEFAULTS.rate : numberFlag('rate', values.rate, 0.1, 100_000, false),
+    reportEvery:
+      values['report-every'] === undefined
+        ? DEFAULTS.reportEvery
+        : numberFlag('report-every', values['report-every'], 0, 86_400, false),
+  };
+}
+
+function banner(demo: RunningDemo, opts: DemoOptions): string {
+  const traffic = opts.traffic
+    ? `on, ${opts.rate} req/s from the built-in generator`
+    : 'off (add --traffic, or send your own requests)';
+  const report = opts.reportEvery ? `every ${opts.reportEvery} s, top endpoints over the last minute` : 'off';
+  return [
+    'apimeter demo: an Airflow-shaped API on Fastify + SQLite, measured by apimeter',
+    `  API         ${demo.url}/api/v2/dags`,
+    `  endpoints   ${demo.url}${METRICS_PREFIX}/endpoints?window=1m`,
+    `  summary     ${demo.url}${METRICS_PREFIX}/summary?window=1m`,
+    `  database    ${demo.dbPath}`,
+    `  traffic     ${traffic}`,
+    `  report      ${report}`,
+    'Press Ctrl+C to stop.',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let opts: DemoOptions | null;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`demo: ${error.message}`);
+    process.exit(2);
+  }
+  if (opts === null) {
+    console.log(USAGE);
+    return;
+  }
+  let demo: RunningDemo;
+  try {
+    demo = await startDemo(opts);
+  } catch (error) {
+    const e = error as Error & { code?: string; problems?: readonly string[] };
+    const where = e.code === 'EADDRINUSE' ? ` (${opts.host}:${opts.port} is in use; try --port)` : '';
+    console.error(`demo: cannot start: ${e.message}${where}`);
+    for (const p of e.problems ?? []) console.error(`  ${p}`);
+    process.exit(1);
+  }
+  console.log(banner(demo, opts));
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      console.error(`demo: ${signal} again, exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`\n${signal}: stopping traffic, closing server and database…`);
+    demo.close().then(
+      () => {
+        console.log('demo: stopped');
+        process.exitCode = 0;
+        // Everything is closed; if some handle still lingers, do not hang the terminal.
+        setTimeout(() => process.exit(0), 2000).unref();
+      },
+      (error: unknown) => {
+        console.error('demo: error while stopping:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((error: unknown) => {
+    console.error('demo: unexpected error:', error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,313 @@
+import { Transform, pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  RouteOptions,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { ErrorKind } from '../core/record.js';
+
+export interface ApimeterFastifyOptions {
+  meter: Meter;
+}
+
+// Per-request state lives in decorated properties (declared once, so every request object keeps one
+// shape) instead of a WeakMap or closure per request.
+declare module 'fastify' {
+  interface FastifyRequest {
+    apimeterState: number;
+    apimeterEndpoint: EndpointStats | null;
+    apimeterError: FastifyError | null;
+    apimeterRequestBytes: number;
+    apimeterResponseBytes: number;
+    apimeterStartedAt: number;
+  }
+}
+
+const IDLE = 0;
+const STARTED = 1;
+const DONE = 2;
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'SEARCH', 'QUERY', 'PROPFIND']);
+
+/**
+ * Fastify's `/dags/:dag_id` as `/dags/{dag_id}` (OpenAPI style), the form every adapter reports.
+ * Regex constraints are dropped (`:id(^\d+$)` → `{id}`), `::` is Fastify's escaped literal colon.
+ */
+export function fastifyTemplate(url: string): string {
+  let out = '';
+  for (let i = 0; i < url.length; i++) {
+    const ch = url[i];
+    if (ch !== ':') {
+      out += ch;
+      continue;
+    }
+    if (url[i + 1] === ':') {
+      out += ':';
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < url.length && /[A-Za-z0-9_$]/.test(url[j])) j++;
+    out += '{' + url.slice(i + 1, j) + '}';
+    if (url[j] === '(') {
+      let depth = 0;
+      for (; j < url.length; j++) {
+        if (url[j] === '\\') {
+          j++;
+          continue;
+        }
+        if (url[j] === '(') depth++;
+        else if (url[j] === ')' && --depth === 0) break;
+      }
+      j++;
+    }
+    i = j - 1;
+  }
+  return out;
+}
+
+/** Content-Length as a byte count, or -1 when absent, negative, fractional or not a number. */
+export function parseContentLength(value: unknown): number {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : -1;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 16) return -1;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+}
+
+function errorClassOf(error: FastifyError): string {
+  const ctor = (error as { constructor?: { name?: string } }).constructor?.name;
+  if (ctor && ctor !== 'Error' && ctor !== 'Object') return ctor;
+  return typeof error.name === 'string' && error.name.length > 0 ? error.name.slice(0, 100) : 'Error';
+}
+
+function requestBytes(request: FastifyRequest): number {
+  const headers = request.raw.headers;
+  const declared = headers['content-length'];
+  if (declared !== undefined) return parseContentLength(declared);
+  // No Content-Length and no chunked body means an empty body; chunked bodies are counted while read.
+  return headers['transfer-encoding'] === undefined ? 0 : request.apimeterRequestBytes;
+}
+
+function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
+  const declared = reply.getHeader('content-length');
+  if (declared !== undefined) return parseContentLength(declared);
+  return request.apimeterResponseBytes;
+}
+
+function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest, reply: FastifyReply): void {
+  request.apimeterState = DONE;
+  const error = request.apimeterError;
+  const status = reply.statusCode;
+  let kind: ErrorKind = ErrorKind.None;
+  let cls: string | undefined;
+  let message: string | undefined;
+  if (error !== null) {
+    if (error.validation !== undefined) kind = ErrorKind.Validation;
+    else if (status >= 500) {
+      kind = ErrorKind.Exception;
+      cls = errorClassOf(error);
+      message = typeof error.message === 'string' ? error.message : '';
+    }
+  }
+  meter.record(ep, status, reply.elapsedTime, requestBytes(request), responseBytes(request, reply), kind, cls, message);
+}
+
+function countingStream(request: FastifyRequest, field: 'apimeterRequestBytes' | 'apimeterResponseBytes'): Transform {
+  request[field] = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      request[field] += chunk.length;
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Hooks for one route, closing over its endpoint (or, for a route with several methods, one endpoint
+ * per method): nothing is looked up by string per request.
+ */
+function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record<string, EndpointStats>) {
+  return {
+    onRequest: function apimeterOnRequest(
+      request: FastifyRequest,
+      _reply: FastifyReply,
+      done: HookHandlerDoneFunction,
+    ) {
+      const ep = single ?? byMethod[request.raw.method!];
+      if (ep !== undefined) {
+        request.apimeterState = STARTED;
+        request.apimeterEndpoint = ep;
+        request.apimeterStartedAt = performance.now();
+        meter.begin(ep);
+      }
+      done();
+    },
+    onResponse: function apimeterOnResponse(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      done: HookHandlerDoneFunction,
+    ) {
+      const ep = single ?? byMethod[request.raw.method!];
+      if (ep !== undefined && request.apimeterState !== DONE) {
+        if (request.apimeterState === STARTED) meter.end(ep);
+        try {
+          recordResponse(meter, ep, request, reply);
+        } catch {
+          // Metrics never fail a request; record() does not throw, this guards header access.
+        }
+      }
+      done();
+    },
+    onError: function apimeterOnError(
+      request: FastifyRequest,
+      _reply: FastifyReply,
+      error: FastifyError,
+      done: HookHandlerDoneFunction,
+    ) {
+      request.apimeterError = error;
+      done();
+    },
+    // Fastify calls this when the client closes the connection first; onResponse may then never run.
+    onRequestAbort: function apimeterOnRequestAbort(request: FastifyRequest, done: HookHandlerDoneFunction) {
+      const ep = single ?? byMethod[request.raw.method!];
+      if (ep !== undefined && request.apimeterState !== DONE) {
+        const started = request.apimeterState === STARTED;
+        if (started) meter.end(ep);
+        request.apimeterState = DONE;
+        const elapsed = started ? performance.now() - request.apimeterStartedAt : 0;
+        meter.record(ep, 499, elapsed, requestBytes(request), -1, ErrorKind.Aborted);
+      }
+      done();
+    },
+  };
+}
+
+type AnyHook = (...args: never[]) => void;
+
+/** Adds our hook after the route's own ones (route options take a function or an array). */
+function appendHook(route: RouteOptions, name: string, hook: AnyHook): void {
+  const slots = route as unknown as Record<string, unknown>;
+  const existing = slots[name];
+  slots[name] = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
+}
+
+function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptions, done: (err?: Error) => void): void {
+  const { meter } = options;
+  if (!meter) {
+    done(new TypeError('apimeter/fastify: the `meter` option is required (createMeter() from "apimeter")'));
+    return;
+  }
+  fastify.decorateRequest('apimeterState', IDLE);
+  fastify.decorateRequest('apimeterEndpoint', null);
+  fastify.decorateRequest('apimeterError', null);
+  fastify.decorateRequest('apimeterRequestBytes', -1);
+  fastify.decorateRequest('apimeterResponseBytes', -1);
+  fastify.decorateRequest('apimeterStartedAt', 0);
+
+  fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const template = fastifyTemplate(route.url);
+    const byMethod: Record<string, EndpointStats> = {};
+    let single: EndpointStats | null = null;
+    let hasBody = false;
+    for (const method of methods) {
+      const ep = meter.endpoint(method, template);
+      if (ep === null) continue;
+      byMethod[method.toUpperCase()] = ep;
+      single = ep;
+      if (BODY_METHODS.has(method.toUpperCase())) hasBody = true;
+    }
+    const count = Object.keys(byMethod).length;
+    if (count === 0) return;
+    if (count > 1) single = null;
+    const hooks = routeHooks(meter, single, byMethod);
+    appendHook(route, 'onRequest', hooks.onRequest);
+    appendHook(route, 'onResponse', hooks.onResponse);
+    appendHook(route, 'onError', hooks.onError);
+    appendHook(route, 'onRequestAbort', hooks.onRequestAbort);
+    if (hasBody) {
+      // Chunked uploads carry no Content-Length: count their bytes as the body parser reads them.
+      appendHook(
+        route,
+        'preParsing',
+        function apimeterPreParsing(
+          request: FastifyRequest,
+          _reply: FastifyReply,
+          payload: Readable,
+          next: (err: Error | null, stream: Readable) => void,
+        ) {
+          const headers = request.raw.headers;
+          if (headers['content-length'] !== undefined || headers['transfer-encoding'] === undefined) {
+            next(null, payload);
+            return;
+          }
+          next(
+            null,
+            pipeline(payload, countingStream(request, 'apimeterRequestBytes'), () => {}),
+          );
+        },
+      );
+    }
+    // Streamed replies carry no Content-Length: count their bytes on the way out.
+    appendHook(
+      route,
+      'onSend',
+      function apimeterOnSend(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        payload: unknown,
+        next: (err: Error | null, payload: unknown) => void,
+      ) {
+        const stream = payload as Readable | null;
+        if (
+          stream !== null &&
+          typeof stream === 'object' &&
+          typeof stream.pipe === 'function' &&
+          !reply.hasHeader('content-length')
+        ) {
+          next(
+            null,
+            pipeline(stream, countingStream(request, 'apimeterResponseBytes'), () => {}),
+          );
+          return;
+        }
+        next(null, payload);
+      },
+    );
+  });
+
+  // Requests that matched no route (404s, bad URLs) share one endpoint per method, never their raw path.
+  fastify.addHook('onResponse', function apimeterOnUnmatched(request, reply, next) {
+    if (request.is404) {
+      try {
+        // A matched route that called reply.callNotFound() started on its own endpoint.
+        const started = request.apimeterEndpoint;
+        if (started !== null && request.apimeterState === STARTED) meter.end(started);
+        const ep = meter.unmatched(request.raw.method ?? 'GET', request.raw.url);
+        if (ep !== null) recordResponse(meter, ep, request, reply);
+      } catch {
+        // never fail a request
+      }
+    }
+    next();
+  });
+  done();
+}
+
+/**
+ * Fastify 5 plugin. Register it before your routes: it reads each route as it is added.
+ *
+ * @example
+ * const meter = createMeter();
+ * await app.register(apimeter, { meter });
+ * app.get('/dags/:dag_id', handler); // recorded as GET /dags/{dag_id}
+ */
+export const apimeter = fp(apimeterFastify, { fastify: '5.x', name: 'apimeter' });
+export default apimeter;

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ApimeterError } from '../errors.js';
+import { CONFIG_KEYS, loadConfig } from '../core/config.js';
+import type { ApimeterConfig } from '../core/config.js';
+
+const USAGE = `Usage: apimeter <command> [options]
+
+Commands:
+  config [--ini FILE] [--json]   Validate and print the effective configuration
+                                 (defaults < apimeter.ini < APIMETER__SECTION__KEY env < options)
+  help                           Show this help
+  version                        Print the version
+
+Run the demo API from a clone of the repository with: npm start
+Docs: docs/configuration.md, docs/fastify.md, docs/metrics.md`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function printConfig(config: ApimeterConfig, json: boolean): void {
+  const shown: Record<string, unknown> = {};
+  for (const k of CONFIG_KEYS) {
+    const value = config[k.option];
+    shown[`${k.section}.${k.key}`] = k.secret && value !== '' ? '***' : value;
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+    return;
+  }
+  let section = '';
+  for (const k of CONFIG_KEYS) {
+    if (k.section !== section) {
+      section = k.section;
+      process.stdout.write(`${section === 'api' ? '' : '\n'}[${section}]\n`);
+    }
+    const v = shown[`${k.section}.${k.key}`];
+    process.stdout.write(`${k.key} = ${Array.isArray(v) ? v.join(',') : String(v)}\n`);
+  }
+}
+
+/** Runs one command; returns the exit code. Usage errors exit 2, like other CLIs. */
+export function run(argv: string[]): number {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      case 'version':
+      case '--version':
+      case '-v':
+        process.stdout.write(version() + '\n');
+        return 0;
+      case 'config': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ini: { type: 'string' }, json: { type: 'boolean', default: false } },
+          strict: true,
+        });
+        const config = loadConfig({ iniPath: values.ini });
+        printConfig(config, values.json);
+        return 0;
+      }
+      default:
+        process.stderr.write(`apimeter: unknown command '${command}'. Run 'apimeter help'.\n`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ApimeterError) {
+      process.stderr.write(`apimeter: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`apimeter: ${err.message}. Run 'apimeter help'.\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+// `apimeter config | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+process.exitCode = run(process.argv.slice(2));

@@ -1,0 +1,375 @@
+import { z } from 'zod';
+
+/**
+ * The configuration schema: one row per key, in the seed's names (`[api] metrics_sample_rate`),
+ * reachable as an INI key, an `APIMETER__SECTION__KEY` environment variable and a camelCase option.
+ * config.ts reads the sources; this file only says what each key is.
+ */
+
+export type ConfigSection = 'api' | 'metrics';
+export type ConfigValueType = 'boolean' | 'number' | 'integer' | 'string' | 'list';
+export type ConfigValue = boolean | number | string | readonly string[];
+
+/** The validated, frozen configuration. Every key is present. */
+export interface ApimeterConfig {
+  readonly metricsEnabled: boolean;
+  readonly metricsExcludedEndpoints: readonly string[];
+  readonly metricsDetailed: boolean;
+  readonly metricsSampleRate: number;
+  readonly metricsMaxEndpoints: number;
+  readonly metricsApiPrefix: string;
+  readonly metricsApiToken: string;
+  readonly apiMetricsPrefix: string;
+  readonly apiMetricsPersistence: boolean;
+  readonly apiMetricsRetentionDays: number;
+  readonly apiMetricsSnapshotInterval: number;
+  readonly apiMetricsStoreUrl: string;
+  readonly statsdOn: boolean;
+  readonly statsdHost: string;
+  readonly statsdPort: number;
+  readonly statsdPrefix: string;
+  readonly statsdDatadogEnabled: boolean;
+  readonly statsdDatadogTags: readonly string[];
+  readonly statsdDisabledTags: readonly string[];
+  readonly otelOn: boolean;
+  readonly otelHost: string;
+  readonly otelPort: number;
+  readonly otelSslActive: boolean;
+  readonly otelIntervalMilliseconds: number;
+  readonly otelPrefix: string;
+  readonly metricsAllowList: readonly string[];
+  readonly metricsBlockList: readonly string[];
+}
+
+export type ConfigOption = keyof ApimeterConfig;
+
+/** In code a list may also be given as one comma-separated string. */
+type OptionValue<T> = T extends readonly string[] ? readonly string[] | string : T;
+
+/** Options passed in code: the camelCase names of the INI keys, all optional. */
+export type ApimeterOptions = { readonly [K in ConfigOption]?: OptionValue<ApimeterConfig[K]> };
+
+/** One row of the public key table (docs and tests read it). */
+export interface ConfigKey {
+  readonly section: ConfigSection;
+  /** snake_case name, as in the INI file. */
+  readonly key: string;
+  /** camelCase name, as passed in code. */
+  readonly option: ConfigOption;
+  /** The environment variable that sets it. */
+  readonly env: string;
+  readonly type: ConfigValueType;
+  readonly default: ConfigValue;
+  readonly description: string;
+  /** What a valid value looks like, as shown in error messages ("a number between 0 and 1"). */
+  readonly expected: string;
+  /** Secret values are shown as "***" in every message. */
+  readonly secret: boolean;
+}
+
+interface KeySpec<T> {
+  section: ConfigSection;
+  key: string;
+  type: ConfigValueType;
+  default: T;
+  description: string;
+  expected: string;
+  schema: z.ZodType<T>;
+  secret?: boolean;
+}
+
+// Metric-name rules are Airflow's (at most 250 characters of [A-Za-z0-9_.-/]); a prefix additionally
+// may not start or end with a dot or hold an empty segment, so `${prefix}.${name}` stays well formed.
+const METRIC_PREFIX = z
+  .string()
+  .max(250)
+  .regex(/^(?:[A-Za-z0-9_\-/]+(?:\.[A-Za-z0-9_\-/]+)*)?$/);
+const METRIC_PREFIX_EXPECTED =
+  'a metric name prefix: segments of A-Z a-z 0-9 _ - / joined by single dots, at most 250 characters';
+const HOST = z.string().regex(/^\S+$/);
+const PORT = z.number().int().min(1).max(65535);
+const POSITIVE_INT = z.number().int().min(1);
+const BOOL = z.boolean();
+const BOOL_EXPECTED = 'a boolean';
+const METRIC_NAME_PREFIXES = z.array(z.string().regex(/^[A-Za-z0-9_.\-/]+$/));
+
+/** The table itself. Typed so that every ApimeterConfig key has exactly one row. */
+const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
+  metricsEnabled: {
+    section: 'api',
+    key: 'metrics_enabled',
+    type: 'boolean',
+    default: true,
+    description: 'Collect metrics for API endpoints.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  metricsExcludedEndpoints: {
+    section: 'api',
+    key: 'metrics_excluded_endpoints',
+    type: 'list',
+    default: [],
+    description:
+      'Route templates or path prefixes that are not measured, comma-separated (e.g. /health,/api/v2/metrics).',
+    expected: 'a comma-separated list of paths, each starting with "/"',
+    schema: z.array(z.string().regex(/^\/\S*$/)).readonly(),
+  },
+  metricsDetailed: {
+    section: 'api',
+    key: 'metrics_detailed',
+    type: 'boolean',
+    default: false,
+    description: 'Record detailed metrics (exact status codes, error types, sizes as labels); costs more.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  metricsSampleRate: {
+    section: 'api',
+    key: 'metrics_sample_rate',
+    type: 'number',
+    default: 1,
+    description: 'Fraction of requests measured, from 0.0 (none) to 1.0 (all).',
+    expected: 'a number between 0 and 1',
+    schema: z.number().min(0).max(1),
+  },
+  metricsMaxEndpoints: {
+    section: 'api',
+    key: 'metrics_max_endpoints',
+    type: 'integer',
+    default: 1000,
+    description: 'Most endpoints tracked (cardinality cap); further endpoints share one overflow endpoint.',
+    expected: 'a whole number of at least 1',
+    schema: POSITIVE_INT,
+  },
+  metricsApiPrefix: {
+    section: 'api',
+    key: 'metrics_api_prefix',
+    type: 'string',
+    default: '/api/v2/metrics',
+    description: 'URL path under which the metrics REST API is served.',
+    expected: 'a URL path starting with "/" (no spaces, "?" or "#")',
+    schema: z.string().regex(/^\/[^\s?#]*$/),
+  },
+  metricsApiToken: {
+    section: 'api',
+    key: 'metrics_api_token',
+    type: 'string',
+    default: '',
+    description: 'Bearer token required by the metrics REST API; empty = no token check. Never logged.',
+    expected: 'a token without spaces',
+    schema: z.string().regex(/^\S*$/),
+    secret: true,
+  },
+  apiMetricsPrefix: {
+    section: 'metrics',
+    key: 'api_metrics_prefix',
+    type: 'string',
+    default: 'api',
+    description: 'Name prefix of the API metrics (api.request.count, …); empty for none.',
+    expected: METRIC_PREFIX_EXPECTED,
+    schema: METRIC_PREFIX,
+  },
+  apiMetricsPersistence: {
+    section: 'metrics',
+    key: 'api_metrics_persistence',
+    type: 'boolean',
+    default: false,
+    description: 'Persist periodic snapshots to the store (history across restarts).',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  apiMetricsRetentionDays: {
+    section: 'metrics',
+    key: 'api_metrics_retention_days',
+    type: 'integer',
+    default: 30,
+    description: 'Days persisted snapshots are kept.',
+    expected: 'a whole number of days, at least 1',
+    schema: POSITIVE_INT,
+  },
+  apiMetricsSnapshotInterval: {
+    section: 'metrics',
+    key: 'api_metrics_snapshot_interval',
+    type: 'integer',
+    default: 300,
+    description: 'Seconds between snapshots written to the store.',
+    expected: 'a whole number of seconds, at least 1',
+    schema: POSITIVE_INT,
+  },
+  apiMetricsStoreUrl: {
+    section: 'metrics',
+    key: 'api_metrics_store_url',
+    type: 'string',
+    default: '',
+    description:
+      'Where snapshots are stored: postgres://… or sqlite:PATH; empty = the default SQLite file. Never logged.',
+    expected: 'empty, or a URL starting with postgres://, postgresql:// or sqlite:',
+    schema: z.string().regex(/^(?:(?:postgres|postgresql):\/\/\S+|sqlite:\S+)?$/),
+    // May hold a password.
+    secret: true,
+  },
+  statsdOn: {
+    section: 'metrics',
+    key: 'statsd_on',
+    type: 'boolean',
+    default: false,
+    description: 'Send metrics to a StatsD server.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  statsdHost: {
+    section: 'metrics',
+    key: 'statsd_host',
+    type: 'string',
+    default: 'localhost',
+    description: 'StatsD server host.',
+    expected: 'a host name or IP address',
+    schema: HOST,
+  },
+  statsdPort: {
+    section: 'metrics',
+    key: 'statsd_port',
+    type: 'integer',
+    default: 8125,
+    description: 'StatsD server UDP port.',
+    expected: 'a port number from 1 to 65535',
+    schema: PORT,
+  },
+  statsdPrefix: {
+    section: 'metrics',
+    key: 'statsd_prefix',
+    type: 'string',
+    default: 'apimeter',
+    description: 'Prefix put before every StatsD metric name.',
+    expected: METRIC_PREFIX_EXPECTED,
+    schema: METRIC_PREFIX,
+  },
+  statsdDatadogEnabled: {
+    section: 'metrics',
+    key: 'statsd_datadog_enabled',
+    type: 'boolean',
+    default: false,
+    description: 'Speak DogStatsD (tags) instead of plain StatsD.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  statsdDatadogTags: {
+    section: 'metrics',
+    key: 'statsd_datadog_tags',
+    type: 'list',
+    default: [],
+    description: 'Tags added to every DogStatsD metric, comma-separated key:value pairs (e.g. env:prod,team:api).',
+    expected: 'a comma-separated list of key:value tags',
+    schema: z.array(z.string().regex(/^[^\s:]+:\S+$/)).readonly(),
+  },
+  statsdDisabledTags: {
+    section: 'metrics',
+    key: 'statsd_disabled_tags',
+    type: 'list',
+    default: [],
+    description: 'Tag names never sent to DogStatsD, comma-separated (e.g. status,error_type).',
+    expected: 'a comma-separated list of tag names (no spaces or ":")',
+    schema: z.array(z.string().regex(/^[^\s:]+$/)).readonly(),
+  },
+  otelOn: {
+    section: 'metrics',
+    key: 'otel_on',
+    type: 'boolean',
+    default: false,
+    description: 'Export metrics over OTLP/HTTP to an OpenTelemetry Collector.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  otelHost: {
+    section: 'metrics',
+    key: 'otel_host',
+    type: 'string',
+    default: 'localhost',
+    description: 'OpenTelemetry Collector host.',
+    expected: 'a host name or IP address',
+    schema: HOST,
+  },
+  otelPort: {
+    section: 'metrics',
+    key: 'otel_port',
+    type: 'integer',
+    default: 4318,
+    description: 'OpenTelemetry Collector OTLP/HTTP port.',
+    expected: 'a port number from 1 to 65535',
+    schema: PORT,
+  },
+  otelSslActive: {
+    section: 'metrics',
+    key: 'otel_ssl_active',
+    type: 'boolean',
+    default: false,
+    description: 'Use HTTPS to reach the OpenTelemetry Collector.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  otelIntervalMilliseconds: {
+    section: 'metrics',
+    key: 'otel_interval_milliseconds',
+    type: 'integer',
+    default: 60000,
+    description: 'Milliseconds between OTLP exports.',
+    expected: 'a whole number of milliseconds, at least 1',
+    schema: POSITIVE_INT,
+  },
+  otelPrefix: {
+    section: 'metrics',
+    key: 'otel_prefix',
+    type: 'string',
+    default: 'apimeter',
+    description: 'Prefix of apimeter-specific OpenTelemetry metric names.',
+    expected: METRIC_PREFIX_EXPECTED,
+    schema: METRIC_PREFIX,
+  },
+  metricsAllowList: {
+    section: 'metrics',
+    key: 'metrics_allow_list',
+    type: 'list',
+    default: [],
+    description: 'If set, only metrics whose name starts with one of these prefixes are sent (comma-separated).',
+    expected: 'a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /)',
+    schema: METRIC_NAME_PREFIXES.readonly(),
+  },
+  metricsBlockList: {
+    section: 'metrics',
+    key: 'metrics_block_list',
+    type: 'list',
+    default: [],
+    description: 'Metrics whose name starts with one of these prefixes are not sent; ignored if an allow list is set.',
+    expected: 'a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /)',
+    schema: METRIC_NAME_PREFIXES.readonly(),
+  },
+};
+
+export const envVarName = (section: ConfigSection, key: string): string =>
+  `APIMETER__${section.toUpperCase()}__${key.toUpperCase()}`;
+
+interface InternalKey extends ConfigKey {
+  readonly schema: z.ZodType<ConfigValue>;
+}
+
+const INTERNAL_KEYS: readonly InternalKey[] = (Object.keys(SPECS) as ConfigOption[]).map((option) => {
+  const spec: KeySpec<ConfigValue> = SPECS[option];
+  return Object.freeze({
+    ...spec,
+    option,
+    env: envVarName(spec.section, spec.key),
+    secret: spec.secret === true,
+    default: Array.isArray(spec.default) ? Object.freeze([...spec.default]) : spec.default,
+  });
+});
+
+/** Every configuration key, in documentation order. */
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
+  INTERNAL_KEYS.map(({ schema: _schema, ...row }) => Object.freeze(row)),
+);
+
+/** For config.ts: the row with its zod schema. */
+export const keyByOption = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [k.option, k]));
+export const keyBySectionKey = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [`${k.section}.${k.key}`, k]));
+export const CONFIG_SECTIONS: readonly ConfigSection[] = ['api', 'metrics'];
+export type { InternalKey };

@@ -1,0 +1,219 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { loadConfig } from './config.js';
+import type { ApimeterConfig, ApimeterOptions } from './config.js';
+import { DEFAULT_RINGS, EndpointStats } from './endpoint.js';
+import type { RingLayout } from './endpoint.js';
+import { normalizeMethod } from './methods.js';
+import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './record.js';
+import type { RequestRecord } from './record.js';
+import { Registry } from './registry.js';
+import { LATENCY_SKETCH, Sketch } from './sketch.js';
+import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
+import { endpointSnapshot, summarize } from './query.js';
+import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
+
+export interface MeterOptions extends ApimeterOptions {
+  /** Already-loaded configuration; when given, ini/env/options are not read again. */
+  config?: ApimeterConfig;
+  /** Environment to read `APIMETER__…` from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** INI file to read (default `./apimeter.ini` if present); false to skip. */
+  iniPath?: string | false;
+  clock?: Clock;
+  /** Random source for sampling, in [0, 1). */
+  random?: () => number;
+  rings?: Partial<RingLayout>;
+}
+
+const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings']);
+
+// Computes bucket indices for the three latency sketches (total, fine slot, coarse slot) once.
+const indexer = new Sketch(LATENCY_SKETCH);
+
+/**
+ * The framework-free core: adapters resolve an endpoint once per route with {@link Meter.endpoint} and
+ * then call {@link Meter.record} per request. Recording does no I/O, creates no promise or timer and
+ * allocates nothing in steady state.
+ *
+ * @example
+ * const meter = createMeter({ metricsSampleRate: 1 });
+ * const ep = meter.endpoint('GET', '/dags/{dag_id}');
+ * if (ep) meter.record(ep, 200, 12.5, -1, 512, ErrorKind.None);
+ */
+export class Meter {
+  readonly config: ApimeterConfig;
+  readonly registry: Registry;
+  readonly clock: Clock;
+  readonly rings: RingLayout;
+  readonly startedAt: number;
+  private readonly random: () => number;
+  private readonly sampleRate: number;
+  private readonly excluded: readonly string[];
+
+  constructor(options: MeterOptions = {}) {
+    const configOptions: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options)) if (!NON_CONFIG_KEYS.has(k)) configOptions[k] = v;
+    this.config =
+      options.config ??
+      loadConfig({ options: configOptions, env: options.env ?? process.env, iniPath: options.iniPath });
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.rings = Object.freeze({ ...DEFAULT_RINGS, ...options.rings });
+    this.registry = new Registry(this.config.metricsMaxEndpoints, this.rings);
+    this.sampleRate = this.config.metricsSampleRate;
+    this.excluded = this.config.metricsExcludedEndpoints;
+    this.startedAt = this.clock.now();
+  }
+
+  get enabled(): boolean {
+    return this.config.metricsEnabled;
+  }
+
+  /**
+   * The endpoint for a route template, or null when metrics are off or the route is excluded (the
+   * adapter then adds no hooks to it at all). Call once per route, not per request.
+   */
+  endpoint(method: string, route: string): EndpointStats | null {
+    if (!this.config.metricsEnabled || this.isExcluded(route)) return null;
+    return this.registry.get(normalizeMethod(method), route);
+  }
+
+  /** The shared endpoint for requests that matched no route, or null if their raw path is excluded. */
+  unmatched(method: string, path?: string): EndpointStats | null {
+    if (!this.config.metricsEnabled) return null;
+    if (path !== undefined && this.excluded.length > 0 && this.isExcluded(stripQuery(path))) return null;
+    return this.registry.get(normalizeMethod(method), UNMATCHED_ROUTE);
+  }
+
+  /** True when `route` equals an excluded entry or lies under one (`/api/v2/metrics` excludes `/api/v2/metrics/x`). */
+  isExcluded(route: string): boolean {
+    for (const e of this.excluded) {
+      if (route === e) return true;
+      if (route.startsWith(e) && (e.endsWith('/') || route.charCodeAt(e.length) === 47)) return true;
+    }
+    return false;
+  }
+
+  /** A request started on `ep` (in-flight gauge). Pair with {@link end}. */
+  begin(ep: EndpointStats): void {
+    ep.inflight++;
+  }
+
+  end(ep: EndpointStats): void {
+    if (ep.inflight > 0) ep.inflight--;
+  }
+
+  /**
+   * Records one finished request. Never throws. Counts are exact; with `metrics_sample_rate` < 1 only
+   * the latency and size sketches are fed by a random sample (an unbiased sample of the distribution),
+   * so rates, status and error counts are never estimated.
+   *
+   * Positional arguments instead of a record object keep the per-request path allocation-free.
+   * Sizes are bytes, or -1 when unknown.
+   */
+  record(
+    ep: EndpointStats,
+    status: number,
+    durationMs: number,
+    requestBytes: number,
+    responseBytes: number,
+    errorKind: ErrorKind,
+    errorClass?: string,
+    errorMessage?: string,
+  ): void {
+    const now = this.clock.now();
+    if (ep.route === OVERFLOW_ROUTE) this.registry.overflowedRecords++;
+    if (errorKind === ErrorKind.Aborted) status = ABORTED_STATUS;
+    const statusClass = statusClassOf(status);
+    const errorField =
+      errorKind === ErrorKind.Aborted
+        ? ERROR_FIELD[4]
+        : errorKind === ErrorKind.Validation
+          ? ERROR_FIELD[3]
+          : errorKind === ErrorKind.Exception
+            ? ERROR_FIELD[2]
+            : statusClass === 5
+              ? ERROR_FIELD[0]
+              : statusClass === 4
+                ? ERROR_FIELD[1]
+                : -1;
+    const sampled = this.sampleRate >= 1 || this.random() < this.sampleRate;
+    let latencyIndex = NaN;
+    if (sampled) latencyIndex = durationMs > 0 ? indexer.indexOf(durationMs) : durationMs === 0 ? ZERO_INDEX : NaN;
+    if (!(requestBytes >= 0)) requestBytes = -1;
+    if (!(responseBytes >= 0)) responseBytes = -1;
+    const rings = this.rings;
+    ep.total.add(status, statusClass, errorField, durationMs, latencyIndex, requestBytes, responseBytes);
+    EndpointStats.slot(ep.fine, Math.floor(now / rings.fineMs)).add(
+      status,
+      statusClass,
+      errorField,
+      durationMs,
+      latencyIndex,
+      requestBytes,
+      responseBytes,
+    );
+    EndpointStats.slot(ep.coarse, Math.floor(now / rings.coarseMs)).add(
+      status,
+      statusClass,
+      errorField,
+      durationMs,
+      latencyIndex,
+      requestBytes,
+      responseBytes,
+    );
+    if (sampled) {
+      if (requestBytes >= 0) ep.requestSize.record(requestBytes);
+      if (responseBytes >= 0) ep.responseSize.record(responseBytes);
+    }
+    if (errorKind === ErrorKind.Exception) ep.noteException(errorClass || 'Error', errorMessage ?? '', now);
+    ep.lastSeen = now;
+  }
+
+  /**
+   * Convenience for proxies and custom adapters: resolves the endpoint by strings on every call, so it
+   * is slower than holding the endpoint from {@link endpoint}.
+   */
+  recordRequest(r: RequestRecord): void {
+    const ep = r.route === undefined ? this.unmatched(r.method) : this.endpoint(r.method, r.route);
+    if (ep === null) return;
+    this.record(
+      ep,
+      r.status,
+      r.durationMs,
+      r.requestBytes ?? -1,
+      r.responseBytes ?? -1,
+      r.errorKind ?? ErrorKind.None,
+      r.errorClass,
+      r.errorMessage,
+    );
+  }
+
+  /** Statistics of every endpoint over a window (`1m`, `5m`, `15m`, `1h`, or `all` since start-up). */
+  snapshot(window: WindowName = 'all'): EndpointSnapshot[] {
+    const now = this.clock.now();
+    return this.registry.endpoints().map((ep) => endpointSnapshot(ep, window, now, this.startedAt));
+  }
+
+  /** One endpoint, or undefined when the registry has never seen it. */
+  endpointSnapshot(method: string, route: string, window: WindowName = 'all'): EndpointSnapshot | undefined {
+    const ep = this.registry.find(normalizeMethod(method), route);
+    return ep && endpointSnapshot(ep, window, this.clock.now(), this.startedAt);
+  }
+
+  /** Totals over all endpoints, with percentiles from merged sketches. */
+  summary(window: WindowName = 'all'): MeterSummary {
+    return summarize(this.registry, window, this.clock.now(), this.startedAt);
+  }
+}
+
+function stripQuery(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+/** Creates a meter; reads `apimeter.ini` and `APIMETER__…` variables unless `config` is given. */
+export function createMeter(options: MeterOptions = {}): Meter {
+  return new Meter(options);
+}

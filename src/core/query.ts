@@ -1,0 +1,216 @@
+import type { EndpointStats } from './endpoint.js';
+import { ERROR_TYPES } from './record.js';
+import type { ErrorType } from './record.js';
+import type { Registry } from './registry.js';
+import type { Sketch } from './sketch.js';
+import { ERROR_FIELD, F, Tally } from './tally.js';
+
+export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;
+export type WindowName = keyof typeof WINDOWS | 'all';
+export const WINDOW_NAMES: readonly WindowName[] = ['1m', '5m', '15m', '1h', 'all'];
+
+export interface Distribution {
+  /** Values the distribution was built from (all requests, or the sample when sampling). */
+  count: number;
+  min: number | null;
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface SizeStats {
+  /** Requests whose size was known. */
+  count: number;
+  totalBytes: number;
+  mean: number | null;
+  max: number | null;
+  /** Percentiles exist for the `all` window only (size sketches are kept per endpoint, not per slot). */
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface EndpointSnapshot {
+  method: string;
+  route: string;
+  window: WindowName;
+  /** Seconds the window actually covers (shorter right after start-up). */
+  windowSeconds: number;
+  count: number;
+  errors: number;
+  errorRate: number;
+  statusCodes: Record<string, number>;
+  statusClasses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;
+  errorTypes: Record<ErrorType, number>;
+  exceptions: { class: string; count: number; lastMessage: string; lastAt: string }[];
+  latencyMs: Distribution;
+  requestBytes: SizeStats;
+  responseBytes: SizeStats;
+  ratePerSecond: number;
+  /** Exponentially weighted request rates (req/s) over the last hour, like Unix load averages. */
+  movingAverages: { rate1m: number; rate5m: number; rate15m: number };
+  inflight: number;
+}
+
+export interface MeterSummary {
+  window: WindowName;
+  windowSeconds: number;
+  endpoints: number;
+  count: number;
+  errors: number;
+  errorRate: number;
+  /** Share of requests that were not 5xx, in percent. */
+  availability: number;
+  ratePerSecond: number;
+  latencyMs: Distribution;
+  inflight: number;
+  overflowedRecords: number;
+}
+
+/** Merges the slots of `ep` that fall in the window ending at `now`; coverage in seconds. */
+export function windowTally(ep: EndpointStats, window: WindowName, now: number, startedAt: number): [Tally, number] {
+  if (window === 'all') return [ep.total, Math.max(0, now - startedAt) / 1000];
+  const span = WINDOWS[window];
+  const { fineMs, fineSlots, coarseMs, coarseSlots } = ep.rings;
+  const fine = span <= fineMs * (fineSlots - 1);
+  const slotMs = fine ? fineMs : coarseMs;
+  const ring = fine ? ep.fine : ep.coarse;
+  const n = Math.min(Math.ceil(span / slotMs), fine ? fineSlots : coarseSlots);
+  const current = Math.floor(now / slotMs);
+  const merged = new Tally();
+  for (let id = current - n + 1; id <= current; id++) {
+    const t = ring[id % ring.length];
+    if (t !== undefined && t.start === id) merged.merge(t);
+  }
+  // The window holds the current (partial) slot and n−1 whole ones before it.
+  const from = Math.max((current - n + 1) * slotMs, startedAt);
+  return [merged, Math.max(0, now - from) / 1000];
+}
+
+function distribution(s: Sketch): Distribution {
+  const empty = s.count === 0;
+  const q = (p: number) => (empty ? null : s.quantile(p));
+  return {
+    count: s.count,
+    min: empty ? null : s.min,
+    mean: empty ? null : s.mean,
+    p50: q(0.5),
+    p90: q(0.9),
+    p95: q(0.95),
+    p99: q(0.99),
+    max: empty ? null : s.max,
+  };
+}
+
+function sizes(t: Tally, bytes: number, sized: number, max: number, sketch: Sketch | null): SizeStats {
+  const c = t.c;
+  const n = c[sized];
+  return {
+    count: n,
+    totalBytes: c[bytes],
+    mean: n === 0 ? null : c[bytes] / n,
+    max: n === 0 ? null : c[max],
+    p50: sketch && sketch.count > 0 ? sketch.quantile(0.5) : null,
+    p95: sketch && sketch.count > 0 ? sketch.quantile(0.95) : null,
+  };
+}
+
+function errorsOf(t: Tally): number {
+  let e = 0;
+  for (const f of ERROR_FIELD) e += t.c[f];
+  return e;
+}
+
+/** EWMA of per-minute request rates over the coarse ring, oldest slot first. */
+function movingAverages(ep: EndpointStats, now: number, startedAt: number): EndpointSnapshot['movingAverages'] {
+  const { coarseMs, coarseSlots } = ep.rings;
+  const current = Math.floor(now / coarseMs);
+  const firstSlot = Math.max(current - coarseSlots + 1, Math.floor(startedAt / coarseMs));
+  const taus = [60_000, 300_000, 900_000];
+  const alphas = taus.map((tau) => 1 - Math.exp(-coarseMs / tau));
+  const avg = [0, 0, 0];
+  for (let id = firstSlot; id < current; id++) {
+    const t = ep.coarse[id % coarseSlots];
+    const rate = t !== undefined && t.start === id ? t.count / (coarseMs / 1000) : 0;
+    for (let k = 0; k < 3; k++) avg[k] += alphas[k] * (rate - avg[k]);
+  }
+  return { rate1m: avg[0], rate5m: avg[1], rate15m: avg[2] };
+}
+
+export function endpointSnapshot(
+  ep: EndpointStats,
+  window: WindowName,
+  now: number,
+  startedAt: number,
+): EndpointSnapshot {
+  const [t, seconds] = windowTally(ep, window, now, startedAt);
+  const c = t.c;
+  const count = c[F.count];
+  const errors = errorsOf(t);
+  const all = window === 'all';
+  const statusCodes: Record<string, number> = {};
+  for (const [code, n] of t.statusCodes()) statusCodes[String(code)] = n;
+  const errorTypes = {} as Record<ErrorType, number>;
+  ERROR_TYPES.forEach((type, i) => (errorTypes[type] = c[ERROR_FIELD[i]]));
+  return {
+    method: ep.method,
+    route: ep.route,
+    window,
+    windowSeconds: seconds,
+    count,
+    errors,
+    errorRate: count === 0 ? 0 : errors / count,
+    statusCodes,
+    statusClasses: {
+      '1xx': c[F.status1xx],
+      '2xx': c[F.status1xx + 1],
+      '3xx': c[F.status1xx + 2],
+      '4xx': c[F.status1xx + 3],
+      '5xx': c[F.status1xx + 4],
+    },
+    errorTypes,
+    exceptions: [...(ep.exceptions ?? [])].map(([cls, info]) => ({
+      class: cls,
+      count: info.count,
+      lastMessage: info.lastMessage,
+      lastAt: new Date(info.lastAt).toISOString(),
+    })),
+    latencyMs: distribution(t.latency),
+    requestBytes: sizes(t, F.requestBytes, F.requestSized, F.requestBytesMax, all ? ep.requestSize : null),
+    responseBytes: sizes(t, F.responseBytes, F.responseSized, F.responseBytesMax, all ? ep.responseSize : null),
+    ratePerSecond: seconds > 0 ? count / seconds : 0,
+    movingAverages: movingAverages(ep, now, startedAt),
+    inflight: ep.inflight,
+  };
+}
+
+export function summarize(registry: Registry, window: WindowName, now: number, startedAt: number): MeterSummary {
+  const merged = new Tally();
+  let seconds = 0;
+  let inflight = 0;
+  for (const ep of registry.endpoints()) {
+    const [t, s] = windowTally(ep, window, now, startedAt);
+    merged.merge(t);
+    seconds = s;
+    inflight += ep.inflight;
+  }
+  if (registry.size === 0) seconds = window === 'all' ? (now - startedAt) / 1000 : 0;
+  const count = merged.count;
+  const errors = errorsOf(merged);
+  const fivexx = merged.c[F.status1xx + 4];
+  return {
+    window,
+    windowSeconds: seconds,
+    endpoints: registry.size,
+    count,
+    errors,
+    errorRate: count === 0 ? 0 : errors / count,
+    availability: count === 0 ? 100 : (100 * (count - fivexx)) / count,
+    ratePerSecond: seconds > 0 ? count / seconds : 0,
+    latencyMs: distribution(merged.latency),
+    inflight,
+    overflowedRecords: registry.overflowedRecords,
+  };
+}

@@ -1,0 +1,131 @@
+import { LATENCY_SKETCH, Sketch } from './sketch.js';
+
+/** Offsets into {@link Tally.c}: one Float64Array per tally keeps the hot path on a single typed array. */
+export const F = {
+  count: 0,
+  /** Status classes 1xx..5xx at offsets 1..5. */
+  status1xx: 1,
+  serverError: 6,
+  clientError: 7,
+  exception: 8,
+  validation: 9,
+  aborted: 10,
+  requestBytes: 11,
+  responseBytes: 12,
+  /** Requests whose body size was known (sizes' mean = bytes / sized). */
+  requestSized: 13,
+  responseSized: 14,
+  requestBytesMax: 15,
+  responseBytesMax: 16,
+} as const;
+const FIELDS = 17;
+
+/** Error type index (0..4, as ERROR_TYPES) → offset in the counters. */
+export const ERROR_FIELD = [F.serverError, F.clientError, F.exception, F.validation, F.aborted] as const;
+
+/** `latencyIndex` meaning "a zero duration" (the sketch's zero bucket). */
+export const ZERO_INDEX = -Infinity;
+
+const NO_CODES = new Float64Array(0);
+
+/**
+ * Counters and a latency sketch for one endpoint over one time slot (or since start-up). Plain data:
+ * merging two tallies adds them.
+ */
+export class Tally {
+  /** Slot id (`floor(time / slotMs)`) this tally holds, -1 for cumulative ones. */
+  start = -1;
+  readonly c = new Float64Array(FIELDS);
+  /** Exact status codes as pairs [code, count, …]; grows with distinct codes (few per endpoint). */
+  private codes: Float64Array = NO_CODES;
+  private codesLength = 0;
+  readonly latency = new Sketch(LATENCY_SKETCH);
+
+  reset(start: number): void {
+    this.start = start;
+    this.c.fill(0);
+    this.codesLength = 0;
+    this.latency.reset();
+  }
+
+  /**
+   * One request. `errorField` is an offset from ERROR_FIELD or -1; `latencyIndex` is NaN when the request
+   * was not sampled for the sketch (counts stay exact either way), ZERO_INDEX for a zero duration; sizes < 0 mean unknown.
+   */
+  add(
+    status: number,
+    statusClass: number,
+    errorField: number,
+    durationMs: number,
+    latencyIndex: number,
+    requestBytes: number,
+    responseBytes: number,
+  ): void {
+    const c = this.c;
+    c[F.count]++;
+    if (statusClass > 0) c[statusClass]++;
+    if (errorField >= 0) c[errorField]++;
+    if (requestBytes >= 0) {
+      c[F.requestBytes] += requestBytes;
+      c[F.requestSized]++;
+      if (requestBytes > c[F.requestBytesMax]) c[F.requestBytesMax] = requestBytes;
+    }
+    if (responseBytes >= 0) {
+      c[F.responseBytes] += responseBytes;
+      c[F.responseSized]++;
+      if (responseBytes > c[F.responseBytesMax]) c[F.responseBytesMax] = responseBytes;
+    }
+    this.addCode(status, 1);
+    if (latencyIndex === latencyIndex) {
+      if (latencyIndex === ZERO_INDEX) this.latency.record(0);
+      else this.latency.recordAt(latencyIndex, durationMs);
+    }
+  }
+
+  private addCode(code: number, n: number): void {
+    const codes = this.codes;
+    const end = this.codesLength * 2;
+    for (let i = 0; i < end; i += 2) {
+      if (codes[i] === code) {
+        codes[i + 1] += n;
+        return;
+      }
+    }
+    if (end === codes.length) {
+      const grown = new Float64Array(Math.max(4, codes.length * 2));
+      grown.set(codes);
+      this.codes = grown;
+    }
+    this.codes[end] = code;
+    this.codes[end + 1] = n;
+    this.codesLength++;
+  }
+
+  /** Status code → count, codes ascending. */
+  statusCodes(): Map<number, number> {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < this.codesLength * 2; i += 2) pairs.push([this.codes[i], this.codes[i + 1]]);
+    pairs.sort((a, b) => a[0] - b[0]);
+    return new Map(pairs);
+  }
+
+  merge(other: Tally): this {
+    const c = this.c;
+    const o = other.c;
+    for (let i = 0; i < FIELDS; i++) {
+      c[i] = i === F.requestBytesMax || i === F.responseBytesMax ? Math.max(c[i], o[i]) : c[i] + o[i];
+    }
+    for (let i = 0; i < other.codesLength * 2; i += 2) this.addCode(other.codes[i], other.codes[i + 1]);
+    this.latency.merge(other.latency);
+    return this;
+  }
+
+  get count(): number {
+    return this.c[F.count];
+  }
+}
+
+/** 1..5 for a valid HTTP status, 0 otherwise (0, 999, NaN: counted, but in no class). */
+export function statusClassOf(status: number): number {
+  return status >= 100 && status <= 599 ? (status / 100) | 0 : 0;
+}

@@ -1,0 +1,33 @@
+/**
+ * Every coded error apimeter throws. Codes are stable; docs/errors.md lists each one (a test checks).
+ */
+export class ApimeterError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: readonly string[];
+
+  constructor(code: ErrorCode, message: string, problems: readonly string[] = []) {
+    super(message);
+    this.name = 'ApimeterError';
+    this.code = code;
+    this.problems = problems;
+  }
+}
+
+export const ERROR_CODES = {
+  /** One or more configuration values are invalid; `problems` has one line per value. */
+  APIMETER_ERR_CONFIG_INVALID: 'invalid configuration',
+  /** The INI file could not be read or parsed. */
+  APIMETER_ERR_CONFIG_FILE: 'configuration file unreadable',
+  /** An option passed in code is not a known key or has the wrong type. */
+  APIMETER_ERR_OPTION_INVALID: 'invalid option',
+  /** Two sketches of different layouts were merged or deserialised into each other. */
+  APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
+  /** A command-line invocation was wrong (unknown command or flag, bad value). */
+  APIMETER_ERR_CLI_USAGE: 'command-line usage',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function createError(code: ErrorCode, detail: string, problems: readonly string[] = []): ApimeterError {
+  return new ApimeterError(code, `${code}: ${detail}`, problems);
+}
