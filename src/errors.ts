@@ -18,12 +18,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_CONFIG_INVALID: 'invalid configuration',
   /** The INI file could not be read or parsed. */
   APIMETER_ERR_CONFIG_FILE: 'configuration file unreadable',
-  /** An option passed in code is not a known key or has the wrong type. */
-  APIMETER_ERR_OPTION_INVALID: 'invalid option',
   /** Two sketches of different layouts were merged or deserialised into each other. */
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
-  /** A command-line invocation was wrong (unknown command or flag, bad value). */
-  APIMETER_ERR_CLI_USAGE: 'command-line usage',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -80,8 +80,8 @@ test('toJSON/fromJSON round-trips exactly', () => {
 
 test('fromJSON refuses another scale; merge refuses another scale', () => {
   const s = sketchOf([1, 2, 3]);
-  assert.throws(() => Sketch.fromJSON(s.toJSON(), SIZE_SKETCH), RangeError);
-  assert.throws(() => new Sketch(SIZE_SKETCH).merge(s), RangeError);
+  assert.throws(() => Sketch.fromJSON(s.toJSON(), SIZE_SKETCH), { code: 'APIMETER_ERR_SKETCH_LAYOUT' });
+  assert.throws(() => new Sketch(SIZE_SKETCH).merge(s), { code: 'APIMETER_ERR_SKETCH_LAYOUT' });
 });
 
 test('memory is bounded by the layout whatever is recorded', () => {

@@ -2,9 +2,12 @@ import { SIZE_SKETCH, Sketch } from './sketch.js';
 import { Tally } from './tally.js';
 
 /**
- * Time slots kept per endpoint. Two rings, both written on every record: a fine one (10 s slots) for
- * the 1-minute window and a coarse one (60 s slots) for 5 min, 15 min and 1 h. A slot is reset when
- * its ring position comes round again, so nothing runs on a timer and idle endpoints cost nothing.
+ * Time slots kept per endpoint: a fine ring (10 s slots) for the 1-minute window and a coarse ring
+ * (60 s slots) for 5 min, 15 min and 1 h. A record writes only the current fine slot; when an
+ * endpoint moves on to a new fine slot, the previous one is folded (merged) into its coarse slot and
+ * the since-start total. So the per-request path touches one tally, the merge runs once per endpoint
+ * per 10 s, nothing runs on a timer, and idle endpoints cost nothing. `coarseMs` must be a multiple of
+ * `fineMs`.
  */
 export interface RingLayout {
   readonly fineMs: number;
@@ -38,7 +41,10 @@ export const MAX_MESSAGE_LENGTH = 200;
 export class EndpointStats {
   inflight = 0;
   lastSeen = 0;
+  /** Since start-up, except the current fine slot (see {@link currentFine}). */
   readonly total = new Tally();
+  /** Id of the fine slot records go to; it is the only slot not yet folded into total and coarse. */
+  currentFine = -1;
   readonly requestSize = new Sketch(SIZE_SKETCH);
   readonly responseSize = new Sketch(SIZE_SKETCH);
   exceptions: Map<string, ExceptionInfo> | null = null;
@@ -66,6 +72,40 @@ export class EndpointStats {
     }
     if (t.start !== id) t.reset(id);
     return t;
+  }
+
+  /**
+   * Makes `fineId` the current fine slot, folding the previous current slot into its coarse slot and
+   * the total. The new slot is always emptied: if the clock stepped back onto an already folded slot,
+   * keeping its content would count it twice.
+   */
+  rotate(fineId: number): Tally {
+    const prev = this.currentFine;
+    if (prev >= 0) {
+      const done = this.fine[prev % this.fine.length];
+      if (done !== undefined && done.start === prev && done.count > 0) {
+        this.total.merge(done);
+        const coarseId = Math.floor((prev * this.rings.fineMs) / this.rings.coarseMs);
+        EndpointStats.slot(this.coarse, coarseId).merge(done);
+      }
+    }
+    const i = fineId % this.fine.length;
+    let t = this.fine[i];
+    if (t === undefined) {
+      t = new Tally();
+      this.fine[i] = t;
+    }
+    t.reset(fineId);
+    this.currentFine = fineId;
+    return t;
+  }
+
+  /** The current fine slot if it holds records (it is not in total or coarse yet), else undefined. */
+  unfolded(): Tally | undefined {
+    const id = this.currentFine;
+    if (id < 0) return undefined;
+    const t = this.fine[id % this.fine.length];
+    return t !== undefined && t.start === id && t.count > 0 ? t : undefined;
   }
 
   noteException(errorClass: string, message: string, now: number): void {

@@ -2,8 +2,8 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { loadConfig } from './config.js';
 import type { ApimeterConfig, ApimeterOptions } from './config.js';
-import { DEFAULT_RINGS, EndpointStats } from './endpoint.js';
-import type { RingLayout } from './endpoint.js';
+import { DEFAULT_RINGS } from './endpoint.js';
+import type { EndpointStats, RingLayout } from './endpoint.js';
 import { normalizeMethod } from './methods.js';
 import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './record.js';
 import type { RequestRecord } from './record.js';
@@ -60,6 +60,11 @@ export class Meter {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.rings = Object.freeze({ ...DEFAULT_RINGS, ...options.rings });
+    if (this.rings.coarseMs % this.rings.fineMs !== 0) {
+      throw new RangeError(
+        `rings.coarseMs (${this.rings.coarseMs}) must be a multiple of rings.fineMs (${this.rings.fineMs})`,
+      );
+    }
     this.registry = new Registry(this.config.metricsMaxEndpoints, this.rings);
     this.sampleRate = this.config.metricsSampleRate;
     this.excluded = this.config.metricsExcludedEndpoints;
@@ -143,26 +148,9 @@ export class Meter {
     if (sampled) latencyIndex = durationMs > 0 ? indexer.indexOf(durationMs) : durationMs === 0 ? ZERO_INDEX : NaN;
     if (!(requestBytes >= 0)) requestBytes = -1;
     if (!(responseBytes >= 0)) responseBytes = -1;
-    const rings = this.rings;
-    ep.total.add(status, statusClass, errorField, durationMs, latencyIndex, requestBytes, responseBytes);
-    EndpointStats.slot(ep.fine, Math.floor(now / rings.fineMs)).add(
-      status,
-      statusClass,
-      errorField,
-      durationMs,
-      latencyIndex,
-      requestBytes,
-      responseBytes,
-    );
-    EndpointStats.slot(ep.coarse, Math.floor(now / rings.coarseMs)).add(
-      status,
-      statusClass,
-      errorField,
-      durationMs,
-      latencyIndex,
-      requestBytes,
-      responseBytes,
-    );
+    const fineId = Math.floor(now / this.rings.fineMs);
+    const slot = fineId === ep.currentFine ? ep.fine[fineId % ep.fine.length]! : ep.rotate(fineId);
+    slot.add(status, statusClass, errorField, durationMs, latencyIndex, requestBytes, responseBytes);
     if (sampled) {
       if (requestBytes >= 0) ep.requestSize.record(requestBytes);
       if (responseBytes >= 0) ep.responseSize.record(responseBytes);

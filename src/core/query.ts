@@ -71,7 +71,13 @@ export interface MeterSummary {
 
 /** Merges the slots of `ep` that fall in the window ending at `now`; coverage in seconds. */
 export function windowTally(ep: EndpointStats, window: WindowName, now: number, startedAt: number): [Tally, number] {
-  if (window === 'all') return [ep.total, Math.max(0, now - startedAt) / 1000];
+  // The current fine slot is not folded into total and coarse slots yet: add it where it belongs.
+  const open = ep.unfolded();
+  if (window === 'all') {
+    const merged = new Tally().merge(ep.total);
+    if (open !== undefined) merged.merge(open);
+    return [merged, Math.max(0, now - startedAt) / 1000];
+  }
   const span = WINDOWS[window];
   const { fineMs, fineSlots, coarseMs, coarseSlots } = ep.rings;
   const fine = span <= fineMs * (fineSlots - 1);
@@ -83,6 +89,10 @@ export function windowTally(ep: EndpointStats, window: WindowName, now: number, 
   for (let id = current - n + 1; id <= current; id++) {
     const t = ring[id % ring.length];
     if (t !== undefined && t.start === id) merged.merge(t);
+  }
+  if (!fine && open !== undefined) {
+    const openCoarse = Math.floor((open.start * ep.rings.fineMs) / coarseMs);
+    if (openCoarse > current - n && openCoarse <= current) merged.merge(open);
   }
   // The window holds the current (partial) slot and n−1 whole ones before it.
   const from = Math.max((current - n + 1) * slotMs, startedAt);
@@ -131,9 +141,13 @@ function movingAverages(ep: EndpointStats, now: number, startedAt: number): Endp
   const taus = [60_000, 300_000, 900_000];
   const alphas = taus.map((tau) => 1 - Math.exp(-coarseMs / tau));
   const avg = [0, 0, 0];
+  const open = ep.unfolded();
+  const openCoarse = open === undefined ? -1 : Math.floor((open.start * ep.rings.fineMs) / coarseMs);
   for (let id = firstSlot; id < current; id++) {
     const t = ep.coarse[id % coarseSlots];
-    const rate = t !== undefined && t.start === id ? t.count / (coarseMs / 1000) : 0;
+    let n = t !== undefined && t.start === id ? t.count : 0;
+    if (id === openCoarse) n += open!.count;
+    const rate = n / (coarseMs / 1000);
     for (let k = 0; k < 3; k++) avg[k] += alphas[k] * (rate - avg[k]);
   }
   return { rate1m: avg[0], rate5m: avg[1], rate15m: avg[2] };

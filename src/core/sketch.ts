@@ -1,3 +1,5 @@
+import { createError } from '../errors.js';
+
 /**
  * Base-2 exponential histogram (OpenTelemetry's layout), used as a relative-error quantile sketch.
  *
@@ -61,10 +63,15 @@ export class Sketch {
   private dense: Float64Array = EMPTY;
   private offset = 0;
   private readonly factor: number;
+  // Copied from the layout so indexOf reads own fields only.
+  private readonly minIndex: number;
+  private readonly maxIndex: number;
 
   constructor(layout: SketchLayout) {
     this.layout = layout;
     this.factor = 2 ** layout.scale;
+    this.minIndex = layout.minIndex;
+    this.maxIndex = layout.maxIndex;
   }
 
   /** Bucket index of a positive value, clamped to the layout. */
@@ -72,8 +79,7 @@ export class Sketch {
     // ceil(log2(v)·2^scale) − 1 puts v in (b^i, b^(i+1)]; Math.log2 rounding can move exact
     // bucket boundaries by one bucket, which stays within the error bound.
     const index = Math.ceil(Math.log2(value) * this.factor) - 1;
-    const { minIndex, maxIndex } = this.layout;
-    return index < minIndex ? minIndex : index > maxIndex ? maxIndex : index;
+    return index < this.minIndex ? this.minIndex : index > this.maxIndex ? this.maxIndex : index;
   }
 
   /** Adds one value. NaN is ignored; values <= 0 count in the zero bucket. Never throws. */
@@ -242,7 +248,10 @@ export class Sketch {
   /** Adds every value of `other` to this sketch. Both must share a layout's scale. */
   merge(other: Sketch): this {
     if (other.layout.scale !== this.layout.scale) {
-      throw new RangeError(`cannot merge sketches of scale ${other.layout.scale} into scale ${this.layout.scale}`);
+      throw createError(
+        'APIMETER_ERR_SKETCH_LAYOUT',
+        `cannot merge a sketch of scale ${other.layout.scale} into one of scale ${this.layout.scale}`,
+      );
     }
     if (other.count === 0) return this;
     other.forEachBucket((index, n) => this.addIndex(index, n));
@@ -299,7 +308,10 @@ export class Sketch {
 
   static fromJSON(json: SketchJSON, layout: SketchLayout): Sketch {
     if (json.scale !== layout.scale) {
-      throw new RangeError(`sketch of scale ${json.scale} does not fit a layout of scale ${layout.scale}`);
+      throw createError(
+        'APIMETER_ERR_SKETCH_LAYOUT',
+        `a sketch of scale ${json.scale} does not fit a layout of scale ${layout.scale}`,
+      );
     }
     const s = new Sketch(layout);
     json.counts.forEach((n, i) => {
