@@ -53,7 +53,7 @@ export async function buildApp(opts: DemoAppOptions): Promise<FastifyInstance> {
 
 /** Interim metrics API until src/api exists: live snapshots straight from the meter. */
 async function metricsRoutes(app: FastifyInstance, opts: { meter: Meter }): Promise<void> {
-  const windowOf = (q: unknown): WindowName | string => {
+  const windowOf = (q: unknown): string => {
     const w = (q as { window?: unknown }).window;
     return typeof w === 'string' ? w : '1m';
   };

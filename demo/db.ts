@@ -99,7 +99,9 @@ function prepare(db: Database.Database) {
       'SELECT * FROM dag_run WHERE dag_id = ? ORDER BY logical_date DESC LIMIT ? OFFSET ?',
     ),
     getRun: db.prepare<[string, string], RunRow>('SELECT * FROM dag_run WHERE dag_id = ? AND dag_run_id = ?'),
-    insertRun: db.prepare<[string, string, string, string, string, string | null, string | null, string, string | null]>(
+    insertRun: db.prepare<
+      [string, string, string, string, string, string | null, string | null, string, string | null]
+    >(
       `INSERT INTO dag_run (dag_id, dag_run_id, run_type, state, logical_date, start_date, end_date, conf, note)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
@@ -213,7 +215,12 @@ export class DemoDb {
 }
 
 const DAGS: [id: string, schedule: string, tags: string, tasks: string[]][] = [
-  ['example_bash_operator', '0 0 * * *', 'example', ['runme_0', 'runme_1', 'runme_2', 'run_after_loop', 'also_run_this']],
+  [
+    'example_bash_operator',
+    '0 0 * * *',
+    'example',
+    ['runme_0', 'runme_1', 'runme_2', 'run_after_loop', 'also_run_this'],
+  ],
   ['example_python_operator', '@daily', 'example', ['print_the_context', 'log_sql_query', 'sleep_for_0']],
   ['etl_orders', '@hourly', 'etl,orders', ['extract', 'transform', 'load', 'notify']],
   ['etl_customers', '@daily', 'etl', ['extract', 'dedupe', 'load']],
@@ -233,7 +240,7 @@ const OPERATORS = ['BashOperator', 'PythonOperator', 'SQLExecuteQueryOperator', 
 /** Fills an empty database with a fixed set of DAGs, runs and task instances (same data every time). */
 function seed(store: DemoDb): void {
   let s = 42;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const base = Date.UTC(2025, 0, 1);
   store.db.transaction(() => {
     for (const [dagId, schedule, tags, tasks] of DAGS) {

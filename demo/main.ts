@@ -82,7 +82,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
 
   const every = opts.reportEvery ?? DEFAULTS.reportEvery;
   const reporter =
-    every > 0 ? setInterval(() => log('\n' + formatReport(meter.summary('1m'), meter.snapshot('1m'))), every * 1000) : null;
+    every > 0
+      ? setInterval(() => log('\n' + formatReport(meter.summary('1m'), meter.snapshot('1m'))), every * 1000)
+      : null;
 
   let closing: Promise<void> | null = null;
   return {
@@ -129,7 +131,9 @@ class UsageError extends Error {}
 function numberFlag(name: string, raw: string, min: number, max: number, integer: boolean): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got "${raw}")`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got "${raw}")`,
+    );
   }
   return n;
 }

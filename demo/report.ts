@@ -39,7 +39,10 @@ export function formatReport(summary: MeterSummary, endpoints: EndpointSnapshot[
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   // Method and route read left-aligned, numbers right-aligned.
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const s = summary;
   const title =
     `── last ${s.window}: ${s.count} requests, ${s.ratePerSecond.toFixed(1)} req/s, ` +

@@ -207,7 +207,9 @@ async function dagRunRoutes(app: FastifyInstance, opts: RoutesOptions): Promise<
         throw new HttpError(404, `No log for try ${try_number} of task \`${task_id}\``);
       }
       reply.type('text/plain; charset=utf-8');
-      return reply.send(Readable.from(logLines(`${dag_id}/${dag_run_id}/${task_id}`, try_number, latency), { objectMode: false }));
+      return reply.send(
+        Readable.from(logLines(`${dag_id}/${dag_run_id}/${task_id}`, try_number, latency), { objectMode: false }),
+      );
     },
   );
 }

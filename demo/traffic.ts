@@ -30,7 +30,14 @@ interface Task {
 
 const TICK_MS = 20;
 const TIMEOUT_MS = 10_000;
-const UNKNOWN_PATHS = ['/api/v2/dag', '/api/v1/dags', '/wp-login.php', '/.env', '/api/v2/dags/x/unknown', '/favicon.ico'];
+const UNKNOWN_PATHS = [
+  '/api/v2/dag',
+  '/api/v1/dags',
+  '/wp-login.php',
+  '/.env',
+  '/api/v2/dags/x/unknown',
+  '/favicon.ico',
+];
 
 /**
  * Sends a realistic mix of requests to the demo API over real HTTP: mostly reads, some writes, and a
@@ -99,7 +106,11 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
   async function listRuns(dag: string): Promise<void> {
     const r = await call('GET', `/dags/${enc(dag)}/dagRuns?limit=25`);
     const found = (r?.body as { dag_runs?: { dag_run_id: string }[] } | undefined)?.dag_runs;
-    if (found) runs.set(dag, found.map((x) => x.dag_run_id));
+    if (found)
+      runs.set(
+        dag,
+        found.map((x) => x.dag_run_id),
+      );
   }
 
   async function withRun(fn: (dag: string, run: string) => Promise<unknown>): Promise<void> {
@@ -148,7 +159,11 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
       1,
       () =>
         withDag((dag) =>
-          call('POST', `/dags/${enc(dag)}/dagRuns`, pick([{ logical_date: 'yesterday' }, { conf: 'x' }, { dag_run_id: 'a b' }])),
+          call(
+            'POST',
+            `/dags/${enc(dag)}/dagRuns`,
+            pick([{ logical_date: 'yesterday' }, { conf: 'x' }, { dag_run_id: 'a b' }]),
+          ),
         ),
     ],
     [

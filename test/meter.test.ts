@@ -157,6 +157,37 @@ test('cardinality cap folds new endpoints into one overflow endpoint and counts 
   assert.equal(meter.registry.size, 12);
 });
 
+test('endpoints resolved but never recorded are not listed and do not use the cap', () => {
+  const { meter } = meterWith({ metricsMaxEndpoints: 2 });
+  const handles = Array.from({ length: 20 }, (_, i) => meter.endpoint('HEAD', `/h/${i}`)!);
+  assert.equal(meter.registry.size, 0);
+  assert.equal(meter.snapshot().length, 0);
+  meter.record(handles[7], 200, 1, -1, -1, ErrorKind.None);
+  meter.record(handles[9], 200, 1, -1, -1, ErrorKind.None);
+  meter.record(handles[11], 200, 1, -1, -1, ErrorKind.None);
+  assert.deepEqual(
+    meter.snapshot().map((e) => [e.route, e.count]),
+    [
+      ['/h/7', 1],
+      ['/h/9', 1],
+      [OVERFLOW_ROUTE, 1],
+    ],
+  );
+  // In-flight on a refused endpoint goes to the overflow endpoint and comes back.
+  meter.begin(handles[11]);
+  assert.equal(meter.endpointSnapshot('_OTHER', OVERFLOW_ROUTE)!.inflight, 1);
+  meter.end(handles[11]);
+  assert.equal(meter.endpointSnapshot('_OTHER', OVERFLOW_ROUTE)!.inflight, 0);
+});
+
+test('unused handles are bounded too: past 4 x cap + 16 new pairs get the overflow endpoint', () => {
+  const { meter } = meterWith({ metricsMaxEndpoints: 10 });
+  const handles = Array.from({ length: 1000 }, (_, i) => meter.endpoint('GET', `/raw/${i}`)!);
+  assert.equal(new Set(handles).size, 57); // 56 distinct handles, then the overflow one
+  assert.equal(handles[999].route, OVERFLOW_ROUTE);
+  assert.equal(meter.registry.overflowedEndpoints, 1000 - 56);
+});
+
 test('exclusions match templates exactly or as whole-segment prefixes', () => {
   const { meter } = meterWith({ metricsExcludedEndpoints: ['/health', '/api/v2/metrics'] });
   assert.equal(meter.endpoint('GET', '/health'), null);
@@ -172,8 +203,8 @@ test('unknown methods become _OTHER; lower-case known methods are normalised', (
   const { meter } = meterWith();
   assert.equal(meter.endpoint('FOO', '/a')!.method, '_OTHER');
   assert.equal(meter.endpoint('get', '/a')!.method, 'GET');
-  assert.equal(meter.endpoint('X'.repeat(10_000), '/a')!.method, '_OTHER');
-  assert.equal(meter.registry.size, 2);
+  assert.equal(meter.endpoint('X'.repeat(10_000), '/a'), meter.endpoint('BREW', '/a'));
+  assert.equal(meter.endpoint('GET', '/a'), meter.endpoint('get', '/a'));
 });
 
 test('in-flight gauge, and metrics_enabled=false records nothing', () => {

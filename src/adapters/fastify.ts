@@ -70,7 +70,8 @@ export function fastifyTemplate(url: string): string {
     }
     i = j - 1;
   }
-  return out;
+  // `/prefix` and `/prefix/` (Fastify registers both for a '/' route in a prefixed plugin) are one endpoint.
+  return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
 }
 
 /** Content-Length as a byte count, or -1 when absent, negative, fractional or not a number. */

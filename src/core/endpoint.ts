@@ -45,6 +45,10 @@ export class EndpointStats {
   readonly total = new Tally();
   /** Id of the fine slot records go to; it is the only slot not yet folded into total and coarse. */
   currentFine = -1;
+  /** In the registry's listing (set on first record, see Registry.activate). */
+  listed = false;
+  /** Set when the cap refused this endpoint: its records go to the overflow endpoint. */
+  redirect: EndpointStats | null = null;
   readonly requestSize = new Sketch(SIZE_SKETCH);
   readonly responseSize = new Sketch(SIZE_SKETCH);
   exceptions: Map<string, ExceptionInfo> | null = null;

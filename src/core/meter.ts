@@ -102,10 +102,12 @@ export class Meter {
 
   /** A request started on `ep` (in-flight gauge). Pair with {@link end}. */
   begin(ep: EndpointStats): void {
+    if (!ep.listed) ep = this.registry.activate(ep);
     ep.inflight++;
   }
 
   end(ep: EndpointStats): void {
+    if (ep.redirect !== null) ep = ep.redirect;
     if (ep.inflight > 0) ep.inflight--;
   }
 
@@ -128,6 +130,7 @@ export class Meter {
     errorMessage?: string,
   ): void {
     const now = this.clock.now();
+    if (!ep.listed) ep = this.registry.activate(ep);
     if (ep.route === OVERFLOW_ROUTE) this.registry.overflowedRecords++;
     if (errorKind === ErrorKind.Aborted) status = ABORTED_STATUS;
     const statusClass = statusClassOf(status);

@@ -4,15 +4,20 @@ import { OTHER_METHOD } from './methods.js';
 import { OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './record.js';
 
 /**
- * The endpoint table: one {@link EndpointStats} per (method, route template), at most `maxEndpoints`
- * of them. Past the cap every new pair shares the overflow endpoint, so a flood of distinct routes
- * costs a counter, not memory. The unmatched endpoints (one per method) and the overflow endpoint do
- * not count against the cap.
+ * The endpoint table: one {@link EndpointStats} per (method, route template).
+ *
+ * Adapters resolve an endpoint when a route is registered, but it only joins the table — and counts
+ * against the cap of `maxEndpoints` — when its first request is recorded, so routes that are never
+ * called (Fastify's automatic HEAD routes, admin routes) neither fill the cap nor clutter listings.
+ * Past the cap every new pair records into the overflow endpoint, so a flood of distinct routes costs
+ * a counter, not memory. The unmatched endpoints (one per method) and the overflow endpoint do not
+ * count against the cap.
  */
 export class Registry {
   private readonly byKey = new Map<string, EndpointStats>();
-  private readonly all: EndpointStats[] = [];
+  private readonly listed: EndpointStats[] = [];
   private capped = 0;
+  private overflowEndpoint: EndpointStats | null = null;
   /** Distinct (method, route) pairs refused by the cap. */
   overflowedEndpoints = 0;
   /** Records that landed in the overflow endpoint. */
@@ -23,38 +28,65 @@ export class Registry {
     private readonly rings: RingLayout,
   ) {}
 
-  /** Finds or creates the endpoint; past the cap, the overflow endpoint. */
+  /**
+   * Finds or creates the endpoint handle. Handles are cheap until used; once the table holds four
+   * times the cap in unused handles, further new pairs get the overflow endpoint straight away.
+   */
   get(method: string, route: string): EndpointStats {
     const key = method + ' ' + route;
     const found = this.byKey.get(key);
     if (found !== undefined) return found;
     const special = route === UNMATCHED_ROUTE || route === OVERFLOW_ROUTE;
-    if (!special && this.capped >= this.maxEndpoints) {
+    if (!special && this.byKey.size >= this.maxEndpoints * 4 + 16) {
       this.overflowedEndpoints++;
       return this.overflow();
     }
-    if (!special) this.capped++;
-    const created = new EndpointStats(this.all.length, method, route, this.rings);
+    const created = new EndpointStats(this.byKey.size, method, route, this.rings);
     this.byKey.set(key, created);
-    this.all.push(created);
+    if (special) this.list(created);
     return created;
+  }
+
+  /**
+   * Called by the meter on an endpoint's first record: lists it, or, past the cap, points it at the
+   * overflow endpoint for good. Returns the endpoint to record into.
+   */
+  activate(ep: EndpointStats): EndpointStats {
+    if (ep.listed) return ep;
+    if (ep.redirect !== null) return ep.redirect;
+    if (this.capped >= this.maxEndpoints) {
+      this.overflowedEndpoints++;
+      ep.redirect = this.overflow();
+      return ep.redirect;
+    }
+    this.capped++;
+    this.list(ep);
+    return ep;
+  }
+
+  private list(ep: EndpointStats): void {
+    ep.listed = true;
+    this.listed.push(ep);
   }
 
   /** The endpoint that absorbs everything past the cap (method `_OTHER`). */
   overflow(): EndpointStats {
-    return this.get(OTHER_METHOD, OVERFLOW_ROUTE);
+    return (this.overflowEndpoint ??= this.get(OTHER_METHOD, OVERFLOW_ROUTE));
   }
 
+  /** A listed endpoint (one that has recorded at least once). */
   find(method: string, route: string): EndpointStats | undefined {
-    return this.byKey.get(method + ' ' + route);
+    const ep = this.byKey.get(method + ' ' + route);
+    return ep !== undefined && ep.listed ? ep : undefined;
   }
 
-  /** Every endpoint, in creation order. The array is live: do not modify it. */
+  /** Endpoints that have recorded at least once, in order of first record. Live array: do not modify. */
   endpoints(): readonly EndpointStats[] {
-    return this.all;
+    return this.listed;
   }
 
+  /** Endpoints listed (the unmatched and overflow endpoints included). */
   get size(): number {
-    return this.all.length;
+    return this.listed.length;
   }
 }
