@@ -16,5 +16,8 @@ export { loadConfig, CONFIG_KEYS } from './core/config.js';
 export type { ApimeterConfig, ApimeterOptions } from './core/config.js';
 export { createStats, NoopStatsBackend, MemoryStatsBackend } from './core/stats.js';
 export type { Stats, StatsBackend } from './core/stats.js';
+export type { ComponentHealth, HealthSource } from './core/health.js';
+export { windowTally, endpointSnapshot, summarize } from './core/query.js';
+export { Tally, F as TallyField, ERROR_FIELD, statusClassOf } from './core/tally.js';
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';
 export type { ErrorCode } from './errors.js';

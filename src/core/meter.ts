@@ -12,6 +12,7 @@ import { LATENCY_SKETCH, Sketch } from './sketch.js';
 import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
+import type { ComponentHealth, HealthSource } from './health.js';
 
 export interface MeterOptions extends ApimeterOptions {
   /** Already-loaded configuration; when given, ini/env/options are not read again. */
@@ -50,6 +51,7 @@ export class Meter {
   private readonly random: () => number;
   private readonly sampleRate: number;
   private readonly excluded: readonly string[];
+  private readonly healthSources = new Map<string, HealthSource>();
 
   constructor(options: MeterOptions = {}) {
     const configOptions: Record<string, unknown> = {};
@@ -179,6 +181,28 @@ export class Meter {
       r.errorClass,
       r.errorMessage,
     );
+  }
+
+  /**
+   * Registers a background part (exporter, store) whose state `/health` shows. Returns a function that
+   * unregisters it. A source that throws is reported as failing, never propagated.
+   */
+  addHealthSource(name: string, source: HealthSource): () => void {
+    this.healthSources.set(name, source);
+    return () => {
+      if (this.healthSources.get(name) === source) this.healthSources.delete(name);
+    };
+  }
+
+  /** The state of every registered background part. */
+  componentHealth(): ComponentHealth[] {
+    return [...this.healthSources].map(([name, source]) => {
+      try {
+        return source();
+      } catch (err) {
+        return { name, state: 'failing' as const, lastError: err instanceof Error ? err.message : String(err) };
+      }
+    });
   }
 
   /** Statistics of every endpoint over a window (`1m`, `5m`, `15m`, `1h`, or `all` since start-up). */
