@@ -3,12 +3,30 @@ export interface Clock {
   now(): number;
 }
 
-/**
- * Wall-clock milliseconds. Date.now() costs about a third of performance.now() here, and the meter
- * only uses the time to pick a slot: a clock step puts a few records in a neighbouring slot, and
- * rates clamp negative spans to zero. Durations come from the framework's own monotonic clock.
- */
+/** Wall-clock time for queries and everything off the per-request path. */
 export const systemClock: Clock = { now: Date.now };
+
+/** How often the shared tick below is refreshed. */
+export const TICK_MS = 100;
+
+/**
+ * The time the per-request path reads when the meter runs on the system clock: one shared object
+ * refreshed every {@link TICK_MS} by a single unref'd interval. Reading a field costs nothing and
+ * allocates nothing, where calling Date.now() per request measured ~46 ns and a 16-byte heap number
+ * (bench/record.ts). The price: a record can land in the previous 10 s slot up to 0.1 s late.
+ */
+export const tick = { now: Date.now() };
+let ticker: ReturnType<typeof setInterval> | undefined;
+
+export function startTicker(): void {
+  if (ticker !== undefined) return;
+  tick.now = Date.now();
+  ticker = setInterval(() => {
+    tick.now = Date.now();
+  }, TICK_MS);
+  // Never keeps a process alive; unref is absent on some non-Node runtimes.
+  (ticker as { unref?: () => void }).unref?.();
+}
 
 /** A clock that only moves when told to: for tests and simulations. */
 export class ManualClock implements Clock {

@@ -19,6 +19,15 @@ export interface ApimeterConfig {
   readonly metricsMaxEndpoints: number;
   readonly metricsApiPrefix: string;
   readonly metricsApiToken: string;
+  readonly metricsApiCacheSeconds: number;
+  readonly metricsApiOpenPrometheus: boolean;
+  readonly metricsPrometheusPath: string;
+  readonly metricsHealthMinRequests: number;
+  readonly metricsHealthP95DegradedMs: number;
+  readonly metricsHealthP95UnhealthyMs: number;
+  readonly metricsHealthErrorRateDegraded: number;
+  readonly metricsHealthErrorRateUnhealthy: number;
+  readonly metricsHealthFailOnUnhealthy: boolean;
   readonly apiMetricsPrefix: string;
   readonly apiMetricsPersistence: boolean;
   readonly apiMetricsRetentionDays: number;
@@ -31,12 +40,21 @@ export interface ApimeterConfig {
   readonly statsdDatadogEnabled: boolean;
   readonly statsdDatadogTags: readonly string[];
   readonly statsdDisabledTags: readonly string[];
+  readonly statsdInfluxdbEnabled: boolean;
+  readonly statsdUdsPath: string;
+  readonly statsdFlushIntervalMs: number;
+  readonly statsdMaxDatagramBytes: number;
+  readonly statsdMaxBufferBytes: number;
+  readonly statsdTimerMode: 'values' | 'sampled' | 'distribution';
+  readonly statsdTimerScale: number;
   readonly otelOn: boolean;
   readonly otelHost: string;
   readonly otelPort: number;
   readonly otelSslActive: boolean;
   readonly otelIntervalMilliseconds: number;
   readonly otelPrefix: string;
+  readonly otelExponentialHistograms: boolean;
+  readonly prometheusNaming: 'otel' | 'legacy';
   readonly metricsAllowList: readonly string[];
   readonly metricsBlockList: readonly string[];
 }
@@ -160,6 +178,89 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     schema: z.string().regex(/^\S*$/),
     secret: true,
   },
+  metricsApiCacheSeconds: {
+    section: 'api',
+    key: 'metrics_api_cache_seconds',
+    type: 'number',
+    default: 5,
+    description:
+      'Seconds the metrics REST API keeps an expensive answer (summary, windows of an hour or more, history); 0 = no cache.',
+    expected: 'a number of seconds from 0 to 3600',
+    schema: z.number().min(0).max(3600),
+  },
+  metricsApiOpenPrometheus: {
+    section: 'api',
+    key: 'metrics_api_open_prometheus',
+    type: 'boolean',
+    default: false,
+    description: 'Serve the Prometheus exposition without the token check (the rest of the API stays protected).',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  metricsPrometheusPath: {
+    section: 'api',
+    key: 'metrics_prometheus_path',
+    type: 'string',
+    default: '/metrics',
+    description: 'URL path of the Prometheus exposition; empty = not served.',
+    expected: 'empty, or a URL path starting with "/" (no spaces, "?" or "#")',
+    schema: z.string().regex(/^(?:\/[^\s?#]*)?$/),
+  },
+  metricsHealthMinRequests: {
+    section: 'api',
+    key: 'metrics_health_min_requests',
+    type: 'integer',
+    default: 20,
+    description: 'Requests a /health window needs before its latency and error-rate checks can fail.',
+    expected: 'a whole number of at least 0',
+    schema: z.number().int().min(0),
+  },
+  metricsHealthP95DegradedMs: {
+    section: 'api',
+    key: 'metrics_health_p95_degraded_ms',
+    type: 'number',
+    default: 1000,
+    description: '/health is degraded when the p95 latency (ms) over all endpoints is above this.',
+    expected: 'a number of milliseconds above 0',
+    schema: z.number().positive(),
+  },
+  metricsHealthP95UnhealthyMs: {
+    section: 'api',
+    key: 'metrics_health_p95_unhealthy_ms',
+    type: 'number',
+    default: 5000,
+    description: '/health is unhealthy when the p95 latency (ms) over all endpoints is above this.',
+    expected: 'a number of milliseconds above 0',
+    schema: z.number().positive(),
+  },
+  metricsHealthErrorRateDegraded: {
+    section: 'api',
+    key: 'metrics_health_error_rate_degraded',
+    type: 'number',
+    default: 0.01,
+    description: '/health is degraded when the share of 5xx responses is above this (0.01 = 1 %).',
+    expected: 'a number between 0 and 1',
+    schema: z.number().min(0).max(1),
+  },
+  metricsHealthErrorRateUnhealthy: {
+    section: 'api',
+    key: 'metrics_health_error_rate_unhealthy',
+    type: 'number',
+    default: 0.1,
+    description: '/health is unhealthy when the share of 5xx responses is above this.',
+    expected: 'a number between 0 and 1',
+    schema: z.number().min(0).max(1),
+  },
+  metricsHealthFailOnUnhealthy: {
+    section: 'api',
+    key: 'metrics_health_fail_on_unhealthy',
+    type: 'boolean',
+    default: false,
+    description:
+      'Answer GET /health with HTTP 503 (instead of 200) when the status is unhealthy, for load-balancer probes.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
   apiMetricsPrefix: {
     section: 'metrics',
     key: 'api_metrics_prefix',
@@ -271,6 +372,75 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     expected: 'a comma-separated list of tag names (no spaces or ":")',
     schema: z.array(z.string().regex(/^[^\s:]+$/)).readonly(),
   },
+  statsdInfluxdbEnabled: {
+    section: 'metrics',
+    key: 'statsd_influxdb_enabled',
+    type: 'boolean',
+    default: false,
+    description:
+      'Plain StatsD with InfluxDB/Telegraf tags (name,endpoint=/x,method=GET:1|c) instead of dimensions folded into the name.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  statsdUdsPath: {
+    section: 'metrics',
+    key: 'statsd_uds_path',
+    type: 'string',
+    default: '',
+    description:
+      'Unix datagram socket to send to instead of statsd_host:statsd_port (DogStatsD: /var/run/datadog/dsd.socket); empty = UDP.',
+    expected: 'empty, or a socket path without spaces',
+    schema: z.string().regex(/^\S*$/),
+  },
+  statsdFlushIntervalMs: {
+    section: 'metrics',
+    key: 'statsd_flush_interval_ms',
+    type: 'integer',
+    default: 10000,
+    description: 'Milliseconds between StatsD flushes (the registry is read and sent once per flush).',
+    expected: 'a whole number of milliseconds from 100 to 3600000',
+    schema: z.number().int().min(100).max(3_600_000),
+  },
+  statsdMaxDatagramBytes: {
+    section: 'metrics',
+    key: 'statsd_max_datagram_bytes',
+    type: 'integer',
+    default: 1432,
+    description:
+      'Largest StatsD datagram in bytes; many lines share one (1432 fits a 1500-byte MTU; 8192 suits a Unix socket).',
+    expected: 'a whole number of bytes from 64 to 65507',
+    schema: z.number().int().min(64).max(65_507),
+  },
+  statsdMaxBufferBytes: {
+    section: 'metrics',
+    key: 'statsd_max_buffer_bytes',
+    type: 'integer',
+    default: 1_048_576,
+    description:
+      'Bytes handed to the socket and not yet sent; when full (after a 1 s wait) the rest of the flush is dropped and counted.',
+    expected: 'a whole number of bytes from 1024 to 1073741824, at least statsd_max_datagram_bytes',
+    schema: z.number().int().min(1024).max(1_073_741_824),
+  },
+  statsdTimerMode: {
+    section: 'metrics',
+    key: 'statsd_timer_mode',
+    type: 'string',
+    default: 'values',
+    description:
+      'How latencies and sizes are sent: values (one value per request, exact on every server), sampled (one value per bucket with |@rate) or distribution (DogStatsD |d per bucket).',
+    expected: 'values, sampled or distribution',
+    schema: z.enum(['values', 'sampled', 'distribution']),
+  },
+  statsdTimerScale: {
+    section: 'metrics',
+    key: 'statsd_timer_scale',
+    type: 'integer',
+    default: 4,
+    description:
+      'Bucket scale of latencies and sizes in the sampled and distribution modes: 2^scale buckets per doubling (4: 2.2 % error, 6: 0.54 %).',
+    expected: 'a whole number from 0 to 6',
+    schema: z.number().int().min(0).max(6),
+  },
   otelOn: {
     section: 'metrics',
     key: 'otel_on',
@@ -324,6 +494,26 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description: 'Prefix of apimeter-specific OpenTelemetry metric names.',
     expected: METRIC_PREFIX_EXPECTED,
     schema: METRIC_PREFIX,
+  },
+  otelExponentialHistograms: {
+    section: 'metrics',
+    key: 'otel_exponential_histograms',
+    type: 'boolean',
+    default: false,
+    description:
+      'Export latency and size histograms as OTLP exponential histograms (also on when OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram); explicit buckets otherwise.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  prometheusNaming: {
+    section: 'metrics',
+    key: 'prometheus_naming',
+    type: 'string',
+    default: 'otel',
+    description:
+      'Prometheus metric names: otel (http_server_request_duration_seconds, …) or legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them).',
+    expected: 'otel or legacy',
+    schema: z.enum(['otel', 'legacy']),
   },
   metricsAllowList: {
     section: 'metrics',

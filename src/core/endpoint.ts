@@ -40,7 +40,6 @@ export const MAX_MESSAGE_LENGTH = 200;
  */
 export class EndpointStats {
   inflight = 0;
-  lastSeen = 0;
   /** Since start-up, except the current fine slot (see {@link currentFine}). */
   readonly total = new Tally();
   /** Id of the fine slot records go to; it is the only slot not yet folded into total and coarse. */

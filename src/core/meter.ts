@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { startTicker, systemClock, tick } from './clock.js';
 import { loadConfig } from './config.js';
 import type { ApimeterConfig, ApimeterOptions } from './config.js';
 import { DEFAULT_RINGS } from './endpoint.js';
@@ -50,6 +50,8 @@ export class Meter {
   readonly startedAt: number;
   private readonly random: () => number;
   private readonly sampleRate: number;
+  /** Record with the shared tick instead of calling the clock (system clock only). */
+  private readonly ticking: boolean;
   private readonly excluded: readonly string[];
   private readonly healthSources = new Map<string, HealthSource>();
 
@@ -60,6 +62,8 @@ export class Meter {
       options.config ??
       loadConfig({ options: configOptions, env: options.env ?? process.env, iniPath: options.iniPath });
     this.clock = options.clock ?? systemClock;
+    this.ticking = this.clock === systemClock;
+    if (this.ticking) startTicker();
     this.random = options.random ?? Math.random;
     this.rings = Object.freeze({ ...DEFAULT_RINGS, ...options.rings });
     if (this.rings.coarseMs % this.rings.fineMs !== 0) {
@@ -131,7 +135,7 @@ export class Meter {
     errorClass?: string,
     errorMessage?: string,
   ): void {
-    const now = this.clock.now();
+    const now = this.ticking ? tick.now : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
     if (ep.route === OVERFLOW_ROUTE) this.registry.overflowedRecords++;
     if (errorKind === ErrorKind.Aborted) status = ABORTED_STATUS;
@@ -161,7 +165,6 @@ export class Meter {
       if (responseBytes >= 0) ep.responseSize.record(responseBytes);
     }
     if (errorKind === ErrorKind.Exception) ep.noteException(errorClass || 'Error', errorMessage ?? '', now);
-    ep.lastSeen = now;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { EndpointStats } from './endpoint.js';
+import type { EndpointStats, RingLayout } from './endpoint.js';
 import { ERROR_TYPES } from './record.js';
 import type { ErrorType } from './record.js';
 import type { Registry } from './registry.js';
@@ -227,4 +227,56 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     inflight,
     overflowedRecords: registry.overflowedRecords,
   };
+}
+
+/** One time slot of an endpoint's ring with its data; `start` in ms since the epoch. */
+export interface SlotTally {
+  start: number;
+  tally: Tally;
+}
+
+/** Which ring a range is read from: fine (10 s slots, the last ~70 s) or coarse (60 s slots, the last ~61 min). */
+export type RingName = 'fine' | 'coarse';
+
+/**
+ * Start (ms) of the oldest slot each ring still holds at `now`; anything older has been overwritten and
+ * can only come from a store.
+ */
+export function ringHorizon(rings: RingLayout, now: number): Record<RingName, number> {
+  return {
+    fine: (Math.floor(now / rings.fineMs) - rings.fineSlots + 1) * rings.fineMs,
+    coarse: (Math.floor(now / rings.coarseMs) - rings.coarseSlots + 1) * rings.coarseMs,
+  };
+}
+
+/**
+ * The non-empty slots of one ring of `ep` whose start lies in [from, to), oldest first, as the ring holds
+ * them at `now`. Coarse slots include the current fine slot, which is folded into its minute only when
+ * the endpoint moves on. Returned tallies are copies where they had to be merged, otherwise the ring's
+ * own: read them, do not modify them.
+ */
+export function ringSlots(ep: EndpointStats, ring: RingName, from: number, to: number, now: number): SlotTally[] {
+  const { fineMs, fineSlots, coarseMs, coarseSlots } = ep.rings;
+  const slotMs = ring === 'fine' ? fineMs : coarseMs;
+  const slots = ring === 'fine' ? ep.fine : ep.coarse;
+  const current = Math.floor(now / slotMs);
+  const first = Math.max(Math.ceil(from / slotMs), current - (ring === 'fine' ? fineSlots : coarseSlots) + 1);
+  const last = Math.min(Math.ceil(to / slotMs) - 1, current);
+  const open = ring === 'coarse' ? ep.unfolded() : undefined;
+  const openId = open === undefined ? NaN : Math.floor((open.start * fineMs) / coarseMs);
+  const out: SlotTally[] = [];
+  for (let id = first; id <= last; id++) {
+    const held = slots[id % slots.length];
+    let t = held !== undefined && held.start === id && held.count > 0 ? held : undefined;
+    if (id === openId) t = t === undefined ? open : new Tally().merge(t).merge(open!);
+    if (t !== undefined) out.push({ start: id * slotMs, tally: t });
+  }
+  return out;
+}
+
+/** All slots of one ring of `ep` starting in [from, to), merged into a new tally. */
+export function rangeTally(ep: EndpointStats, ring: RingName, from: number, to: number, now: number): Tally {
+  const merged = new Tally();
+  for (const slot of ringSlots(ep, ring, from, to, now)) merged.merge(slot.tally);
+  return merged;
 }

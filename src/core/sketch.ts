@@ -9,9 +9,9 @@ import { createError } from '../errors.js';
  * Indices are clamped to `[minIndex, maxIndex]`, which bounds memory; min and max are kept exact.
  *
  * Storage starts sparse (up to {@link SPARSE_LIMIT} `(index, count)` pairs, enough for a quiet time
- * slot) and turns dense (a Float64Array over the occupied index range) past that, so a slot with a
- * handful of requests costs a few hundred bytes while a busy one costs at most
- * `(maxIndex - minIndex + 1) · 8` bytes. Merging is bucket addition at the common scale.
+ * slot) and turns dense (an array over the occupied index range) past that, so a slot with a handful
+ * of requests costs tens of bytes while a busy one holds at most `maxIndex − minIndex + 1` counts.
+ * Merging is bucket addition at the common scale.
  *
  * @example
  * const s = new Sketch(LATENCY_SKETCH);
@@ -33,7 +33,7 @@ export const LATENCY_SKETCH: SketchLayout = Object.freeze({ scale: 6, minIndex: 
 export const SIZE_SKETCH: SketchLayout = Object.freeze({ scale: 3, minIndex: 0, maxIndex: 32 * 8 - 1 });
 
 /** Pairs kept in sparse mode before switching to a dense array. */
-export const SPARSE_LIMIT = 24;
+export const SPARSE_LIMIT = 48;
 
 export interface SketchJSON {
   scale: number;
@@ -47,7 +47,11 @@ export interface SketchJSON {
   counts: number[];
 }
 
-const EMPTY = new Float64Array(0);
+// Storage is plain JS arrays, not typed arrays: a Float64Array costs ~250 bytes of object overhead
+// (view, buffer, backing store) before its first element, and an endpoint holds dozens of sketches.
+// V8 keeps small integer counts unboxed (4 bytes each with pointer compression) and switches an
+// array to unboxed doubles by itself if a count ever passes 2^30.
+const NONE: number[] = [];
 
 export class Sketch {
   readonly layout: SketchLayout;
@@ -56,11 +60,11 @@ export class Sketch {
   min = Infinity;
   max = -Infinity;
   zeroCount = 0;
-  /** Sparse mode: [index0, count0, index1, count1, …], `sparseLength` pairs used. */
-  private sparse: Float64Array = EMPTY;
+  /** Sparse mode: [index0, count0, index1, count1, …], `sparseLength` numbers used. */
+  private sparse: number[] = NONE;
   private sparseLength = 0;
-  /** Dense mode (when `dense !== EMPTY`): dense[i] counts bucket `offset + i`. */
-  private dense: Float64Array = EMPTY;
+  /** Dense mode (when `dense !== NONE`): dense[i] counts bucket `offset + i`. */
+  private dense: number[] = NONE;
   private offset = 0;
   private readonly factor: number;
   // Copied from the layout so indexOf reads own fields only.
@@ -110,67 +114,64 @@ export class Sketch {
   /** Adds `n` to bucket `index` (no count/sum/min/max bookkeeping). */
   private addIndex(index: number, n: number): void {
     const dense = this.dense;
-    if (dense !== EMPTY) {
+    if (dense !== NONE) {
       const i = index - this.offset;
       if (i >= 0 && i < dense.length) dense[i] += n;
       else this.growDense(index, n);
       return;
     }
     const sparse = this.sparse;
-    const end = this.sparseLength * 2;
+    const end = this.sparseLength;
     for (let i = 0; i < end; i += 2) {
       if (sparse[i] === index) {
         sparse[i + 1] += n;
         return;
       }
     }
-    if (end < sparse.length) {
-      sparse[end] = index;
-      sparse[end + 1] = n;
-      this.sparseLength++;
+    if (end === SPARSE_LIMIT * 2) {
+      this.toDense();
+      this.addIndex(index, n);
       return;
     }
-    if (this.sparseLength < SPARSE_LIMIT) {
-      const grown = new Float64Array(Math.min(SPARSE_LIMIT, Math.max(2, this.sparseLength * 2)) * 2);
-      grown.set(sparse);
-      grown[end] = index;
-      grown[end + 1] = n;
+    if (end === sparse.length) {
+      // Doubling with exact capacity: 4, 8, 16, … pairs.
+      const grown = zeros(Math.min(SPARSE_LIMIT * 2, Math.max(8, end * 2)));
+      for (let i = 0; i < end; i++) grown[i] = sparse[i];
       this.sparse = grown;
-      this.sparseLength++;
-      return;
     }
-    this.toDense();
-    this.addIndex(index, n);
+    this.sparse[end] = index;
+    this.sparse[end + 1] = n;
+    this.sparseLength = end + 2;
   }
 
   private toDense(): void {
     const sparse = this.sparse;
     let lo = Infinity;
     let hi = -Infinity;
-    for (let i = 0; i < this.sparseLength * 2; i += 2) {
+    const end = this.sparseLength;
+    for (let i = 0; i < end; i += 2) {
       if (sparse[i] < lo) lo = sparse[i];
       if (sparse[i] > hi) hi = sparse[i];
     }
     this.offset = lo;
-    this.dense = new Float64Array(hi - lo + 1);
-    for (let i = 0; i < this.sparseLength * 2; i += 2) this.dense[sparse[i] - lo] += sparse[i + 1];
-    this.sparse = EMPTY;
+    const dense = zeros(hi - lo + 1);
+    for (let i = 0; i < end; i += 2) dense[sparse[i] - lo] += sparse[i + 1];
+    this.dense = dense;
+    this.sparse = NONE;
     this.sparseLength = 0;
   }
 
   private growDense(index: number, n: number): void {
     const oldLo = this.offset;
-    const oldHi = oldLo + this.dense.length - 1;
-    const lo = Math.min(oldLo, index);
-    const hi = Math.max(oldHi, index);
+    const old = this.dense;
+    const oldHi = oldLo + old.length - 1;
     // Grow with headroom so a drifting distribution does not copy on every new bucket.
-    const span = hi - lo + 1;
-    const { minIndex, maxIndex } = this.layout;
-    const extra = Math.ceil(span / 4);
-    const newLo = Math.max(minIndex, index < oldLo ? lo - extra : lo);
-    const newHi = Math.min(maxIndex, index > oldHi ? hi + extra : hi);
-    const grown = new Float64Array(newHi - newLo + 1);
-    grown.set(this.dense, oldLo - newLo);
+    const extra = Math.ceil((Math.max(oldHi, index) - Math.min(oldLo, index) + 1) / 4);
+    const newLo = index < oldLo ? Math.max(this.minIndex, index - extra) : oldLo;
+    const newHi = index > oldHi ? Math.min(this.maxIndex, index + extra) : oldHi;
+    const grown = zeros(newHi - newLo + 1);
+    const shift = oldLo - newLo;
+    for (let i = 0; i < old.length; i++) grown[i + shift] = old[i];
     grown[index - newLo] += n;
     this.dense = grown;
     this.offset = newLo;
@@ -178,15 +179,18 @@ export class Sketch {
 
   /** Calls `fn(index, count)` for every non-empty bucket in ascending index order. */
   forEachBucket(fn: (index: number, count: number) => void): void {
-    if (this.dense !== EMPTY) {
+    if (this.dense !== NONE) {
       const dense = this.dense;
       for (let i = 0; i < dense.length; i++) if (dense[i] > 0) fn(this.offset + i, dense[i]);
       return;
     }
+    for (const [index, count] of this.sortedPairs()) fn(index, count);
+  }
+
+  private sortedPairs(): [number, number][] {
     const pairs: [number, number][] = [];
-    for (let i = 0; i < this.sparseLength * 2; i += 2) pairs.push([this.sparse[i], this.sparse[i + 1]]);
-    pairs.sort((a, b) => a[0] - b[0]);
-    for (const [index, count] of pairs) fn(index, count);
+    for (let i = 0; i < this.sparseLength; i += 2) pairs.push([this.sparse[i], this.sparse[i + 1]]);
+    return pairs.sort((a, b) => a[0] - b[0]);
   }
 
   /** Lower bound of bucket `index`: values in it are > this. */
@@ -230,15 +234,12 @@ export class Sketch {
   }
 
   private forEachBucketUntil(fn: (index: number, count: number) => boolean): void {
-    if (this.dense !== EMPTY) {
+    if (this.dense !== NONE) {
       const dense = this.dense;
       for (let i = 0; i < dense.length; i++) if (dense[i] > 0 && fn(this.offset + i, dense[i])) return;
       return;
     }
-    let stop = false;
-    this.forEachBucket((index, n) => {
-      if (!stop) stop = fn(index, n);
-    });
+    for (const [index, count] of this.sortedPairs()) if (fn(index, count)) return;
   }
 
   get mean(): number {
@@ -254,7 +255,21 @@ export class Sketch {
       );
     }
     if (other.count === 0) return this;
-    other.forEachBucket((index, n) => this.addIndex(index, n));
+    // Merging runs once per endpoint per slot rotation: plain loops, no callback per bucket.
+    if (other.dense !== NONE) {
+      const src = other.dense;
+      const lo = other.offset;
+      if (this.dense !== NONE && lo >= this.offset && lo + src.length <= this.offset + this.dense.length) {
+        const dst = this.dense;
+        const shift = lo - this.offset;
+        for (let i = 0; i < src.length; i++) dst[i + shift] += src[i];
+      } else {
+        for (let i = 0; i < src.length; i++) if (src[i] > 0) this.addIndex(lo + i, src[i]);
+      }
+    } else {
+      const pairs = other.sparse;
+      for (let i = 0; i < other.sparseLength; i += 2) this.addIndex(pairs[i], pairs[i + 1]);
+    }
     this.count += other.count;
     this.sum += other.sum;
     this.zeroCount += other.zeroCount;
@@ -263,23 +278,22 @@ export class Sketch {
     return this;
   }
 
-  /** Empties the sketch, keeping its dense array for reuse when it is small. */
+  /** Empties the sketch. Its storage is released: a quiet next slot should not hold a busy one's array. */
   reset(): void {
     this.count = 0;
     this.sum = 0;
     this.min = Infinity;
     this.max = -Infinity;
     this.zeroCount = 0;
+    this.sparse = NONE;
     this.sparseLength = 0;
-    if (this.dense !== EMPTY) {
-      this.dense = EMPTY;
-      this.offset = 0;
-    }
+    this.dense = NONE;
+    this.offset = 0;
   }
 
-  /** Bytes held by bucket storage (for memory accounting). */
-  get bucketBytes(): number {
-    return this.sparse.byteLength + this.dense.byteLength;
+  /** Buckets held (sparse pairs or dense slots): storage grows with this, up to the layout's range. */
+  get storedBuckets(): number {
+    return this.dense !== NONE ? this.dense.length : this.sparseLength / 2;
   }
 
   clone(): Sketch {
@@ -332,4 +346,9 @@ export class Sketch {
 export function relativeErrorBound(layout: SketchLayout): number {
   const b = 2 ** (2 ** -layout.scale);
   return (b - 1) / (b + 1);
+}
+
+/** An array of n zeros with exactly n elements of capacity (push() would over-allocate). */
+function zeros(n: number): number[] {
+  return new Array<number>(n).fill(0);
 }

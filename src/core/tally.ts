@@ -1,6 +1,6 @@
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
 
-/** Offsets into {@link Tally.c}: one Float64Array per tally keeps the hot path on a single typed array. */
+/** Offsets into {@link Tally.c}: one small array of counters per tally keeps the hot path on one object. */
 export const F = {
   count: 0,
   /** Status classes 1xx..5xx at offsets 1..5. */
@@ -26,7 +26,7 @@ export const ERROR_FIELD = [F.serverError, F.clientError, F.exception, F.validat
 /** `latencyIndex` meaning "a zero duration" (the sketch's zero bucket). */
 export const ZERO_INDEX = -Infinity;
 
-const NO_CODES = new Float64Array(0);
+const NO_CODES: number[] = [];
 
 /**
  * Counters and a latency sketch for one endpoint over one time slot (or since start-up). Plain data:
@@ -35,16 +35,16 @@ const NO_CODES = new Float64Array(0);
 export class Tally {
   /** Slot id (`floor(time / slotMs)`) this tally holds, -1 for cumulative ones. */
   start = -1;
-  readonly c = new Float64Array(FIELDS);
+  // Plain arrays rather than typed arrays: see the note in sketch.ts on per-object overhead.
+  readonly c: number[] = zeros(FIELDS);
   /** Exact status codes as pairs [code, count, …]; grows with distinct codes (few per endpoint). */
-  private codes: Float64Array = NO_CODES;
-  private codesLength = 0;
+  private codes: number[] = NO_CODES;
   readonly latency = new Sketch(LATENCY_SKETCH);
 
   reset(start: number): void {
     this.start = start;
     this.c.fill(0);
-    this.codesLength = 0;
+    this.codes = NO_CODES;
     this.latency.reset();
   }
 
@@ -84,27 +84,20 @@ export class Tally {
 
   private addCode(code: number, n: number): void {
     const codes = this.codes;
-    const end = this.codesLength * 2;
-    for (let i = 0; i < end; i += 2) {
+    for (let i = 0; i < codes.length; i += 2) {
       if (codes[i] === code) {
         codes[i + 1] += n;
         return;
       }
     }
-    if (end === codes.length) {
-      const grown = new Float64Array(Math.max(4, codes.length * 2));
-      grown.set(codes);
-      this.codes = grown;
-    }
-    this.codes[end] = code;
-    this.codes[end + 1] = n;
-    this.codesLength++;
+    if (codes === NO_CODES) this.codes = [code, n];
+    else codes.push(code, n);
   }
 
   /** Status code → count, codes ascending. */
   statusCodes(): Map<number, number> {
     const pairs: [number, number][] = [];
-    for (let i = 0; i < this.codesLength * 2; i += 2) pairs.push([this.codes[i], this.codes[i + 1]]);
+    for (let i = 0; i < this.codes.length; i += 2) pairs.push([this.codes[i], this.codes[i + 1]]);
     pairs.sort((a, b) => a[0] - b[0]);
     return new Map(pairs);
   }
@@ -115,7 +108,7 @@ export class Tally {
     for (let i = 0; i < FIELDS; i++) {
       c[i] = i === F.requestBytesMax || i === F.responseBytesMax ? Math.max(c[i], o[i]) : c[i] + o[i];
     }
-    for (let i = 0; i < other.codesLength * 2; i += 2) this.addCode(other.codes[i], other.codes[i + 1]);
+    for (let i = 0; i < other.codes.length; i += 2) this.addCode(other.codes[i], other.codes[i + 1]);
     this.latency.merge(other.latency);
     return this;
   }
@@ -128,4 +121,9 @@ export class Tally {
 /** 1..5 for a valid HTTP status, 0 otherwise (0, 999, NaN: counted, but in no class). */
 export function statusClassOf(status: number): number {
   return status >= 100 && status <= 599 ? (status / 100) | 0 : 0;
+}
+
+/** An array of n zeros with exactly n elements of capacity (push() would over-allocate). */
+function zeros(n: number): number[] {
+  return new Array<number>(n).fill(0);
 }
