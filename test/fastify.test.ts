@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
@@ -185,6 +186,22 @@ test('client aborts are recorded once, as aborted (499), and release the in-flig
   assert.equal(s.statusCodes['499'], 1);
   assert.equal(s.inflight, 0);
   assert.ok(s.latencyMs.min! >= 90, `aborted duration ${s.latencyMs.min}`);
+});
+
+test('pipelined requests aborted together are all recorded as aborted', async () => {
+  const before = snap('GET', '/slow')!;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  await sleep(150);
+  socket.destroy();
+  await sleep(700);
+  const s = snap('GET', '/slow')!;
+  // Node hands pipelined requests to the app one at a time: the second may never have started.
+  const added = s.count - before.count;
+  assert.ok(added >= 1 && added <= 2, `added ${added}`);
+  assert.equal(s.errorTypes.aborted - before.errorTypes.aborted, added);
+  assert.equal(s.inflight, 0);
 });
 
 test('streamed responses without Content-Length are counted byte for byte', async () => {

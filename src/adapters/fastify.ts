@@ -1,5 +1,6 @@
 import { Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
 import type {
   FastifyError,
   FastifyInstance,
@@ -26,13 +27,47 @@ declare module 'fastify' {
     apimeterError: FastifyError | null;
     apimeterRequestBytes: number;
     apimeterResponseBytes: number;
-    apimeterStartedAt: number;
+    apimeterMeter: Meter | null;
   }
 }
 
 const IDLE = 0;
 const STARTED = 1;
 const DONE = 2;
+
+/**
+ * Client aborts. Fastify's onRequestAbort hook adds a 'close' listener (and a closure) to every
+ * request; instead each keep-alive socket gets one listener for its whole life and a short list of
+ * its unfinished replies (usually one; more only with pipelining). When the socket closes, every
+ * reply still unfinished was aborted by the client.
+ */
+const kInflight = Symbol('apimeter.inflight');
+type TrackedSocket = Socket & { [kInflight]?: FastifyReply[] };
+
+function onSocketClose(this: TrackedSocket): void {
+  const replies = this[kInflight];
+  if (replies === undefined || replies.length === 0) return;
+  for (const reply of replies.splice(0)) {
+    const request = reply.request;
+    const ep = request.apimeterEndpoint;
+    if (ep === null || request.apimeterState !== STARTED) continue;
+    request.apimeterState = DONE;
+    try {
+      const meter = request.apimeterMeter!;
+      meter.end(ep);
+      meter.record(ep, 499, reply.elapsedTime, requestBytes(request), -1, ErrorKind.Aborted);
+    } catch {
+      // never throw from a socket event
+    }
+  }
+}
+
+function untrack(request: FastifyRequest, reply: FastifyReply): void {
+  const replies = (request.raw.socket as TrackedSocket | null)?.[kInflight];
+  if (replies === undefined) return;
+  const i = replies.indexOf(reply);
+  if (i !== -1) replies.splice(i, 1);
+}
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'SEARCH', 'QUERY', 'PROPFIND']);
 
@@ -136,17 +171,22 @@ function countingStream(request: FastifyRequest, field: 'apimeterRequestBytes' |
  */
 function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record<string, EndpointStats>) {
   return {
-    onRequest: function apimeterOnRequest(
-      request: FastifyRequest,
-      _reply: FastifyReply,
-      done: HookHandlerDoneFunction,
-    ) {
+    onRequest: function apimeterOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
       const ep = single ?? byMethod[request.raw.method!];
       if (ep !== undefined) {
         request.apimeterState = STARTED;
         request.apimeterEndpoint = ep;
-        request.apimeterStartedAt = performance.now();
+        request.apimeterMeter = meter;
         meter.begin(ep);
+        const socket = request.raw.socket as TrackedSocket | null;
+        if (socket !== null) {
+          let replies = socket[kInflight];
+          if (replies === undefined) {
+            replies = socket[kInflight] = [];
+            socket.once('close', onSocketClose);
+          }
+          replies.push(reply);
+        }
       }
       done();
     },
@@ -157,7 +197,10 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
     ) {
       const ep = single ?? byMethod[request.raw.method!];
       if (ep !== undefined && request.apimeterState !== DONE) {
-        if (request.apimeterState === STARTED) meter.end(ep);
+        if (request.apimeterState === STARTED) {
+          meter.end(ep);
+          untrack(request, reply);
+        }
         try {
           recordResponse(meter, ep, request, reply);
         } catch {
@@ -173,18 +216,6 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
       done: HookHandlerDoneFunction,
     ) {
       request.apimeterError = error;
-      done();
-    },
-    // Fastify calls this when the client closes the connection first; onResponse may then never run.
-    onRequestAbort: function apimeterOnRequestAbort(request: FastifyRequest, done: HookHandlerDoneFunction) {
-      const ep = single ?? byMethod[request.raw.method!];
-      if (ep !== undefined && request.apimeterState !== DONE) {
-        const started = request.apimeterState === STARTED;
-        if (started) meter.end(ep);
-        request.apimeterState = DONE;
-        const elapsed = started ? performance.now() - request.apimeterStartedAt : 0;
-        meter.record(ep, 499, elapsed, requestBytes(request), -1, ErrorKind.Aborted);
-      }
       done();
     },
   };
@@ -210,7 +241,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
   fastify.decorateRequest('apimeterError', null);
   fastify.decorateRequest('apimeterRequestBytes', -1);
   fastify.decorateRequest('apimeterResponseBytes', -1);
-  fastify.decorateRequest('apimeterStartedAt', 0);
+  fastify.decorateRequest('apimeterMeter', null);
 
   fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -232,7 +263,6 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     appendHook(route, 'onRequest', hooks.onRequest);
     appendHook(route, 'onResponse', hooks.onResponse);
     appendHook(route, 'onError', hooks.onError);
-    appendHook(route, 'onRequestAbort', hooks.onRequestAbort);
     if (hasBody) {
       // Chunked uploads carry no Content-Length: count their bytes as the body parser reads them.
       appendHook(
@@ -290,7 +320,10 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
       try {
         // A matched route that called reply.callNotFound() started on its own endpoint.
         const started = request.apimeterEndpoint;
-        if (started !== null && request.apimeterState === STARTED) meter.end(started);
+        if (started !== null && request.apimeterState === STARTED) {
+          meter.end(started);
+          untrack(request, reply);
+        }
         const ep = meter.unmatched(request.raw.method ?? 'GET', request.raw.url);
         if (ep !== null) recordResponse(meter, ep, request, reply);
       } catch {
@@ -312,3 +345,6 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
  */
 export const apimeter = fp(apimeterFastify, { fastify: '5.x', name: 'apimeter' });
 export default apimeter;
+
+export { apimeterApi } from './fastify-api.js';
+export type { ApimeterApiFastifyOptions } from './fastify-api.js';
