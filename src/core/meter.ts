@@ -54,6 +54,7 @@ export class Meter {
   private readonly ticking: boolean;
   private readonly excluded: readonly string[];
   private readonly healthSources = new Map<string, HealthSource>();
+  private readonly unmatchedByMethod = new Map<string, EndpointStats>();
 
   constructor(options: MeterOptions = {}) {
     const configOptions: Record<string, unknown> = {};
@@ -94,7 +95,13 @@ export class Meter {
   unmatched(method: string, path?: string): EndpointStats | null {
     if (!this.config.metricsEnabled) return null;
     if (path !== undefined && this.excluded.length > 0 && this.isExcluded(stripQuery(path))) return null;
-    return this.registry.get(normalizeMethod(method), UNMATCHED_ROUTE);
+    // Scanner floods arrive here: a per-method cache avoids building a string key per 404.
+    let ep = this.unmatchedByMethod.get(method);
+    if (ep === undefined) {
+      ep = this.registry.get(normalizeMethod(method), UNMATCHED_ROUTE);
+      if (this.unmatchedByMethod.size < 64) this.unmatchedByMethod.set(method, ep);
+    }
+    return ep;
   }
 
   /** True when `route` equals an excluded entry or lies under one (`/api/v2/metrics` excludes `/api/v2/metrics/x`). */

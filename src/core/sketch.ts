@@ -278,17 +278,20 @@ export class Sketch {
     return this;
   }
 
-  /** Empties the sketch. Its storage is released: a quiet next slot should not hold a busy one's array. */
+  /**
+   * Empties the sketch, keeping its storage: a ring slot is reset every time it comes round, and
+   * releasing its arrays made every rotation re-grow them (bench/record.ts rotating mode: GC was the
+   * top entry of the profile). A slot therefore holds at most the layout's range, as it would anyway
+   * while busy.
+   */
   reset(): void {
     this.count = 0;
     this.sum = 0;
     this.min = Infinity;
     this.max = -Infinity;
     this.zeroCount = 0;
-    this.sparse = NONE;
     this.sparseLength = 0;
-    this.dense = NONE;
-    this.offset = 0;
+    if (this.dense !== NONE) this.dense.fill(0);
   }
 
   /** Buckets held (sparse pairs or dense slots): storage grows with this, up to the layout's range. */
