@@ -1,0 +1,334 @@
+/**
+ * `npm run bench [-- --quick]`: the budgets of DESIGN.md, measured side by side in one run.
+ *   (a) core record path, in child processes with GC flags (bench/record.ts)
+ *   (b) overhead of the Fastify plugin under load (bench/overhead.ts, bench/server.ts)
+ *   (c) memory for 1,000 endpoints and under a route flood (bench/memory.ts)
+ * Prints a report, a budget table, and one JSON line (also written to .bench-out/latest.json).
+ * Exits 0 when figures are over budget (it is a report), 1 when a bench itself failed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fmt, median, ROOT, runChild, table } from './lib.js';
+import type { FloodResult, TrafficResult } from './memory.js';
+import { runOverhead } from './overhead.js';
+import type { RecordResult } from './record.js';
+
+const quick = process.argv.includes('--quick');
+const startedAt = new Date();
+const failures: string[] = [];
+const log = (line = '') => process.stdout.write(line + '\n');
+
+const RECORD_FLAGS = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
+const MEMORY_FLAGS = ['--expose-gc'];
+const quickArgs = quick ? ['--quick'] : [];
+/** Range of the per-pair overhead ratios above which the overhead verdict is flagged as noisy. */
+const NOISY_SPREAD = 0.3;
+
+async function section<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  const t0 = Date.now();
+  try {
+    const result = await run();
+    log(`  (${name}: ${fmt.fixed((Date.now() - t0) / 1000, 0)} s)`);
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    failures.push(`${name}: ${message}`);
+    log(`  FAILED: ${message}`);
+    return undefined;
+  }
+}
+
+log(`apimeter benchmarks${quick ? ' (--quick: short rounds, figures are indicative only)' : ''}`);
+log(
+  `${startedAt.toISOString()}  node ${process.version}  ${os.platform()} ${os.arch()}  ` +
+    `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}  load average ${os.loadavg()[0].toFixed(2)}`,
+);
+
+// ---- (a) core record path ----
+log('\n(a) Core record path: meter.record() on 1,000 pre-resolved endpoints, lognormal latencies');
+const record = await section('record', async () => {
+  const main = await runChild<RecordResult>('record.ts', [...quickArgs, '--mode=main'], RECORD_FLAGS);
+  const rotating = await runChild<RecordResult>('record.ts', [...quickArgs, '--mode=rotating'], RECORD_FLAGS);
+  for (const r of [main, rotating]) {
+    if (r.countCheck.sent !== r.countCheck.counted) {
+      failures.push(`record (${r.mode}): meter counted ${r.countCheck.counted} of ${r.countCheck.sent} records`);
+    }
+    for (const [name, a] of Object.entries(r.alloc)) {
+      if (a.gcsDuring > 0) failures.push(`record (${r.mode}): a GC ran while measuring ${name}'s allocation`);
+    }
+  }
+  const rows: [string, string, RecordResult][] = [
+    ['bareLoop', 'bare loop (array reads only)', main],
+    ['mapLookup', 'Map.get(`${method} ${route}`) + count++', main],
+    ['clockRead', 'Date.now() alone (systemClock.now)', main],
+    ['record', 'meter.record, 1,000 endpoints', main],
+    ['recordOneEndpoint', 'meter.record, 1 hot endpoint', main],
+    ['recordRotating', 'meter.record, slots rotating (10k req/s)', rotating],
+  ];
+  log(
+    table(
+      ['variant', 'ns/call (median)', 'min…max over rounds', 'CPU ns/call', 'bytes/call', 'GCs in window'],
+      rows.map(([key, label, r]) => {
+        const ns = r.nsPerCall[key];
+        const a = r.alloc[key];
+        return [
+          label,
+          fmt.fixed(ns.median, 1),
+          `${fmt.fixed(Math.min(...ns.rounds), 1)}…${fmt.fixed(Math.max(...ns.rounds), 1)}`,
+          fmt.fixed(r.cpuNsPerCall[key].median, 1),
+          fmt.fixed(a.bytesPerCall, 2),
+          String(a.gcsDuring),
+        ];
+      }),
+    ),
+  );
+  log(
+    `  ${main.rounds} rounds × ${fmt.int(main.callsPerRound)} calls per variant, order rotated per round; ` +
+      `allocation over ${fmt.int(main.alloc.record.calls)} calls after gc(), no GC in the window.`,
+  );
+  log('  CPU ns/call: process CPU time per call (median), which time spent descheduled does not inflate.');
+  log('  bytes/call counts V8 heap plus ArrayBuffer stores. Durations are passed as existing heap numbers, as');
+  log('  reply.elapsedTime gives them; a clock read returning epoch ms makes a new 16 B heap number per call.');
+  return { main, rotating };
+});
+
+// ---- (b) overhead ----
+log('\n(b) Overhead: Fastify hello-world, bare vs apimeter default instrumentation (autocannon, 50 connections)');
+const overhead = await section('overhead', () => runOverhead({ quick, log }));
+if (overhead) {
+  failures.push(...overhead.failures.map((f) => `overhead: ${f}`));
+  log(
+    table(
+      ['server', 'median req/s', 'median p99 ms', 'median CPU µs/req', 'rounds'],
+      (['bare', 'instrumented'] as const).map((which) => [
+        which,
+        fmt.int(overhead[which].medianRequestsPerSecond),
+        fmt.fixed(overhead[which].medianP99Ms, 1),
+        fmt.fixed(overhead[which].medianCpuMicrosPerRequest, 1),
+        String(overhead.rounds.filter((r) => !r.warmUp && r.server === which).length),
+      ]),
+    ),
+  );
+  log(
+    `  ratio instrumented/bare: ${fmt.fixed(overhead.ratio, 3)} ` +
+      `(per pair: ${overhead.pairRatios.map((r) => fmt.fixed(r, 3)).join(', ')}; ` +
+      `median of pairs ${fmt.fixed(median(overhead.pairRatios), 3)})`,
+  );
+  log(
+    `  server CPU per request bare/instrumented: ${fmt.fixed(overhead.cpuRatio, 3)} ` +
+      `(the throughput ratio a CPU-bound server would see; less sensitive to other load on the machine)`,
+  );
+  log(
+    `  1-min load average ${fmt.fixed(overhead.loadAverage[0], 2)} before, ${fmt.fixed(overhead.loadAverage[1], 2)} after ` +
+      `on ${os.cpus().length} CPUs`,
+  );
+  const counted = overhead.rounds.filter((r) => r.meterCounted !== undefined);
+  log(
+    `  count check: the meter saw ${fmt.int(counted.reduce((n, r) => n + (r.meterCounted ?? 0), 0))} requests, ` +
+      `autocannon completed ${fmt.int(counted.reduce((n, r) => n + r.completed, 0))} ` +
+      `(${overhead.failures.length === 0 ? 'consistent' : 'INCONSISTENT'})`,
+  );
+}
+
+// ---- (c) memory ----
+log('\n(c) Memory held by the meter (V8 heap + ArrayBuffers, after full GC)');
+const memory = await section('memory', async () => {
+  const run = <T>(scenario: string) => runChild<T>('memory.ts', [`--scenario=${scenario}`], MEMORY_FLAGS);
+  // Memory figures do not depend on CPU contention, so --quick runs the scenarios at once.
+  const [minute, hour, flood] = quick
+    ? await Promise.all([run<TrafficResult>('minute'), run<TrafficResult>('hour'), run<FloodResult>('flood')])
+    : [await run<TrafficResult>('minute'), await run<TrafficResult>('hour'), await run<FloodResult>('flood')];
+  for (const r of [minute, hour, flood]) {
+    if (!r.countOk) failures.push(`memory (${r.scenario}): snapshot counted ${r.counted} of ${r.records} records`);
+  }
+  log(
+    table(
+      ['scenario', 'endpoints', 'records', 'heap', 'ArrayBuffers', 'total', 'per endpoint', "snapshot('1h')"],
+      [
+        ['1,000 endpoints, traffic in the last minute', minute],
+        ['1,000 endpoints, steady traffic for an hour', hour],
+      ].map(([label, r]) => {
+        const t = r as TrafficResult;
+        return [
+          label as string,
+          fmt.int(t.endpoints),
+          fmt.int(t.records),
+          fmt.mb(t.heapBytes),
+          fmt.mb(t.arrayBufferBytes),
+          fmt.mb(t.totalBytes),
+          `${fmt.fixed(t.bytesPerEndpoint / 1000, 1)} kB`,
+          `${fmt.fixed(t.snapshotMs['1h'], 0)} ms`,
+        ];
+      }),
+    ),
+  );
+  for (const [label, t] of [
+    ['last minute', minute],
+    ['full hour', hour],
+  ] as const) {
+    const s = t.sketchBuckets;
+    log(
+      `  ${label}: ${fmt.int(s.slotsAllocated)} slot tallies (${fmt.int(t.totalBytes / (s.slotsAllocated + t.endpoints))} B ` +
+        `per tally or endpoint); sketch buckets held: ${fmt.int(s.totalLatency)} all-time latency, ` +
+        `${fmt.int(s.fineSlotsLatency)} in 10 s slots, ${fmt.int(s.coarseSlotsLatency)} in 60 s slots, ` +
+        `${fmt.int(s.sizeSketches)} in size sketches`,
+    );
+  }
+  log(`  flood of 100,000 distinct route templates against a cap of ${flood.cap}:`);
+  log(
+    table(
+      ['distinct routes', 'registry size', 'held'],
+      [
+        ['0 (cap filled)', '', fmt.mb(flood.atCapBytes)],
+        ...flood.checkpoints.map((c) => [fmt.int(c.routes), fmt.int(c.registrySize), fmt.mb(c.totalBytes)]),
+        [
+          '+100,000 unmatched raw paths',
+          fmt.int(flood.afterUnmatchedScan.registrySize),
+          fmt.mb(flood.afterUnmatchedScan.totalBytes),
+        ],
+      ].map((r) => ['  ' + r[0], r[1], r[2]]),
+    ),
+  );
+  log(
+    `  ${fmt.int(flood.overflowedEndpoints)} routes refused by the cap, ` +
+      `${fmt.int(flood.overflowedRecords)} records in the overflow endpoint`,
+  );
+  return { minute, hour, flood };
+});
+
+// ---- budgets ----
+interface Row {
+  metric: string;
+  value: number;
+  shown: string;
+  budget: string;
+  /** null: informative, no budget. */
+  ok: boolean | null;
+  /** Appended to the status, e.g. when the figure is too noisy to judge the budget. */
+  note?: string;
+}
+const rows: Row[] = [];
+const add = (
+  metric: string,
+  value: number | undefined,
+  shown: (v: number) => string,
+  budget: string,
+  ok: (v: number) => boolean,
+) => {
+  if (value === undefined || !Number.isFinite(value)) {
+    rows.push({ metric, value: NaN, shown: 'failed', budget, ok: false });
+    return;
+  }
+  rows.push({ metric, value, shown: shown(value), budget, ok: ok(value) });
+};
+const info = (metric: string, value: number | undefined, shown: (v: number) => string) => {
+  const known = value !== undefined && Number.isFinite(value);
+  rows.push({ metric, value: known ? value : NaN, shown: known ? shown(value) : 'failed', budget: '—', ok: null });
+};
+/**
+ * When wall time per call exceeds CPU time per call by more than 15 %, the process was descheduled
+ * for a good part of the rounds: the ns row is then marked noisy, with its CPU-time figure.
+ */
+const flagDescheduled = (r: RecordResult | undefined, key: string) => {
+  if (r === undefined) return;
+  const wall = r.nsPerCall[key].median;
+  const cpu = r.cpuNsPerCall[key].median;
+  if (wall > cpu * 1.15) rows[rows.length - 1].note = `noisy: CPU ${fmt.fixed(cpu, 0)} ns`;
+};
+const ns = (v: number) => `${fmt.fixed(v, 0)} ns`;
+const bytes = (v: number) => `${fmt.fixed(v, 1)} B`;
+add('record: ns/record, 1,000 endpoints', record?.main.nsPerCall.record.median, ns, '≤ 300 ns', (v) => v <= 300);
+flagDescheduled(record?.main, 'record');
+add('record: bytes/record, steady state', record?.main.alloc.record.bytesPerCall, bytes, '~0 (≤ 1 B)', (v) => v <= 1);
+add(
+  'record: ns/record incl. slot rotation',
+  record?.rotating.nsPerCall.recordRotating.median,
+  ns,
+  '≤ 300 ns',
+  (v) => v <= 300,
+);
+flagDescheduled(record?.rotating, 'recordRotating');
+add(
+  'record: bytes/record incl. slot rotation',
+  record?.rotating.alloc.recordRotating.bytesPerCall,
+  bytes,
+  '~0 (≤ 1 B)',
+  (v) => v <= 1,
+);
+add(
+  'overhead: instrumented/bare req/s',
+  overhead?.ratio,
+  (v) => fmt.fixed(v, 3),
+  '≥ 0.90',
+  (v) => v >= 0.9,
+);
+// Paired rounds that disagree by more than 0.3 mean the machine's noise is larger than the effect
+// the budget is about: say so next to OK/OVER instead of pretending to a verdict.
+const pairSpread = overhead ? Math.max(...overhead.pairRatios) - Math.min(...overhead.pairRatios) : 0;
+if (overhead && pairSpread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
+info('overhead: median of paired ratios', overhead && median(overhead.pairRatios), (v) => fmt.fixed(v, 3));
+info(
+  'overhead: spread of paired ratios',
+  overhead && pairSpread,
+  (v) =>
+    `${fmt.fixed(Math.min(...overhead!.pairRatios), 2)}…${fmt.fixed(Math.max(...overhead!.pairRatios), 2)} (${fmt.fixed(v, 2)})`,
+);
+info('overhead: CPU/request bare/instrumented', overhead?.cpuRatio, (v) => fmt.fixed(v, 3));
+add('memory: 1,000 endpoints, last minute', memory?.minute.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
+add('memory: 1,000 endpoints, full hour', memory?.hour.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
+add(
+  'flood: listed endpoints after 200k paths',
+  memory?.flood.registrySize,
+  fmt.int,
+  '≤ cap + 11',
+  (v) => v <= (memory?.flood.cap ?? 0) + 11,
+);
+add('flood: growth 10k → 100k routes', memory?.flood.plateauGrowthBytes, fmt.mb, 'flat (< 1 MB)', (v) => v < 1e6);
+info(
+  'flood: held after flood (cap filled: ' + (memory ? fmt.mb(memory.flood.atCapBytes) : '?') + ')',
+  memory?.flood.afterUnmatchedScan.totalBytes,
+  fmt.mb,
+);
+
+log('\nBudgets (DESIGN.md)');
+log(
+  table(
+    ['metric', 'value', 'budget', 'status'],
+    rows.map((r) => [
+      r.metric,
+      r.shown,
+      r.budget,
+      (r.shown === 'failed' ? 'FAILED' : r.ok === null ? 'info' : r.ok ? 'OK' : 'OVER') +
+        (r.note ? ` (${r.note})` : ''),
+    ]),
+  ),
+);
+const over = rows.filter((r) => r.ok === false && r.shown !== 'failed').length;
+if (over > 0) log(`${over} figure(s) over budget.`);
+if (failures.length > 0) {
+  log('\nBench failures (figures above are not trustworthy):');
+  for (const f of failures) log(`  - ${f}`);
+}
+
+const durationSeconds = (Date.now() - startedAt.getTime()) / 1000;
+const json = {
+  bench: 'apimeter',
+  date: startedAt.toISOString(),
+  node: process.version,
+  platform: `${os.platform()} ${os.arch()}`,
+  cpus: os.cpus().length,
+  quick,
+  durationSeconds,
+  budgets: rows.map(({ metric, value, budget, ok, note }) => ({ metric, value, budget, ok, note: note ?? null })),
+  record: record ?? null,
+  overhead: overhead ?? null,
+  memory: memory ?? null,
+  failures,
+};
+const line = JSON.stringify(json);
+await mkdir(path.join(ROOT, '.bench-out'), { recursive: true });
+await writeFile(path.join(ROOT, '.bench-out', 'latest.json'), line + '\n');
+log(`\n(${fmt.fixed(durationSeconds, 0)} s; JSON below and in .bench-out/latest.json)`);
+log(line);
+process.exitCode = failures.length > 0 ? 1 : 0;
