@@ -1,8 +1,7 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { WINDOW_NAMES } from '../src/index.js';
-import type { Meter, WindowName } from '../src/index.js';
-import { apimeter } from '../src/adapters/fastify.js';
+import type { Meter } from '../src/index.js';
+import { apimeter, apimeterApi } from '../src/adapters/fastify.js';
 import type { DemoDb } from './db.js';
 import { Latency } from './latency.js';
 import { apiRoutes, SchedulerUnavailableError } from './routes.js';
@@ -16,10 +15,14 @@ export interface DemoAppOptions {
   faultRate?: number;
   random?: () => number;
   logger?: boolean;
+  /** Bearer token of the metrics API (the demo generates one when none is configured). */
+  token: string;
 }
 
-/** Where the interim metrics routes live; the meter must exclude it (`metricsExcludedEndpoints`). */
-export const METRICS_PREFIX = '/apimeter';
+/** Where the metrics REST API lives; the meter excludes it (`metricsExcludedEndpoints`). */
+export const METRICS_PREFIX = '/api/v2/metrics';
+/** The Prometheus exposition, open (no token), as Prometheus users expect. */
+export const PROMETHEUS_PATH = '/metrics';
 
 /** The demo API: an Airflow-shaped REST API under `/api/v2`, measured by apimeter. */
 export async function buildApp(opts: DemoAppOptions): Promise<FastifyInstance> {
@@ -47,27 +50,13 @@ export async function buildApp(opts: DemoAppOptions): Promise<FastifyInstance> {
     faultRate: opts.faultRate ?? 0.03,
     random,
   });
-  await app.register(metricsRoutes, { prefix: METRICS_PREFIX, meter: opts.meter });
+  await app.register(apimeterApi, {
+    meter: opts.meter,
+    prefix: METRICS_PREFIX,
+    prometheusPath: PROMETHEUS_PATH,
+    token: opts.token,
+    openPrometheus: true,
+    onError: (error) => app.log.error(error),
+  });
   return app;
-}
-
-/** Interim metrics API until src/api exists: live snapshots straight from the meter. */
-async function metricsRoutes(app: FastifyInstance, opts: { meter: Meter }): Promise<void> {
-  const windowOf = (q: unknown): string => {
-    const w = (q as { window?: unknown }).window;
-    return typeof w === 'string' ? w : '1m';
-  };
-  const isWindow = (w: string): w is WindowName => (WINDOW_NAMES as readonly string[]).includes(w);
-  const badWindow = (w: string) => ({ detail: `window must be one of ${WINDOW_NAMES.join(', ')} (got "${w}")` });
-
-  app.get('/endpoints', async (req, reply) => {
-    const w = windowOf(req.query);
-    if (!isWindow(w)) return reply.code(400).send(badWindow(w));
-    return { endpoints: opts.meter.snapshot(w) };
-  });
-  app.get('/summary', async (req, reply) => {
-    const w = windowOf(req.query);
-    if (!isWindow(w)) return reply.code(400).send(badWindow(w));
-    return opts.meter.summary(w);
-  });
 }

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { createMeter } from '../src/index.js';
 import type { Meter, MeterOptions } from '../src/index.js';
-import { buildApp, METRICS_PREFIX } from './app.js';
+import { buildApp, METRICS_PREFIX, PROMETHEUS_PATH } from './app.js';
 import { DemoDb } from './db.js';
 import { formatReport } from './report.js';
 import { startTraffic } from './traffic.js';
@@ -25,7 +26,7 @@ export interface DemoOptions {
   latencyScale?: number;
   /** Share of task-instance listings that throw. Default 0.03. */
   faultRate?: number;
-  /** Extra meter options (the `/apimeter` exclusion is always added). */
+  /** Extra meter options (the metrics API and `/metrics` are always excluded from measurement). */
   meter?: MeterOptions;
   /** Where reports and traffic errors go. Default `console.log`. */
   log?: (line: string) => void;
@@ -34,6 +35,12 @@ export interface DemoOptions {
 export interface RunningDemo {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
+  /** Base URL of the metrics REST API, e.g. `http://127.0.0.1:8080/api/v2/metrics`. */
+  metricsUrl: string;
+  /** Bearer token of the metrics API: `[api] metrics_api_token` if configured, else generated at start. */
+  token: string;
+  /** Where the token came from: a configured secret is never printed. */
+  tokenSource: 'generated' | 'config';
   dbPath: string;
   meter: Meter;
   app: FastifyInstance;
@@ -50,12 +57,13 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const dbPath = opts.db ?? DEFAULTS.db;
   const meter = createMeter({
     ...opts.meter,
-    metricsExcludedEndpoints: [METRICS_PREFIX, ...asList(opts.meter?.metricsExcludedEndpoints)],
+    metricsExcludedEndpoints: [METRICS_PREFIX, PROMETHEUS_PATH, ...asList(opts.meter?.metricsExcludedEndpoints)],
   });
+  const token = meter.config.metricsApiToken || randomBytes(18).toString('base64url');
   const db = new DemoDb(dbPath);
   let app: FastifyInstance;
   try {
-    app = await buildApp({ db, meter, latencyScale: opts.latencyScale, faultRate: opts.faultRate });
+    app = await buildApp({ db, meter, token, latencyScale: opts.latencyScale, faultRate: opts.faultRate });
     await app.listen({ port: opts.port ?? DEFAULTS.port, host: opts.host ?? DEFAULTS.host });
   } catch (error) {
     db.close();
@@ -89,6 +97,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   let closing: Promise<void> | null = null;
   return {
     url,
+    metricsUrl: url + METRICS_PREFIX,
+    token,
+    tokenSource: meter.config.metricsApiToken === '' ? 'generated' : 'config',
     dbPath,
     meter,
     app,
@@ -186,12 +197,18 @@ function banner(demo: RunningDemo, opts: DemoOptions): string {
   const traffic = opts.traffic
     ? `on, ${opts.rate} req/s from the built-in generator`
     : 'off (add --traffic, or send your own requests)';
+  // A configured token is a secret (never logged); a generated one is printed so it can be used.
+  const generated = demo.tokenSource === 'generated';
+  const shownToken = generated ? demo.token : '(from [api] metrics_api_token, not shown)';
+  const curlToken = generated ? demo.token : '$APIMETER_TOKEN';
   const report = opts.reportEvery ? `every ${opts.reportEvery} s, top endpoints over the last minute` : 'off';
   return [
     'apimeter demo: an Airflow-shaped API on Fastify + SQLite, measured by apimeter',
     `  API         ${demo.url}/api/v2/dags`,
-    `  endpoints   ${demo.url}${METRICS_PREFIX}/endpoints?window=1m`,
-    `  summary     ${demo.url}${METRICS_PREFIX}/summary?window=1m`,
+    `  metrics API ${demo.metricsUrl}/summary  (also /endpoints, /endpoints/{endpoint}, /health, /openapi.json)`,
+    `  token       ${shownToken}`,
+    `  try         curl -H "Authorization: Bearer ${curlToken}" '${demo.metricsUrl}/endpoints?window=5m&limit=5'`,
+    `  Prometheus  ${demo.url}${PROMETHEUS_PATH}  (open, no token)`,
     `  database    ${demo.dbPath}`,
     `  traffic     ${traffic}`,
     `  report      ${report}`,

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_CONFIG_FILE: 'configuration file unreadable',
   /** Two sketches of different layouts were merged or deserialised into each other. */
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
+  /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
+  APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -51,6 +51,15 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.metricsMaxEndpoints, 1000);
   assert.equal(config.metricsApiPrefix, '/api/v2/metrics');
   assert.equal(config.metricsApiToken, '');
+  assert.equal(config.metricsApiCacheSeconds, 5);
+  assert.equal(config.metricsApiOpenPrometheus, false);
+  assert.equal(config.metricsPrometheusPath, '/metrics');
+  assert.equal(config.metricsHealthMinRequests, 20);
+  assert.equal(config.metricsHealthP95DegradedMs, 1000);
+  assert.equal(config.metricsHealthP95UnhealthyMs, 5000);
+  assert.equal(config.metricsHealthErrorRateDegraded, 0.01);
+  assert.equal(config.metricsHealthErrorRateUnhealthy, 0.1);
+  assert.equal(config.metricsHealthFailOnUnhealthy, false);
   assert.equal(config.apiMetricsPrefix, 'api');
   assert.equal(config.apiMetricsPersistence, false);
   assert.equal(config.apiMetricsRetentionDays, 30);
@@ -63,26 +72,35 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.statsdDatadogEnabled, false);
   assert.deepEqual(config.statsdDatadogTags, []);
   assert.deepEqual(config.statsdDisabledTags, []);
+  assert.equal(config.statsdInfluxdbEnabled, false);
+  assert.equal(config.statsdUdsPath, '');
+  assert.equal(config.statsdFlushIntervalMs, 10000);
+  assert.equal(config.statsdMaxDatagramBytes, 1432);
+  assert.equal(config.statsdMaxBufferBytes, 1048576);
+  assert.equal(config.statsdTimerMode, 'values');
+  assert.equal(config.statsdTimerScale, 4);
   assert.equal(config.otelOn, false);
   assert.equal(config.otelHost, 'localhost');
   assert.equal(config.otelPort, 4318);
   assert.equal(config.otelSslActive, false);
   assert.equal(config.otelIntervalMilliseconds, 60000);
   assert.equal(config.otelPrefix, 'apimeter');
+  assert.equal(config.otelExponentialHistograms, false);
+  assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
-  assert.equal(Object.keys(config).length, 27);
+  assert.equal(Object.keys(config).length, 45);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 27);
+  assert.equal(CONFIG_KEYS.length, 45);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     assert.equal(row.option, camel(row.key), row.key);
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 27);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 45);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
@@ -97,6 +115,15 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_max_endpoints',
       'metrics_api_prefix',
       'metrics_api_token',
+      'metrics_api_cache_seconds',
+      'metrics_api_open_prometheus',
+      'metrics_prometheus_path',
+      'metrics_health_min_requests',
+      'metrics_health_p95_degraded_ms',
+      'metrics_health_p95_unhealthy_ms',
+      'metrics_health_error_rate_degraded',
+      'metrics_health_error_rate_unhealthy',
+      'metrics_health_fail_on_unhealthy',
     ],
   );
 });
@@ -427,8 +454,13 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
     '[api]\nmetrics_sampel_rate = 0.5\nstatsd_on = true\ncompletely_else = 1\n[other]\nwhatever = 1\n',
   );
   const problems = failure(() => loadConfig({ cwd, env: {} })).problems;
-  const apiKeys =
-    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_max_endpoints, metrics_api_prefix, metrics_api_token';
+  const apiKeys = [
+    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_max_endpoints',
+    'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
+    'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',
+    'metrics_health_p95_unhealthy_ms, metrics_health_error_rate_degraded, metrics_health_error_rate_unhealthy',
+    'metrics_health_fail_on_unhealthy',
+  ].join(', ');
   assert.deepEqual(problems, [
     `[api] metrics_sampel_rate (apimeter.ini:2): unknown key; did you mean [api] metrics_sample_rate? known keys: ${apiKeys}`,
     `[api] statsd_on (apimeter.ini:3): unknown key; did you mean [metrics] statsd_on? known keys: ${apiKeys}`,

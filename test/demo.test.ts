@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { parseCli, startDemo } from '../demo/main.js';
 import type { DemoOptions, RunningDemo } from '../demo/main.js';
-import type { EndpointSnapshot, MeterSummary } from '../src/index.js';
+import type { EndpointDetailJson, EndpointListJson, EndpointStatsJson, SummaryJson } from '../src/api/index.js';
 
 // Deterministic demo: no artificial delay, no injected faults, no console output, no ini/env config.
 const QUIET: DemoOptions = {
@@ -16,12 +16,14 @@ const QUIET: DemoOptions = {
   latencyScale: 0,
   faultRate: 0,
   log: () => {},
-  meter: { iniPath: false, env: {} },
+  // No answer cache: the tests poll the summary until the last request is recorded.
+  meter: { iniPath: false, env: {}, metricsApiCacheSeconds: 0 },
 };
 
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  assert.equal(res.status, 200, `${url} answered ${res.status}`);
+/** GET from the demo's metrics API with its token. */
+async function getJson<T>(demo: RunningDemo, path: string): Promise<T> {
+  const res = await fetch(demo.metricsUrl + path, { headers: { authorization: `Bearer ${demo.token}` } });
+  assert.equal(res.status, 200, `${path} answered ${res.status}`);
   return (await res.json()) as T;
 }
 
@@ -29,18 +31,18 @@ async function getJson<T>(url: string): Promise<T> {
  * Endpoints over `all`, once the meter has seen `expected` requests: the client can read a response
  * before the server's onResponse hook has run, so poll briefly instead of reading once.
  */
-async function settledEndpoints(demo: RunningDemo, expected: number): Promise<EndpointSnapshot[]> {
+async function settledEndpoints(demo: RunningDemo, expected: number): Promise<EndpointStatsJson[]> {
   const deadline = Date.now() + 3000;
-  let summary = await getJson<MeterSummary>(`${demo.url}/apimeter/summary?window=all`);
+  let summary = await getJson<SummaryJson>(demo, '/summary?window=all');
   while (summary.count < expected && Date.now() < deadline) {
     await sleep(20);
-    summary = await getJson<MeterSummary>(`${demo.url}/apimeter/summary?window=all`);
+    summary = await getJson<SummaryJson>(demo, '/summary?window=all');
   }
-  assert.equal(summary.count, expected, 'requests recorded (the /apimeter calls themselves are excluded)');
-  return (await getJson<{ endpoints: EndpointSnapshot[] }>(`${demo.url}/apimeter/endpoints?window=all`)).endpoints;
+  assert.equal(summary.count, expected, 'requests recorded (the metrics API calls themselves are excluded)');
+  return (await getJson<EndpointListJson>(demo, '/endpoints?window=all&limit=1000')).endpoints;
 }
 
-function find(endpoints: EndpointSnapshot[], method: string, route: string): EndpointSnapshot {
+function find(endpoints: EndpointStatsJson[], method: string, route: string): EndpointStatsJson {
   const ep = endpoints.find((e) => e.method === method && e.route === route);
   assert.ok(ep, `no endpoint ${method} ${route}; have ${endpoints.map((e) => `${e.method} ${e.route}`).join(', ')}`);
   return ep;
@@ -82,26 +84,26 @@ describe('demo API measured over real HTTP (traffic off)', () => {
 
     const list = find(endpoints, 'GET', '/api/v2/dags');
     assert.equal(list.count, 20);
-    assert.deepEqual(list.statusCodes, { '200': 20 });
+    assert.deepEqual(list.status_codes, { '200': 20 });
     assert.equal(list.errors, 0);
 
     const dag = find(endpoints, 'GET', '/api/v2/dags/{dag_id}');
     assert.equal(dag.count, 5);
-    assert.deepEqual(dag.statusCodes, { '404': 5 });
-    assert.equal(dag.errorTypes.client_error, 5);
+    assert.deepEqual(dag.status_codes, { '404': 5 });
+    assert.equal(dag.error_types.client_error, 5);
 
     const patch = find(endpoints, 'PATCH', '/api/v2/dags/{dag_id}');
     assert.equal(patch.count, 3);
-    assert.deepEqual(patch.statusCodes, { '400': 3 });
-    assert.equal(patch.errorTypes.validation, 3);
-    assert.equal(patch.errorTypes.client_error, 0, 'error types are exclusive');
+    assert.deepEqual(patch.status_codes, { '400': 3 });
+    assert.equal(patch.error_types.validation, 3);
+    assert.equal(patch.error_types.client_error, 0, 'error types are exclusive');
 
     const unmatched = find(endpoints, 'GET', '__unmatched__');
     assert.equal(unmatched.count, 7);
-    assert.deepEqual(unmatched.statusCodes, { '404': 7 });
+    assert.deepEqual(unmatched.status_codes, { '404': 7 });
 
     for (const e of endpoints) {
-      assert.doesNotMatch(e.route, /no_such_dag|\/nope|^\/apimeter/, `raw path or excluded route leaked: ${e.route}`);
+      assert.doesNotMatch(e.route, /no_such_dag|\/nope|\/metrics/, `raw path or excluded route leaked: ${e.route}`);
     }
   });
 
@@ -116,17 +118,26 @@ describe('demo API measured over real HTTP (traffic off)', () => {
       '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}',
     );
     assert.equal(logs.count, 1);
-    assert.equal(logs.responseBytes.count, 1);
-    assert.equal(logs.responseBytes.totalBytes, log.bytes);
+    assert.equal(logs.response_bytes.count, 1);
+    assert.equal(logs.response_bytes.total, log.bytes);
   });
 
-  test('a bad window is a 400 with a detail', async () => {
-    for (const path of ['/apimeter/endpoints?window=2m', '/apimeter/summary?window=']) {
-      const res = await fetch(demo.url + path);
+  test('a bad window is a 400 with a detail; no token is a 401; /metrics is open', async () => {
+    const auth = { authorization: `Bearer ${demo.token}` };
+    for (const path of ['/endpoints?window=2m', '/summary?window=']) {
+      const res = await fetch(demo.metricsUrl + path, { headers: auth });
       assert.equal(res.status, 400);
-      const body = (await res.json()) as { detail?: string };
-      assert.match(body.detail ?? '', /window must be one of/);
+      const body = (await res.json()) as { detail?: string; parameter?: string };
+      assert.equal(body.parameter, 'window');
+      assert.match(body.detail ?? '', /^window: .*allowed: 1m, 5m, 15m, 1h, all/);
     }
+    assert.equal((await fetch(demo.metricsUrl + '/summary')).status, 401);
+    const prom = await fetch(demo.url + '/metrics');
+    assert.equal(prom.status, 200);
+    assert.match(
+      await prom.text(),
+      /^http_server_requests_total\{method="GET",route="\/api\/v2\/dags",status_class="2xx"\} 20$/m,
+    );
   });
 });
 
@@ -150,15 +161,17 @@ describe('demo faults and conflicts', () => {
     assert.equal(await send(runs, init), 409);
 
     const endpoints = await settledEndpoints(demo, 6);
-    const tis = find(endpoints, 'GET', '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances');
-    assert.deepEqual(tis.statusCodes, { '500': 4 });
-    assert.equal(tis.errorTypes.exception, 4);
+    const route = '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances';
+    const tis = find(endpoints, 'GET', route);
+    assert.deepEqual(tis.status_codes, { '500': 4 });
+    assert.equal(tis.error_types.exception, 4);
+    const detail = await getJson<EndpointDetailJson>(demo, `/endpoints/${encodeURIComponent(route)}?window=all`);
     assert.deepEqual(
-      tis.exceptions.map((e) => [e.class, e.count]),
+      detail.exceptions.map((e) => [e.class, e.count]),
       [['SchedulerUnavailableError', 4]],
     );
     const post = find(endpoints, 'POST', '/api/v2/dags/{dag_id}/dagRuns');
-    assert.deepEqual(post.statusCodes, { '200': 1, '409': 1 });
+    assert.deepEqual(post.status_codes, { '200': 1, '409': 1 });
   });
 });
 
@@ -171,7 +184,7 @@ describe('demo with the traffic generator on', () => {
 
   test('generated traffic reaches several routes without client failures', async () => {
     await sleep(2000);
-    const { endpoints } = await getJson<{ endpoints: EndpointSnapshot[] }>(`${demo.url}/apimeter/endpoints?window=1m`);
+    const { endpoints } = await getJson<EndpointListJson>(demo, '/endpoints?window=1m');
     const busy = endpoints.filter((e) => e.count > 0);
     assert.ok(busy.length >= 5, `only ${busy.length} routes saw traffic`);
     assert.ok(find(endpoints, 'GET', '/api/v2/dags').count > 0);

@@ -173,7 +173,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'metrics_api_token',
     type: 'string',
     default: '',
-    description: 'Bearer token required by the metrics REST API; empty = no token check. Never logged.',
+    description:
+      'Bearer token required by the metrics REST API; empty (and no authorize function) = the API refuses every request. Never logged.',
     expected: 'a token without spaces',
     schema: z.string().regex(/^\S*$/),
     secret: true,

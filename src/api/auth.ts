@@ -1,0 +1,45 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { headerOf } from './http.js';
+import type { ApiRequest } from './http.js';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * `ok`, or the status to answer: 401 without (usable) credentials, 403 with wrong ones, and
+ * `unconfigured` (also a 401) when neither a token nor an authorize function was set up.
+ */
+export type AccessDecision = 'ok' | 401 | 403 | 'unconfigured';
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** The bearer token of an Authorization header, or undefined when there is none (or another scheme). */
+function bearerToken(request: ApiRequest): string | undefined {
+  const header = headerOf(request, 'authorization');
+  if (header === undefined) return undefined;
+  const m = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
+  return m === null ? undefined : m[1];
+}
+
+/**
+ * The access check: the user's `authorize` function if given, else the bearer token. With neither, the
+ * API stays closed (DESIGN.md: the API is protected) and says how to open it. Tokens
+ * are compared as SHA-256 digests with `timingSafeEqual`: equal lengths always, and the time taken says
+ * nothing about how much of the token was right.
+ */
+export function createAccessCheck(opts: ResolvedOptions): (request: ApiRequest) => Promise<AccessDecision> {
+  const { authorize, token } = opts;
+  if (authorize !== null) {
+    return async function authorizeAccess(request) {
+      if (await authorize(request)) return 'ok';
+      return headerOf(request, 'authorization') === undefined ? 401 : 403;
+    };
+  }
+  if (token === '') return async () => 'unconfigured';
+  const expected = digest(token);
+  return async function tokenAccess(request) {
+    const given = bearerToken(request);
+    if (given === undefined) return 401;
+    return timingSafeEqual(digest(given), expected) ? 'ok' : 403;
+  };
+}
+
+export const CHALLENGE = { 'www-authenticate': 'Bearer realm="apimeter"' };

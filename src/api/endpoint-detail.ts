@@ -1,0 +1,104 @@
+import { MAX_EXCEPTION_CLASSES } from '../core/endpoint.js';
+import type { EndpointStats } from '../core/endpoint.js';
+import { Sketch } from '../core/sketch.js';
+import { collect, collectSeries } from './dataset.js';
+import { METHOD_CHOICES, methodOf } from './filters.js';
+import { ApiProblem, badParameter, jsonResponse } from './http.js';
+import { Query, shown } from './params.js';
+import type { ParamDef } from './params.js';
+import { parseRange, rangeParams } from './range.js';
+import { isExpensive } from './route.js';
+import type { Route, RouteInput, RouteOutput } from './route.js';
+import type { EndpointDetailJson } from './schemas.js';
+import { endpointStats, iso, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
+
+const PARAMS: readonly ParamDef[] = [
+  {
+    name: 'method',
+    description: 'Only this method (default: every method of the route, merged).',
+    schema: { type: 'string', enum: [...METHOD_CHOICES] },
+  },
+  ...rangeParams('1h'),
+];
+
+function exceptions(eps: readonly EndpointStats[]): EndpointDetailJson['exceptions'] {
+  const merged = new Map<string, { count: number; lastMessage: string; lastAt: number }>();
+  for (const ep of eps) {
+    for (const [cls, info] of ep.exceptions ?? []) {
+      const m = merged.get(cls);
+      if (m === undefined) merged.set(cls, { ...info });
+      else {
+        m.count += info.count;
+        if (info.lastAt >= m.lastAt) Object.assign(m, { lastMessage: info.lastMessage, lastAt: info.lastAt });
+      }
+    }
+  }
+  return [...merged]
+    .sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))
+    .slice(0, MAX_EXCEPTION_CLASSES)
+    .map(([cls, info]) => ({
+      class: cls,
+      count: info.count,
+      last_message: info.lastMessage,
+      last_at: iso(info.lastAt),
+    }));
+}
+
+function notFound(input: RouteInput, route: string, method: string | undefined, known: string[]): ApiProblem {
+  const list = `GET ${input.opts.prefix}/endpoints lists the recorded ones`;
+  if (method !== undefined && known.length > 0) {
+    return new ApiProblem(
+      404,
+      `endpoint ${shown(route)} has no ${method} requests recorded (it has ${known.join(', ')}); ${list}`,
+    );
+  }
+  return new ApiProblem(404, `no endpoint ${shown(route)} has been recorded; ${list}`);
+}
+
+/** `GET {prefix}/endpoints/{endpoint}`: one route template (all methods, or one), in detail. */
+export const endpointDetail: Route = {
+  params: PARAMS,
+  async run(input: RouteInput): Promise<RouteOutput> {
+    const { opts } = input;
+    const route = input.endpoint ?? '';
+    const query = Query.parse(input.search, PARAMS);
+    const rawMethod = query.get('method');
+    const method = rawMethod === undefined ? undefined : methodOf(rawMethod);
+    if (rawMethod !== undefined && method === undefined) {
+      throw badParameter('method', `${shown(rawMethod)} is not a valid value`, METHOD_CHOICES);
+    }
+    const spec = parseRange(query, opts.meter.clock.now(), '1h');
+    const known = opts.meter.registry
+      .endpoints()
+      .filter((ep) => ep.route === route)
+      .map((ep) => ep.method);
+
+    const data = await collect(opts, spec, { route, method });
+    if (data.rows.length === 0) throw notFound(input, route, method, known);
+    const rows = [...data.rows].sort((a, b) => (a.method < b.method ? -1 : a.method > b.method ? 1 : 0));
+    const { tally, inflight, eps } = mergeRows(rows);
+    let sizes: { request: Sketch; response: Sketch } | null = null;
+    if (data.window === 'all' && eps.length > 0) {
+      sizes = { request: new Sketch(eps[0].requestSize.layout), response: new Sketch(eps[0].responseSize.layout) };
+      for (const ep of eps) {
+        sizes.request.merge(ep.requestSize);
+        sizes.response.merge(ep.responseSize);
+      }
+    }
+    const series = await collectSeries(opts, spec, data, { route, method });
+    const { method: _m, ...merged } = endpointStats(rows[0].method, route, tally, data.seconds, inflight, sizes);
+    const body: EndpointDetailJson = {
+      ...merged,
+      method: method ?? null,
+      methods: [...new Set([...known, ...rows.map((r) => r.method)])].sort(),
+      by_method: rows.map((r) => rowStats(r, data)),
+      exceptions: exceptions(eps),
+      series: {
+        step_seconds: series.stepMs / 1000,
+        points: series.points.map((p) => seriesPoint(p.start, p.tally)),
+      },
+      range: rangeJson(data),
+    };
+    return { response: jsonResponse(200, body), cacheable: isExpensive(spec) };
+  },
+};

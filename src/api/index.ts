@@ -1,0 +1,22 @@
+export { createMetricsApi } from './api.js';
+export type { MetricsApi } from './api.js';
+export type { MetricsApiOptions, HealthThresholds, ResolvedOptions } from './options.js';
+export type { ApiRequest, ApiResponse } from './http.js';
+export { createNodeHandler, writeResponse } from './node.js';
+export { MemoryHistory } from './history.js';
+export type { HistorySource, HistoryQuery, HistoryAnswer, HistoryEndpoint, HistorySeries } from './history.js';
+export { componentSchemas } from './openapi.js';
+export { COLUMNS } from './columns.js';
+export { csvCell, toCsv } from './csv.js';
+export {
+  Distribution,
+  SizeStats,
+  Range,
+  EndpointStats,
+  EndpointList,
+  EndpointDetail,
+  Summary,
+  Health,
+  Problem,
+} from './schemas.js';
+export type { EndpointStatsJson, EndpointListJson, EndpointDetailJson, SummaryJson, HealthJson } from './schemas.js';

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { Meter } from '../core/meter.js';
+import { createError } from '../errors.js';
+import type { HistorySource } from './history.js';
+import type { ApiRequest } from './http.js';
+
+export interface HealthThresholds {
+  /** Requests the window needs before the latency and error checks may fail. */
+  minRequests: number;
+  p95DegradedMs: number;
+  p95UnhealthyMs: number;
+  /** Share of 5xx responses, 0..1. */
+  errorRateDegraded: number;
+  errorRateUnhealthy: number;
+  /** Answer 503 instead of 200 when unhealthy. */
+  failOnUnhealthy: boolean;
+}
+
+export interface MetricsApiOptions {
+  meter: Meter;
+  /** Path prefix of the routes. Default: `[api] metrics_api_prefix` (`/api/v2/metrics`). */
+  prefix?: string;
+  /** Bearer token every request must carry. Default: `[api] metrics_api_token`; empty and no `authorize` = every request refused (401). */
+  token?: string;
+  /**
+   * Decides access instead of the token check: true lets the request through; false answers 403 when the
+   * request carried an Authorization header and 401 when it carried none. A function that throws or
+   * rejects answers 500 (and is reported to `onError`).
+   */
+  authorize?: (request: ApiRequest) => boolean | Promise<boolean>;
+  /** Serve the Prometheus exposition without access check. Default: `[api] metrics_api_open_prometheus`. */
+  openPrometheus?: boolean;
+  /** Path of the Prometheus exposition (not under the prefix); '' = not served. Default: `[api] metrics_prometheus_path`. */
+  prometheusPath?: string;
+  /** Seconds expensive answers are reused; 0 = never. Default: `[api] metrics_api_cache_seconds`. */
+  cacheSeconds?: number;
+  /** Most answers kept in the cache (oldest evicted first). Default 256. */
+  cacheEntries?: number;
+  /** Persisted history for windows and ranges older than the in-memory hour. Default: none. */
+  history?: HistorySource | null;
+  /** Overrides of the `[api] metrics_health_*` keys. */
+  health?: Partial<HealthThresholds>;
+  /** Prometheus naming preset (default `[metrics] prometheus_naming`) and exact `status` label (default `[api] metrics_detailed`). */
+  prometheus?: { naming?: 'otel' | 'legacy'; statusLabel?: boolean };
+  /** Receives unexpected failures (a throwing authorize function, a failing history store, a bug). */
+  onError?: (error: unknown) => void;
+}
+
+export interface ResolvedOptions {
+  readonly meter: Meter;
+  readonly prefix: string;
+  readonly token: string;
+  readonly authorize: ((request: ApiRequest) => boolean | Promise<boolean>) | null;
+  readonly openPrometheus: boolean;
+  readonly prometheusPath: string;
+  readonly cacheMs: number;
+  readonly cacheEntries: number;
+  readonly history: HistorySource | null;
+  readonly health: Readonly<HealthThresholds>;
+  readonly naming: 'otel' | 'legacy';
+  readonly statusLabel: boolean;
+  readonly onError: (error: unknown) => void;
+}
+
+const FUNCTION = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'expected a function');
+const PATH = z.string().regex(/^\/[^\s?#]*$/);
+const SHAPE = z.strictObject({
+  meter: z.instanceof(Meter),
+  prefix: PATH.optional(),
+  token: z
+    .string()
+    .regex(/^[\x21-\x7e]*$/)
+    .optional(),
+  authorize: FUNCTION.optional(),
+  openPrometheus: z.boolean().optional(),
+  prometheusPath: z.union([z.literal(''), PATH]).optional(),
+  cacheSeconds: z.number().min(0).max(3600).optional(),
+  cacheEntries: z.number().int().min(1).max(100_000).optional(),
+  history: z
+    .custom<HistorySource>((h) => typeof h === 'object' && h !== null, 'expected a HistorySource')
+    .nullable()
+    .optional(),
+  health: z
+    .strictObject({
+      minRequests: z.number().int().min(0).optional(),
+      p95DegradedMs: z.number().positive().optional(),
+      p95UnhealthyMs: z.number().positive().optional(),
+      errorRateDegraded: z.number().min(0).max(1).optional(),
+      errorRateUnhealthy: z.number().min(0).max(1).optional(),
+      failOnUnhealthy: z.boolean().optional(),
+    })
+    .optional(),
+  prometheus: z
+    .strictObject({ naming: z.enum(['otel', 'legacy']).optional(), statusLabel: z.boolean().optional() })
+    .optional(),
+  onError: FUNCTION.optional(),
+});
+
+/** Checks the options once, fills the rest from the meter's configuration and freezes the result. */
+export function resolveOptions(options: MetricsApiOptions): ResolvedOptions {
+  const checked = SHAPE.safeParse(options);
+  if (!checked.success) {
+    const problems = checked.error.issues.map((i) => {
+      const where = i.path.join('.') || 'options';
+      const value = where === 'token' ? '' : ` (${i.message})`;
+      return `createMetricsApi option ${where}: invalid${value}`;
+    });
+    throw createError('APIMETER_ERR_CONFIG_INVALID', problems.join('; '), problems);
+  }
+  const { meter } = options;
+  const c = meter.config;
+  const health: HealthThresholds = {
+    minRequests: c.metricsHealthMinRequests,
+    p95DegradedMs: c.metricsHealthP95DegradedMs,
+    p95UnhealthyMs: c.metricsHealthP95UnhealthyMs,
+    errorRateDegraded: c.metricsHealthErrorRateDegraded,
+    errorRateUnhealthy: c.metricsHealthErrorRateUnhealthy,
+    failOnUnhealthy: c.metricsHealthFailOnUnhealthy,
+    ...options.health,
+  };
+  const problems: string[] = [];
+  if (health.p95DegradedMs > health.p95UnhealthyMs) {
+    problems.push(
+      `[api] metrics_health_p95_degraded_ms (${health.p95DegradedMs}) must not exceed metrics_health_p95_unhealthy_ms (${health.p95UnhealthyMs})`,
+    );
+  }
+  if (health.errorRateDegraded > health.errorRateUnhealthy) {
+    problems.push(
+      `[api] metrics_health_error_rate_degraded (${health.errorRateDegraded}) must not exceed metrics_health_error_rate_unhealthy (${health.errorRateUnhealthy})`,
+    );
+  }
+  if (problems.length > 0) throw createError('APIMETER_ERR_CONFIG_INVALID', problems.join('; '), problems);
+  const prefix = (options.prefix ?? c.metricsApiPrefix).replace(/\/+$/, '');
+  return Object.freeze({
+    meter,
+    prefix,
+    token: options.token ?? c.metricsApiToken,
+    authorize: options.authorize ?? null,
+    openPrometheus: options.openPrometheus ?? c.metricsApiOpenPrometheus,
+    prometheusPath: options.prometheusPath ?? c.metricsPrometheusPath,
+    cacheMs: (options.cacheSeconds ?? c.metricsApiCacheSeconds) * 1000,
+    cacheEntries: options.cacheEntries ?? 256,
+    history: options.history ?? null,
+    health: Object.freeze(health),
+    naming: options.prometheus?.naming ?? c.prometheusNaming,
+    statusLabel: options.prometheus?.statusLabel ?? c.metricsDetailed,
+    onError: options.onError ?? (() => {}),
+  });
+}

@@ -1,0 +1,264 @@
+import { z } from 'zod';
+
+/**
+ * Response schemas of the metrics REST API. The OpenAPI document is generated from them
+ * (`z.toJSONSchema`), the route code builds values of their inferred types, and the tests validate real
+ * answers against the generated document, so the three cannot drift apart.
+ */
+
+const count = z.number().int().min(0);
+const ms = z.number().min(0).nullable();
+const ratio = z.number().min(0).max(1);
+const isoTime = z.iso.datetime({ offset: true }).describe('ISO 8601 date-time, UTC');
+
+export const Distribution = z
+  .object({
+    count: count.describe('values the distribution was built from (every request, or the sample when sampling)'),
+    min: ms,
+    mean: ms,
+    p50: ms,
+    p90: ms,
+    p95: ms,
+    p99: ms,
+    max: ms,
+  })
+  .describe('Latency in milliseconds; percentiles within 0.54 % of a true value of that rank, null when empty');
+
+export const SizeStats = z
+  .object({
+    count: count.describe('requests whose body size was known'),
+    total: z.number().min(0).describe('bytes'),
+    mean: ms,
+    max: ms,
+    p50: ms.describe('only for window=all (size sketches are kept since start-up), else null'),
+    p95: ms,
+  })
+  .describe('Body sizes in bytes');
+
+export const StatusClasses = z.object({ '1xx': count, '2xx': count, '3xx': count, '4xx': count, '5xx': count });
+
+export const ErrorTypes = z
+  .object({ server_error: count, client_error: count, exception: count, validation: count, aborted: count })
+  .describe('Exclusive error types: a request counts under at most one');
+
+export const Range = z
+  .object({
+    window: z.string().nullable().describe('the window asked for, null for start/end'),
+    from: isoTime,
+    to: isoTime,
+    seconds: z.number().min(0).describe('seconds the data actually covers (rates divide by this)'),
+    resolution_seconds: z.number().min(0).describe('slot length the range was read at; 0 for window=all'),
+    source: z.enum(['memory', 'history', 'memory+history']),
+  })
+  .describe('The time range an answer covers, after snapping to whole slots');
+
+export const EndpointStats = z.object({
+  method: z.string(),
+  route: z.string().describe('route template exactly as recorded'),
+  count,
+  errors: count,
+  error_rate: ratio,
+  rate_per_second: z.number().min(0),
+  status_classes: StatusClasses,
+  status_codes: z.record(z.string().regex(/^\d+$/), count),
+  error_types: ErrorTypes,
+  latency_ms: Distribution,
+  request_bytes: SizeStats,
+  response_bytes: SizeStats,
+  inflight: count.describe('requests in progress now'),
+});
+
+export const EndpointList = z.object({
+  endpoints: z.array(EndpointStats),
+  total_entries: count.describe('endpoints matching the filters, before limit/offset'),
+  limit: count,
+  offset: count,
+  order_by: z.string(),
+  range: Range,
+});
+
+export const ExceptionInfo = z.object({
+  class: z.string(),
+  count,
+  last_message: z.string().describe('first 200 characters'),
+  last_at: isoTime,
+});
+
+export const SeriesPoint = z.object({
+  start: isoTime,
+  count,
+  errors: count,
+  error_rate: ratio,
+  p50: ms,
+  p95: ms,
+  p99: ms,
+});
+
+export const EndpointDetail = EndpointStats.omit({ method: true }).extend({
+  method: z.string().nullable().describe('the method asked for, null for all methods merged'),
+  methods: z.array(z.string()).describe('methods recorded on this route'),
+  by_method: z.array(EndpointStats),
+  exceptions: z
+    .array(ExceptionInfo)
+    .describe('exception classes since start-up (not windowed), most frequent first, at most 20'),
+  series: z.object({
+    step_seconds: z.number().min(0),
+    points: z.array(SeriesPoint).describe('oldest first, one per slot, empty slots included'),
+  }),
+  range: Range,
+});
+
+export const TopEntry = z.object({
+  method: z.string(),
+  route: z.string(),
+  count,
+  errors: count,
+  error_rate: ratio,
+  p95: ms,
+});
+
+export const CHANGE_FIELDS = [
+  'count',
+  'rate_per_second',
+  'errors',
+  'error_rate',
+  'availability',
+  'p50',
+  'p95',
+  'p99',
+] as const;
+
+export const PeriodTotals = z.object({
+  from: isoTime,
+  to: isoTime,
+  seconds: z.number().min(0),
+  count,
+  rate_per_second: z.number().min(0),
+  errors: count,
+  error_rate: ratio,
+  availability: z.number().min(0).max(100),
+  p50: ms,
+  p95: ms,
+  p99: ms,
+});
+
+const Change = z.object({
+  absolute: z.number().nullable().describe('current − previous; null when either is null'),
+  percent: z.number().nullable().describe('100 · (current − previous) / previous; null when previous is 0 or null'),
+});
+
+export const Summary = z.object({
+  range: Range,
+  endpoints: count.describe('endpoints known'),
+  active_endpoints: count.describe('endpoints with at least one request in the range'),
+  count,
+  errors: count,
+  error_rate: ratio,
+  availability: z.number().min(0).max(100).describe('share of requests that were not 5xx, in percent'),
+  rate_per_second: z.number().min(0),
+  status_classes: StatusClasses,
+  error_types: ErrorTypes,
+  latency_ms: Distribution.describe('percentiles of all requests, from merged sketches (never averaged)'),
+  inflight: count,
+  overflowed_records: count,
+  top: z.object({
+    by_count: z.array(TopEntry),
+    by_errors: z.array(TopEntry),
+    by_error_rate: z.array(TopEntry),
+    by_p95: z.array(TopEntry),
+  }),
+  comparison: z.object({
+    previous: PeriodTotals.nullable().describe('the period of the same length just before, or null'),
+    change: z
+      .object(
+        Object.fromEntries(CHANGE_FIELDS.map((f) => [f, Change])) as Record<
+          (typeof CHANGE_FIELDS)[number],
+          typeof Change
+        >,
+      )
+      .nullable(),
+    reason: z.string().nullable().describe('why previous is null'),
+  }),
+});
+
+const CheckStatus = z.enum(['ok', 'degraded', 'unhealthy', 'insufficient_data']);
+
+const Check = z.object({
+  value: z.number().nullable(),
+  degraded_above: z.number(),
+  unhealthy_above: z.number(),
+  status: CheckStatus,
+});
+
+export const ComponentState = z.object({
+  name: z.string(),
+  state: z.enum(['ok', 'degraded', 'failing', 'off']),
+  circuit: z.enum(['closed', 'open', 'half-open']).optional(),
+  last_error: z.string().optional(),
+  last_error_at: z.string().optional(),
+  last_success_at: z.string().optional(),
+  counters: z.record(z.string(), z.number()).optional(),
+});
+
+export const Health = z.object({
+  status: z.enum(['healthy', 'degraded', 'unhealthy']),
+  reasons: z.array(z.string()).describe('why the status is not healthy'),
+  range: Range,
+  traffic: z.object({ count, rate_per_second: z.number().min(0), min_requests: count }),
+  checks: z.object({
+    p95_ms: Check,
+    error_rate: Check.describe('share of 5xx responses (4xx are the clients’ errors, not the API’s)'),
+  }),
+  components: z.array(ComponentState).describe('exporters, stores and other background parts'),
+  process: z.object({
+    cpu_percent: z.number().min(0).nullable().describe('of one core, over the last 10–20 s (first call: since start)'),
+    rss_bytes: count,
+    heap_used_bytes: count,
+    heap_total_bytes: count,
+    event_loop_delay_p99_ms: z.number().min(0).nullable(),
+    event_loop_utilization: ratio.nullable(),
+    uptime_seconds: z.number().min(0),
+  }),
+  meter: z.object({ endpoints: count, overflowed_endpoints: count, overflowed_records: count }),
+});
+
+export const Problem = z.object({
+  detail: z.string(),
+  status: z.number().int(),
+  title: z.string(),
+  parameter: z.string().optional().describe('the query parameter at fault'),
+  allowed: z.array(z.string()).optional().describe('the values it accepts, where they form a closed set'),
+});
+
+export type DistributionJson = z.infer<typeof Distribution>;
+export type SizeStatsJson = z.infer<typeof SizeStats>;
+export type RangeJson = z.infer<typeof Range>;
+export type EndpointStatsJson = z.infer<typeof EndpointStats>;
+export type EndpointListJson = z.infer<typeof EndpointList>;
+export type EndpointDetailJson = z.infer<typeof EndpointDetail>;
+export type SeriesPointJson = z.infer<typeof SeriesPoint>;
+export type TopEntryJson = z.infer<typeof TopEntry>;
+export type PeriodTotalsJson = z.infer<typeof PeriodTotals>;
+export type SummaryJson = z.infer<typeof Summary>;
+export type HealthJson = z.infer<typeof Health>;
+export type ComponentStateJson = z.infer<typeof ComponentState>;
+
+/** Components of the OpenAPI document, by name. */
+export const COMPONENTS = {
+  Distribution,
+  SizeStats,
+  StatusClasses,
+  ErrorTypes,
+  Range,
+  EndpointStats,
+  EndpointList,
+  ExceptionInfo,
+  SeriesPoint,
+  EndpointDetail,
+  TopEntry,
+  PeriodTotals,
+  Summary,
+  ComponentState,
+  Health,
+  Problem,
+} as const;

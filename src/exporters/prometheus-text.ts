@@ -1,0 +1,79 @@
+/**
+ * Writing Prometheus text exposition 0.0.4 and OpenMetrics 1.0 text: escaping, number formatting and
+ * the metadata lines of a family. The two formats differ in the family name of counters (OpenMetrics
+ * names the family without `_total`), the `# UNIT` line, the `le` spelling and the closing `# EOF`.
+ */
+export type ExpositionFormat = 'text' | 'openmetrics';
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** Label value escaping of both formats: backslash, double quote and line feed. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+/** HELP text escaping: 0.0.4 escapes backslash and line feed; OpenMetrics also the double quote. */
+export function escapeHelp(text: string, format: ExpositionFormat): string {
+  const pattern = format === 'openmetrics' ? /[\\"\n]/g : /[\\\n]/g;
+  return text.replace(pattern, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+export function formatValue(n: number): string {
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  if (Number.isNaN(n)) return 'NaN';
+  return String(n);
+}
+
+/**
+ * A float as Go's `strconv.FormatFloat(f, 'g', -1, 64)` writes it (what Prometheus' own clients use for
+ * `le`): shortest digits, exponent form below 1e-4 or from 1e+06 (`1e+06`, `0.005`, `2.5`).
+ */
+export function goFloat(n: number): string {
+  if (n === 0) return '0';
+  const [mantissa, exponent] = n.toExponential().split('e');
+  const e = Number(exponent);
+  if (e < -4 || e >= 6) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  return String(n);
+}
+
+/** The `le` label value of a bucket bound: Go's rendering, with `.0` added for OpenMetrics (its canonical form). */
+export function formatLe(bound: number, format: ExpositionFormat): string {
+  if (bound === Infinity) return '+Inf';
+  const text = goFloat(bound);
+  return format === 'openmetrics' && !/[.e]/.test(text) ? `${text}.0` : text;
+}
+
+/** `{a="x",b="y"}` from name/value pairs (values escaped), or '' for none. */
+export function labelSet(pairs: readonly (readonly [string, string])[]): string {
+  if (pairs.length === 0) return '';
+  return `{${pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
+}
+
+/** Accumulates one exposition, family by family. */
+export class ExpositionWriter {
+  private readonly lines: string[] = [];
+
+  constructor(readonly format: ExpositionFormat) {}
+
+  /** Metadata of a family. `name` is the sample name of counters (with `_total`) and the base name otherwise. */
+  family(name: string, type: MetricType, help: string, unit?: string): void {
+    if (this.format === 'text') {
+      this.lines.push(`# HELP ${name} ${escapeHelp(help, 'text')}`, `# TYPE ${name} ${type}`);
+      return;
+    }
+    const family = type === 'counter' ? name.replace(/_total$/, '') : name;
+    this.lines.push(`# TYPE ${family} ${type}`);
+    if (unit !== undefined) this.lines.push(`# UNIT ${family} ${unit}`);
+    this.lines.push(`# HELP ${family} ${escapeHelp(help, 'openmetrics')}`);
+  }
+
+  sample(name: string, labels: string, value: number): void {
+    this.lines.push(`${name}${labels} ${formatValue(value)}`);
+  }
+
+  /** The exposition text: every line ends with a line feed; OpenMetrics ends with `# EOF`. */
+  finish(): string {
+    if (this.format === 'openmetrics') this.lines.push('# EOF');
+    return this.lines.join('\n') + '\n';
+  }
+}

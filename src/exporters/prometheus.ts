@@ -1,0 +1,192 @@
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { windowTally } from '../core/query.js';
+import { ERROR_TYPES } from '../core/record.js';
+import type { Sketch } from '../core/sketch.js';
+import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
+import type { Tally } from '../core/tally.js';
+import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+import { ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
+import type { ExpositionFormat } from './prometheus-text.js';
+
+export { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
+export type { ExpositionFormat } from './prometheus-text.js';
+
+export interface PrometheusOptions {
+  /** `text` (exposition 0.0.4, default) or `openmetrics` (1.0). */
+  format?: ExpositionFormat;
+  /** Metric names: `otel` (default) or `legacy` (`http_request_duration_seconds`, `http_requests_total{status_code}`). */
+  naming?: 'otel' | 'legacy';
+  /** Add the exact `status` label to the request counter (more series). Default false. */
+  statusLabel?: boolean;
+}
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/**
+ * The format an Accept header prefers: OpenMetrics when `application/openmetrics-text` has a higher
+ * q-value than any text/plain or wildcard entry, else the 0.0.4 text format (also when there is no header).
+ */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (accept === undefined) return 'text';
+  let om = -1;
+  let text = -1;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!(q > 0)) continue;
+    if (type === 'application/openmetrics-text') om = Math.max(om, q);
+    else if (type === 'text/plain' || type === '*/*' || type === 'text/*') text = Math.max(text, q);
+  }
+  return om > 0 && om >= text ? 'openmetrics' : 'text';
+}
+
+const CLASS_LABELS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+interface Names {
+  requests: string;
+  requestsHelp: string;
+  duration: string;
+  /** Label carrying the status: `status_class` (with opt-in `status`), or legacy `status_code`. */
+  legacyStatus: boolean;
+}
+
+const NAMES: Record<'otel' | 'legacy', Names> = {
+  otel: {
+    requests: 'http_server_requests_total',
+    requestsHelp: 'HTTP requests answered, by method, route template and status class.',
+    duration: 'http_server_request_duration_seconds',
+    legacyStatus: false,
+  },
+  legacy: {
+    requests: 'http_requests_total',
+    requestsHelp: 'HTTP requests answered, by method, route template and status code.',
+    duration: 'http_request_duration_seconds',
+    legacyStatus: true,
+  },
+};
+
+function histogram(
+  w: ExpositionWriter,
+  name: string,
+  labels: readonly (readonly [string, string])[],
+  sketch: Sketch,
+  bounds: readonly number[],
+  unit: number,
+): void {
+  const cumulative = cumulativeBuckets(sketch, bounds, unit);
+  bounds.forEach((bound, i) => {
+    w.sample(`${name}_bucket`, labelSet([...labels, ['le', formatLe(bound, w.format)]]), cumulative[i]);
+  });
+  w.sample(`${name}_bucket`, labelSet([...labels, ['le', '+Inf']]), sketch.count);
+  w.sample(`${name}_sum`, labelSet(labels), sketch.sum / unit);
+  w.sample(`${name}_count`, labelSet(labels), sketch.count);
+}
+
+function requestSamples(
+  w: ExpositionWriter,
+  names: Names,
+  base: [string, string][],
+  t: Tally,
+  statusLabel: boolean,
+): void {
+  if (names.legacyStatus || statusLabel) {
+    for (const [code, n] of t.statusCodes()) {
+      const labels: [string, string][] = names.legacyStatus
+        ? [...base, ['status_code', String(code)]]
+        : [...base, ['status_class', CLASS_LABELS[statusClassOf(code)]], ['status', String(code)]];
+      w.sample(names.requests, labelSet(labels), n);
+    }
+    return;
+  }
+  let classified = 0;
+  for (let k = 1; k <= 5; k++) {
+    const n = t.c[F.status1xx + k - 1];
+    classified += n;
+    if (n > 0) w.sample(names.requests, labelSet([...base, ['status_class', CLASS_LABELS[k]]]), n);
+  }
+  // Status codes outside 100–599 are counted but belong to no class.
+  if (t.count > classified)
+    w.sample(names.requests, labelSet([...base, ['status_class', 'other']]), t.count - classified);
+}
+
+/**
+ * The meter's metrics as a Prometheus exposition, cumulative since the meter started (each endpoint's
+ * `windowTally(ep, 'all', …)`). Names follow DESIGN.md's catalogue (docs/prometheus.md lists them).
+ *
+ * @example
+ * res.setHeader('content-type', TEXT_CONTENT_TYPE);
+ * res.end(renderPrometheus(meter));
+ */
+export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}): string {
+  const w = new ExpositionWriter(options.format ?? 'text');
+  const names = NAMES[options.naming ?? 'otel'];
+  const statusLabel = options.statusLabel ?? false;
+  const now = meter.clock.now();
+  const eps: readonly EndpointStats[] = meter.registry.endpoints();
+  const tallies = eps.map((ep) => windowTally(ep, 'all', now, meter.startedAt)[0]);
+  const base = (ep: EndpointStats): [string, string][] => [
+    ['method', ep.method],
+    ['route', ep.route],
+  ];
+
+  w.family(names.requests, 'counter', names.requestsHelp);
+  eps.forEach((ep, i) => requestSamples(w, names, base(ep), tallies[i], statusLabel));
+
+  w.family(
+    'http_server_errors_total',
+    'counter',
+    'Requests that ended in an error, by exclusive error type (aborted, validation, exception, server_error, client_error).',
+  );
+  eps.forEach((ep, i) => {
+    ERROR_TYPES.forEach((type, k) => {
+      const n = tallies[i].c[ERROR_FIELD[k]];
+      if (n > 0) w.sample('http_server_errors_total', labelSet([...base(ep), ['error_type', type]]), n);
+    });
+  });
+
+  w.family(
+    names.duration,
+    'histogram',
+    'Duration of HTTP requests in seconds (buckets derived from a 0.54 % latency sketch; sampled when metrics_sample_rate < 1).',
+    'seconds',
+  );
+  eps.forEach((ep, i) => histogram(w, names.duration, base(ep), tallies[i].latency, DURATION_BOUNDS_SECONDS, 1000));
+
+  w.family('http_server_active_requests', 'gauge', 'HTTP requests in progress.');
+  for (const ep of eps) w.sample('http_server_active_requests', labelSet(base(ep)), ep.inflight);
+
+  w.family(
+    'http_server_request_body_size_bytes',
+    'histogram',
+    'Size of HTTP request bodies in bytes, where known.',
+    'bytes',
+  );
+  for (const ep of eps)
+    histogram(w, 'http_server_request_body_size_bytes', base(ep), ep.requestSize, SIZE_BOUNDS_BYTES, 1);
+
+  w.family(
+    'http_server_response_body_size_bytes',
+    'histogram',
+    'Size of HTTP response bodies in bytes, where known.',
+    'bytes',
+  );
+  for (const ep of eps)
+    histogram(w, 'http_server_response_body_size_bytes', base(ep), ep.responseSize, SIZE_BOUNDS_BYTES, 1);
+
+  const registry = meter.registry;
+  w.family('apimeter_endpoints', 'gauge', 'Endpoints tracked (the unmatched and overflow endpoints included).');
+  w.sample('apimeter_endpoints', '', registry.size);
+  w.family(
+    'apimeter_overflowed_endpoints_total',
+    'counter',
+    'Distinct (method, route) pairs refused by the metrics_max_endpoints cap.',
+  );
+  w.sample('apimeter_overflowed_endpoints_total', '', registry.overflowedEndpoints);
+  w.family('apimeter_overflowed_records_total', 'counter', 'Requests recorded on the overflow endpoint past the cap.');
+  w.sample('apimeter_overflowed_records_total', '', registry.overflowedRecords);
+  return w.finish();
+}
