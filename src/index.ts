@@ -19,5 +19,7 @@ export type { Stats, StatsBackend } from './core/stats.js';
 export type { ComponentHealth, HealthSource } from './core/health.js';
 export { windowTally, endpointSnapshot, summarize } from './core/query.js';
 export { Tally, F as TallyField, ERROR_FIELD, statusClassOf } from './core/tally.js';
+export { startExporters } from './exporters/start.js';
+export type { Exporters, StartExportersOptions } from './exporters/start.js';
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -1,0 +1,24 @@
+/**
+ * OpenTelemetry for apimeter (`apimeter/otel`): a MetricProducer over the registry for any SDK reader,
+ * and apimeter's own OTLP/HTTP pipeline. See docs/exporters.md.
+ */
+export {
+  ApimeterMetricProducer,
+  attachOtelProducer,
+  createOtelProducer,
+  otelProducerOptionsFromConfig,
+} from './otel-producer.js';
+export type { OtelProducerOptions } from './otel-producer.js';
+export { OtelExporter, otlpEndpoint, startOtelExporter } from './otel-exporter.js';
+export type { OtelExporterOptions } from './otel-exporter.js';
+export {
+  DURATION_BOUNDARIES_S,
+  SIZE_BOUNDARIES_BYTES,
+  sketchSource,
+  toExplicitHistogram,
+  toExponentialHistogram,
+} from './otel-convert.js';
+export type { BucketSource } from './otel-convert.js';
+export { OtelStatsBackend } from './otel-stats.js';
+export { CircuitBreaker } from './circuit-breaker.js';
+export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';

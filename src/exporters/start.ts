@@ -1,0 +1,76 @@
+import type { Meter } from '../core/meter.js';
+import { createStats } from '../core/stats.js';
+import type { Stats, StatsOptions } from '../core/stats.js';
+import type { StatsBackend } from '../core/stats-backends.js';
+import { createStatsdExporter } from './statsd.js';
+import type { StatsdExporter, StatsdExporterOptions } from './statsd.js';
+import type { OtelExporter, OtelExporterOptions } from './otel.js';
+
+export interface StartExportersOptions {
+  /** Options of the returned Stats facade; its allow/block lists default to metrics_allow_list/metrics_block_list. */
+  stats?: Omit<StatsOptions, 'backends'>;
+  /** Overrides for the StatsD/DogStatsD exporter (started when `statsd_on`). */
+  statsd?: Partial<StatsdExporterOptions>;
+  /** Overrides for the OpenTelemetry exporter (started when `otel_on`). */
+  otel?: OtelExporterOptions;
+  /** More backends for the Stats facade. */
+  backends?: readonly StatsBackend[];
+}
+
+export interface Exporters {
+  /** Airflow's `Stats` for application code: sends through every exporter started here. */
+  readonly stats: Stats;
+  readonly statsd: StatsdExporter | null;
+  readonly otel: OtelExporter | null;
+  /** Flushes what is pending and stops every exporter. Never rejects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the exporters `meter.config` turns on — StatsD or DogStatsD (`statsd_on`) and OpenTelemetry
+ * (`otel_on`), several at once — and returns a Stats facade wired to them. With nothing on, the facade
+ * checks and drops. The OpenTelemetry packages are loaded only when `otel_on` is set.
+ *
+ * @example
+ * const meter = createMeter(); // apimeter.ini: [metrics] statsd_on = True
+ * const exporters = await startExporters(meter);
+ * exporters.stats.incr('jobs.started', 1, 1, { queue: 'default' });
+ * process.on('SIGTERM', () => void exporters.close());
+ */
+export async function startExporters(meter: Meter, options: StartExportersOptions = {}): Promise<Exporters> {
+  const config = meter.config;
+  const statsd = config.statsdOn ? createStatsdExporter(meter, options.statsd) : null;
+  let otel: OtelExporter | null = null;
+  if (config.otelOn) {
+    try {
+      const { startOtelExporter } = await import('./otel.js');
+      otel = await startOtelExporter(meter, options.otel);
+    } catch (error) {
+      await statsd?.close();
+      throw error;
+    }
+  }
+  const backends: StatsBackend[] = [...(options.backends ?? [])];
+  if (statsd !== null) backends.push(statsd);
+  if (otel !== null) backends.push(otel.stats);
+  const stats = createStats({
+    allowList: config.metricsAllowList,
+    blockList: config.metricsBlockList,
+    ...options.stats,
+    backends,
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    stats,
+    statsd,
+    otel,
+    close() {
+      closing ??= (async () => {
+        await stats.close().catch(() => undefined);
+        await statsd?.close().catch(() => undefined);
+        await otel?.close().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}

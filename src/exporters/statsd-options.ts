@@ -1,0 +1,107 @@
+import type { ApimeterConfig } from '../core/config.js';
+import { createError } from '../errors.js';
+import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import type { StatsdDialect } from './statsd-format.js';
+import type { StatsdTransport } from './statsd-transport.js';
+
+/**
+ * How latencies and sizes travel:
+ * - `values`: one value per request (each bucket's value repeated), no sample rate: every StatsD server
+ *   computes exact counts and sums and percentiles within the sketch's bound. Volume grows with traffic.
+ * - `sampled`: one value per non-empty bucket with `|@rate` = sample rate / values in the bucket.
+ *   Compact; counts are right everywhere, but only servers that weight timer values by 1/rate
+ *   (the DataDog Agent, Telegraf) get means and percentiles right — Etsy's statsd does not.
+ * - `distribution`: DogStatsD only; like `sampled` with the distribution type `|d`.
+ */
+export type StatsdTimerMode = 'values' | 'sampled' | 'distribution';
+
+export interface StatsdExporterOptions {
+  host: string;
+  port: number;
+  /** Unix datagram socket path; when set, used instead of host/port. */
+  udsPath: string;
+  /** `statsd_prefix`, before every name sent (also the Stats facade's). */
+  prefix: string;
+  /** `api_metrics_prefix`, before the API metric names (`api` → `api.request.count`). */
+  apiPrefix: string;
+  dialect: StatsdDialect;
+  /** DogStatsD constant tags, `key:value`. */
+  constantTags: readonly string[];
+  /** Tag names left out (DogStatsD/Influx tags, and the matching name segments of plain StatsD). */
+  disabledTags: readonly string[];
+  /** Airflow's metrics_allow_list / metrics_block_list for the API metrics (names without statsd_prefix). */
+  allowList: readonly string[];
+  blockList: readonly string[];
+  /** Milliseconds between flushes; 0 = no timer (call flush() yourself). */
+  flushIntervalMs: number;
+  maxDatagramBytes: number;
+  maxBufferBytes: number;
+  timerMode: StatsdTimerMode;
+  /** Bucket scale of latencies/sizes in `sampled`/`distribution` modes (0–6). */
+  timerScale: number;
+  /** Exact status codes as a `status` tag (`metrics_detailed`). */
+  detailed: boolean;
+  /** Replaces the UDP/UDS transport (tests, custom sockets). */
+  transport?: StatsdTransport;
+  circuit?: CircuitBreakerOptions;
+  /** How long a flush waits for room in a full buffer before dropping. Default 1,000 ms. */
+  drainTimeoutMs?: number;
+  /** Distinct Stats facade series held between flushes; more are dropped and counted. Default 10,000. */
+  maxPendingSeries?: number;
+  /** Stats facade timing values held between flushes. Default 100,000. */
+  maxPendingValues?: number;
+  /** Told when the circuit opens or closes again. Default: console.warn. */
+  onStateChange?: (message: string) => void;
+}
+
+/** The exporter's options from the configuration keys (statsd_*, api_metrics_prefix, metrics_*_list). */
+export function statsdOptionsFromConfig(config: ApimeterConfig): StatsdExporterOptions {
+  if (config.statsdDatadogEnabled && config.statsdInfluxdbEnabled) {
+    throw createError(
+      'APIMETER_ERR_CONFIG_INVALID',
+      '[metrics] statsd_datadog_enabled and statsd_influxdb_enabled cannot both be on: choose DogStatsD tags or InfluxDB tags',
+    );
+  }
+  if (config.statsdTimerMode === 'distribution' && !config.statsdDatadogEnabled) {
+    throw createError(
+      'APIMETER_ERR_CONFIG_INVALID',
+      '[metrics] statsd_timer_mode = "distribution" needs statsd_datadog_enabled (distributions are a DogStatsD type)',
+    );
+  }
+  if (config.statsdMaxBufferBytes < config.statsdMaxDatagramBytes) {
+    throw createError(
+      'APIMETER_ERR_CONFIG_INVALID',
+      `[metrics] statsd_max_buffer_bytes (${config.statsdMaxBufferBytes}) must be at least statsd_max_datagram_bytes (${config.statsdMaxDatagramBytes})`,
+    );
+  }
+  return {
+    host: config.statsdHost,
+    port: config.statsdPort,
+    udsPath: config.statsdUdsPath,
+    prefix: config.statsdPrefix,
+    apiPrefix: config.apiMetricsPrefix,
+    dialect: config.statsdDatadogEnabled ? 'datadog' : config.statsdInfluxdbEnabled ? 'influx' : 'statsd',
+    constantTags: config.statsdDatadogTags,
+    disabledTags: config.statsdDisabledTags,
+    allowList: config.metricsAllowList,
+    blockList: config.metricsBlockList,
+    flushIntervalMs: config.statsdFlushIntervalMs,
+    maxDatagramBytes: config.statsdMaxDatagramBytes,
+    maxBufferBytes: config.statsdMaxBufferBytes,
+    timerMode: config.statsdTimerMode,
+    timerScale: config.statsdTimerScale,
+    detailed: config.metricsDetailed,
+  };
+}
+
+/** Airflow's allow/block list semantics: lower-cased prefixes; an allow list wins over a block list. */
+export function nameFilter(allowList: readonly string[], blockList: readonly string[]): (name: string) => boolean {
+  const norm = (list: readonly string[]) => list.map((e) => e.trim().toLowerCase()).filter((e) => e !== '');
+  const allow = norm(allowList);
+  const block = norm(blockList);
+  return (name) => {
+    const lower = name.toLowerCase();
+    if (allow.length > 0) return allow.some((p) => lower.startsWith(p));
+    return !block.some((p) => lower.startsWith(p));
+  };
+}

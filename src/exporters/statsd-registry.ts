@@ -1,0 +1,325 @@
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { ERROR_TYPES } from '../core/record.js';
+import { LATENCY_SKETCH, SIZE_SKETCH } from '../core/sketch.js';
+import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
+import { SketchBaseline } from './delta.js';
+import { decimal, shortDecimal } from './statsd-format.js';
+import type { StatsdFormat } from './statsd-format.js';
+import { nameFilter } from './statsd-options.js';
+import type { StatsdExporterOptions } from './statsd-options.js';
+import type { DatagramSender } from './statsd-sender.js';
+
+/** Counter slots per endpoint group: status classes 1xx–5xx, other statuses, then the five error types. */
+const OTHER_CLASS = 5;
+const ERROR_SLOT = 6;
+const SLOTS = ERROR_SLOT + ERROR_TYPES.length;
+const CLASS_NAMES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'];
+
+/**
+ * Endpoints that end up with the same name and tags (a disabled `endpoint` tag, two routes that fold to
+ * one StatsD segment) share a group: their deltas are added before sending, so gauges and counters stay
+ * right instead of overwriting each other at the server.
+ */
+export class Group {
+  readonly counts = new Float64Array(SLOTS);
+  codes: Map<number, number> | null = null;
+  /** (bucket index, count) pairs of new values, per distribution. */
+  readonly latency: number[] = [];
+  latencyZeros = 0;
+  readonly requestSize: number[] = [];
+  requestSizeZeros = 0;
+  readonly responseSize: number[] = [];
+  responseSizeZeros = 0;
+  active = 0;
+  activeSent = -1;
+  readonly latencySink = (index: number, n: number): void => {
+    this.latency.push(index, n);
+  };
+  readonly requestSink = (index: number, n: number): void => {
+    this.requestSize.push(index, n);
+  };
+  readonly responseSink = (index: number, n: number): void => {
+    this.responseSize.push(index, n);
+  };
+  members = 0;
+
+  constructor(readonly part: string) {}
+
+  reset(): void {
+    this.counts.fill(0);
+    this.codes?.clear();
+    this.latency.length = this.requestSize.length = this.responseSize.length = 0;
+    this.latencyZeros = this.requestSizeZeros = this.responseSizeZeros = 0;
+    this.active = 0;
+  }
+}
+
+/** What was sent last for one endpoint: cumulative counters and sketches at the last flush. */
+class EndpointState {
+  /** Cumulative request count at the last read (cheap check for "nothing new"). */
+  seen = 0;
+  readonly c: Float64Array;
+  codes: Map<number, number> | null = null;
+  readonly latency = new SketchBaseline();
+  readonly requestSize = new SketchBaseline();
+  readonly responseSize = new SketchBaseline();
+
+  constructor(
+    readonly group: Group,
+    fields: number,
+  ) {
+    this.c = new Float64Array(fields);
+  }
+}
+
+type Distribution = 'latency' | 'requestSize' | 'responseSize';
+type MetricKey = 'count' | 'error' | 'duration' | 'active' | 'requestSize' | 'responseSize';
+
+/**
+ * The StatsD lines for the API metrics: reads every endpoint's cumulative tally and sketches, adds what
+ * changed since the previous read to the endpoint's group, and writes the groups' lines. State per
+ * endpoint (the baseline) lives here, keyed by endpoint id.
+ */
+export class RegistryLines {
+  private readonly states: (EndpointState | undefined)[] = [];
+  private readonly groups = new Map<string, Group>();
+  private readonly names: Record<MetricKey, string>;
+  private readonly on: Record<MetricKey, boolean>;
+  private readonly sampleRate: number;
+  private scratch: Float64Array | null = null;
+  private readonly values: Map<number, string>[] = [];
+
+  constructor(
+    private readonly meter: Meter,
+    private readonly format: StatsdFormat,
+    private readonly options: Readonly<StatsdExporterOptions>,
+    private readonly sender: DatagramSender,
+  ) {
+    const metric = (suffix: string) => format.name(options.prefix, options.apiPrefix, suffix);
+    this.names = {
+      count: metric('request.count'),
+      error: metric('request.error'),
+      duration: metric('request.duration'),
+      active: metric('request.active'),
+      requestSize: metric('request.size.bytes'),
+      responseSize: metric('response.size.bytes'),
+    };
+    const allowed = nameFilter(options.allowList, options.blockList);
+    const unprefixed = (suffix: string) => [options.apiPrefix, suffix].filter((p) => p !== '').join('.');
+    this.on = {
+      count: allowed(unprefixed('request.count')),
+      error: allowed(unprefixed('request.error')),
+      duration: allowed(unprefixed('request.duration')),
+      active: allowed(unprefixed('request.active')),
+      requestSize: allowed(unprefixed('request.size.bytes')),
+      responseSize: allowed(unprefixed('response.size.bytes')),
+    };
+    this.sampleRate = meter.config.metricsSampleRate;
+  }
+
+  /** Bytes of the per-endpoint baselines (counters and sketch buckets), roughly: for memory accounting. */
+  get baselineBytes(): number {
+    let bytes = 0;
+    for (const state of this.states) {
+      if (state === undefined) continue;
+      bytes += state.c.byteLength + state.latency.bytes + state.requestSize.bytes + state.responseSize.bytes;
+    }
+    return bytes;
+  }
+
+  /** Every group, for writing after {@link read}. */
+  groupList(): IterableIterator<Group> {
+    return this.groups.values();
+  }
+
+  /** `a + b` field by field, in a scratch array (valid until the next call). */
+  private sum(a: ArrayLike<number>, b: ArrayLike<number> | undefined): Float64Array {
+    const out = (this.scratch ??= new Float64Array(a.length));
+    for (let i = 0; i < a.length; i++) out[i] = b === undefined ? a[i] : a[i] + b[i];
+    return out;
+  }
+
+  /** The sketch's estimate for bucket `index` at `scale`, as sent (cached: a few thousand distinct ones). */
+  private valueText(scale: number, index: number): string {
+    const cache = (this.values[scale] ??= new Map());
+    let text = cache.get(index);
+    if (text === undefined) {
+      // 2·γ^(i+1)/(γ+1): within (γ−1)/(γ+1) of every value in bucket i.
+      const gamma = 2 ** (2 ** -scale);
+      text = shortDecimal((2 * gamma ** (index + 1)) / (gamma + 1));
+      cache.set(index, text);
+    }
+    return text;
+  }
+
+  /** Sample rate of one line standing for `n` values of a sketch fed at `metrics_sample_rate`. */
+  private rate(n: number): number {
+    return this.sampleRate / n;
+  }
+
+  /** The state of an endpoint, created (and put in its group) on first sight. */
+  private stateOf(ep: EndpointStats, fields: number): EndpointState {
+    let state = this.states[ep.id];
+    if (state === undefined) {
+      const part = this.format.dims([
+        ['endpoint', ep.route],
+        ['method', ep.method],
+      ]);
+      let group = this.groups.get(part);
+      if (group === undefined) {
+        group = new Group(part);
+        this.groups.set(part, group);
+      }
+      group.members++;
+      state = new EndpointState(group, fields);
+      this.states[ep.id] = state;
+    }
+    return state;
+  }
+
+  /** Adds every endpoint's changes since the last flush to its group. */
+  /** Adds every endpoint's changes since the last read to its group. */
+  read(): void {
+    for (const group of this.groups.values()) group.reset();
+    const meter = this.meter;
+    const exact = this.options.timerMode === 'values';
+    const latencyShift = exact ? 0 : Math.max(0, LATENCY_SKETCH.scale - this.options.timerScale);
+    const sizeShift = exact ? 0 : Math.max(0, SIZE_SKETCH.scale - this.options.timerScale);
+    const on = this.on;
+    for (const ep of meter.registry.endpoints()) {
+      const state = this.stateOf(ep, ep.total.c.length);
+      const group = state.group;
+      group.active += ep.inflight;
+      // Cumulative = since-start total + the current fine slot (not folded yet): what windowTally('all')
+      // returns, read in place so a flush allocates nothing per endpoint.
+      const open = ep.unfolded();
+      const total = ep.total;
+      const cumulative = total.count + (open === undefined ? 0 : open.count);
+      if (cumulative !== state.seen) {
+        state.seen = cumulative;
+        const c = this.sum(total.c, open?.c);
+        const last = state.c;
+        const counts = group.counts;
+        let classes = 0;
+        let lastClasses = 0;
+        for (let k = 0; k < 5; k++) {
+          const f = F.status1xx + k;
+          counts[k] += c[f] - last[f];
+          classes += c[f];
+          lastClasses += last[f];
+        }
+        counts[OTHER_CLASS] += c[F.count] - classes - (last[F.count] - lastClasses);
+        for (let e = 0; e < ERROR_TYPES.length; e++) counts[ERROR_SLOT + e] += c[ERROR_FIELD[e]] - last[ERROR_FIELD[e]];
+        if (this.options.detailed) {
+          const codes = (group.codes ??= new Map());
+          const seen = (state.codes ??= new Map());
+          const now = total.statusCodes();
+          if (open !== undefined) for (const [code, n] of open.statusCodes()) now.set(code, (now.get(code) ?? 0) + n);
+          for (const [code, n] of now) {
+            const gained = n - (seen.get(code) ?? 0);
+            if (gained > 0) codes.set(code, (codes.get(code) ?? 0) + gained);
+            seen.set(code, n);
+          }
+        }
+        last.set(c);
+        if (on.duration) {
+          state.latency.advance(total.latency, latencyShift, group.latencySink, open?.latency);
+          group.latencyZeros += state.latency.addedZeros;
+        }
+      }
+      if (on.requestSize && ep.requestSize.count !== state.requestSize.count) {
+        state.requestSize.advance(ep.requestSize, sizeShift, group.requestSink);
+        group.requestSizeZeros += state.requestSize.addedZeros;
+      }
+      if (on.responseSize && ep.responseSize.count !== state.responseSize.count) {
+        state.responseSize.advance(ep.responseSize, sizeShift, group.responseSink);
+        group.responseSizeZeros += state.responseSize.addedZeros;
+      }
+    }
+  }
+
+  /** Lines for one group. */
+  write(group: Group): void {
+    const fmt = this.format;
+    const sender = this.sender;
+    const part = group.part;
+    const counts = group.counts;
+    if (this.on.count) {
+      const head = (p: string) => fmt.head(this.names.count, p);
+      if (group.codes !== null) {
+        for (const [code, n] of group.codes) {
+          if (!(n > 0)) continue;
+          const klass = statusClassOf(code);
+          const p = fmt.extend(
+            fmt.extend(part, 'status', String(code)),
+            'status_class',
+            CLASS_NAMES[klass === 0 ? OTHER_CLASS : klass - 1],
+          );
+          sender.add(fmt.line(head(p), decimal(n), 'c', 1, fmt.tail(p)));
+        }
+      } else {
+        for (let k = 0; k <= OTHER_CLASS; k++) {
+          if (!(counts[k] > 0)) continue;
+          const p = fmt.extend(part, 'status_class', CLASS_NAMES[k]);
+          sender.add(fmt.line(head(p), decimal(counts[k]), 'c', 1, fmt.tail(p)));
+        }
+      }
+    }
+    if (this.on.error) {
+      for (let e = 0; e < ERROR_TYPES.length; e++) {
+        const n = counts[ERROR_SLOT + e];
+        if (!(n > 0)) continue;
+        const p = fmt.extend(part, 'error_type', ERROR_TYPES[e]);
+        sender.add(fmt.line(fmt.head(this.names.error, p), decimal(n), 'c', 1, fmt.tail(p)));
+      }
+    }
+    if (this.on.duration) this.writeDistribution(group, 'latency');
+    if (this.on.requestSize) this.writeDistribution(group, 'requestSize');
+    if (this.on.responseSize) this.writeDistribution(group, 'responseSize');
+    if (this.on.active && (group.active !== 0 || group.active !== group.activeSent)) {
+      sender.add(fmt.line(fmt.head(this.names.active, part), decimal(group.active), 'g', 1, fmt.tail(part)));
+      group.activeSent = group.active;
+    }
+  }
+
+  private writeDistribution(group: Group, which: Distribution): void {
+    const pairs = group[which];
+    const zeros =
+      which === 'latency'
+        ? group.latencyZeros
+        : which === 'requestSize'
+          ? group.requestSizeZeros
+          : group.responseSizeZeros;
+    if (pairs.length === 0 && zeros === 0) return;
+    const fmt = this.format;
+    const mode = this.options.timerMode;
+    const latency = which === 'latency';
+    const base = latency ? LATENCY_SKETCH.scale : SIZE_SKETCH.scale;
+    const scale = mode === 'values' ? base : Math.min(base, this.options.timerScale);
+    const type = mode === 'distribution' ? 'd' : latency || this.options.dialect !== 'datadog' ? 'ms' : 'h';
+    const name = latency
+      ? this.names.duration
+      : which === 'requestSize'
+        ? this.names.requestSize
+        : this.names.responseSize;
+    const head = fmt.head(name, group.part);
+    const tail = fmt.tail(group.part);
+    // Two endpoints folded into one group may both have sent pairs: merge equal indices.
+    const merged = group.members > 1 ? mergePairs(pairs) : pairs;
+    const r = this.sampleRate;
+    const exact = mode === 'values';
+    const write = (value: string, n: number) => {
+      if (exact) this.sender.addRepeated(fmt.line(head, value, type, r, tail), n);
+      else this.sender.add(fmt.line(head, value, type, this.rate(n), tail));
+    };
+    if (zeros > 0) write('0', zeros);
+    for (let i = 0; i < merged.length; i += 2) write(this.valueText(scale, merged[i]), merged[i + 1]);
+  }
+}
+
+function mergePairs(pairs: readonly number[]): number[] {
+  const sums = new Map<number, number>();
+  for (let i = 0; i < pairs.length; i += 2) sums.set(pairs[i], (sums.get(pairs[i]) ?? 0) + pairs[i + 1]);
+  return [...sums].sort((a, b) => a[0] - b[0]).flat();
+}

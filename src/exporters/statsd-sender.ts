@@ -1,0 +1,185 @@
+import type { StatsdTransport } from './statsd-transport.js';
+
+/** What the sender counts over its lifetime (shown in /health). */
+export interface SenderCounters {
+  datagramsSent: number;
+  linesSent: number;
+  bytesSent: number;
+  /** Lines not delivered: the buffer stayed full, the line was longer than a datagram, or a send failed. */
+  linesDropped: number;
+  datagramsDropped: number;
+  sendErrors: number;
+}
+
+/**
+ * Packs lines into datagrams of at most `maxDatagramBytes` (lines are ASCII, so characters are bytes)
+ * and hands them to the transport while at most `maxBufferBytes` are in flight (handed over, send not
+ * yet completed). When the buffer is full the sender waits up to `drainTimeoutMs` for room; if none
+ * comes, that datagram and every later one of the flush are dropped and counted. Nothing is queued
+ * beyond the buffer, so memory stays bounded whatever the network does.
+ */
+export class DatagramSender {
+  readonly counters: SenderCounters = {
+    datagramsSent: 0,
+    linesSent: 0,
+    bytesSent: 0,
+    linesDropped: 0,
+    datagramsDropped: 0,
+    sendErrors: 0,
+  };
+  /** Bytes handed to the transport whose send has not completed. */
+  inFlightBytes = 0;
+  /** The datagram being filled: lines are written straight into it (no string concatenation). */
+  private current: Buffer | null = null;
+  private currentBytes = 0;
+  private currentLines = 0;
+  private readonly ready: { datagram: Buffer; lines: number }[] = [];
+  private stalled = false;
+  private pending = 0;
+  private readonly wakers = new Set<() => void>();
+  /** First send error of the current flush. */
+  firstError: Error | null = null;
+  /** Lines added in the current flush (sent, dropped or pending). */
+  linesAdded = 0;
+
+  constructor(
+    private readonly transport: StatsdTransport,
+    readonly maxDatagramBytes: number,
+    readonly maxBufferBytes: number,
+    private readonly drainTimeoutMs = 1000,
+  ) {}
+
+  /** Starts a flush: errors and the stalled flag of the previous one are forgotten. */
+  begin(): void {
+    this.current = null;
+    this.currentBytes = 0;
+    this.currentLines = 0;
+    this.ready.length = 0;
+    this.stalled = false;
+    this.firstError = null;
+    this.linesAdded = 0;
+  }
+
+  /** Adds `text` (one line, or `lines` lines joined by `\n` that must travel in one datagram). ASCII only. */
+  add(text: string, lines = 1): void {
+    this.linesAdded += lines;
+    const size = text.length;
+    if (size > this.maxDatagramBytes) {
+      this.counters.linesDropped += lines;
+      return;
+    }
+    let buf = this.current;
+    if (buf !== null && this.currentBytes + 1 + size > this.maxDatagramBytes) {
+      this.seal();
+      buf = null;
+    }
+    if (buf === null) {
+      // Each datagram needs its own memory: the send completes later. allocUnsafe takes it from Node's pool.
+      buf = this.current = Buffer.allocUnsafe(this.maxDatagramBytes);
+      this.currentBytes = buf.write(text, 0, 'latin1');
+    } else {
+      buf[this.currentBytes] = 10; // '\n'
+      this.currentBytes += 1 + buf.write(text, this.currentBytes + 1, 'latin1');
+    }
+    this.currentLines += lines;
+  }
+
+  private seal(): void {
+    if (this.current !== null && this.currentLines > 0) {
+      this.ready.push({ datagram: this.current.subarray(0, this.currentBytes), lines: this.currentLines });
+    }
+    this.current = null;
+    this.currentBytes = 0;
+    this.currentLines = 0;
+  }
+
+  /** Adds the same line `n` times (timer values repeated per request). */
+  addRepeated(line: string, n: number): void {
+    for (let i = 0; i < n; i++) this.add(line);
+  }
+
+  /** True when enough datagrams are waiting to be worth a {@link pump}. */
+  get backlog(): number {
+    return this.ready.length;
+  }
+
+  /** Sends the datagrams packed so far, waiting for buffer room as needed. */
+  async pump(): Promise<void> {
+    const ready = this.ready;
+    for (let i = 0; i < ready.length; i++) {
+      const { datagram, lines } = ready[i];
+      const bytes = datagram.length;
+      if (!this.stalled && this.inFlightBytes + bytes > this.maxBufferBytes) {
+        this.stalled = !(await this.room(bytes));
+      }
+      if (this.stalled) {
+        this.counters.linesDropped += lines;
+        this.counters.datagramsDropped++;
+        continue;
+      }
+      this.dispatch(datagram, lines);
+    }
+    ready.length = 0;
+  }
+
+  /**
+   * Sends what is left and waits (up to the drain timeout) for every send of this flush to complete.
+   * Returns false when the buffer stayed full or sends did not complete: the flush lost data.
+   */
+  async end(): Promise<boolean> {
+    this.seal();
+    await this.pump();
+    const settled = this.pending === 0 || (await this.settled());
+    return settled && !this.stalled;
+  }
+
+  private dispatch(datagram: Buffer, lines: number): void {
+    const bytes = datagram.length;
+    this.inFlightBytes += bytes;
+    this.pending++;
+    let called = false;
+    this.transport.send(datagram, (error) => {
+      if (called) return;
+      called = true;
+      this.inFlightBytes -= bytes;
+      this.pending--;
+      if (error === null) {
+        this.counters.datagramsSent++;
+        this.counters.linesSent += lines;
+        this.counters.bytesSent += bytes;
+      } else {
+        this.counters.sendErrors++;
+        this.counters.linesDropped += lines;
+        this.counters.datagramsDropped++;
+        this.firstError ??= error;
+      }
+      for (const wake of this.wakers) wake();
+    });
+  }
+
+  /** Resolves true once `bytes` more fit in the buffer, false after the drain timeout. */
+  private room(bytes: number): Promise<boolean> {
+    return this.waitFor(() => this.inFlightBytes + bytes <= this.maxBufferBytes);
+  }
+
+  private settled(): Promise<boolean> {
+    return this.waitFor(() => this.pending === 0);
+  }
+
+  private waitFor(done: () => boolean): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => {
+        if (done()) finish(true);
+      };
+      // Not unref'd: a flush (also the last one, at shutdown) must end, after at most drainTimeoutMs.
+      const timer = setTimeout(() => finish(false), this.drainTimeoutMs);
+      this.wakers.add(wake);
+    });
+  }
+}

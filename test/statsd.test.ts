@@ -1,0 +1,196 @@
+/**
+ * The StatsD exporter against the real Etsy StatsD daemon (npm `statsd`), started on loopback: what the
+ * daemon aggregated is checked against the traffic this test sent.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { apimeter } from '../src/adapters/fastify.js';
+import { createMeter } from '../src/core/meter.js';
+import type { Meter } from '../src/core/meter.js';
+import { ErrorKind } from '../src/core/record.js';
+import { LATENCY_SKETCH, relativeErrorBound } from '../src/core/sketch.js';
+import { createStats } from '../src/core/stats.js';
+import { createStatsdExporter } from '../src/exporters/statsd.js';
+import type { StatsdExporter } from '../src/exporters/statsd.js';
+import { datasets } from './helpers/datasets.js';
+import { eventually, startEtsyStatsd } from './helpers/exporters.js';
+import type { EtsyStatsd } from './helpers/exporters.js';
+import { pipelineGets } from './helpers/http.js';
+
+let daemon: EtsyStatsd;
+let app: FastifyInstance;
+let meter: Meter;
+let statsd: StatsdExporter;
+let port: number;
+/** Durations the app itself saw (reply.elapsedTime), per route: the independent record. */
+const seen = new Map<string, number[]>();
+
+before(async () => {
+  daemon = await startEtsyStatsd(200);
+  meter = createMeter({
+    iniPath: false,
+    env: {},
+    statsdOn: true,
+    statsdHost: '127.0.0.1',
+    statsdPort: daemon.port,
+  });
+  statsd = createStatsdExporter(meter, { flushIntervalMs: 100, onStateChange: () => {} });
+  app = Fastify({ logger: false });
+  await app.register(apimeter, { meter });
+  app.get('/users/:id', async (req) => {
+    await sleep(2 + (Number((req.params as { id: string }).id) % 7));
+    return { id: (req.params as { id: string }).id };
+  });
+  app.get('/fail', async (_req, reply) => reply.code(503).send({ detail: 'down' }));
+  app.post('/items', async (req, reply) => reply.code(201).send(req.body));
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const list = seen.get(route) ?? [];
+    list.push(reply.elapsedTime);
+    seen.set(route, list);
+    done();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  port = (app.server.address() as { port: number }).port;
+});
+
+after(async () => {
+  await statsd.close();
+  await app.close();
+  await daemon.stop();
+});
+
+test('the Etsy daemon receives exact request and error counts of real Fastify traffic', async () => {
+  const users = await pipelineGets(port, 300, (i) => `/users/${i}`, 8);
+  const fails = await pipelineGets(port, 40, () => '/fail', 4);
+  const missing = await pipelineGets(port, 15, (i) => `/nope/${i}`, 3);
+  assert.deepEqual([...users], [[200, 300]]);
+  assert.deepEqual([...fails], [[503, 40]]);
+  assert.deepEqual([...missing], [[404, 15]]);
+  const body = JSON.stringify({ name: 'x'.repeat(90) });
+  for (let i = 0; i < 25; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 201);
+    await res.text();
+  }
+
+  const expected = new Map([
+    ['apimeter.api.request.count.users_id.GET.2xx', 300],
+    ['apimeter.api.request.count.fail.GET.5xx', 40],
+    ['apimeter.api.request.error.fail.GET.server_error', 40],
+    ['apimeter.api.request.count.__unmatched__.GET.4xx', 15],
+    ['apimeter.api.request.error.__unmatched__.GET.client_error', 15],
+    ['apimeter.api.request.count.items.POST.2xx', 25],
+  ]);
+  await eventually(() => {
+    const { counters } = daemon.totals();
+    return [...expected].every(([k, v]) => counters.get(k) === v);
+  }, 'the daemon to count every request');
+  await sleep(400); // two more daemon flushes: nothing may be added twice
+  const { counters, timers, timerCounts } = daemon.totals();
+  for (const [key, value] of expected) assert.equal(counters.get(key), value, key);
+  const ours = [...counters.keys()].filter((k) => k.startsWith('apimeter.'));
+  assert.deepEqual(ours.sort(), [...expected.keys()].sort(), 'no other counter series');
+
+  // Timers: one value per request (timer mode "values"), so the daemon's count and statistics are exact.
+  const durations = timers.get('apimeter.api.request.duration.users_id.GET')!;
+  assert.equal(durations.length, 300);
+  assert.equal(timerCounts.get('apimeter.api.request.duration.users_id.GET'), 300);
+  const bound = relativeErrorBound(LATENCY_SKETCH);
+  const truth = [...seen.get('/users/:id')!].sort((a, b) => a - b);
+  const got = [...durations].sort((a, b) => a - b);
+  // Rank by rank: the reply.elapsedTime read by this test's hook is a few µs later than the adapter's.
+  for (const q of [0, 0.5, 0.9, 0.99, 1]) {
+    const k = Math.min(truth.length - 1, Math.round(q * (truth.length - 1)));
+    assert.ok(Math.abs(got[k] - truth[k]) <= bound * truth[k] + 0.05, `q${q}: ${got[k]} vs ${truth[k]}`);
+  }
+  // Request sizes: 25 bodies of the same length (scale-3 size sketch: 4.3 %).
+  const sizes = timers.get('apimeter.api.request.size.bytes.items.POST')!;
+  assert.equal(sizes.length, 25);
+  for (const s of sizes) assert.ok(Math.abs(s - body.length) <= 0.044 * body.length, `size ${s}`);
+
+  const stats = await daemon.command('stats');
+  assert.match(stats, /messages\.bad_lines_seen: 0/);
+  assert.equal(statsd.health().state, 'ok');
+  assert.equal(statsd.health().circuit, 'closed');
+});
+
+test('app metrics from the Stats facade ride the same exporter (counters, gauges, timings)', async () => {
+  const stats = createStats({ backends: [statsd] });
+  stats.incr('jobs.done', 2);
+  stats.incr('jobs.done');
+  stats.decr('jobs.running', 4);
+  stats.gauge('queue.depth', 7);
+  stats.gauge('queue.depth', 2, 1, true);
+  stats.gauge('temperature', -3);
+  stats.timing('job.run', 12.5);
+  stats.timing('job.run', 30);
+  await eventually(() => daemon.totals().counters.get('apimeter.jobs.done') === 3, 'facade counters');
+  await sleep(300);
+  const { counters, gauges, timers } = daemon.totals();
+  assert.equal(counters.get('apimeter.jobs.done'), 3);
+  assert.equal(counters.get('apimeter.jobs.running'), -4);
+  assert.equal(gauges.get('apimeter.queue.depth'), 9);
+  assert.equal(gauges.get('apimeter.temperature'), -3, 'negative gauges are set via 0 first');
+  assert.deepEqual(timers.get('apimeter.job.run'), [12.5, 30]);
+});
+
+test('timer statistics at the daemon match the exact ones within the sketch bound', async () => {
+  const values = datasets().lognormal.slice(0, 2000);
+  const local = createMeter({ iniPath: false, env: {}, statsdPrefix: 'exact' });
+  const exporter = createStatsdExporter(local, {
+    host: '127.0.0.1',
+    port: daemon.port,
+    flushIntervalMs: 0,
+    onStateChange: () => {},
+  });
+  const ep = local.endpoint('GET', '/lognormal')!;
+  for (const v of values) local.record(ep, 200, v, -1, -1, ErrorKind.None);
+  const report = await exporter.flush();
+  assert.equal(report.error, null);
+  const key = 'exact.api.request.duration.lognormal.GET';
+  await eventually(() => (daemon.totals().timers.get(key)?.length ?? 0) >= 2000, 'all timer values');
+  const got = [...daemon.totals().timers.get(key)!].sort((a, b) => a - b);
+  const truth = [...values].sort((a, b) => a - b);
+  assert.equal(got.length, truth.length);
+  const bound = relativeErrorBound(LATENCY_SKETCH) + 1e-5; // values are sent with 6 significant digits
+  // The daemon's own statistics (median, upper_90, upper_99, lower, upper) are ranks of this array.
+  for (let k = 0; k < got.length; k++) {
+    assert.ok(Math.abs(got[k] - truth[k]) <= bound * truth[k], `rank ${k}: ${got[k]} vs ${truth[k]}`);
+  }
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum(got) - sum(truth)) <= bound * sum(truth));
+  await exporter.close();
+});
+
+test('sampled timer mode: one value per bucket, the daemon still counts every request', async () => {
+  const values = datasets().bimodal.slice(0, 3000);
+  const local = createMeter({ iniPath: false, env: {}, statsdPrefix: 'sampled' });
+  const exporter = createStatsdExporter(local, {
+    host: '127.0.0.1',
+    port: daemon.port,
+    flushIntervalMs: 0,
+    timerMode: 'sampled',
+    timerScale: 4,
+    onStateChange: () => {},
+  });
+  const ep = local.endpoint('GET', '/bimodal')!;
+  for (const v of values) local.record(ep, 200, v, -1, -1, ErrorKind.None);
+  assert.equal((await exporter.flush()).error, null);
+  const key = 'sampled.api.request.duration.bimodal.GET';
+  await eventually(() => Math.round(daemon.totals().timerCounts.get(key) ?? 0) === 3000, 'the scaled count');
+  const { timers, timerCounts } = daemon.totals();
+  assert.ok(Math.abs(timerCounts.get(key)! - 3000) < 1e-6, String(timerCounts.get(key)));
+  const distinct = timers.get(key)!;
+  assert.ok(distinct.length < 200, `${distinct.length} values for 3000 requests`);
+  // Etsy does not weight values by their sample rate: its median is the median of bucket values, which
+  // is why "values" is the default mode (see docs/exporters.md).
+  await exporter.close();
+});
