@@ -79,6 +79,15 @@ after(async () => {
 
 const snap = (method: string, route: string) => meter.endpointSnapshot(method, route, 'all');
 
+/** Polls until `check` holds (the meter records after the socket events, which a loaded machine delays). */
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 test('route templates include prefixes and nested plugins, in OpenAPI form', async () => {
   for (let i = 0; i < 3; i++) {
     const res = await fetch(`${base}/api/v2/dags/etl_${i}/dagRuns/manual__2024-01-0${i + 1}T00:00:00+00:00`);
@@ -165,9 +174,9 @@ test('requests rejected by an earlier auth hook are still counted on their route
 
 test('in-flight gauge while a request runs, then latency recorded', async () => {
   const pending = fetch(`${base}/slow`).then((r) => r.text());
-  await sleep(150);
-  assert.equal(snap('GET', '/slow')?.inflight ?? 0, 1);
+  await until(() => (snap('GET', '/slow')?.inflight ?? 0) === 1, 'the request to be in flight');
   await pending;
+  await until(() => snap('GET', '/slow')?.count === 1, 'the request to be recorded');
   const s = snap('GET', '/slow')!;
   assert.equal(s.inflight, 0);
   assert.equal(s.count, 1);
@@ -177,8 +186,10 @@ test('in-flight gauge while a request runs, then latency recorded', async () => 
 test('client aborts are recorded once, as aborted (499), and release the in-flight gauge', async () => {
   const req = http.get(`${base}/slow`);
   req.on('error', () => {});
+  await until(() => snap('GET', '/slow')!.inflight === 1, 'the request to be in flight');
   await sleep(100);
   req.destroy();
+  await until(() => snap('GET', '/slow')!.count === 2, 'the abort to be recorded');
   await sleep(600); // past the handler's end, so a late onResponse would show up too
   const s = snap('GET', '/slow')!;
   assert.equal(s.count, 2);
