@@ -6,6 +6,8 @@
  * Prints a report, a budget table, and one JSON line (also written to .bench-out/latest.json).
  * Exits 0 when figures are over budget (it is a report), 1 when a bench itself failed.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -196,6 +198,24 @@ const memory = await section('memory', async () => {
   );
   return { minute, hour, flood };
 });
+
+// ---- (d…) standalone benches of the exporters, adapters, matcher and proxy ----
+// Each prints its own tables; they run one after another so they do not load the machine together.
+const STANDALONE: [string, string, string[]][] = [
+  ['(d) Exporters: CPU per flush for 1,000 endpoints', 'exporters.ts', ['--flushes', quick ? '4' : '12']],
+  ['(e) Adapters: instrumented/bare throughput per framework', 'adapters.ts', quickArgs],
+  ['(f) OpenAPI matcher: ns per lookup on the Airflow spec', 'matcher.ts', quickArgs],
+  ['(g) Reverse proxy: added latency and throughput ratio', 'proxy.ts', quickArgs],
+];
+for (const [title, file, args] of STANDALONE) {
+  if (!existsSync(path.join(ROOT, 'bench', file))) continue;
+  log(`\n${title} (bench/${file})`);
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join('bench', file), ...args], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (child.status !== 0) failures.push(`bench/${file} exited with ${child.status ?? child.signal}`);
+}
 
 // ---- budgets ----
 interface Row {
