@@ -206,6 +206,7 @@ const STANDALONE: [string, string, string[]][] = [
   ['(e) Adapters: instrumented/bare throughput per framework', 'adapters.ts', quickArgs],
   ['(f) OpenAPI matcher: ns per lookup on the Airflow spec', 'matcher.ts', quickArgs],
   ['(g) Reverse proxy: added latency and throughput ratio', 'proxy.ts', quickArgs],
+  ['(h) History store: snapshot write, event-loop stall, history query', 'store.ts', quickArgs],
 ];
 for (const [title, file, args] of STANDALONE) {
   if (!existsSync(path.join(ROOT, 'bench', file))) continue;

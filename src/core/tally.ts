@@ -1,4 +1,5 @@
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
+import type { SketchJSON } from './sketch.js';
 
 /** Offsets into {@link Tally.c}: one small array of counters per tally keeps the hot path on one object. */
 export const F = {
@@ -27,6 +28,15 @@ export const ERROR_FIELD = [F.serverError, F.clientError, F.exception, F.validat
 export const ZERO_INDEX = -Infinity;
 
 const NO_CODES: number[] = [];
+
+/** A tally as plain JSON (stores persist it): counters by `F` offset, status codes, latency sketch. */
+export interface TallyJSON {
+  /** Counters indexed by {@link F}; a shorter array (from an older version) is padded with zeros. */
+  c: number[];
+  /** Status codes as pairs [code, count, …]. */
+  codes: number[];
+  latency: SketchJSON;
+}
 
 /**
  * Counters and a latency sketch for one endpoint over one time slot (or since start-up). Plain data:
@@ -115,6 +125,23 @@ export class Tally {
 
   get count(): number {
     return this.c[F.count];
+  }
+
+  /** Plain data for storage: `Tally.fromJSON(t.toJSON())` merges exactly like `t`. */
+  toJSON(): TallyJSON {
+    return { c: this.c.slice(), codes: this.codes.slice(), latency: this.latency.toJSON() };
+  }
+
+  /** Rebuilds a tally written by {@link toJSON}; throws on malformed data (a store's rows are checked once, here). */
+  static fromJSON(json: TallyJSON): Tally {
+    const t = new Tally();
+    if (!Array.isArray(json.c) || json.c.length > FIELDS || !Array.isArray(json.codes) || json.codes.length % 2 !== 0) {
+      throw new TypeError('not a serialized Tally: expected { c: number[], codes: [code, count, …], latency }');
+    }
+    for (let i = 0; i < json.c.length; i++) t.c[i] = Number(json.c[i]);
+    for (let i = 0; i < json.codes.length; i += 2) t.addCode(Number(json.codes[i]), Number(json.codes[i + 1]));
+    t.latency.merge(Sketch.fromJSON(json.latency, LATENCY_SKETCH));
+    return t;
   }
 }
 

@@ -1,0 +1,10 @@
+export type { SnapshotStore, SnapshotRow, RowQuery } from './store.js';
+export { MemoryStore } from './store.js';
+export { SqliteStore, openSqliteStore, DEFAULT_SQLITE_PATH } from './sqlite.js';
+export { PostgresStore, openPostgresStore } from './postgres.js';
+export type { PostgresStoreOptions } from './postgres.js';
+export { openStore, openConfiguredStore } from './open.js';
+export { StoreHistory } from './history.js';
+export type { StoreHistoryOptions } from './history.js';
+export { SnapshotTask, bucketSecondsFor } from './snapshot-task.js';
+export type { SnapshotTaskOptions, SnapshotTaskStats } from './snapshot-task.js';

@@ -1,0 +1,70 @@
+/**
+ * Versioned schema changes, applied in order at start-up and recorded in `schema_migrations`. Never
+ * edit a released migration: add the next version. `{schema}` is replaced by the table prefix
+ * (`"name".` for a PostgreSQL schema, empty otherwise).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sqlite: string[];
+  postgres: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'api_metric_snapshots',
+    sqlite: [
+      `CREATE TABLE api_metric_snapshots (
+        instance TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        method TEXT NOT NULL,
+        bucket_start INTEGER NOT NULL,
+        bucket_seconds INTEGER NOT NULL,
+        request_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        status_codes TEXT NOT NULL,
+        avg_duration_ms REAL,
+        p50_duration_ms REAL,
+        p95_duration_ms REAL,
+        p99_duration_ms REAL,
+        min_duration_ms REAL,
+        max_duration_ms REAL,
+        request_bytes INTEGER NOT NULL,
+        response_bytes INTEGER NOT NULL,
+        request_bytes_max INTEGER NOT NULL,
+        response_bytes_max INTEGER NOT NULL,
+        tally TEXT NOT NULL,
+        PRIMARY KEY (instance, method, endpoint, bucket_start, bucket_seconds)
+      )`,
+      'CREATE INDEX api_metric_snapshots_bucket ON api_metric_snapshots (bucket_start)',
+    ],
+    postgres: [
+      `CREATE TABLE {schema}api_metric_snapshots (
+        instance TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        method TEXT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        bucket_seconds INTEGER NOT NULL,
+        request_count BIGINT NOT NULL,
+        error_count BIGINT NOT NULL,
+        status_codes JSONB NOT NULL,
+        avg_duration_ms DOUBLE PRECISION,
+        p50_duration_ms DOUBLE PRECISION,
+        p95_duration_ms DOUBLE PRECISION,
+        p99_duration_ms DOUBLE PRECISION,
+        min_duration_ms DOUBLE PRECISION,
+        max_duration_ms DOUBLE PRECISION,
+        request_bytes BIGINT NOT NULL,
+        response_bytes BIGINT NOT NULL,
+        request_bytes_max BIGINT NOT NULL,
+        response_bytes_max BIGINT NOT NULL,
+        tally JSONB NOT NULL,
+        PRIMARY KEY (instance, method, endpoint, bucket_start, bucket_seconds)
+      )`,
+      'CREATE INDEX api_metric_snapshots_bucket ON {schema}api_metric_snapshots (bucket_start)',
+    ],
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
