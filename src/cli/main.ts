@@ -10,6 +10,12 @@ const USAGE = `Usage: apimeter <command> [options]
 Commands:
   config [--ini FILE] [--json]   Validate and print the effective configuration
                                  (defaults < apimeter.ini < APIMETER__SECTION__KEY env < options)
+  proxy --target URL [--openapi FILE] [--port N] …
+                                 Measure an API in any language from in front of it
+                                 (apimeter proxy --help for every option)
+  cleanup [--retention-days N] [--dry-run]
+                                 Delete stored snapshots older than the retention
+                                 (api_metrics_store_url, api_metrics_retention_days)
   help                           Show this help
   version                        Print the version
 
@@ -42,8 +48,8 @@ function printConfig(config: ApimeterConfig, json: boolean): void {
   }
 }
 
-/** Runs one command; returns the exit code. Usage errors exit 2, like other CLIs. */
-export function run(argv: string[]): number {
+/** Runs one command; resolves the exit code. Usage errors exit 2, like other CLIs. */
+export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -68,6 +74,16 @@ export function run(argv: string[]): number {
         printConfig(config, values.json);
         return 0;
       }
+      case 'proxy': {
+        // Loaded on demand: the proxy brings undici and the metrics API with it.
+        const { run: proxy } = await import('./proxy.js');
+        return await proxy(rest);
+      }
+      case 'cleanup': {
+        // Loaded on demand: the store brings its database driver with it.
+        const { run: cleanup } = await import('./cleanup.js');
+        return await cleanup(rest);
+      }
       default:
         process.stderr.write(`apimeter: unknown command '${command}'. Run 'apimeter help'.\n`);
         return 2;
@@ -90,4 +106,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-process.exitCode = run(process.argv.slice(2));
+// An unexpected error rejects and ends the process as an uncaught exception would (exit 1).
+void run(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,301 @@
+import { IncomingMessage } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { routeTemplate } from './express-paths.js';
+import {
+  consumes,
+  dialectOf,
+  handles,
+  innerStack,
+  isMountedApp,
+  layerMatch,
+  mountsOf,
+  stackOf,
+} from './express-stack.js';
+import type { ExpressApp, Layer, Mount, Route } from './express-stack.js';
+import { callOf, NodeTracker } from './node-tracker.js';
+import type { NodeCall } from './node-tracker.js';
+import { isValidationError, RouteEndpoints, tidyTemplate } from './shared.js';
+import type { ValidationTest } from './shared.js';
+
+type ExpressRequest = IncomingMessage & {
+  res?: ServerResponse;
+  app?: ExpressApp;
+  baseUrl?: string;
+  originalUrl?: string;
+  route?: Route;
+};
+
+export interface ApimeterExpressOptions {
+  meter: Meter;
+  /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
+  isValidationError?: ValidationTest;
+}
+
+interface RouteInfo {
+  /** One template per distinct way the route is mounted (usually one). */
+  templates: string[];
+  chains: Mount[][];
+  /** Set when every mount gives the same template: no per-request work at all. */
+  fixed: RouteEndpoints | null;
+}
+
+const MAX_DEPTH = 24;
+const kRoute = Symbol('apimeter.express.route');
+
+/**
+ * One middleware instance: resolves Route objects to endpoints, once per Route (and mount, for a router
+ * mounted at several paths).
+ */
+class ExpressAdapter {
+  readonly tracker: NodeTracker;
+  private readonly routes = new WeakMap<Route, RouteInfo>();
+  private readonly byTemplate = new Map<string, RouteEndpoints>();
+  /** Sub-applications seen serving a request (their mount layers are opaque wrappers otherwise). */
+  private readonly subApps = new Set<ExpressApp>();
+
+  constructor(
+    readonly meter: Meter,
+    isValidation: ValidationTest,
+  ) {
+    this.tracker = new NodeTracker(meter, isValidation, (call, req) => this.late(call, req));
+    this.tracker.owner = this;
+  }
+
+  /** A route was dispatched (`req.route` assigned by the router): measure the request on it from now. */
+  routed(call: NodeCall, req: ExpressRequest, route: Route): void {
+    const app = req.app;
+    if (app !== undefined && app !== call.owner && app.parent !== undefined && this.subApps.size < 256) {
+      this.subApps.add(app);
+    }
+    const eps = this.endpointsOf(route, call.owner as ExpressApp | null, req.baseUrl ?? '');
+    this.tracker.setEndpoint(call, eps.get(call.method));
+  }
+
+  /** At the end of a request no route took: find the route it was headed for (auth 401, body-parser 400), else unmatched. */
+  private late(call: NodeCall, req: ExpressRequest): EndpointStats | null {
+    const root = call.owner as ExpressApp | null;
+    const url = req.originalUrl ?? req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    // Without the route hook (an unusual request prototype), req.route is still set by the router.
+    if (req.route !== undefined) {
+      return this.endpointsOf(req.route, root, req.baseUrl ?? '').get(call.method);
+    }
+    const stack = root === null ? undefined : stackOf(root);
+    if (stack !== undefined) {
+      const found = this.walk(stack, path, call.method, root!, 0);
+      if (found !== null) {
+        const template = tidyTemplate(found.prefix + routeTemplate(found.route.path, dialectOf(stack)));
+        return this.templateEndpoints(template).get(call.method);
+      }
+    }
+    return this.meter.unmatched(call.method, path);
+  }
+
+  private endpointsOf(route: Route, root: ExpressApp | null, baseUrl: string): RouteEndpoints {
+    let info = this.routes.get(route);
+    if (info === undefined) {
+      info = this.analyse(route, root);
+      this.routes.set(route, info);
+    }
+    if (info.fixed !== null) return info.fixed;
+    // A router mounted at several paths: the concrete base URL tells which mount this request came through.
+    for (let i = 0; i < info.chains.length; i++) {
+      if (consumes(info.chains[i], baseUrl)) return this.templateEndpoints(info.templates[i]);
+    }
+    return this.templateEndpoints(info.templates[0]);
+  }
+
+  private analyse(route: Route, root: ExpressApp | null): RouteInfo {
+    const stack = root === null ? undefined : stackOf(root);
+    const dialect = stack === undefined ? 5 : dialectOf(stack);
+    const own = routeTemplate(route.path, dialect);
+    const chains: Mount[][] = [];
+    if (stack !== undefined) this.chainsTo(route, stack, root!, [], chains, 0);
+    const templates = chains.map((chain) => tidyTemplate(chain.map((m) => m.template).join('') + own));
+    if (templates.length === 0) templates.push(tidyTemplate(own)); // not found under the app: its own path
+    const distinct = new Set(templates);
+    return {
+      templates,
+      chains,
+      fixed: distinct.size === 1 ? this.templateEndpoints(templates[0]) : null,
+    };
+  }
+
+  /** Every chain of mount layers from `stack` down to the layer holding `route`. */
+  private chainsTo(
+    route: Route,
+    stack: Layer[],
+    app: ExpressApp,
+    prefix: Mount[],
+    out: Mount[][],
+    depth: number,
+  ): void {
+    if (depth > MAX_DEPTH || out.length >= 32) return;
+    for (const layer of stack) {
+      if (layer.route !== undefined) {
+        if (layer.route === route) out.push(prefix);
+        continue;
+      }
+      const inner = innerStack(layer);
+      const targets: [Layer[], ExpressApp][] = [];
+      if (inner !== undefined) targets.push([inner, app]);
+      else if (isMountedApp(layer)) {
+        for (const sub of this.subApps) {
+          const subStack = sub.parent === app ? stackOf(sub) : undefined;
+          if (subStack !== undefined) targets.push([subStack, sub]);
+        }
+      }
+      if (targets.length === 0) continue;
+      // An array mount (`app.use(['/v1', '/v2'], r)`) is one mount per path: one template each.
+      for (const mount of mountsOf(layer)) {
+        for (const [s, a] of targets) this.chainsTo(route, s, a, [...prefix, mount], out, depth + 1);
+      }
+    }
+  }
+
+  /** Express's own matching, replayed for a request that reached no route: the route it would have reached. */
+  private walk(
+    stack: Layer[],
+    path: string,
+    method: string,
+    app: ExpressApp,
+    depth: number,
+  ): { route: Route; prefix: string } | null {
+    if (depth > MAX_DEPTH) return null;
+    for (const layer of stack) {
+      const route = layer.route;
+      if (route !== undefined) {
+        if (!handles(route, method)) continue;
+        if (layerMatch(layer, path) !== null) return { route, prefix: '' };
+        continue;
+      }
+      const inner = innerStack(layer);
+      const subApp = inner === undefined && isMountedApp(layer);
+      if (inner === undefined && !subApp) continue;
+      const stacks: [Layer[], ExpressApp][] = [];
+      if (inner !== undefined) stacks.push([inner, app]);
+      else for (const sub of this.subApps) if (sub.parent === app && stackOf(sub)) stacks.push([stackOf(sub)!, sub]);
+      for (const mount of mountsOf(layer)) {
+        const matched = mount.match(path);
+        if (matched < 0) continue;
+        let rest = path.slice(matched);
+        if (!rest.startsWith('/')) rest = '/' + rest;
+        for (const [s, a] of stacks) {
+          const found = this.walk(s, rest, method, a, depth + 1);
+          if (found !== null) return { route: found.route, prefix: mount.template + found.prefix };
+        }
+      }
+    }
+    return null;
+  }
+
+  private templateEndpoints(template: string): RouteEndpoints {
+    let eps = this.byTemplate.get(template);
+    if (eps === undefined) {
+      eps = new RouteEndpoints(this.meter, template);
+      // Templates come from the app's structure, so this map is as bounded as the app's routes.
+      if (this.byTemplate.size < 10_000) this.byTemplate.set(template, eps);
+    }
+    return eps;
+  }
+}
+
+// ---- the `req.route` hook ----
+
+/** Set on the prototype that carries the hook (true), or on one that cannot carry it (false). */
+const kHooked = Symbol('apimeter.express.hooked');
+
+/**
+ * Express assigns `req.route` when it dispatches a route; an accessor on Express's shared request
+ * prototype turns that assignment into the moment the route (and its mount's base URL) is known. It is
+ * installed once, on the prototype Express's own request methods live on, and passes values through
+ * unchanged for requests apimeter does not measure.
+ */
+function installRouteHook(req: ExpressRequest): void {
+  const first = Object.getPrototypeOf(req) as object | null;
+  let proto: object | null = first;
+  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) {
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  if (
+    proto === null ||
+    proto === IncomingMessage.prototype ||
+    typeof (proto as { get?: unknown }).get !== 'function' ||
+    Object.getOwnPropertyDescriptor(proto, 'route') !== undefined
+  ) {
+    if (first !== null && first !== IncomingMessage.prototype) mark(first, false);
+    return;
+  }
+  mark(proto, true);
+  Object.defineProperty(proto, 'route', {
+    configurable: true,
+    enumerable: false,
+    get(this: { [kRoute]?: Route }) {
+      return this[kRoute];
+    },
+    set(this: ExpressRequest & { [kRoute]?: Route }, route: Route) {
+      this[kRoute] = route;
+      const res = this.res;
+      const call = res === undefined ? undefined : callOf(res);
+      if (route === null || typeof route !== 'object' || call === undefined || call.done) return;
+      if (!(call.tracker.owner instanceof ExpressAdapter)) return;
+      try {
+        call.tracker.owner.routed(call, this, route);
+      } catch {
+        // never fail a request
+      }
+    },
+  });
+}
+
+function mark(proto: object, hooked: boolean): void {
+  Object.defineProperty(proto, kHooked, { value: hooked, configurable: true, enumerable: false });
+}
+
+/**
+ * Express 4 and 5 middleware. Mount it first (`app.use(apimeter({ meter }))`), before auth, body
+ * parsers and routers, so requests they reject are measured too. Routes are reported as templates:
+ * mount paths of nested routers included (`/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}`), `:param`
+ * written `{param}`, wildcards as `*`, RegExp routes as written, array routes joined with `|`.
+ *
+ * @example
+ * const meter = createMeter();
+ * app.use(apimeter({ meter }));            // first
+ * app.use('/api/v2', apiRouter);
+ * app.use(apimeterErrors());               // after the routes, before your error handler
+ */
+export const apimeter = ({ meter, isValidationError: isValidation = isValidationError }: ApimeterExpressOptions) => {
+  if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
+  const adapter = new ExpressAdapter(meter, isValidation);
+  return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    if (meter.enabled) {
+      try {
+        const r = req as ExpressRequest;
+        if ((r as { [kHooked]?: boolean })[kHooked] === undefined) installRouteHook(r);
+        const call = adapter.tracker.start(req, res);
+        call.owner = r.app ?? null;
+      } catch {
+        // never fail a request
+      }
+    }
+    next();
+  };
+};
+
+/**
+ * Error middleware that notes the error for apimeter and passes it on. Mount it after your routes and
+ * before your own error handler: errors are then counted as `exception` with their class (5xx) or as
+ * `validation`. Without it, a 5xx is still counted, as `server_error`.
+ */
+export const apimeterErrors = () =>
+  function apimeterErrors(err: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) {
+    const call = callOf(res);
+    if (call !== undefined && call.error === undefined) call.error = err;
+    next(err);
+  };
+
+export { express4MountTemplate, express4Path, express5Path, regexpTemplate } from './express-paths.js';
+export default apimeter;

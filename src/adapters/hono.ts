@@ -1,0 +1,286 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { ErrorKind } from '../core/record.js';
+import { NodeTracker } from './node-tracker.js';
+import type { NodeCall } from './node-tracker.js';
+import {
+  errorClassOf,
+  errorKindOf,
+  errorMessageOf,
+  isValidationError,
+  parseContentLength,
+  RouteEndpoints,
+  tidyTemplate,
+} from './shared.js';
+import type { ValidationTest } from './shared.js';
+
+export interface ApimeterHonoOptions {
+  meter: Meter;
+  /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
+  isValidationError?: ValidationTest;
+}
+
+/** Hono's record of a registered handler (`hono/route`'s matchedRoutes entries). */
+interface RouterRoute {
+  basePath: string;
+  path: string;
+  method: string;
+  handler: unknown;
+}
+
+/** What @hono/node-server passes as `c.env`: the Node request and response behind the Web ones. */
+interface NodeBindings {
+  incoming: Parameters<NodeTracker['start']>[0];
+  outgoing: Parameters<NodeTracker['start']>[1];
+}
+
+/** Hono's `/dags/:dag_id{[0-9]+}` as `/dags/{dag_id}`; optional `:id?` as `{id}`; `*` kept. */
+export function honoTemplate(path: string): string {
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i];
+    if (ch !== ':') {
+      out += ch;
+      continue;
+    }
+    let j = i + 1;
+    while (j < path.length && path[j] !== '/' && path[j] !== '{' && path[j] !== '?') j++;
+    out += '{' + path.slice(i + 1, j) + '}';
+    if (path[j] === '{') {
+      let depth = 0;
+      for (; j < path.length; j++) {
+        if (path[j] === '\\') {
+          j++;
+          continue;
+        }
+        if (path[j] === '{') depth++;
+        else if (path[j] === '}' && --depth === 0) break;
+      }
+      j++;
+    }
+    if (path[j] === '?') j++;
+    i = j - 1;
+  }
+  return tidyTemplate(out);
+}
+
+/** `app.use()` middleware are registered for every method on a path ending in `*`; routes are not. */
+function isRoute(r: RouterRoute): boolean {
+  return r.method !== 'ALL' || !r.path.endsWith('*');
+}
+
+function nodeBindings(env: unknown): NodeBindings | null {
+  const e = env as Partial<NodeBindings> | undefined;
+  const out = e?.outgoing as { on?: unknown; writeHead?: unknown } | undefined;
+  return out !== undefined && typeof out.on === 'function' && typeof out.writeHead === 'function' && e!.incoming
+    ? (e as NodeBindings)
+    : null;
+}
+
+/** State of one request on runtimes other than Node (or Hono without @hono/node-server). */
+class WebCall {
+  done = false;
+  responseBytes = 0;
+  status = 0;
+  error: unknown = undefined;
+
+  constructor(
+    readonly meter: Meter,
+    readonly isValidation: ValidationTest,
+    public ep: EndpointStats | null,
+    public begun: boolean,
+    readonly startedAt: number,
+    readonly requestBytes: number,
+  ) {}
+
+  /** The client went away (the request's AbortSignal): recorded once, as 499. */
+  handleEvent(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.begun && this.ep !== null) this.meter.end(this.ep);
+    if (this.ep !== null) {
+      this.meter.record(this.ep, 499, performance.now() - this.startedAt, this.requestBytes, -1, ErrorKind.Aborted);
+    }
+  }
+
+  finish(responseBytes: number): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.begun && this.ep !== null) this.meter.end(this.ep);
+    const ep = this.ep;
+    if (ep === null) return;
+    const duration = performance.now() - this.startedAt;
+    const kind = errorKindOf(this.error, this.status, this.isValidation);
+    if (kind === ErrorKind.Exception) {
+      const cls = errorClassOf(this.error);
+      this.meter.record(
+        ep,
+        this.status,
+        duration,
+        this.requestBytes,
+        responseBytes,
+        kind,
+        cls,
+        errorMessageOf(this.error),
+      );
+    } else this.meter.record(ep, this.status, duration, this.requestBytes, responseBytes, kind);
+  }
+}
+
+/**
+ * Hono middleware. Register it first (`app.use(apimeter({ meter }))`): routes are reported by their
+ * registered path (base paths and `app.route()` prefixes included, `:param` written `{param}`),
+ * resolved once per route; requests a middleware rejects are counted on the route they matched.
+ *
+ * On @hono/node-server, sizes and client aborts are read from the Node response it passes in `c.env`
+ * (bytes counted as written, no extra stream). On other runtimes only Web APIs are used: sizes from
+ * Content-Length or by counting a body without one, aborts from the request's AbortSignal.
+ *
+ * @example
+ * const meter = createMeter();
+ * const app = new Hono();
+ * app.use(apimeter({ meter }));
+ * app.get('/dags/:dag_id', (c) => c.json({ id: c.req.param('dag_id') }));
+ */
+export const apimeter = ({
+  meter,
+  isValidationError: isValidation = isValidationError,
+}: ApimeterHonoOptions): MiddlewareHandler => {
+  if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
+  const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
+  const byTemplate = new Map<string, RouteEndpoints>();
+  const tracker = new NodeTracker(meter, isValidation, null);
+
+  const endpointsOf = (r: RouterRoute): RouteEndpoints => {
+    let eps = byRoute.get(r);
+    if (eps === undefined) {
+      const template = honoTemplate(r.path);
+      eps = byTemplate.get(template);
+      if (eps === undefined) byTemplate.set(template, (eps = new RouteEndpoints(meter, template)));
+      byRoute.set(r, eps);
+    }
+    return eps;
+  };
+
+  /** For a request no route matched at entry: a catch-all that answered it, or the unmatched endpoint. */
+  const lateEndpoint = (c: Context, routes: RouterRoute[] | null, method: string): EndpointStats | null => {
+    const responder = routes?.[c.req.routeIndex];
+    if (responder !== undefined && responder.handler !== middleware && c.res.status !== 404) {
+      return endpointsOf(responder).get(method);
+    }
+    return meter.unmatched(method, c.req.path);
+  };
+
+  const middleware = async function apimeter(c: Context, next: () => Promise<void>): Promise<void> {
+    if (!meter.enabled) return next();
+    const startedAt = performance.now();
+    const method = c.req.method;
+    let routes: RouterRoute[] | null = null;
+    let matched = false;
+    let ep: EndpointStats | null = null;
+    try {
+      routes = matchedRoutes(c);
+      for (const r of routes) {
+        if (r.handler === middleware || !isRoute(r)) continue;
+        ep = endpointsOf(r).get(method);
+        matched = true;
+        break;
+      }
+    } catch {
+      // never fail a request
+    }
+    if (matched && ep === null) return next(); // excluded route
+    if (ep !== null) meter.begin(ep);
+
+    const node = nodeBindings(c.env);
+    if (node !== null) {
+      let call: NodeCall | null = null;
+      try {
+        call = tracker.start(node.incoming, node.outgoing);
+        // Until a catch-all answers, a request no route matched belongs to the unmatched endpoint.
+        call.ep = matched ? ep : meter.unmatched(method, c.req.path);
+        call.begun = ep !== null;
+      } catch {
+        if (ep !== null) meter.end(ep);
+      }
+      await next();
+      if (call !== null && !call.done) {
+        try {
+          call.error = c.error;
+          if (!matched) call.ep = lateEndpoint(c, routes, method);
+        } catch {
+          // never fail a request
+        }
+      }
+      return;
+    }
+
+    const call = new WebCall(
+      meter,
+      isValidation,
+      ep,
+      ep !== null,
+      startedAt,
+      parseContentLength(c.req.header('content-length') ?? (c.req.raw.body === null ? '0' : undefined)),
+    );
+    let signal: AbortSignal | null = null;
+    try {
+      signal = c.req.raw.signal;
+      signal.addEventListener('abort', call, { once: true });
+    } catch {
+      signal = null;
+    }
+    try {
+      await next();
+    } finally {
+      signal?.removeEventListener('abort', call);
+    }
+    if (call.done) return;
+    try {
+      if (!matched) call.ep = lateEndpoint(c, routes, method);
+      const res = c.res;
+      call.status = res.status;
+      call.error = c.error;
+      const declared = res.headers.get('content-length');
+      if (declared !== null || res.body === null) {
+        call.finish(declared === null ? 0 : parseContentLength(declared));
+        return;
+      }
+      // No length: count the body as the runtime reads it; the request ends when the body does.
+      c.res = new Response(countingBody(res.body, call), res);
+    } catch {
+      call.finish(-1);
+    }
+  };
+  return middleware;
+};
+
+function countingBody(body: ReadableStream<Uint8Array>, call: WebCall): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          call.finish(call.responseBytes);
+          return;
+        }
+        call.responseBytes += value.byteLength;
+        controller.enqueue(value);
+      } catch (err) {
+        call.error ??= err;
+        call.finish(call.responseBytes);
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      call.handleEvent();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+export default apimeter;

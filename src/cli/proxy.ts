@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createMetricsApi } from '../api/api.js';
+import type { MetricsApi } from '../api/api.js';
+import { createMeter } from '../core/meter.js';
+import { ApimeterError, createError } from '../errors.js';
+import { Normalizer } from '../proxy/normalizer.js';
+import { RouteMatcher } from '../proxy/openapi-matcher.js';
+import { createProxy, metricsApiHandler } from '../proxy/proxy.js';
+
+export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE] [options]
+
+Measures every call to an HTTP API by standing in front of it. Path templates come from the
+OpenAPI document; without one, from heuristics (ids, UUIDs, dates, … become placeholders).
+The metrics API is served beside the proxied one, under its prefix.
+
+Options:
+  --target URL            upstream API, e.g. http://127.0.0.1:8080 (required)
+  --openapi FILE          OpenAPI 3.0/3.1 document, YAML or JSON
+  --port N                port to listen on (default 8090; 0 = any free port)
+  --host HOST             address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --timeout-ms N          upstream deadline: headers, then each body pause (default 30000) → 504
+  --multi-segment NAME    a path parameter that may contain '/' (repeatable, or comma-separated)
+  --trailing-slash MODE   strict (default: /a/ is not /a) or ignore
+  --base-path PATH        base path(s) the API is served under, instead of the document's servers
+  --normalize             name paths the document does not match by heuristics, not __unmatched__
+  --metrics-prefix PATH   where the metrics API is served (default [api] metrics_api_prefix); it
+                          needs [api] metrics_api_token, else a token is generated and printed
+  --no-metrics-api        forward everything; serve no metrics API
+  --preserve-host         send the client's Host header upstream (default: the target's)
+  --ini FILE              apimeter.ini to read (default ./apimeter.ini if present)
+  -h, --help              show this help
+
+Example (Airflow's API server):
+  apimeter proxy --target http://127.0.0.1:8080 --openapi v2.yaml \\
+    --multi-segment variable_key,pool_name,xcom_key`;
+
+function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw createError('APIMETER_ERR_CONFIG_INVALID', `--${name} = "${value}": expected an integer ≥ ${min}`);
+  }
+  return n;
+}
+
+/**
+ * `apimeter proxy …`: runs until SIGINT/SIGTERM, then closes and resolves 0. Resolves 2 on a usage
+ * error and 1 on an invalid value or unreadable document, after saying why on stderr.
+ */
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        target: { type: 'string' },
+        openapi: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'multi-segment': { type: 'string', multiple: true },
+        'trailing-slash': { type: 'string' },
+        'base-path': { type: 'string', multiple: true },
+        normalize: { type: 'boolean', default: false },
+        'metrics-prefix': { type: 'string' },
+        'no-metrics-api': { type: 'boolean', default: false },
+        'preserve-host': { type: 'boolean', default: false },
+        ini: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`apimeter proxy: ${(err as Error).message}. Run 'apimeter proxy --help'.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(PROXY_USAGE + '\n');
+    return 0;
+  }
+  if (values.target === undefined) {
+    process.stderr.write(`apimeter proxy: --target is required.\n\n${PROXY_USAGE}\n`);
+    return 2;
+  }
+  const trailing = values['trailing-slash'] ?? 'strict';
+  if (trailing !== 'strict' && trailing !== 'ignore') {
+    process.stderr.write(`apimeter proxy: --trailing-slash must be strict or ignore, got "${trailing}".\n`);
+    return 2;
+  }
+
+  let api: MetricsApi | null = null;
+  try {
+    const meter = createMeter({ iniPath: values.ini });
+    const port = intOption('port', values.port, 8090, 0);
+    const host = values.host ?? '127.0.0.1';
+    const timeoutMs = intOption('timeout-ms', values['timeout-ms'], 30_000, 1);
+    const multi = (values['multi-segment'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim());
+    const matcher =
+      values.openapi === undefined
+        ? null
+        : RouteMatcher.fromFile(values.openapi, {
+            multiSegmentParams: multi.filter((v) => v !== ''),
+            trailingSlash: trailing,
+            basePaths: values['base-path'],
+          });
+    const normalizer =
+      matcher === null || values.normalize ? new Normalizer({ maxTemplates: meter.config.metricsMaxEndpoints }) : null;
+    // The metrics API refuses every request without a token: use the configured one, else make one.
+    const configuredToken = meter.config.metricsApiToken;
+    const token = configuredToken || randomBytes(18).toString('base64url');
+    api = values['no-metrics-api']
+      ? null
+      : createMetricsApi({
+          meter,
+          token,
+          ...(values['metrics-prefix'] === undefined ? {} : { prefix: values['metrics-prefix'] }),
+        });
+    const proxy = createProxy({
+      target: values.target,
+      meter,
+      matcher,
+      normalizer,
+      local: api === null ? null : metricsApiHandler(api),
+      timeoutMs,
+      preserveHost: values['preserve-host'],
+    });
+    const address = await proxy.listen(port, host);
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const self = `http://${shown}:${address.port}`;
+    const source =
+      matcher === null
+        ? 'no OpenAPI document: heuristic templates'
+        : `${matcher.routes.length} operations from ${values.openapi}${values.normalize ? ', heuristics for the rest' : ''}`;
+    process.stdout.write(`apimeter proxy: ${self} → ${values.target} (${source})\n`);
+    if (matcher !== null && matcher.conflicts.length > 0) {
+      process.stderr.write(`apimeter proxy: ignored duplicate operations: ${matcher.conflicts.join('; ')}\n`);
+    }
+    if (api !== null) {
+      // A configured token is a secret and never printed; a generated one is, so it can be used.
+      const shown = configuredToken === '' ? token : '$APIMETER_TOKEN';
+      process.stdout.write(
+        `apimeter proxy: metrics API at ${self}${api.options.prefix}/endpoints` +
+          (configuredToken === '' ? ` (generated token ${token})` : ' (token from [api] metrics_api_token)') +
+          `\n  curl -H "Authorization: Bearer ${shown}" '${self}${api.options.prefix}/endpoints?window=5m'\n`,
+      );
+    }
+
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await proxy.close();
+    api?.close();
+    return 0;
+  } catch (err) {
+    api?.close();
+    if (err instanceof ApimeterError) {
+      process.stderr.write(`apimeter proxy: ${err.message}\n`);
+      for (const p of err.problems) process.stderr.write(`  ${p}\n`);
+      return 1;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`apimeter proxy: cannot listen: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * WebSocket and other `Upgrade` requests through the proxy: the handshake is forwarded over a fresh
+ * connection, the upstream's answer relayed byte for byte, then both sockets are piped together.
+ */
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import { errorClassOf } from '../adapters/shared.js';
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { ErrorKind } from '../core/record.js';
+import { addForwarded, stripHopByHop } from './proxy-call.js';
+import { checkRequestPath, originForm } from './request-target.js';
+
+/** What an upgrade needs from its proxy. */
+export interface UpgradeHost {
+  readonly meter: Meter;
+  readonly timeoutMs: number;
+  readonly targetUrl: URL;
+  readonly basePath: string;
+  readonly maxPathLength: number;
+  readonly xForwarded: boolean;
+  readonly preserveHost: boolean;
+  /** Open upgraded sockets, destroyed when the proxy closes. */
+  readonly upgrades: Set<Socket>;
+  resolve(method: string, target: string): EndpointStats | null;
+}
+
+/**
+ * WebSocket (and any other Upgrade): the handshake is forwarded over a fresh connection, the upstream's
+ * answer relayed byte for byte, then both sockets are piped together. Recorded once, at the answer.
+ */
+export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const startedAt = performance.now();
+  const method = req.method ?? 'GET';
+  const target = (req.url ?? '/').startsWith('/') ? (req.url ?? '/') : originForm(req.url ?? '/');
+  const invalid = target.length > proxy.maxPathLength ? 'too long' : checkRequestPath(target);
+  let ep: EndpointStats | null = null;
+  if (invalid === null) {
+    try {
+      ep = proxy.resolve(method, target);
+    } catch {
+      ep = null;
+    }
+  }
+  let recorded = false;
+  const record = (status: number, kind: ErrorKind = ErrorKind.None, error?: Error) => {
+    if (recorded) return;
+    recorded = true;
+    if (ep === null) return;
+    proxy.meter.end(ep);
+    const duration = performance.now() - startedAt;
+    if (kind === ErrorKind.Exception && error !== undefined) {
+      const code = (error as { code?: unknown }).code;
+      proxy.meter.record(
+        ep,
+        status,
+        duration,
+        0,
+        -1,
+        kind,
+        typeof code === 'string' ? code : errorClassOf(error),
+        error.message,
+      );
+    } else proxy.meter.record(ep, status, duration, 0, -1, kind);
+  };
+  const fail = (status: number, error?: Error) => {
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+    record(status, error === undefined ? ErrorKind.None : ErrorKind.Exception, error);
+  };
+  if (invalid !== null) {
+    const unmatched = proxy.meter.unmatched(method);
+    ep = unmatched;
+    if (ep !== null) proxy.meter.begin(ep);
+    fail(400);
+    return;
+  }
+  if (ep !== null) proxy.meter.begin(ep);
+
+  const port = Number(proxy.targetUrl.port) || (proxy.targetUrl.protocol === 'https:' ? 443 : 80);
+  const host = proxy.targetUrl.hostname.replace(/^\[|\]$/g, '');
+  const upstream: Socket =
+    proxy.targetUrl.protocol === 'https:'
+      ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined })
+      : net.connect({ host, port });
+  proxy.upgrades.add(socket);
+  proxy.upgrades.add(upstream);
+  const timer = setTimeout(() => {
+    fail(504, Object.assign(new Error('the upstream did not answer the upgrade in time'), { code: 'UPGRADE_TIMEOUT' }));
+    upstream.destroy();
+  }, proxy.timeoutMs);
+  let answered = false;
+  let seen: Buffer = Buffer.alloc(0);
+  const cleanup = () => {
+    clearTimeout(timer);
+    proxy.upgrades.delete(socket);
+    proxy.upgrades.delete(upstream);
+  };
+  upstream.setNoDelay(true);
+  socket.setNoDelay(true);
+  upstream.on('error', (err) => {
+    if (!answered) fail(502, err);
+    socket.destroy();
+  });
+  socket.on('error', () => upstream.destroy());
+  upstream.on('close', () => {
+    cleanup();
+    socket.destroy();
+  });
+  socket.on('close', () => {
+    cleanup();
+    if (!answered) record(499, ErrorKind.Aborted);
+    upstream.destroy();
+  });
+  upstream.once(proxy.targetUrl.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+    upstream.write(upgradeRequest(proxy, req, target));
+    if (head.length > 0) upstream.write(head);
+    socket.pipe(upstream);
+  });
+  const onData = (chunk: Buffer) => {
+    socket.write(chunk);
+    if (answered) return;
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const lineEnd = seen.indexOf('\r\n');
+    if (lineEnd === -1 && seen.length < 8192) return;
+    answered = true;
+    clearTimeout(timer);
+    const status = Number(
+      /^HTTP\/1\.[01] (\d{3})/.exec(seen.subarray(0, Math.max(lineEnd, 0)).toString('latin1'))?.[1],
+    );
+    record(Number.isFinite(status) ? status : 502);
+    upstream.off('data', onData);
+    upstream.pipe(socket);
+  };
+  upstream.on('data', onData);
+}
+
+function upgradeRequest(proxy: UpgradeHost, req: IncomingMessage, target: string): string {
+  // Connection and Upgrade are what this hop is about: they are kept; other hop-by-hop fields are not.
+  const headers = stripHopByHop(req.headers);
+  const connection = req.headers.connection;
+  if (connection !== undefined) headers.connection = connection;
+  if (req.headers.upgrade !== undefined) headers.upgrade = req.headers.upgrade;
+  if (!proxy.preserveHost) headers.host = proxy.targetUrl.host;
+  if (proxy.xForwarded) addForwarded(headers, req);
+  let text = `${req.method ?? 'GET'} ${proxy.basePath + target} HTTP/1.1\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${v}\r\n`;
+  }
+  return text + '\r\n';
+}

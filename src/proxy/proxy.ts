@@ -1,0 +1,280 @@
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { MetricsApi } from '../api/api.js';
+import { createNodeHandler } from '../api/node.js';
+import { parseContentLength, RouteEndpoints } from '../adapters/shared.js';
+import type { EndpointStats } from '../core/endpoint.js';
+import type { Meter } from '../core/meter.js';
+import { ErrorKind } from '../core/record.js';
+import { createError } from '../errors.js';
+import type { Normalizer } from './normalizer.js';
+import type { RouteMatcher } from './openapi-matcher.js';
+import { addForwarded, countedBody, ProxyCall, stripHopByHop, track } from './proxy-call.js';
+import { passUpgrade } from './proxy-upgrade.js';
+import type { UpgradeHost } from './proxy-upgrade.js';
+import { checkRequestPath, originForm } from './request-target.js';
+
+/** Serves requests the proxy answers itself (the metrics API) instead of forwarding them. */
+export interface LocalHandler {
+  /** True when the request target (path and query) is this handler's. */
+  owns(url: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+export interface ProxyOptions {
+  /** The upstream API: `http://127.0.0.1:8080` (a path, if any, is prefixed to every request). */
+  target: string | URL;
+  meter: Meter;
+  /** Maps requests to templates (an OpenAPI document); requests it does not match are unmatched. */
+  matcher?: RouteMatcher | null;
+  /** Heuristic templates for requests the matcher does not match (or for every request without one). */
+  normalizer?: Normalizer | null;
+  /** Served beside the proxied API and not recorded: the metrics API (see `apimeter proxy`). */
+  local?: LocalHandler | null;
+  /** Upstream answer deadline: headers within it, then no body pause longer than it; else 504. Default 30 s. */
+  timeoutMs?: number;
+  /** Connecting to the upstream. Default min(timeoutMs, 10 s). */
+  connectTimeoutMs?: number;
+  /** Request targets longer than this are answered 414. Default 8192. */
+  maxPathLength?: number;
+  /** Request header bytes beyond which clients get 431 (node:http's limit). Default 16 KiB. */
+  maxHeaderSize?: number;
+  /** Add `X-Forwarded-For`, `-Proto` and `-Host` (default true). */
+  xForwarded?: boolean;
+  /** Forward the client's `Host` header instead of the upstream's (default false). */
+  preserveHost?: boolean;
+  /** Keep-alive connections per upstream origin at most (default 256). */
+  connections?: number;
+  /** How long an idle upstream connection is kept (default 30 s, or what the upstream's Keep-Alive says). */
+  keepAliveTimeoutMs?: number;
+}
+
+/**
+ * A reverse proxy that measures every call: each request is matched to its OpenAPI template (or
+ * normalized, or counted as unmatched), forwarded to the upstream over kept-alive connections with
+ * bodies streamed both ways, and recorded when its response ends. WebSocket and other upgrades are
+ * passed through. An unreachable upstream answers 502, a silent one 504, both recorded as such.
+ *
+ * @example
+ * const proxy = createProxy({ target: 'http://127.0.0.1:8080', meter, matcher: RouteMatcher.fromFile('spec.yaml') });
+ * await proxy.listen(9000);
+ */
+export class ApimeterProxy implements UpgradeHost {
+  readonly server: http.Server;
+  readonly agent: Agent;
+  readonly meter: Meter;
+  readonly timeoutMs: number;
+  readonly targetUrl: URL;
+  /** The target's path, prefixed to every forwarded request target. */
+  readonly basePath: string;
+  readonly maxPathLength: number;
+  readonly xForwarded: boolean;
+  readonly preserveHost: boolean;
+  readonly upgrades = new Set<Socket>();
+  private readonly origin: string;
+  private readonly matcher: RouteMatcher | null;
+  private readonly normalizer: Normalizer | null;
+  private readonly local: LocalHandler | null;
+  private readonly byOperation: (RouteEndpoints | undefined)[] = [];
+  private readonly byTemplate = new Map<string, RouteEndpoints>();
+
+  constructor(options: ProxyOptions) {
+    if (!options.meter) throw createError('APIMETER_ERR_CONFIG_INVALID', 'proxy: the `meter` option is required');
+    let url: URL;
+    try {
+      url = new URL(String(options.target));
+    } catch {
+      throw createError('APIMETER_ERR_CONFIG_INVALID', `proxy: target "${String(options.target)}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw createError(
+        'APIMETER_ERR_CONFIG_INVALID',
+        `proxy: target must be http:// or https://, got ${url.protocol}`,
+      );
+    }
+    const positive = (name: string, v: number | undefined, dflt: number) => {
+      if (v === undefined) return dflt;
+      if (!Number.isFinite(v) || v <= 0) {
+        throw createError('APIMETER_ERR_CONFIG_INVALID', `proxy: ${name} must be a positive number, got ${v}`);
+      }
+      return v;
+    };
+    this.meter = options.meter;
+    this.targetUrl = url;
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.matcher = options.matcher ?? null;
+    this.normalizer = options.normalizer ?? null;
+    this.local = options.local ?? null;
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs, 30_000);
+    this.maxPathLength = positive('maxPathLength', options.maxPathLength, 8192);
+    this.xForwarded = options.xForwarded ?? true;
+    this.preserveHost = options.preserveHost ?? false;
+    this.agent = new Agent({
+      connections: positive('connections', options.connections, 256),
+      keepAliveTimeout: positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 30_000),
+      keepAliveMaxTimeout: 10 * 60_000,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      connect: { timeout: positive('connectTimeoutMs', options.connectTimeoutMs, Math.min(this.timeoutMs, 10_000)) },
+    });
+    this.server = http.createServer({ maxHeaderSize: positive('maxHeaderSize', options.maxHeaderSize, 16 * 1024) });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting, ends open connections (upgraded ones included) and the upstream pool. */
+  async close(): Promise<void> {
+    for (const s of this.upgrades) s.destroy();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+    await this.agent.close();
+  }
+
+  /** The request listener (usable on a server of your own). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const method = req.method ?? 'GET';
+    let target = req.url ?? '/';
+    if (!target.startsWith('/')) target = originForm(target);
+    if (target.length > this.maxPathLength) {
+      this.refuse(req, res, 414, 'URI Too Long: the request target is too long', startedAt);
+      return;
+    }
+    const invalid = checkRequestPath(target);
+    if (invalid !== null) {
+      this.refuse(req, res, 400, `Bad Request: ${invalid}`, startedAt);
+      return;
+    }
+    if (this.local !== null && this.local.owns(target)) {
+      this.local.handle(req, res);
+      return;
+    }
+    let ep: EndpointStats | null = null;
+    try {
+      ep = this.resolve(method, target);
+    } catch {
+      // a failure to find the route never fails the request
+    }
+    if (ep !== null) this.meter.begin(ep);
+    const call = new ProxyCall(this, ep, req, res, startedAt);
+    track(res, call);
+
+    let body: Dispatcher.DispatchOptions['body'] = null;
+    if (req.headers['transfer-encoding'] !== undefined) body = countedBody(req, call) as unknown as IncomingMessage;
+    else if (call.requestBytes > 0) body = req;
+    try {
+      this.agent.dispatch(
+        {
+          origin: this.origin,
+          path: this.basePath + target,
+          method: method,
+          headers: this.upstreamHeaders(req),
+          body,
+          upgrade: null,
+        },
+        call,
+      );
+    } catch (err) {
+      call.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
+    }
+  }
+
+  /** The endpoint a request is recorded on, or null when its route is excluded. */
+  resolve(method: string, target: string): EndpointStats | null {
+    const op = this.matcher === null ? null : this.matcher.lookup(method, target);
+    if (op !== null) return (this.byOperation[op.index] ??= new RouteEndpoints(this.meter, op.template)).get(method);
+    if (this.normalizer !== null) {
+      const template = this.normalizer.normalize(target);
+      if (template !== null) {
+        let eps = this.byTemplate.get(template);
+        if (eps === undefined) this.byTemplate.set(template, (eps = new RouteEndpoints(this.meter, template)));
+        return eps.get(method);
+      }
+    }
+    return this.meter.unmatched(method, target);
+  }
+
+  private upstreamHeaders(req: IncomingMessage): Record<string, string | string[]> {
+    const headers = stripHopByHop(req.headers);
+    delete headers.expect; // node:http answered `100-continue` already
+    if (!this.preserveHost) headers.host = this.targetUrl.host;
+    if (this.xForwarded) addForwarded(headers, req);
+    return headers;
+  }
+
+  /** Answers a request the proxy refuses itself (bad target) and records it as unmatched. */
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number, detail: string, startedAt: number): void {
+    const body = JSON.stringify({ detail });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+    const ep = this.meter.unmatched(req.method ?? 'GET');
+    if (ep !== null) {
+      const declared = parseContentLength(req.headers['content-length']);
+      this.meter.record(ep, status, performance.now() - startedAt, declared, Buffer.byteLength(body), ErrorKind.None);
+    }
+    req.resume();
+  }
+
+  /** Malformed requests node:http could not parse: oversized headers get 431, the rest 400. */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      detail: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request: the request could not be parsed',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    const ep = this.meter.unmatched('_OTHER');
+    if (ep !== null) this.meter.record(ep, status, 0, -1, Buffer.byteLength(body), ErrorKind.None);
+  }
+
+  /** WebSocket (and any other Upgrade) pass-through; recorded once, when the upstream answers. */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    passUpgrade(this, req, socket, head);
+  }
+}
+
+/**
+ * The metrics API (`createMetricsApi` from `apimeter/api`) as the proxy's local handler: its prefix
+ * (`/api/v2/metrics` by default) and Prometheus path are answered by apimeter, everything else is
+ * forwarded.
+ */
+export function metricsApiHandler(api: MetricsApi): LocalHandler {
+  const handler = createNodeHandler(api);
+  return {
+    owns: (url) => api.owns(url),
+    handle: (req, res) => handler(req, res),
+  };
+}
+
+/** Creates a measuring reverse proxy; call `listen()` to start it. */
+export function createProxy(options: ProxyOptions): ApimeterProxy {
+  return new ApimeterProxy(options);
+}
