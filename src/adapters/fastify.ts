@@ -132,6 +132,8 @@ function requestBytes(request: FastifyRequest): number {
 }
 
 function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
+  // A HEAD answer carries the GET's Content-Length but no body.
+  if (request.raw.method === 'HEAD') return 0;
   const declared = reply.getHeader('content-length');
   if (declared !== undefined) return parseContentLength(declared);
   return request.apimeterResponseBytes;
