@@ -1,5 +1,5 @@
 /** Express path syntaxes (4: path-to-regexp 0.1, 5: path-to-regexp 8) read as OpenAPI-style templates. */
-import { tidyTemplate } from './shared.js';
+import { skipGroup, tidyTemplate } from './shared.js';
 
 export type Dialect = 4 | 5;
 
@@ -75,19 +75,6 @@ export function regexpTemplate(re: RegExp): string {
   if (src.endsWith('$') && !src.endsWith('\\$')) src = src.slice(0, -1);
   src = src.replace(/\\\//g, '/');
   return src.startsWith('/') ? src : '/' + src;
-}
-
-function skipGroup(s: string, start: number): number {
-  let depth = 0;
-  for (let j = start; j < s.length; j++) {
-    if (s[j] === '\\') {
-      j++;
-      continue;
-    }
-    if (s[j] === '(') depth++;
-    else if (s[j] === ')' && --depth === 0) return j + 1;
-  }
-  return s.length;
 }
 
 /**

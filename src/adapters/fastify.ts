@@ -13,6 +13,10 @@ import fp from 'fastify-plugin';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import { errorClassOf, parseContentLength, skipGroup } from './shared.js';
+
+// Re-exported: it used to live here and tests and users import it from apimeter/fastify.
+export { parseContentLength };
 
 export interface ApimeterFastifyOptions {
   meter: Meter;
@@ -91,36 +95,11 @@ export function fastifyTemplate(url: string): string {
     let j = i + 1;
     while (j < url.length && /[A-Za-z0-9_$]/.test(url[j])) j++;
     out += '{' + url.slice(i + 1, j) + '}';
-    if (url[j] === '(') {
-      let depth = 0;
-      for (; j < url.length; j++) {
-        if (url[j] === '\\') {
-          j++;
-          continue;
-        }
-        if (url[j] === '(') depth++;
-        else if (url[j] === ')' && --depth === 0) break;
-      }
-      j++;
-    }
+    if (url[j] === '(') j = skipGroup(url, j);
     i = j - 1;
   }
   // `/prefix` and `/prefix/` (Fastify registers both for a '/' route in a prefixed plugin) are one endpoint.
   return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
-}
-
-/** Content-Length as a byte count, or -1 when absent, negative, fractional or not a number. */
-export function parseContentLength(value: unknown): number {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : -1;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 16) return -1;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
-}
-
-function errorClassOf(error: FastifyError): string {
-  const ctor = (error as { constructor?: { name?: string } }).constructor?.name;
-  if (ctor && ctor !== 'Error' && ctor !== 'Object') return ctor;
-  return typeof error.name === 'string' && error.name.length > 0 ? error.name.slice(0, 100) : 'Error';
 }
 
 function requestBytes(request: FastifyRequest): number {

@@ -15,6 +15,7 @@ import {
   tidyTemplate,
 } from './shared.js';
 import type { ValidationTest } from './shared.js';
+import { skipGroup } from './shared.js';
 
 export interface ApimeterHonoOptions {
   meter: Meter;
@@ -48,18 +49,7 @@ export function honoTemplate(path: string): string {
     let j = i + 1;
     while (j < path.length && path[j] !== '/' && path[j] !== '{' && path[j] !== '?') j++;
     out += '{' + path.slice(i + 1, j) + '}';
-    if (path[j] === '{') {
-      let depth = 0;
-      for (; j < path.length; j++) {
-        if (path[j] === '\\') {
-          j++;
-          continue;
-        }
-        if (path[j] === '{') depth++;
-        else if (path[j] === '}' && --depth === 0) break;
-      }
-      j++;
-    }
+    if (path[j] === '{') j = skipGroup(path, j, '{', '}');
     if (path[j] === '?') j++;
     i = j - 1;
   }

@@ -61,6 +61,23 @@ export function parseContentLength(value: unknown): number {
 }
 
 /**
+ * Index just past the balanced group opening at `start` (`(…)` or `{…}` with nesting and backslash
+ * escapes): how adapters skip regex constraints in route syntax.
+ */
+export function skipGroup(s: string, start: number, open = '(', close = ')'): number {
+  let depth = 0;
+  for (let j = start; j < s.length; j++) {
+    if (s[j] === '\\') {
+      j++;
+      continue;
+    }
+    if (s[j] === open) depth++;
+    else if (s[j] === close && --depth === 0) return j + 1;
+  }
+  return s.length;
+}
+
+/**
  * A route template in the form every adapter reports: `{param}` parameters, `*` wildcards, no trailing
  * slash (except the root), no doubled slashes.
  */
