@@ -96,6 +96,10 @@ for (const [name, express] of [
       app.get('/next-route', (_req, res) => {
         res.send('second');
       });
+      app.get('/replaced-locals', (_req, res) => {
+        res.locals = { user: 'someone' }; // an app may replace res.locals: the request is still measured
+        res.send('ok');
+      });
       app.get('/internal/status', (_req, res) => {
         res.send('ok');
       });
@@ -184,6 +188,8 @@ for (const [name, express] of [
       assert.equal(await call('/next-route'), 200);
       assert.equal(snap('GET', '/next-route')?.count, 1);
       assert.equal(snap('GET', '/next-route')?.inflight, 0);
+      assert.equal(await call('/replaced-locals'), 200);
+      assert.deepEqual([snap('GET', '/replaced-locals')?.count, snap('GET', '/replaced-locals')?.inflight], [1, 0]);
       assert.equal(await call('/internal/status'), 200);
       assert.equal(snap('GET', '/internal/status'), undefined);
     });

@@ -1,5 +1,4 @@
-import { IncomingMessage } from 'node:http';
-import type { ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { routeTemplate } from './express-paths.js';
@@ -14,7 +13,7 @@ import {
   stackOf,
 } from './express-stack.js';
 import type { ExpressApp, Layer, Mount, Route } from './express-stack.js';
-import { callOf, NodeTracker } from './node-tracker.js';
+import { callOf, countWritten, NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
 import { isValidationError, RouteEndpoints, tidyTemplate } from './shared.js';
 import type { ValidationTest } from './shared.js';
@@ -42,7 +41,6 @@ interface RouteInfo {
 }
 
 const MAX_DEPTH = 24;
-const kRoute = Symbol('apimeter.express.route');
 
 /**
  * One middleware instance: resolves Route objects to endpoints, once per Route (and mount, for a router
@@ -203,44 +201,84 @@ class ExpressAdapter {
   }
 }
 
-// ---- the `req.route` hook ----
+// ---- hooks on Express's shared request and response prototypes ----
 
-/** Set on the prototype that carries the hook (true), or on one that cannot carry it (false). */
+/** Set on a prototype that carries our hooks (true), or on one that cannot carry them (false). */
 const kHooked = Symbol('apimeter.express.hooked');
+/**
+ * `req.route` of requests apimeter does not measure (measured ones keep it in their call): kept off the
+ * request, as Express swaps its prototype, after which adding a property costs microseconds.
+ */
+const routes = new WeakMap<object, Route>();
+
+/** The prototype Express's own methods live on: the last one before node's `base` in the chain. */
+function expressPrototype(obj: object, base: object): object | null {
+  let proto = Object.getPrototypeOf(obj) as object | null;
+  while (proto !== null && Object.getPrototypeOf(proto) !== base) proto = Object.getPrototypeOf(proto) as object | null;
+  return proto === null || proto === base ? null : proto;
+}
 
 /**
- * Express assigns `req.route` when it dispatches a route; an accessor on Express's shared request
- * prototype turns that assignment into the moment the route (and its mount's base URL) is known. It is
- * installed once, on the prototype Express's own request methods live on, and passes values through
- * unchanged for requests apimeter does not measure.
+ * Installs, once per Express copy, an accessor for `req.route` on Express's shared request prototype —
+ * Express assigns it when it dispatches a route, the moment the route (and the base URL of its mount)
+ * is known — and write/end wrappers on its response prototype that count body bytes. Values and
+ * writes pass through unchanged; requests apimeter does not measure only pay a WeakMap lookup.
+ * Returns whether both hooks are in place (else the request is measured without them).
  */
-function installRouteHook(req: ExpressRequest): void {
-  const first = Object.getPrototypeOf(req) as object | null;
-  let proto: object | null = first;
-  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) {
-    proto = Object.getPrototypeOf(proto) as object | null;
-  }
-  if (
-    proto === null ||
-    proto === IncomingMessage.prototype ||
-    typeof (proto as { get?: unknown }).get !== 'function' ||
-    Object.getOwnPropertyDescriptor(proto, 'route') !== undefined
-  ) {
+function installHooks(req: ExpressRequest, res: ServerResponse): boolean {
+  const reqProto = expressPrototype(req, IncomingMessage.prototype);
+  const resProto = expressPrototype(res, ServerResponse.prototype);
+  const usable =
+    reqProto !== null &&
+    resProto !== null &&
+    typeof (reqProto as { get?: unknown }).get === 'function' &&
+    typeof (resProto as { send?: unknown }).send === 'function' &&
+    !Object.prototype.hasOwnProperty.call(reqProto, 'route') &&
+    !Object.prototype.hasOwnProperty.call(resProto, 'write') &&
+    !Object.prototype.hasOwnProperty.call(resProto, 'end');
+  if (!usable) {
+    // Marked so the check is not repeated for every request.
+    const first = Object.getPrototypeOf(req) as object | null;
     if (first !== null && first !== IncomingMessage.prototype) mark(first, false);
-    return;
+    return false;
   }
-  mark(proto, true);
-  Object.defineProperty(proto, 'route', {
+  const write = ServerResponse.prototype.write as (...args: unknown[]) => boolean;
+  const end = ServerResponse.prototype.end as (...args: unknown[]) => ServerResponse;
+  Object.defineProperty(resProto, 'write', {
+    configurable: true,
+    writable: true,
+    value: function write_(this: ServerResponse, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+      countWritten(this, chunk, encoding);
+      return write.call(this, chunk, encoding, cb);
+    },
+  });
+  Object.defineProperty(resProto, 'end', {
+    configurable: true,
+    writable: true,
+    value: function end_(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
+      countWritten(this, chunk, encoding);
+      return end.call(this, chunk, encoding, cb);
+    },
+  });
+  Object.defineProperty(reqProto, 'route', {
     configurable: true,
     enumerable: false,
-    get(this: { [kRoute]?: Route }) {
-      return this[kRoute];
-    },
-    set(this: ExpressRequest & { [kRoute]?: Route }, route: Route) {
-      this[kRoute] = route;
+    get(this: ExpressRequest) {
       const res = this.res;
       const call = res === undefined ? undefined : callOf(res);
-      if (route === null || typeof route !== 'object' || call === undefined || call.done) return;
+      return call !== undefined ? (call.route as Route | undefined) : routes.get(this);
+    },
+    set(this: ExpressRequest, route: Route) {
+      const res = this.res;
+      const call = res === undefined ? undefined : callOf(res);
+      if (call === undefined) {
+        // A request apimeter does not measure: keep the value for the getter, nothing else.
+        if (route === null || typeof route !== 'object') routes.delete(this);
+        else routes.set(this, route);
+        return;
+      }
+      call.route = route;
+      if (route === null || typeof route !== 'object' || call.done) return;
       if (!(call.tracker.owner instanceof ExpressAdapter)) return;
       try {
         call.tracker.owner.routed(call, this, route);
@@ -249,6 +287,8 @@ function installRouteHook(req: ExpressRequest): void {
       }
     },
   });
+  mark(reqProto, true);
+  return true;
 }
 
 function mark(proto: object, hooked: boolean): void {
@@ -273,9 +313,10 @@ export const apimeter = ({ meter, isValidationError: isValidation = isValidation
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (meter.enabled) {
       try {
-        const r = req as ExpressRequest;
-        if ((r as { [kHooked]?: boolean })[kHooked] === undefined) installRouteHook(r);
-        const call = adapter.tracker.start(req, res);
+        const r = req as ExpressRequest & { [kHooked]?: boolean };
+        let hooked = r[kHooked];
+        if (hooked === undefined) hooked = installHooks(r, res);
+        const call = adapter.tracker.start(req, res, hooked);
         call.owner = r.app ?? null;
       } catch {
         // never fail a request

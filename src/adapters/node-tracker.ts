@@ -10,6 +10,8 @@ import { errorClassOf, errorKindOf, errorMessageOf, parseContentLength } from '.
 import type { ValidationTest } from './shared.js';
 
 const kCall = Symbol('apimeter.call');
+/** Calls of responses counted by prototype wrappers (Express), which get no property of ours. */
+const byResponse = new WeakMap<object, NodeCall>();
 
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
@@ -46,6 +48,8 @@ export class NodeCall {
   push: Push | null = null;
   /** Adapter-specific context of the request (the Express adapter keeps the app it entered). */
   owner: unknown = null;
+  /** The Express adapter keeps `req.route` here. */
+  route: unknown = undefined;
 
   constructor(
     readonly tracker: NodeTracker,
@@ -74,14 +78,27 @@ export class NodeTracker {
     readonly late: LateResolver | null,
   ) {}
 
-  start(req: IncomingMessage, res: ServerResponse): NodeCall {
+  /**
+   * Starts measuring. Response bytes are counted as written (Content-Length is often absent, or passed
+   * to writeHead where getHeader() cannot see it): by wrapping this response's write/end, or, with
+   * `countedByPrototype`, by wrappers the caller installed on the response's prototype that call
+   * {@link countWritten}. The latter also keeps the call in a WeakMap instead of a property: Express
+   * swaps the prototype of every request and response, after which each property added costs
+   * microseconds.
+   */
+  start(req: IncomingMessage, res: ServerResponse, countedByPrototype = false): NodeCall {
     const call = new NodeCall(this, req, req.method ?? 'GET', performance.now(), res);
-    const r = res as TrackedResponse;
-    r[kCall] = call;
-    // Response bytes are counted as written: Content-Length is often absent (streams) or passed to
-    // writeHead where getHeader() cannot see it.
-    res.write = countingWrite;
-    res.end = countingEnd;
+    if (countedByPrototype) {
+      // Express gives every response a `locals` dictionary (a prototype-less object: adding a key is a
+      // hash insert, not a hidden-class change); anything else goes to a WeakMap.
+      const locals = (res as { locals?: unknown }).locals;
+      if (locals !== null && typeof locals === 'object') (locals as Record<symbol, NodeCall>)[kCall] = call;
+      else byResponse.set(res, call);
+    } else {
+      (res as TrackedResponse)[kCall] = call;
+      res.write = countingWrite;
+      res.end = countingEnd;
+    }
     const headers = req.headers;
     if (headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined) {
       // A chunked upload: count its bytes as the HTTP parser hands them over, whoever reads the body.
@@ -90,7 +107,10 @@ export class NodeTracker {
       (req as TrackedRequest)[kCall] = call;
       req.push = countingPush;
     }
-    res.on('close', onClose);
+    // With prototype counting the call is found through `res.locals`, which an app may replace: the
+    // one listener that must not lose it holds it itself.
+    if (countedByPrototype) res.on('close', () => closeCall(call, res));
+    else res.on('close', onClose);
     return call;
   }
 
@@ -130,22 +150,36 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return 0;
 }
 
+/**
+ * Counts body bytes of a tracked response from a write/end wrapper installed on its prototype (see
+ * {@link NodeTracker.start}); does nothing for responses nobody measures.
+ */
+export function countWritten(res: ServerResponse, chunk: unknown, encoding: unknown): void {
+  const call = callOf(res);
+  if (call !== undefined) call.responseBytes += byteLength(chunk, encoding);
+}
+
 function onClose(this: TrackedResponse): void {
   const call = this[kCall];
-  if (call === undefined || call.done) return;
+  if (call !== undefined) closeCall(call, this);
+}
+
+/** The response closed: record the request (as 499 when it never finished). */
+function closeCall(call: NodeCall, res: ServerResponse): void {
+  if (call.done) return;
   call.done = true;
   try {
     const { meter } = call.tracker;
     if (call.begun && call.ep !== null) meter.end(call.ep);
-    const ep = call.ep ?? call.tracker.late?.(call, call.req, this) ?? null;
+    const ep = call.ep ?? call.tracker.late?.(call, call.req, res) ?? null;
     if (ep === null) return;
     const duration = performance.now() - call.startedAt;
     const requestBytes = requestBytesOf(call);
-    if (!this.writableFinished && !call.failed) {
+    if (!res.writableFinished && !call.failed) {
       meter.record(ep, 499, duration, requestBytes, -1, ErrorKind.Aborted);
       return;
     }
-    const status = call.failed && this.statusCode < 500 ? 500 : this.statusCode;
+    const status = call.failed && res.statusCode < 500 ? 500 : res.statusCode;
     // node:http sends no body for HEAD, 204 and 304 whatever the handler wrote: count what went out.
     if (call.method === 'HEAD' || status === 204 || status === 304) call.responseBytes = 0;
     const error = call.error;
@@ -179,7 +213,11 @@ function requestBytesOf(call: NodeCall): number {
 
 /** The tracker call of a response (or request) the adapters measure, if any. */
 export function callOf(res: ServerResponse | IncomingMessage): NodeCall | undefined {
-  return (res as TrackedResponse)[kCall];
+  return (
+    (res as TrackedResponse)[kCall] ??
+    (res as { locals?: { [kCall]?: NodeCall } }).locals?.[kCall] ??
+    byResponse.get(res)
+  );
 }
 
 /**
@@ -191,6 +229,6 @@ export function callOf(res: ServerResponse | IncomingMessage): NodeCall | undefi
  * try { body = parse(req) } catch (err) { recordError(res, err); res.statusCode = 400; res.end(); }
  */
 export function recordError(res: ServerResponse, error: unknown): void {
-  const call = (res as TrackedResponse)[kCall];
+  const call = callOf(res);
   if (call !== undefined && call.error === undefined) call.error = error;
 }
