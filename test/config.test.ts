@@ -48,6 +48,16 @@ test('defaults: every key has its documented default', () => {
   assert.deepEqual(config.metricsExcludedEndpoints, []);
   assert.equal(config.metricsDetailed, false);
   assert.equal(config.metricsSampleRate, 1);
+  assert.equal(config.metricsErrorSamples, 5);
+  assert.deepEqual(config.metricsApiKeyHeaders, ['x-api-key', 'api-key', 'apikey']);
+  assert.deepEqual(config.metricsSessionCookies, [
+    'session',
+    'sessionid',
+    'sid',
+    'connect.sid',
+    'JSESSIONID',
+    '_session_id',
+  ]);
   assert.equal(config.metricsMaxEndpoints, 1000);
   assert.equal(config.metricsApiPrefix, '/api/v2/metrics');
   assert.equal(config.metricsApiToken, '');
@@ -89,18 +99,18 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
-  assert.equal(Object.keys(config).length, 45);
+  assert.equal(Object.keys(config).length, 48);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 45);
+  assert.equal(CONFIG_KEYS.length, 48);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     assert.equal(row.option, camel(row.key), row.key);
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 45);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 48);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
@@ -112,6 +122,9 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_excluded_endpoints',
       'metrics_detailed',
       'metrics_sample_rate',
+      'metrics_error_samples',
+      'metrics_api_key_headers',
+      'metrics_session_cookies',
       'metrics_max_endpoints',
       'metrics_api_prefix',
       'metrics_api_token',
@@ -455,7 +468,7 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
   );
   const problems = failure(() => loadConfig({ cwd, env: {} })).problems;
   const apiKeys = [
-    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_max_endpoints',
+    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_error_samples, metrics_api_key_headers, metrics_session_cookies, metrics_max_endpoints',
     'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
     'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',
     'metrics_health_p95_unhealthy_ms, metrics_health_error_rate_degraded, metrics_health_error_rate_unhealthy',

@@ -1,6 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { requestContext } from '../core/detail.js';
+import type { RequestContext } from '../core/detail.js';
 import { routeTemplate } from './express-paths.js';
 import {
   consumes,
@@ -311,6 +313,7 @@ export const apimeter = ({ meter, isValidationError: isValidation = isValidation
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
   const adapter = new ExpressAdapter(meter, isValidation);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    let ctx: RequestContext | null = null;
     if (meter.enabled) {
       try {
         const r = req as ExpressRequest & { [kHooked]?: boolean };
@@ -318,11 +321,14 @@ export const apimeter = ({ meter, isValidationError: isValidation = isValidation
         if (hooked === undefined) hooked = installHooks(r, res);
         const call = adapter.tracker.start(req, res, hooked);
         call.owner = r.app ?? null;
+        ctx = call.ctx;
       } catch {
         // never fail a request
       }
     }
-    next();
+    // Detailed mode: the rest of the middleware chain runs inside the request context.
+    if (ctx === null) next();
+    else requestContext.run(ctx, next);
   };
 };
 

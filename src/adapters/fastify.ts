@@ -13,6 +13,8 @@ import fp from 'fastify-plugin';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import { requestContext } from '../core/detail.js';
+import type { HeaderReader, RequestContext } from '../core/detail.js';
 import { errorClassOf, parseContentLength, skipGroup } from './shared.js';
 
 // Re-exported: it used to live here and tests and users import it from apimeter/fastify.
@@ -32,6 +34,7 @@ declare module 'fastify' {
     apimeterRequestBytes: number;
     apimeterResponseBytes: number;
     apimeterMeter: Meter | null;
+    apimeterContext: RequestContext | null;
   }
 }
 
@@ -60,6 +63,8 @@ function onSocketClose(this: TrackedSocket): void {
       const meter = request.apimeterMeter!;
       meter.end(ep);
       meter.record(ep, 499, reply.elapsedTime, requestBytes(request), -1, ErrorKind.Aborted);
+      const ctx = request.apimeterContext;
+      if (ctx !== null) meter.finishContext(ep, ctx, 499, reply.elapsedTime, request.apimeterError);
     } catch {
       // never throw from a socket event
     }
@@ -134,6 +139,18 @@ function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest
     }
   }
   meter.record(ep, status, reply.elapsedTime, requestBytes(request), responseBytes(request, reply), kind, cls, message);
+  if (meter.detailed) {
+    // A request refused before our onRequest hook ran (by a hook of a plugin registered earlier) has
+    // no context yet: its credentials and trace are read now.
+    const ctx = request.apimeterContext ?? meter.openContext(requestHeaders(request));
+    const reader: HeaderReader = (name) => reply.getHeader(name);
+    meter.finishContext(ep, ctx, status, reply.elapsedTime, error, reader);
+  }
+}
+
+function requestHeaders(request: FastifyRequest): HeaderReader {
+  const headers = request.raw.headers;
+  return (name) => headers[name];
 }
 
 function countingStream(request: FastifyRequest, field: 'apimeterRequestBytes' | 'apimeterResponseBytes'): Transform {
@@ -223,6 +240,22 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
   fastify.decorateRequest('apimeterRequestBytes', -1);
   fastify.decorateRequest('apimeterResponseBytes', -1);
   fastify.decorateRequest('apimeterMeter', null);
+  fastify.decorateRequest('apimeterContext', null);
+
+  if (meter.detailed) {
+    // Detailed mode: every request runs in its context from the first hook on, so auth hooks, rate
+    // limiters, handlers and database wrappers can report to it (register apimeter before them).
+    fastify.addHook('onRequest', function apimeterContext(request, _reply, next) {
+      let ctx: RequestContext;
+      try {
+        ctx = request.apimeterContext = meter.openContext(requestHeaders(request));
+      } catch {
+        next();
+        return;
+      }
+      requestContext.run(ctx, next);
+    });
+  }
 
   fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
     const methods = Array.isArray(route.method) ? route.method : [route.method];

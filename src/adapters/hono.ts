@@ -3,6 +3,8 @@ import { matchedRoutes } from 'hono/route';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import { requestContext } from '../core/detail.js';
+import type { RequestContext } from '../core/detail.js';
 import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
 import {
@@ -75,6 +77,9 @@ class WebCall {
   responseBytes = 0;
   status = 0;
   error: unknown = undefined;
+  /** Detailed mode: the request's context, and the response headers (rate-limit quota). */
+  ctx: RequestContext | null = null;
+  headers: Headers | null = null;
 
   constructor(
     readonly meter: Meter,
@@ -91,7 +96,9 @@ class WebCall {
     this.done = true;
     if (this.begun && this.ep !== null) this.meter.end(this.ep);
     if (this.ep !== null) {
-      this.meter.record(this.ep, 499, performance.now() - this.startedAt, this.requestBytes, -1, ErrorKind.Aborted);
+      const duration = performance.now() - this.startedAt;
+      this.meter.record(this.ep, 499, duration, this.requestBytes, -1, ErrorKind.Aborted);
+      if (this.ctx !== null) this.meter.finishContext(this.ep, this.ctx, 499, duration, this.error);
     }
   }
 
@@ -116,6 +123,10 @@ class WebCall {
         errorMessageOf(this.error),
       );
     } else this.meter.record(ep, this.status, duration, this.requestBytes, responseBytes, kind);
+    if (this.ctx !== null) {
+      const headers = this.headers;
+      this.meter.finishContext(ep, this.ctx, this.status, duration, this.error, (n) => headers?.get(n));
+    }
   }
 }
 
@@ -195,7 +206,9 @@ export const apimeter = ({
       } catch {
         if (ep !== null) meter.end(ep);
       }
-      await next();
+      // Detailed mode: the rest of the request runs inside its context (queries, auth, trace).
+      if (call?.ctx) await requestContext.run(call.ctx, next);
+      else await next();
       if (call !== null && !call.done) {
         try {
           call.error = c.error;
@@ -215,6 +228,7 @@ export const apimeter = ({
       startedAt,
       parseContentLength(c.req.header('content-length') ?? (c.req.raw.body === null ? '0' : undefined)),
     );
+    if (meter.detailed) call.ctx = meter.openContext((n) => c.req.header(n));
     let signal: AbortSignal | null = null;
     try {
       signal = c.req.raw.signal;
@@ -223,7 +237,8 @@ export const apimeter = ({
       signal = null;
     }
     try {
-      await next();
+      if (call.ctx !== null) await requestContext.run(call.ctx, next);
+      else await next();
     } finally {
       signal?.removeEventListener('abort', call);
     }
@@ -233,6 +248,7 @@ export const apimeter = ({
       const res = c.res;
       call.status = res.status;
       call.error = c.error;
+      call.headers = res.headers;
       const declared = res.headers.get('content-length');
       if (declared !== null || res.body === null) {
         call.finish(declared === null ? 0 : parseContentLength(declared));

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import type { HeaderReader, RequestContext } from '../core/detail.js';
 import { errorClassOf, errorKindOf, errorMessageOf, parseContentLength } from './shared.js';
 import type { ValidationTest } from './shared.js';
 
@@ -50,6 +51,8 @@ export class NodeCall {
   owner: unknown = null;
   /** The Express adapter keeps `req.route` here. */
   route: unknown = undefined;
+  /** Detailed mode: the request's context (run the rest of the request inside it). */
+  ctx: RequestContext | null = null;
 
   constructor(
     readonly tracker: NodeTracker,
@@ -107,6 +110,7 @@ export class NodeTracker {
       (req as TrackedRequest)[kCall] = call;
       req.push = countingPush;
     }
+    if (this.meter.detailed) call.ctx = this.meter.openContext(requestHeaders(req));
     // With prototype counting the call is found through `res.locals`, which an app may replace: the
     // one listener that must not lose it holds it itself.
     if (countedByPrototype) res.on('close', () => closeCall(call, res));
@@ -177,6 +181,7 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     const requestBytes = requestBytesOf(call);
     if (!res.writableFinished && !call.failed) {
       meter.record(ep, 499, duration, requestBytes, -1, ErrorKind.Aborted);
+      if (call.ctx !== null) meter.finishContext(ep, call.ctx, 499, duration, call.error);
       return;
     }
     const status = call.failed && res.statusCode < 500 ? 500 : res.statusCode;
@@ -198,9 +203,20 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     } else {
       meter.record(ep, status, duration, requestBytes, call.responseBytes, kind);
     }
+    if (call.ctx !== null) meter.finishContext(ep, call.ctx, status, duration, error, responseHeaders(res));
   } catch {
     // Metrics never fail a request.
   }
+}
+
+/** Header readers for detailed mode (node:http keeps request header names lower-case). */
+export function requestHeaders(req: IncomingMessage): HeaderReader {
+  const headers = req.headers;
+  return (name) => headers[name];
+}
+
+function responseHeaders(res: ServerResponse): HeaderReader {
+  return (name) => res.getHeader(name);
 }
 
 function requestBytesOf(call: NodeCall): number {

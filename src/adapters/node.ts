@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { requestContext } from '../core/detail.js';
 import { Normalizer } from '../proxy/normalizer.js';
 import type { NormalizerOptions } from '../proxy/normalizer.js';
 import { loadOpenApiDocument, RouteMatcher } from '../proxy/openapi-matcher.js';
@@ -125,7 +126,8 @@ export function apimeter(handler: NodeHandler, options: ApimeterNodeOptions): No
     meter.begin(ep);
     let result: unknown;
     try {
-      result = handler(req, res);
+      // Detailed mode: the handler runs inside the request context (queries, auth, trace).
+      result = call.ctx === null ? handler(req, res) : requestContext.run(call.ctx, handler, req, res);
     } catch (err) {
       fail(call, req, res, err);
       return undefined;

@@ -5,6 +5,9 @@
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import { errorClassOf, errorMessageOf } from '../core/detail.js';
+
+export { errorClassOf, errorMessageOf };
 
 /** Decides whether an error a handler raised is a request-validation failure (counted as `validation`). */
 export type ValidationTest = (error: unknown) => boolean;
@@ -24,21 +27,6 @@ export function isValidationError(error: unknown): boolean {
     (typeof ctor === 'string' && VALIDATION_NAMES.test(ctor)) ||
     (typeof name === 'string' && VALIDATION_NAMES.test(name))
   );
-}
-
-/** Class name of a thrown value, as the registry lists exceptions (`TypeError`, `SchedulerUnavailableError`). */
-export function errorClassOf(error: unknown): string {
-  if (error === null || typeof error !== 'object') return typeof error === 'string' ? 'Error' : typeof error;
-  const ctor = (error as { constructor?: { name?: unknown } }).constructor?.name;
-  if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Error' && ctor !== 'Object') return ctor.slice(0, 100);
-  const name = (error as { name?: unknown }).name;
-  return typeof name === 'string' && name !== '' ? name.slice(0, 100) : 'Error';
-}
-
-export function errorMessageOf(error: unknown): string {
-  if (typeof error === 'string') return error;
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : '';
 }
 
 /**

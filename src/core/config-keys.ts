@@ -16,6 +16,9 @@ export interface ApimeterConfig {
   readonly metricsExcludedEndpoints: readonly string[];
   readonly metricsDetailed: boolean;
   readonly metricsSampleRate: number;
+  readonly metricsErrorSamples: number;
+  readonly metricsApiKeyHeaders: readonly string[];
+  readonly metricsSessionCookies: readonly string[];
   readonly metricsMaxEndpoints: number;
   readonly metricsApiPrefix: string;
   readonly metricsApiToken: string;
@@ -137,7 +140,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'metrics_detailed',
     type: 'boolean',
     default: false,
-    description: 'Record detailed metrics (exact status codes, error types, sizes as labels); costs more.',
+    description:
+      'Also record auth outcomes, database queries per request, rate-limit quota, normalized error messages, sampled 5xx stack traces and trace exemplars; costs more per request.',
     expected: BOOL_EXPECTED,
     schema: BOOL,
   },
@@ -149,6 +153,36 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description: 'Fraction of requests measured, from 0.0 (none) to 1.0 (all).',
     expected: 'a number between 0 and 1',
     schema: z.number().min(0).max(1),
+  },
+  metricsErrorSamples: {
+    section: 'api',
+    key: 'metrics_error_samples',
+    type: 'integer',
+    default: 5,
+    description:
+      'Detailed mode: 5xx responses kept per endpoint as samples (time, status, class, normalized message, stack frames, trace id), reservoir-sampled.',
+    expected: 'a whole number from 0 to 100',
+    schema: z.number().int().min(0).max(100),
+  },
+  metricsApiKeyHeaders: {
+    section: 'api',
+    key: 'metrics_api_key_headers',
+    type: 'list',
+    default: ['x-api-key', 'api-key', 'apikey'],
+    description:
+      'Detailed mode: request headers whose presence means API-key authentication (only presence is read, never the value).',
+    expected: 'a comma-separated list of header names',
+    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+  },
+  metricsSessionCookies: {
+    section: 'api',
+    key: 'metrics_session_cookies',
+    type: 'list',
+    default: ['session', 'sessionid', 'sid', 'connect.sid', 'JSESSIONID', '_session_id'],
+    description:
+      'Detailed mode: cookie names whose presence means session authentication (only presence is read, never the value).',
+    expected: 'a comma-separated list of cookie names',
+    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
   },
   metricsMaxEndpoints: {
     section: 'api',

@@ -1,5 +1,7 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
 import { Tally } from './tally.js';
+import { normalizeMessage } from './detail.js';
+import type { EndpointDetail } from './detail.js';
 
 /**
  * Time slots kept per endpoint: a fine ring (10 s slots) for the 1-minute window and a coarse ring
@@ -31,8 +33,6 @@ export interface ExceptionInfo {
 
 /** Distinct exception classes kept per endpoint; the rest count under `Other`. */
 export const MAX_EXCEPTION_CLASSES = 20;
-/** Characters of an exception message kept. */
-export const MAX_MESSAGE_LENGTH = 200;
 
 /**
  * Everything the registry knows about one (method, route template). Adapters hold a reference to it
@@ -51,6 +51,8 @@ export class EndpointStats {
   readonly requestSize = new Sketch(SIZE_SKETCH);
   readonly responseSize = new Sketch(SIZE_SKETCH);
   exceptions: Map<string, ExceptionInfo> | null = null;
+  /** Detailed mode's per-endpoint data, created on the first detailed record. */
+  detail: EndpointDetail | null = null;
   // Rings built with Array.from so that no two positions share one tally (prom-client's fill() bug).
   readonly fine: (Tally | undefined)[];
   readonly coarse: (Tally | undefined)[];
@@ -123,7 +125,8 @@ export class EndpointStats {
       }
     }
     info.count++;
-    info.lastMessage = message.length > MAX_MESSAGE_LENGTH ? message.slice(0, MAX_MESSAGE_LENGTH) : message;
+    // Normalized: ids, numbers, tokens and quoted values replaced, length capped (see normalizeMessage).
+    info.lastMessage = normalizeMessage(message);
     info.lastAt = now;
   }
 }

@@ -9,10 +9,23 @@ import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './re
 import type { RequestRecord } from './record.js';
 import { Registry } from './registry.js';
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
-import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
+import { ERROR_FIELD, F, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
 import type { ComponentHealth, HealthSource } from './health.js';
+import {
+  AUTH_TYPES,
+  authTypeOf,
+  defaultTraceSource,
+  EndpointDetail,
+  errorClassOf,
+  errorMessageOf,
+  normalizeMessage,
+  requestContext,
+  RequestContext,
+  stackFrames,
+} from './detail.js';
+import type { AuthHeaderRules, AuthType, HeaderReader, TraceSource } from './detail.js';
 
 export interface MeterOptions extends ApimeterOptions {
   /** Already-loaded configuration; when given, ini/env/options are not read again. */
@@ -25,9 +38,28 @@ export interface MeterOptions extends ApimeterOptions {
   /** Random source for sampling, in [0, 1). */
   random?: () => number;
   rings?: Partial<RingLayout>;
+  /**
+   * Detailed mode: finds the active span's trace and span ids at request start. Default: the active
+   * OpenTelemetry span (`@opentelemetry/api`), else dd-trace's; `false` turns correlation off.
+   */
+  traceSource?: TraceSource | false;
 }
 
-const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings']);
+const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings', 'traceSource']);
+const AUTH_NONE = AUTH_TYPES.indexOf('none');
+
+export interface AuthOutcome {
+  type: AuthType;
+  success: boolean;
+}
+
+export interface RateLimitOutcome {
+  /** Requests allowed per window, and how many are left; omit when unknown. */
+  limit?: number;
+  remaining?: number;
+  /** This request was refused by the limiter (a 429 counts as refused without saying so). */
+  limited?: boolean;
+}
 
 // Computes bucket indices for the three latency sketches (total, fine slot, coarse slot) once.
 const indexer = new Sketch(LATENCY_SKETCH);
@@ -55,6 +87,10 @@ export class Meter {
   private readonly excluded: readonly string[];
   private readonly healthSources = new Map<string, HealthSource>();
   private readonly unmatchedByMethod = new Map<string, EndpointStats>();
+  /** `metrics_detailed` (and metrics on): adapters open a request context per request. */
+  readonly detailed: boolean;
+  private readonly traceSource: TraceSource | null;
+  private readonly authRules: AuthHeaderRules;
 
   constructor(options: MeterOptions = {}) {
     const configOptions: Record<string, unknown> = {};
@@ -76,6 +112,13 @@ export class Meter {
     this.sampleRate = this.config.metricsSampleRate;
     this.excluded = this.config.metricsExcludedEndpoints;
     this.startedAt = this.clock.now();
+    this.detailed = this.config.metricsEnabled && this.config.metricsDetailed;
+    this.traceSource =
+      options.traceSource === false ? null : (options.traceSource ?? (this.detailed ? defaultTraceSource() : null));
+    this.authRules = {
+      apiKeyHeaders: this.config.metricsApiKeyHeaders.map((h) => h.toLowerCase()),
+      sessionCookies: this.config.metricsSessionCookies,
+    };
   }
 
   get enabled(): boolean {
@@ -175,6 +218,127 @@ export class Meter {
   }
 
   /**
+   * Detailed mode: the context for a request that starts now. Reads which kind of credentials the
+   * request presents (never their value) and the active trace. Adapters run the rest of the request
+   * inside it (`requestContext.run(ctx, …)`) and hand it to {@link finishContext} after {@link record}.
+   */
+  openContext(header: HeaderReader): RequestContext {
+    const ctx = new RequestContext();
+    try {
+      ctx.authType = authTypeOf(header, this.authRules);
+      const ids = this.traceSource?.();
+      if (ids !== undefined) {
+        ctx.traceId = ids.traceId;
+        ctx.spanId = ids.spanId;
+      }
+    } catch {
+      // A broken header getter or tracer never fails a request.
+    }
+    return ctx;
+  }
+
+  /**
+   * Detailed mode: adds a finished request's context to `ep` (call right after {@link record} for the
+   * same request). `error` is what the handler threw, if anything; `responseHeader` reads the
+   * rate-limit headers a limiter set. Never throws.
+   */
+  finishContext(
+    ep: EndpointStats,
+    ctx: RequestContext,
+    status: number,
+    durationMs: number,
+    error?: unknown,
+    responseHeader?: HeaderReader,
+  ): void {
+    try {
+      this.addContext(ep, ctx, status, durationMs, error, responseHeader);
+    } catch {
+      // metrics never fail a request
+    }
+  }
+
+  private addContext(
+    ep: EndpointStats,
+    ctx: RequestContext,
+    status: number,
+    durationMs: number,
+    error: unknown,
+    responseHeader: HeaderReader | undefined,
+  ): void {
+    const now = this.ticking ? tick.now : this.clock.now();
+    if (!ep.listed) ep = this.registry.activate(ep);
+    const fineId = Math.floor(now / this.rings.fineMs);
+    const c = (fineId === ep.currentFine ? ep.fine[fineId % ep.fine.length]! : ep.rotate(fineId)).c;
+    const detail = (ep.detail ??= new EndpointDetail());
+    c[F.detailed]++;
+
+    let type = ctx.authType;
+    let success = true;
+    if (ctx.authSuccess !== -1) success = ctx.authSuccess === 1;
+    else if (status === 401 || status === 403) success = false;
+    if (type === -1 && !success) type = AUTH_NONE;
+    if (type !== -1) {
+      c[F.authAttempts]++;
+      if (!success) c[F.authFailures]++;
+      detail.noteAuth(type, success);
+    }
+
+    if (ctx.rateLimited || status === 429) c[F.rateLimited]++;
+    if (ctx.rateLimit < 0 && responseHeader !== undefined) readRateLimitHeaders(ctx, responseHeader);
+    if (ctx.rateLimit >= 0) detail.noteRateLimit(ctx.rateLimit, ctx.rateRemaining, now);
+
+    c[F.dbQueries] += ctx.queries;
+    c[F.dbMs] += ctx.dbMs;
+    detail.queries.record(ctx.queries);
+    if (ctx.queries > 0) detail.dbTime.record(ctx.dbMs);
+
+    const thrown = error !== undefined && error !== null;
+    const cls = thrown ? errorClassOf(error) : status >= 500 ? `HTTP ${status}` : '';
+    const message = thrown ? normalizeMessage(errorMessageOf(error)) : '';
+    if (thrown) detail.noteMessage(cls, message, now);
+    if (status >= 500) {
+      detail.noteSample(this.config.metricsErrorSamples, this.random, () => ({
+        at: now,
+        status,
+        class: cls,
+        message,
+        frames: thrown ? stackFrames(error) : [],
+        traceId: ctx.traceId,
+      }));
+    }
+    if (ctx.traceId !== undefined) detail.noteExemplar(ctx.traceId, ctx.spanId, durationMs, now);
+  }
+
+  /**
+   * Reports how the current request authenticated (detailed mode; a no-op outside a request or with
+   * detailed mode off). Without such a call the outcome is inferred: credentials presented (Bearer,
+   * Basic, API-key header, session cookie) and the answer (401/403 = failure).
+   *
+   * @example
+   * if (!valid) { meter.recordAuth({ type: 'bearer', success: false }); return reply.code(401).send(); }
+   */
+  recordAuth(outcome: AuthOutcome, ctx: RequestContext | undefined = requestContext.getStore()): void {
+    if (ctx === undefined) return;
+    const i = AUTH_TYPES.indexOf(outcome.type);
+    ctx.authType = i === -1 ? AUTH_TYPES.indexOf('other') : i;
+    ctx.authSuccess = outcome.success ? 1 : 0;
+  }
+
+  /**
+   * Reports the rate limiter's verdict and quota for the current request (detailed mode; no-op
+   * otherwise). Without it, 429 answers count as limited and `RateLimit-*` / `X-RateLimit-*` response
+   * headers give the quota.
+   */
+  recordRateLimit(outcome: RateLimitOutcome, ctx: RequestContext | undefined = requestContext.getStore()): void {
+    if (ctx === undefined) return;
+    if (outcome.limited) ctx.rateLimited = true;
+    if (typeof outcome.limit === 'number' && outcome.limit >= 0) {
+      ctx.rateLimit = outcome.limit;
+      ctx.rateRemaining = typeof outcome.remaining === 'number' ? outcome.remaining : -1;
+    }
+  }
+
+  /**
    * Convenience for proxies and custom adapters: resolves the endpoint by strings on every call, so it
    * is slower than holding the endpoint from {@link endpoint}.
    */
@@ -231,6 +395,42 @@ export class Meter {
   summary(window: WindowName = 'all'): MeterSummary {
     return summarize(this.registry, window, this.clock.now(), this.startedAt);
   }
+}
+
+/**
+ * Quota from a limiter's response headers: IETF draft 6 (`RateLimit-Limit`, `RateLimit-Remaining`),
+ * the older `X-RateLimit-*`, draft 7 (`RateLimit: limit=100, remaining=5, reset=30`) and draft 8
+ * (`RateLimit: "p";r=5;t=30` with `RateLimit-Policy: "p";q=100;w=60`).
+ */
+function readRateLimitHeaders(ctx: RequestContext, header: HeaderReader): void {
+  let limit = numberHeader(header('ratelimit-limit') ?? header('x-ratelimit-limit'));
+  let remaining = numberHeader(header('ratelimit-remaining') ?? header('x-ratelimit-remaining'));
+  if (Number.isNaN(limit)) {
+    const combined = header('ratelimit');
+    if (typeof combined === 'string') {
+      const policy = header('ratelimit-policy');
+      limit = param(combined, 'limit');
+      remaining = param(combined, 'remaining');
+      if (Number.isNaN(remaining)) remaining = param(combined, 'r');
+      if (Number.isNaN(limit) && typeof policy === 'string') limit = param(policy, 'q');
+    }
+  }
+  if (limit >= 0) {
+    ctx.rateLimit = limit;
+    ctx.rateRemaining = remaining >= 0 ? remaining : -1;
+  }
+}
+
+function numberHeader(v: string | string[] | number | null | undefined): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string' || !/^\s*\d{1,15}\s*$/.test(v)) return NaN;
+  return Number(v);
+}
+
+/** `name=123` inside a structured header value (`limit=100, remaining=5` or `"p";r=5;t=30`). */
+function param(value: string, name: string): number {
+  const m = new RegExp(`(?:^|[;,\\s])${name}=(\\d{1,15})(?:$|[;,\\s])`).exec(value);
+  return m === null ? NaN : Number(m[1]);
 }
 
 function stripQuery(path: string): string {

@@ -3,6 +3,8 @@ import { ERROR_TYPES } from './record.js';
 import type { ErrorType } from './record.js';
 import type { Registry } from './registry.js';
 import type { Sketch } from './sketch.js';
+import { AUTH_TYPES } from './detail.js';
+import type { AuthType, EndpointDetail } from './detail.js';
 import { ERROR_FIELD, F, Tally } from './tally.js';
 
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;
@@ -52,6 +54,53 @@ export interface EndpointSnapshot {
   /** Exponentially weighted request rates (req/s) over the last hour, like Unix load averages. */
   movingAverages: { rate1m: number; rate5m: number; rate15m: number };
   inflight: number;
+  /** Detailed mode only (`metrics_detailed`): absent for endpoints recorded without it. */
+  detail?: EndpointDetailSnapshot;
+}
+
+/** Auth, database, rate-limit and error detail of one endpoint. Window counts follow `window`; distributions, samples and quota are since start-up. */
+export interface EndpointDetailSnapshot {
+  /** Requests in the window recorded with a request context (the base of the per-request figures). */
+  requests: number;
+  auth: {
+    attempts: number;
+    failures: number;
+    failureRate: number;
+    /** Since start-up, per kind of credentials. */
+    byType: { type: AuthType; success: number; failure: number }[];
+  };
+  rateLimit: {
+    /** Requests refused by the limiter in the window. */
+    limited: number;
+    /** Last quota the limiter reported; null when it never said. */
+    limit: number | null;
+    remaining: number | null;
+    reportedAt: string | null;
+    /** Lowest remaining/limit share seen since start-up (0 = exhausted). */
+    lowestRemainingShare: number | null;
+  };
+  db: {
+    /** Queries and summed query time in the window. */
+    queries: number;
+    queryMs: number;
+    queriesPerRequestMean: number | null;
+    /** Since start-up: queries per request (all requests), DB time per request (requests that queried). */
+    queriesPerRequest: Distribution;
+    dbMsPerRequest: Distribution;
+  };
+  /** Exception classes with normalized messages (bounded set), most frequent first. */
+  errorMessages: { class: string; message: string; count: number; lastAt: string }[];
+  /** Reservoir-sampled 5xx responses with stack frames and trace id. */
+  errorSamples: {
+    at: string;
+    status: number;
+    class: string;
+    message: string;
+    frames: string[];
+    traceId: string | null;
+  }[];
+  /** Latest traced request per power-of-two latency range (trace ids never become labels). */
+  exemplars: { traceId: string; spanId: string | null; valueMs: number; at: string }[];
 }
 
 export interface MeterSummary {
@@ -67,6 +116,15 @@ export interface MeterSummary {
   latencyMs: Distribution;
   inflight: number;
   overflowedRecords: number;
+  /** Detailed mode only: auth, rate-limit and database totals over all endpoints in the window. */
+  detail?: {
+    requests: number;
+    authAttempts: number;
+    authFailures: number;
+    rateLimited: number;
+    dbQueries: number;
+    dbMs: number;
+  };
 }
 
 /** Merges the slots of `ep` that fall in the window ending at `now`; coverage in seconds. */
@@ -197,6 +255,60 @@ export function endpointSnapshot(
     ratePerSecond: seconds > 0 ? count / seconds : 0,
     movingAverages: movingAverages(ep, now, startedAt),
     inflight: ep.inflight,
+    ...(ep.detail === null ? {} : { detail: detailSnapshot(t, ep.detail) }),
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function detailSnapshot(t: Tally, d: EndpointDetail): EndpointDetailSnapshot {
+  const c = t.c;
+  const byType: EndpointDetailSnapshot['auth']['byType'] = [];
+  AUTH_TYPES.forEach((type, i) => {
+    const failure = d.auth[i * 2];
+    const success = d.auth[i * 2 + 1];
+    if (success + failure > 0) byType.push({ type, success, failure });
+  });
+  const known = d.rateLimit >= 0;
+  return {
+    requests: c[F.detailed],
+    auth: {
+      attempts: c[F.authAttempts],
+      failures: c[F.authFailures],
+      failureRate: c[F.authAttempts] === 0 ? 0 : c[F.authFailures] / c[F.authAttempts],
+      byType,
+    },
+    rateLimit: {
+      limited: c[F.rateLimited],
+      limit: known ? d.rateLimit : null,
+      remaining: known && d.rateRemaining >= 0 ? d.rateRemaining : null,
+      reportedAt: known ? iso(d.rateAt) : null,
+      lowestRemainingShare: known ? d.rateLowestShare : null,
+    },
+    db: {
+      queries: c[F.dbQueries],
+      queryMs: c[F.dbMs],
+      queriesPerRequestMean: c[F.detailed] === 0 ? null : c[F.dbQueries] / c[F.detailed],
+      queriesPerRequest: distribution(d.queries),
+      dbMsPerRequest: distribution(d.dbTime),
+    },
+    errorMessages: [...d.messages.values()]
+      .sort((a, b) => b.count - a.count)
+      .map((m) => ({ class: m.class, message: m.message, count: m.count, lastAt: iso(m.lastAt) })),
+    errorSamples: d.samples
+      .slice()
+      .sort((a, b) => a.at - b.at)
+      .map((x) => ({
+        at: iso(x.at),
+        status: x.status,
+        class: x.class,
+        message: x.message,
+        frames: x.frames.slice(),
+        traceId: x.traceId ?? null,
+      })),
+    exemplars: d.exemplars
+      .filter((e) => e !== undefined)
+      .map((e) => ({ traceId: e.traceId, spanId: e.spanId ?? null, valueMs: e.valueMs, at: iso(e.at) })),
   };
 }
 
@@ -204,7 +316,9 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
   const merged = new Tally();
   let seconds = 0;
   let inflight = 0;
+  let detailed = false;
   for (const ep of registry.endpoints()) {
+    if (ep.detail !== null) detailed = true;
     const [t, s] = windowTally(ep, window, now, startedAt);
     merged.merge(t);
     seconds = s;
@@ -226,6 +340,18 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     latencyMs: distribution(merged.latency),
     inflight,
     overflowedRecords: registry.overflowedRecords,
+    ...(detailed
+      ? {
+          detail: {
+            requests: merged.c[F.detailed],
+            authAttempts: merged.c[F.authAttempts],
+            authFailures: merged.c[F.authFailures],
+            rateLimited: merged.c[F.rateLimited],
+            dbQueries: merged.c[F.dbQueries],
+            dbMs: merged.c[F.dbMs],
+          },
+        }
+      : {}),
   };
 }
 

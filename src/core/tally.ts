@@ -18,8 +18,20 @@ export const F = {
   responseSized: 14,
   requestBytesMax: 15,
   responseBytesMax: 16,
+  // Detailed mode only (metrics_detailed); zero otherwise.
+  /** Requests recorded with a request context (the denominator of the per-request means below). */
+  detailed: 17,
+  /** Requests that presented credentials or were refused with 401/403. */
+  authAttempts: 18,
+  /** Auth attempts that failed (refused with 401/403, or reported failed by the application). */
+  authFailures: 19,
+  /** Requests refused by a rate limiter (429, or reported by the application). */
+  rateLimited: 20,
+  /** Database queries made while serving the requests, and their summed time in ms. */
+  dbQueries: 21,
+  dbMs: 22,
 } as const;
-const FIELDS = 17;
+const FIELDS = 23;
 
 /** Error type index (0..4, as ERROR_TYPES) → offset in the counters. */
 export const ERROR_FIELD = [F.serverError, F.clientError, F.exception, F.validation, F.aborted] as const;
