@@ -190,7 +190,8 @@ describe('metrics API over real HTTP (framework-free handler on node:http)', () 
       if (c in e.error_types) return e.error_types[c as 'aborted'];
       const m = /^(request|response)_bytes_(total|mean|max)$/.exec(c);
       if (m) return e[`${m[1]}_bytes` as 'request_bytes'][m[2] as 'total'];
-      return (e as unknown as Record<string, number | string>)[c];
+      // Detailed mode's columns are absent from answers of a meter without it: no value.
+      return (e as unknown as Record<string, number | string | undefined>)[c] ?? null;
     };
     for (const column of columns) {
       for (const desc of [false, true]) {
@@ -295,7 +296,7 @@ describe('metrics API over real HTTP (framework-free handler on node:http)', () 
       json.exceptions.map((e) => [e.class, e.count]),
       [['DbError', exceptions.length]],
     );
-    assert.match(json.exceptions[0].last_message, /^lost row \d+$/);
+    assert.equal(json.exceptions[0].last_message, 'lost row <n>', 'normalized: numbers replaced');
     assert.equal(json.series.step_seconds, 60);
     assert.equal(json.series.points.length, 51, 'minutes 0..50, empty ones included');
     assert.equal(

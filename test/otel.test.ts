@@ -37,7 +37,9 @@ import {
   startOtelExporter,
 } from '../src/exporters/otel.js';
 import { startExporters } from '../src/exporters/start.js';
+import { ValueType } from '@opentelemetry/api';
 import { datasets } from './helpers/datasets.js';
+import { detailTraffic, plainTraffic, send } from './helpers/detail-traffic.js';
 import { eventually, otlpAttributes, startDogStatsdReceiver, startOtlpReceiver } from './helpers/exporters.js';
 import type { OtlpMetric } from './helpers/exporters.js';
 import { pipelineGets } from './helpers/http.js';
@@ -392,4 +394,121 @@ test('startExporters: StatsD and OpenTelemetry at once, the Stats facade reachin
     await otlp.close();
   }
   assert.deepEqual(m.componentHealth(), [], 'health sources are removed on close');
+});
+
+/** Points of a metric as `attributes (sorted, route left out) → value`. */
+function pointValues(m: MetricData | undefined): Record<string, unknown> {
+  return Object.fromEntries(
+    (m?.dataPoints ?? []).map((p) => [
+      Object.entries(p.attributes)
+        .filter(([k]) => k !== 'http.route')
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(','),
+      p.value,
+    ]),
+  );
+}
+
+const DETAIL_METRICS = [
+  'apimeter.auth.attempts',
+  'apimeter.ratelimit.hits',
+  'apimeter.db.client.queries',
+  'apimeter.db.client.duration',
+];
+
+test('detailed mode: auth attempts by type and outcome, rate-limit hits, database queries and time', async () => {
+  const { meter: m } = detailTraffic();
+  const rm = await readOnce(m, new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE));
+  const auth = metric(rm, 'apimeter.auth.attempts')!;
+  assert.equal(auth.dataPointType, DataPointType.SUM);
+  assert.equal((auth as { isMonotonic?: boolean }).isMonotonic, true);
+  assert.equal(auth.descriptor.unit, '{attempt}');
+  assert.ok(auth.dataPoints.every((p) => p.attributes['http.route'] === '/orders/{id}'));
+  assert.ok(auth.dataPoints.every((p) => typeof p.attributes['apimeter.auth.success'] === 'boolean'));
+  const m1 = 'http.request.method=GET';
+  const m2 = 'http.request.method=POST';
+  assert.deepEqual(pointValues(auth), {
+    [`${m1},apimeter.auth.type=bearer,apimeter.auth.success=false`]: 2,
+    [`${m1},apimeter.auth.type=bearer,apimeter.auth.success=true`]: 6,
+    [`${m1},apimeter.auth.type=api_key,apimeter.auth.success=true`]: 1,
+    [`${m2},apimeter.auth.type=basic,apimeter.auth.success=true`]: 3,
+    [`${m2},apimeter.auth.type=session,apimeter.auth.success=false`]: 1,
+  });
+  assert.deepEqual(pointValues(metric(rm, 'apimeter.ratelimit.hits')), { [m1]: 1, [m2]: 1 });
+  assert.deepEqual(pointValues(metric(rm, 'apimeter.db.client.queries')), { [m1]: 9, [m2]: 3 });
+  const duration = metric(rm, 'apimeter.db.client.duration')!;
+  assert.equal(duration.descriptor.unit, 's');
+  assert.equal(duration.descriptor.valueType, ValueType.DOUBLE);
+  assert.deepEqual(pointValues(duration), { [m1]: 0.024, [m2]: 0.003 });
+});
+
+test('detailed mode, delta temporality: each collection carries only what is new', async () => {
+  const { meter: m, get, clock } = detailTraffic();
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+  const producer = createOtelProducer(m);
+  const reader = new PeriodicExportingMetricReader({
+    exporter,
+    metricProducers: [producer],
+    exportIntervalMillis: 3_600_000,
+  });
+  producer.bindReader(reader);
+  const provider = new MeterProvider({ readers: [reader] });
+  await reader.forceFlush();
+  clock.advance(30_000);
+  send(m, get, { status: 401, ms: 2, headers: { authorization: 'Bearer x' }, queries: [1.5, 0.25] });
+  await reader.forceFlush();
+  clock.advance(30_000);
+  await reader.forceFlush();
+  const [first, second, third] = exporter.getMetrics();
+  assert.equal(Object.keys(pointValues(metric(first, 'apimeter.auth.attempts'))).length, 5);
+  const auth = metric(second, 'apimeter.auth.attempts')!;
+  assert.equal(auth.aggregationTemporality, AggregationTemporality.DELTA);
+  assert.deepEqual(pointValues(auth), {
+    'http.request.method=GET,apimeter.auth.type=bearer,apimeter.auth.success=false': 1,
+  });
+  assert.deepEqual(pointValues(metric(second, 'apimeter.db.client.queries')), { 'http.request.method=GET': 2 });
+  assert.deepEqual(pointValues(metric(second, 'apimeter.db.client.duration')), { 'http.request.method=GET': 0.00175 });
+  assert.deepEqual(pointValues(metric(second, 'apimeter.ratelimit.hits')), {});
+  for (const name of DETAIL_METRICS) assert.deepEqual(pointValues(metric(third, name)), {}, name);
+  await provider.shutdown();
+});
+
+test('detailed mode off: none of the detailed metrics', async () => {
+  const rm = await readOnce(plainTraffic(), new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE));
+  const names = rm.scopeMetrics.flatMap((s) => s.metrics.map((x) => x.descriptor.name));
+  assert.ok(names.includes('http.server.request.duration'));
+  for (const name of DETAIL_METRICS) assert.ok(!names.includes(name), name);
+});
+
+test('OTLP/HTTP: the detailed metrics reach the receiver with typed attributes', async () => {
+  const receiver = await startOtlpReceiver();
+  const { meter: m } = detailTraffic();
+  try {
+    const otel = await startOtelExporter(m, { url: receiver.url, intervalMs: 3_600_000, env: {} });
+    await otel.forceFlush();
+    await eventually(() => receiver.bodies.length > 0, 'an OTLP request');
+    await otel.close();
+    const metrics = otlpMetrics(receiver.bodies);
+    const auth = metrics.find((x) => x.name === 'apimeter.auth.attempts')!;
+    assert.equal(auth.sum!.isMonotonic, true);
+    const bearer = auth.sum!.dataPoints.filter((p) => {
+      const a = otlpAttributes(p.attributes);
+      return a['http.request.method'] === 'GET' && a['apimeter.auth.type'] === 'bearer';
+    });
+    assert.deepEqual(
+      bearer.map((p) => [p.attributes?.find((a) => a.key === 'apimeter.auth.success')?.value, Number(p.asInt)]),
+      [
+        [{ boolValue: false }, 2],
+        [{ boolValue: true }, 6],
+      ],
+    );
+    const duration = metrics.find((x) => x.name === 'apimeter.db.client.duration')!;
+    assert.equal(duration.unit, 's');
+    assert.deepEqual(
+      duration.sum!.dataPoints.map((p) => p.asDouble),
+      [0.024, 0.003],
+    );
+  } finally {
+    await receiver.close();
+  }
 });

@@ -46,8 +46,26 @@ export const COLUMNS: readonly Column[] = [
   col('inflight', 'requests in progress now', (s) => s.inflight),
 ];
 
-const BY_NAME = new Map(COLUMNS.map((c) => [c.name, c]));
-export const ORDER_KEYS: readonly string[] = COLUMNS.map((c) => c.name);
+/** Detailed mode's columns: in CSV only when the answer has them; as `order_by` keys always (null without). */
+export const DETAIL_COLUMNS: readonly Column[] = [
+  col(
+    'auth_attempts',
+    'requests that presented credentials or were refused with 401/403',
+    (s) => s.auth_attempts ?? null,
+  ),
+  col('auth_failures', 'auth attempts that failed', (s) => s.auth_failures ?? null),
+  col('rate_limited', 'requests refused by a rate limiter', (s) => s.rate_limited ?? null),
+  col('db_queries', 'database queries', (s) => s.db_queries ?? null),
+  col('db_queries_per_request', 'database queries per request', (s) => s.db_queries_per_request ?? null),
+];
+
+/** The columns of an answer, detailed mode's included or not. */
+export function columnsFor(detailed: boolean): readonly Column[] {
+  return detailed ? [...COLUMNS, ...DETAIL_COLUMNS] : COLUMNS;
+}
+
+const BY_NAME = new Map([...COLUMNS, ...DETAIL_COLUMNS].map((c) => [c.name, c]));
+export const ORDER_KEYS: readonly string[] = [...BY_NAME.keys()];
 
 export interface Ordering {
   column: Column;

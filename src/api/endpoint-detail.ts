@@ -2,6 +2,7 @@ import { MAX_EXCEPTION_CLASSES } from '../core/endpoint.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { Sketch } from '../core/sketch.js';
 import { collect, collectSeries } from './dataset.js';
+import { detailJson } from './detail.js';
 import { METHOD_CHOICES, methodOf } from './filters.js';
 import { ApiProblem, badParameter, jsonResponse } from './http.js';
 import { Query, shown } from './params.js';
@@ -10,7 +11,7 @@ import { parseRange, rangeParams } from './range.js';
 import { isExpensive } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointDetailJson } from './schemas.js';
-import { endpointStats, iso, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
+import { endpointStats, hasDetail, iso, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
 
 const PARAMS: readonly ParamDef[] = [
   {
@@ -86,13 +87,23 @@ export const endpointDetail: Route = {
       }
     }
     const series = await collectSeries(opts, spec, data, { route, method });
-    const { method: _m, ...merged } = endpointStats(rows[0].method, route, tally, data.seconds, inflight, sizes);
+    const detailed = hasDetail(opts.meter.detailed, rows);
+    const { method: _m, ...merged } = endpointStats(
+      rows[0].method,
+      route,
+      tally,
+      data.seconds,
+      inflight,
+      sizes,
+      detailed,
+    );
     const body: EndpointDetailJson = {
       ...merged,
       method: method ?? null,
       methods: [...new Set([...known, ...rows.map((r) => r.method)])].sort(),
-      by_method: rows.map((r) => rowStats(r, data)),
+      by_method: rows.map((r) => rowStats(r, data, detailed)),
       exceptions: exceptions(eps),
+      ...(detailed ? { detail: detailJson(tally, eps) } : {}),
       series: {
         step_seconds: series.stepMs / 1000,
         points: series.points.map((p) => seriesPoint(p.start, p.tally)),

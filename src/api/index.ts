@@ -6,7 +6,7 @@ export { createNodeHandler, writeResponse } from './node.js';
 export { MemoryHistory } from './history.js';
 export type { HistorySource, HistoryQuery, HistoryAnswer, HistoryEndpoint, HistorySeries } from './history.js';
 export { componentSchemas } from './openapi.js';
-export { COLUMNS } from './columns.js';
+export { COLUMNS, DETAIL_COLUMNS } from './columns.js';
 export { csvCell, toCsv } from './csv.js';
 export {
   Distribution,
@@ -15,8 +15,16 @@ export {
   EndpointStats,
   EndpointList,
   EndpointDetail,
+  DetailedStats,
   Summary,
   Health,
   Problem,
 } from './schemas.js';
-export type { EndpointStatsJson, EndpointListJson, EndpointDetailJson, SummaryJson, HealthJson } from './schemas.js';
+export type {
+  EndpointStatsJson,
+  EndpointListJson,
+  EndpointDetailJson,
+  DetailedStatsJson,
+  SummaryJson,
+  HealthJson,
+} from './schemas.js';

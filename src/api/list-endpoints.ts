@@ -1,4 +1,4 @@
-import { COLUMNS, orderParam, ORDER_KEYS, sortStats } from './columns.js';
+import { columnsFor, orderParam, ORDER_KEYS, sortStats } from './columns.js';
 import { CSV_TYPE, toCsv } from './csv.js';
 import { collect } from './dataset.js';
 import { matchesStatus, methodsParam, statusParam } from './filters.js';
@@ -10,7 +10,7 @@ import { parseRange, rangeParams } from './range.js';
 import { isExpensive } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointListJson } from './schemas.js';
-import { rangeJson, rowStats } from './stats.js';
+import { hasDetail, rangeJson, rowStats } from './stats.js';
 
 export const DEFAULT_LIMIT = 100;
 /** Larger limits are lowered to this, not refused. */
@@ -60,10 +60,11 @@ function wantsCsv(input: RouteInput, query: Query): boolean {
   return /\btext\/csv\b/i.test(headerOf(input.request, 'accept') ?? '');
 }
 
-function csvResponse(page: EndpointListJson): ApiResponse {
+function csvResponse(page: EndpointListJson, detailed: boolean): ApiResponse {
+  const columns = columnsFor(detailed);
   const body = toCsv(
-    COLUMNS.map((c) => c.name),
-    page.endpoints.map((s) => COLUMNS.map((c) => c.get(s))),
+    columns.map((c) => c.name),
+    page.endpoints.map((s) => columns.map((c) => c.get(s))),
   );
   return {
     status: 200,
@@ -100,8 +101,9 @@ export const listEndpoints: Route = {
         (search === undefined || r.route.toLowerCase().includes(search)) &&
         (statuses === undefined || matchesStatus(r.tally, statuses)),
     );
+    const detailed = hasDetail(opts.meter.detailed, data.rows);
     const sorted = sortStats(
-      rows.map((r) => rowStats(r, data)),
+      rows.map((r) => rowStats(r, data, detailed)),
       order,
     );
     const page: EndpointListJson = {
@@ -113,6 +115,6 @@ export const listEndpoints: Route = {
       range: rangeJson(data),
     };
     const cacheable = isExpensive(spec);
-    return { response: csv ? csvResponse(page) : jsonResponse(200, page), cacheable };
+    return { response: csv ? csvResponse(page, detailed) : jsonResponse(200, page), cacheable };
   },
 };

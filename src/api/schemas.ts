@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUTH_TYPES } from '../core/detail.js';
 
 /**
  * Response schemas of the metrics REST API. The OpenAPI document is generated from them
@@ -66,6 +67,19 @@ export const EndpointStats = z.object({
   request_bytes: SizeStats,
   response_bytes: SizeStats,
   inflight: count.describe('requests in progress now'),
+  // Detailed mode only (`metrics_detailed`): absent otherwise.
+  auth_attempts: count
+    .optional()
+    .describe('detailed mode only: requests in the range that presented credentials or were refused with 401/403'),
+  auth_failures: count.optional().describe('detailed mode only: auth attempts in the range that failed'),
+  rate_limited: count.optional().describe('detailed mode only: requests in the range refused by a rate limiter'),
+  db_queries: count.optional().describe('detailed mode only: database queries made while serving the range'),
+  db_queries_per_request: z
+    .number()
+    .min(0)
+    .nullable()
+    .optional()
+    .describe('detailed mode only: db_queries / requests recorded in detailed mode; null without any'),
 });
 
 export const EndpointList = z.object({
@@ -80,7 +94,9 @@ export const EndpointList = z.object({
 export const ExceptionInfo = z.object({
   class: z.string(),
   count,
-  last_message: z.string().describe('first 200 characters'),
+  last_message: z
+    .string()
+    .describe('normalized (ids, numbers, tokens and quoted values replaced), at most 160 characters'),
   last_at: isoTime,
 });
 
@@ -94,6 +110,61 @@ export const SeriesPoint = z.object({
   p99: ms,
 });
 
+const PerRequest = (unit: string) =>
+  z
+    .object({ count, min: ms, mean: ms, p50: ms, p90: ms, p95: ms, p99: ms, max: ms })
+    .describe(`${unit} per request since start-up, from a sketch; null when empty`);
+
+export const DetailedStats = z
+  .object({
+    requests: count.describe('requests in the range recorded in detailed mode (the base of per-request figures)'),
+    auth: z.object({
+      attempts: count.describe('requests in the range that presented credentials or were refused with 401/403'),
+      failures: count.describe('attempts refused with 401/403 or reported failed by the application'),
+      failure_rate: ratio.describe('failures / attempts; 0 without attempts'),
+      by_type: z
+        .array(z.object({ type: z.enum(AUTH_TYPES), success: count, failure: count }))
+        .describe('since start-up, per kind of credentials presented (none: refused without credentials)'),
+    }),
+    rate_limit: z.object({
+      limited: count.describe('requests in the range refused by a rate limiter (429, or reported)'),
+      limit: z.number().min(0).nullable().describe('last quota a limiter reported (since start-up); null if none did'),
+      remaining: z.number().min(0).nullable().describe('what was left of it then; null when unknown'),
+      reported_at: isoTime.nullable(),
+      lowest_remaining_share: ratio.nullable().describe('lowest remaining / limit seen since start-up (0 = exhausted)'),
+    }),
+    db: z.object({
+      queries: count.describe('database queries in the range'),
+      query_ms: z.number().min(0).describe('their summed time, ms'),
+      queries_per_request_mean: z.number().min(0).nullable().describe('queries / requests in the range'),
+      queries_per_request: PerRequest('Database queries (4.3 % relative error)'),
+      db_ms_per_request: PerRequest('Database time in ms, over requests that queried (0.54 % relative error),'),
+    }),
+    error_messages: z
+      .array(z.object({ class: z.string(), message: z.string(), count, last_at: isoTime }))
+      .describe(
+        'since start-up: exception class and normalized message (ids, numbers, tokens and quoted values replaced), most frequent first; at most 20 per method, the rest under class "(other)"',
+      ),
+    error_samples: z
+      .array(
+        z.object({
+          at: isoTime,
+          status: z.number().int(),
+          class: z.string(),
+          message: z.string().describe('normalized like error_messages'),
+          frames: z.array(z.string()).describe('stack frames, without the message line'),
+          trace_id: z.string().nullable().describe('the active trace when the request started'),
+        }),
+      )
+      .describe('since start-up: 5xx responses sampled uniformly (reservoir), oldest first'),
+    exemplars: z
+      .array(
+        z.object({ trace_id: z.string(), span_id: z.string().nullable(), value_ms: z.number().min(0), at: isoTime }),
+      )
+      .describe('since start-up: the latest traced request per power-of-two latency range (ms), fastest first'),
+  })
+  .describe('Detailed mode (metrics_detailed): auth, rate limits, database queries, error detail, trace exemplars');
+
 export const EndpointDetail = EndpointStats.omit({ method: true }).extend({
   method: z.string().nullable().describe('the method asked for, null for all methods merged'),
   methods: z.array(z.string()).describe('methods recorded on this route'),
@@ -101,6 +172,7 @@ export const EndpointDetail = EndpointStats.omit({ method: true }).extend({
   exceptions: z
     .array(ExceptionInfo)
     .describe('exception classes since start-up (not windowed), most frequent first, at most 20'),
+  detail: DetailedStats.optional().describe('detailed mode only; all methods merged unless `method` is given'),
   series: z.object({
     step_seconds: z.number().min(0),
     points: z.array(SeriesPoint).describe('oldest first, one per slot, empty slots included'),
@@ -161,6 +233,11 @@ export const Summary = z.object({
   latency_ms: Distribution.describe('percentiles of all requests, from merged sketches (never averaged)'),
   inflight: count,
   overflowed_records: count,
+  auth_attempts: count.optional().describe('detailed mode only: totals over every endpoint in the range'),
+  auth_failures: count.optional(),
+  rate_limited: count.optional(),
+  db_queries: count.optional(),
+  db_query_ms: z.number().min(0).optional(),
   top: z.object({
     by_count: z.array(TopEntry),
     by_errors: z.array(TopEntry),
@@ -236,6 +313,7 @@ export type RangeJson = z.infer<typeof Range>;
 export type EndpointStatsJson = z.infer<typeof EndpointStats>;
 export type EndpointListJson = z.infer<typeof EndpointList>;
 export type EndpointDetailJson = z.infer<typeof EndpointDetail>;
+export type DetailedStatsJson = z.infer<typeof DetailedStats>;
 export type SeriesPointJson = z.infer<typeof SeriesPoint>;
 export type TopEntryJson = z.infer<typeof TopEntry>;
 export type PeriodTotalsJson = z.infer<typeof PeriodTotals>;
@@ -254,6 +332,7 @@ export const COMPONENTS = {
   EndpointList,
   ExceptionInfo,
   SeriesPoint,
+  DetailedStats,
   EndpointDetail,
   TopEntry,
   PeriodTotals,

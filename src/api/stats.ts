@@ -80,6 +80,7 @@ export function endpointStats(
   seconds: number,
   inflight: number,
   sizeSketches: { request: Sketch; response: Sketch } | null,
+  detailed = false,
 ): EndpointStatsJson {
   const count = t.count;
   const errors = errorsOf(t);
@@ -99,13 +100,37 @@ export function endpointStats(
     request_bytes: sizes(t, F.requestBytes, F.requestSized, F.requestBytesMax, sizeSketches?.request ?? null),
     response_bytes: sizes(t, F.responseBytes, F.responseSized, F.responseBytesMax, sizeSketches?.response ?? null),
     inflight,
+    ...(detailed ? detailCounts(t) : {}),
   };
 }
 
-export function rowStats(row: Row, data: Dataset): EndpointStatsJson {
+/** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
+export function detailCounts(t: Tally): Required<Pick<EndpointStatsJson, DetailCountKey>> {
+  const c = t.c;
+  return {
+    auth_attempts: c[F.authAttempts],
+    auth_failures: c[F.authFailures],
+    rate_limited: c[F.rateLimited],
+    db_queries: c[F.dbQueries],
+    db_queries_per_request: c[F.detailed] === 0 ? null : c[F.dbQueries] / c[F.detailed],
+  };
+}
+
+type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
+
+export function rowStats(row: Row, data: Dataset, detailed = false): EndpointStatsJson {
   const ep = row.ep;
   const sketches = data.window === 'all' && ep !== null ? { request: ep.requestSize, response: ep.responseSize } : null;
-  return endpointStats(row.method, row.route, row.tally, data.seconds, row.inflight, sketches);
+  return endpointStats(row.method, row.route, row.tally, data.seconds, row.inflight, sketches, detailed);
+}
+
+/**
+ * Whether answers carry detailed mode's fields: the meter runs in detailed mode, or the data holds some
+ * (a live endpoint with detail, or stored slots recorded in detailed mode). Otherwise the answers are
+ * exactly those of a meter without it.
+ */
+export function hasDetail(detailedMeter: boolean, rows: readonly Row[]): boolean {
+  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || r.tally.c[F.detailed] > 0);
 }
 
 /** Merges several rows (the methods of one route) into one tally, size sketches included. */

@@ -1,5 +1,5 @@
 import { ringHorizon } from '../core/query.js';
-import { Tally } from '../core/tally.js';
+import { F, Tally } from '../core/tally.js';
 import { collect } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';
@@ -10,7 +10,17 @@ import type { RangeSpec } from './range.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import { CHANGE_FIELDS } from './schemas.js';
 import type { PeriodTotalsJson, SummaryJson, TopEntryJson } from './schemas.js';
-import { distribution, errorsOf, errorTypes, fiveXx, finite, iso, rangeJson, statusClasses } from './stats.js';
+import {
+  distribution,
+  errorsOf,
+  errorTypes,
+  fiveXx,
+  finite,
+  hasDetail,
+  iso,
+  rangeJson,
+  statusClasses,
+} from './stats.js';
 import type { ResolvedOptions } from './options.js';
 
 const DEFAULT_TOP = 5;
@@ -168,6 +178,7 @@ export const summary: Route = {
 
     let inflight = 0;
     for (const r of data.rows) inflight += r.inflight;
+    const c = totals.tally.c;
     const body: SummaryJson = {
       range: rangeJson(data),
       endpoints: opts.meter.registry.size,
@@ -182,6 +193,15 @@ export const summary: Route = {
       latency_ms: distribution(totals.tally.latency),
       inflight,
       overflowed_records: opts.meter.registry.overflowedRecords,
+      ...(hasDetail(opts.meter.detailed, data.rows)
+        ? {
+            auth_attempts: c[F.authAttempts],
+            auth_failures: c[F.authFailures],
+            rate_limited: c[F.rateLimited],
+            db_queries: c[F.dbQueries],
+            db_query_ms: c[F.dbMs],
+          }
+        : {}),
       top: topLists(data, n),
       comparison,
     };

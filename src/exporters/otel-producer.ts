@@ -16,6 +16,7 @@ import type {
 import type { ApimeterConfig } from '../core/config.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { AUTH_TYPES } from '../core/detail.js';
 import { ERROR_TYPES } from '../core/record.js';
 import { ERROR_FIELD, F } from '../core/tally.js';
 import { createError } from '../errors.js';
@@ -82,6 +83,8 @@ class DeltaState {
   readonly latency = new SketchBaseline();
   readonly requestSize = new SketchBaseline();
   readonly responseSize = new SketchBaseline();
+  /** Auth attempts by kind and outcome (detailed mode; kept since start-up, not in the tally). */
+  readonly auth = new Float64Array(AUTH_TYPES.length * 2);
   constructor(fields: number) {
     this.c = new Float64Array(fields);
   }
@@ -94,6 +97,10 @@ interface Collected {
   active: DataPoint<number>[];
   requests: DataPoint<number>[];
   errors: DataPoint<number>[];
+  auth: DataPoint<number>[];
+  rateLimited: DataPoint<number>[];
+  dbQueries: DataPoint<number>[];
+  dbDuration: DataPoint<number>[];
 }
 
 /**
@@ -106,7 +113,10 @@ interface Collected {
  * - `http.server.request.body.size`, `http.server.response.body.size` (By): histograms;
  * - `<prefix>.http.server.requests` ({request}): requests per status class (or exact code);
  * - `<prefix>.http.server.errors` ({request}): requests per `error.type` (server_error, client_error,
- *   exception, validation, aborted).
+ *   exception, validation, aborted);
+ * - detailed mode (`metrics_detailed`) only: `<prefix>.auth.attempts` by `apimeter.auth.type` and
+ *   `apimeter.auth.success`, `<prefix>.ratelimit.hits`, `<prefix>.db.client.queries` (monotonic sums) and
+ *   `<prefix>.db.client.duration` (s, a monotonic sum of query time).
  *
  * Histograms are exponential when the reader asks for them (its histogram aggregation is
  * `base2_exponential_bucket_histogram`), built straight from the latency sketch; explicit otherwise.
@@ -130,6 +140,10 @@ export class ApimeterMetricProducer implements MetricProducer {
     responseSize: string;
     requests: string;
     errors: string;
+    auth: string;
+    rateLimited: string;
+    dbQueries: string;
+    dbDuration: string;
   };
   private readonly on: Record<keyof ApimeterMetricProducer['names'], boolean>;
   /** When set and open, collect() returns nothing (the export would be refused anyway). */
@@ -151,6 +165,10 @@ export class ApimeterMetricProducer implements MetricProducer {
       responseSize: 'http.server.response.body.size',
       requests: own('http.server.requests'),
       errors: own('http.server.errors'),
+      auth: own('auth.attempts'),
+      rateLimited: own('ratelimit.hits'),
+      dbQueries: own('db.client.queries'),
+      dbDuration: own('db.client.duration'),
     };
     const allowed = nameFilter(this.options.allowList, this.options.blockList);
     this.on = {
@@ -160,6 +178,10 @@ export class ApimeterMetricProducer implements MetricProducer {
       responseSize: allowed(this.names.responseSize),
       requests: allowed(this.names.requests),
       errors: allowed(this.names.errors),
+      auth: allowed(this.names.auth),
+      rateLimited: allowed(this.names.rateLimited),
+      dbQueries: allowed(this.names.dbQueries),
+      dbDuration: allowed(this.names.dbDuration),
     };
     this.lastCollect = meter.startedAt;
   }
@@ -202,11 +224,24 @@ export class ApimeterMetricProducer implements MetricProducer {
     const histogramDelta = this.temporality(InstrumentType.HISTOGRAM) === AggregationTemporality.DELTA;
     const counterDelta = this.temporality(InstrumentType.COUNTER) === AggregationTemporality.DELTA;
     const exponential = this.exponential();
-    const out: Collected = { duration: [], requestSize: [], responseSize: [], active: [], requests: [], errors: [] };
+    const out: Collected = {
+      duration: [],
+      requestSize: [],
+      responseSize: [],
+      active: [],
+      requests: [],
+      errors: [],
+      auth: [],
+      rateLimited: [],
+      dbQueries: [],
+      dbDuration: [],
+    };
+    let detailed = meter.detailed;
     const since = hrTime(this.lastCollect);
     const start = hrTime(meter.startedAt);
     const end = hrTime(now);
     for (const ep of meter.registry.endpoints()) {
+      if (ep.detail !== null) detailed = true;
       this.collectEndpoint(ep, out, {
         histogramDelta,
         counterDelta,
@@ -238,9 +273,16 @@ export class ApimeterMetricProducer implements MetricProducer {
         });
       }
     };
-    const sum = (name: string, description: string, points: DataPoint<number>[], monotonic: boolean) =>
+    const sum = (
+      name: string,
+      description: string,
+      points: DataPoint<number>[],
+      monotonic: boolean,
+      unit = '{request}',
+      valueType = ValueType.INT,
+    ) =>
       metrics.push({
-        descriptor: { name, unit: '{request}', description, valueType: ValueType.INT },
+        descriptor: { name, unit, description, valueType },
         aggregationTemporality:
           monotonic && counterDelta ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.SUM,
@@ -255,6 +297,19 @@ export class ApimeterMetricProducer implements MetricProducer {
       histogram(this.names.responseSize, 'By', 'Size of HTTP server response bodies.', out.responseSize);
     if (on.requests) sum(this.names.requests, 'HTTP server requests by status.', out.requests, true);
     if (on.errors) sum(this.names.errors, 'HTTP server requests that failed, by error type.', out.errors, true);
+    if (detailed) {
+      const names = this.names;
+      if (on.auth)
+        sum(names.auth, 'Authentication attempts by kind of credentials and outcome.', out.auth, true, '{attempt}');
+      if (on.rateLimited)
+        sum(names.rateLimited, 'HTTP server requests refused by a rate limiter.', out.rateLimited, true);
+      if (on.dbQueries)
+        sum(names.dbQueries, 'Database queries made while serving requests.', out.dbQueries, true, '{query}');
+      if (on.dbDuration) {
+        const what = 'Time spent in database queries while serving requests.';
+        sum(names.dbDuration, what, out.dbDuration, true, 's', ValueType.DOUBLE);
+      }
+    }
     this.lastPoints = metrics.reduce((n, m) => n + m.dataPoints.length, 0);
     this.lastCollectMs = performance.now() - started;
     return { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] };
@@ -350,6 +405,23 @@ export class ApimeterMetricProducer implements MetricProducer {
       ERROR_TYPES.forEach((type, e) =>
         counter(out.errors, { ...attributes, 'error.type': type }, value(ERROR_FIELD[e])),
       );
+    }
+    if (ep.detail !== null) {
+      if (on.auth) {
+        const seen = how.counterDelta ? delta?.auth : undefined;
+        const auth = ep.detail.auth;
+        AUTH_TYPES.forEach((type, k) => {
+          for (const success of [false, true]) {
+            const i = k * 2 + (success ? 1 : 0);
+            const attrs = { ...attributes, 'apimeter.auth.type': type, 'apimeter.auth.success': success };
+            counter(out.auth, attrs, auth[i] - (seen === undefined ? 0 : seen[i]));
+            if (seen !== undefined) seen[i] = auth[i];
+          }
+        });
+      }
+      if (on.rateLimited) counter(out.rateLimited, attributes, value(F.rateLimited));
+      if (on.dbQueries) counter(out.dbQueries, attributes, value(F.dbQueries));
+      if (on.dbDuration) counter(out.dbDuration, attributes, value(F.dbMs) / 1000);
     }
     if (last !== undefined) last.set(c);
   }

@@ -67,8 +67,11 @@ export class ExpositionWriter {
     this.lines.push(`# HELP ${family} ${escapeHelp(help, 'openmetrics')}`);
   }
 
-  sample(name: string, labels: string, value: number): void {
-    this.lines.push(`${name}${labels} ${formatValue(value)}`);
+  /** One sample; `exemplar` (` # {…} value timestamp` without the leading ` # `) is written in OpenMetrics only. */
+  sample(name: string, labels: string, value: number, exemplar?: string): void {
+    if (exemplar !== undefined && this.format === 'openmetrics') {
+      this.lines.push(`${name}${labels} ${formatValue(value)} # ${exemplar}`);
+    } else this.lines.push(`${name}${labels} ${formatValue(value)}`);
   }
 
   /** The exposition text: every line ends with a line feed; OpenMetrics ends with `# EOF`. */

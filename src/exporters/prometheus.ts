@@ -6,6 +6,7 @@ import type { Sketch } from '../core/sketch.js';
 import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
 import type { Tally } from '../core/tally.js';
 import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
 import type { ExpositionFormat } from './prometheus-text.js';
 
@@ -76,12 +77,14 @@ function histogram(
   sketch: Sketch,
   bounds: readonly number[],
   unit: number,
+  exemplars?: readonly (string | undefined)[],
 ): void {
   const cumulative = cumulativeBuckets(sketch, bounds, unit);
   bounds.forEach((bound, i) => {
-    w.sample(`${name}_bucket`, labelSet([...labels, ['le', formatLe(bound, w.format)]]), cumulative[i]);
+    const le = formatLe(bound, w.format);
+    w.sample(`${name}_bucket`, labelSet([...labels, ['le', le]]), cumulative[i], exemplars?.[i]);
   });
-  w.sample(`${name}_bucket`, labelSet([...labels, ['le', '+Inf']]), sketch.count);
+  w.sample(`${name}_bucket`, labelSet([...labels, ['le', '+Inf']]), sketch.count, exemplars?.[bounds.length]);
   w.sample(`${name}_sum`, labelSet(labels), sketch.sum / unit);
   w.sample(`${name}_count`, labelSet(labels), sketch.count);
 }
@@ -154,7 +157,14 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
     'Duration of HTTP requests in seconds (buckets derived from a 0.54 % latency sketch; sampled when metrics_sample_rate < 1).',
     'seconds',
   );
-  eps.forEach((ep, i) => histogram(w, names.duration, base(ep), tallies[i].latency, DURATION_BOUNDS_SECONDS, 1000));
+  // Trace exemplars (detailed mode) exist in OpenMetrics only: the 0.0.4 text format has no syntax for them.
+  const exemplars = (ep: EndpointStats) =>
+    w.format === 'openmetrics' && ep.detail !== null
+      ? bucketExemplars(ep.detail.exemplars, DURATION_BOUNDS_SECONDS)
+      : undefined;
+  eps.forEach((ep, i) =>
+    histogram(w, names.duration, base(ep), tallies[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
+  );
 
   w.family('http_server_active_requests', 'gauge', 'HTTP requests in progress.');
   for (const ep of eps) w.sample('http_server_active_requests', labelSet(base(ep)), ep.inflight);
@@ -188,5 +198,6 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   w.sample('apimeter_overflowed_endpoints_total', '', registry.overflowedEndpoints);
   w.family('apimeter_overflowed_records_total', 'counter', 'Requests recorded on the overflow endpoint past the cap.');
   w.sample('apimeter_overflowed_records_total', '', registry.overflowedRecords);
+  if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, tallies, base);
   return w.finish();
 }

@@ -4,16 +4,22 @@ import { ERROR_TYPES } from '../core/record.js';
 import { LATENCY_SKETCH, SIZE_SKETCH } from '../core/sketch.js';
 import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
 import { SketchBaseline } from './delta.js';
+import { addDetailDeltas, DETAIL_SLOTS, DETAIL_SUFFIXES, writeDetailLines } from './statsd-detail.js';
+import type { DetailMetric } from './statsd-detail.js';
 import { decimal, shortDecimal } from './statsd-format.js';
 import type { StatsdFormat } from './statsd-format.js';
 import { nameFilter } from './statsd-options.js';
 import type { StatsdExporterOptions } from './statsd-options.js';
 import type { DatagramSender } from './statsd-sender.js';
 
-/** Counter slots per endpoint group: status classes 1xx–5xx, other statuses, then the five error types. */
+/**
+ * Counter slots per endpoint group: status classes 1xx–5xx, other statuses, the five error types, then
+ * detailed mode's counters (statsd-detail.ts).
+ */
 const OTHER_CLASS = 5;
 const ERROR_SLOT = 6;
-const SLOTS = ERROR_SLOT + ERROR_TYPES.length;
+const DETAIL_SLOT = ERROR_SLOT + ERROR_TYPES.length;
+const SLOTS = DETAIL_SLOT + DETAIL_SLOTS;
 const CLASS_NAMES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'];
 
 /**
@@ -59,6 +65,10 @@ export class Group {
 class EndpointState {
   /** Cumulative request count at the last read (cheap check for "nothing new"). */
   seen = 0;
+  /** Cumulative count of requests recorded in detailed mode at the last read (same check). */
+  detailSeen = 0;
+  /** Auth attempts by kind and outcome at the last read (detailed mode). */
+  auth: Float64Array | null = null;
   readonly c: Float64Array;
   codes: Map<number, number> | null = null;
   readonly latency = new SketchBaseline();
@@ -86,6 +96,8 @@ export class RegistryLines {
   private readonly groups = new Map<string, Group>();
   private readonly names: Record<MetricKey, string>;
   private readonly on: Record<MetricKey, boolean>;
+  private readonly detailNames: Record<DetailMetric, string>;
+  private readonly detailOn: Record<DetailMetric, boolean>;
   private readonly sampleRate: number;
   private scratch: Float64Array | null = null;
   private readonly values: Map<number, string>[] = [];
@@ -115,6 +127,11 @@ export class RegistryLines {
       requestSize: allowed(unprefixed('request.size.bytes')),
       responseSize: allowed(unprefixed('response.size.bytes')),
     };
+    const detail = Object.entries(DETAIL_SUFFIXES) as [DetailMetric, string][];
+    this.detailNames = Object.fromEntries(detail.map(([k, suffix]) => [k, metric(suffix)])) as typeof this.detailNames;
+    this.detailOn = Object.fromEntries(
+      detail.map(([k, suffix]) => [k, allowed(unprefixed(suffix))]),
+    ) as typeof this.detailOn;
     this.sampleRate = meter.config.metricsSampleRate;
   }
 
@@ -196,8 +213,10 @@ export class RegistryLines {
       const open = ep.unfolded();
       const total = ep.total;
       const cumulative = total.count + (open === undefined ? 0 : open.count);
-      if (cumulative !== state.seen) {
+      const detailed = ep.detail === null ? 0 : total.c[F.detailed] + (open === undefined ? 0 : open.c[F.detailed]);
+      if (cumulative !== state.seen || detailed !== state.detailSeen) {
         state.seen = cumulative;
+        state.detailSeen = detailed;
         const c = this.sum(total.c, open?.c);
         const last = state.c;
         const counts = group.counts;
@@ -211,6 +230,10 @@ export class RegistryLines {
         }
         counts[OTHER_CLASS] += c[F.count] - classes - (last[F.count] - lastClasses);
         for (let e = 0; e < ERROR_TYPES.length; e++) counts[ERROR_SLOT + e] += c[ERROR_FIELD[e]] - last[ERROR_FIELD[e]];
+        if (ep.detail !== null) {
+          const auth = (state.auth ??= new Float64Array(ep.detail.auth.length));
+          addDetailDeltas(counts, DETAIL_SLOT, c, last, ep.detail, auth);
+        }
         if (this.options.detailed) {
           const codes = (group.codes ??= new Map());
           const seen = (state.codes ??= new Map());
@@ -274,6 +297,7 @@ export class RegistryLines {
         sender.add(fmt.line(fmt.head(this.names.error, p), decimal(n), 'c', 1, fmt.tail(p)));
       }
     }
+    writeDetailLines(fmt, sender, this.detailNames, this.detailOn, part, counts, DETAIL_SLOT);
     if (this.on.duration) this.writeDistribution(group, 'latency');
     if (this.on.requestSize) this.writeDistribution(group, 'requestSize');
     if (this.on.responseSize) this.writeDistribution(group, 'responseSize');

@@ -4,6 +4,8 @@ export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
+  /** OpenMetrics exemplar (` # {labels} value [timestamp]`), if the line has one. */
+  exemplar?: { labels: Record<string, string>; value: number; timestamp?: number };
 }
 
 export interface Family {
@@ -24,38 +26,59 @@ function unescape(text: string): string {
   return text.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 }
 
-/** `name{a="x",b="y"} value` → a sample; label values unescaped. An independent reading of the format. */
+const NUMBER = /^(?:[+-]?(?:\d+\.?\d*(?:e[+-]?\d+)?|\.\d+)|\+Inf|-Inf|NaN)$/i;
+const toNumber = (v: string) => (v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v));
+
+/** `{a="x",b="y"}` at the start of `rest` → the labels (values unescaped) and the text after the brace. */
+function parseLabels(rest: string, line: string): [Record<string, string>, string] {
+  const labels: Record<string, string> = {};
+  let i = 1;
+  while (rest[i] !== '}') {
+    const eq = rest.indexOf('=', i);
+    const key = rest.slice(i, eq);
+    assert.match(key, /^[a-zA-Z_][a-zA-Z0-9_]*$/, `label name in ${line}`);
+    assert.equal(rest[eq + 1], '"', `label value quoted in ${line}`);
+    let j = eq + 2;
+    let raw = '';
+    while (rest[j] !== '"') {
+      if (rest[j] === '\\') {
+        raw += rest.slice(j, j + 2);
+        j += 2;
+      } else raw += rest[j++];
+      assert.ok(j < rest.length, `unterminated label value in ${line}`);
+    }
+    labels[key] = unescape(raw);
+    i = j + 1;
+    if (rest[i] === ',') i++;
+  }
+  return [labels, rest.slice(i + 1)];
+}
+
+/** `name{a="x",b="y"} value [# {exemplar labels} value [timestamp]]` → a sample. An independent reading of the format. */
 function parseSample(line: string): Sample {
   const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$/.exec(line);
   assert.ok(m, `not a sample line: ${line}`);
   const [, name, rest0] = m;
+  let labels: Record<string, string> = {};
   let rest = rest0;
-  const labels: Record<string, string> = {};
-  if (rest.startsWith('{')) {
-    let i = 1;
-    while (rest[i] !== '}') {
-      const eq = rest.indexOf('=', i);
-      const key = rest.slice(i, eq);
-      assert.match(key, /^[a-zA-Z_][a-zA-Z0-9_]*$/, `label name in ${line}`);
-      assert.equal(rest[eq + 1], '"', `label value quoted in ${line}`);
-      let j = eq + 2;
-      let raw = '';
-      while (rest[j] !== '"') {
-        if (rest[j] === '\\') {
-          raw += rest.slice(j, j + 2);
-          j += 2;
-        } else raw += rest[j++];
-        assert.ok(j < rest.length, `unterminated label value in ${line}`);
-      }
-      labels[key] = unescape(raw);
-      i = j + 1;
-      if (rest[i] === ',') i++;
-    }
-    rest = rest.slice(i + 1);
+  if (rest.startsWith('{')) [labels, rest] = parseLabels(rest, line);
+  let exemplar: Sample['exemplar'];
+  const hash = rest.indexOf(' # ');
+  if (hash !== -1) {
+    const [exLabels, after] = parseLabels(rest.slice(hash + 3), line);
+    assert.ok(after.startsWith(' '), `exemplar value in ${line}`);
+    const [v, ts, ...extra] = after.slice(1).split(' ');
+    assert.equal(extra.length, 0, `exemplar in ${line}`);
+    assert.match(v, NUMBER, `exemplar value in ${line}`);
+    if (ts !== undefined) assert.match(ts, NUMBER, `exemplar timestamp in ${line}`);
+    const chars = Object.entries(exLabels).reduce((n, [k, val]) => n + [...k].length + [...val].length, 0);
+    assert.ok(chars <= 128, `exemplar labels over 128 characters in ${line}`);
+    exemplar = { labels: exLabels, value: toNumber(v), ...(ts === undefined ? {} : { timestamp: Number(ts) }) };
+    rest = rest.slice(0, hash);
   }
   const value = rest.trim();
-  assert.match(value, /^(?:[+-]?(?:\d+\.?\d*(?:e[+-]?\d+)?|\.\d+)|\+Inf|-Inf|NaN)$/i, `value in ${line}`);
-  return { name, labels, value: value === '+Inf' ? Infinity : value === '-Inf' ? -Infinity : Number(value) };
+  assert.match(value, NUMBER, `value in ${line}`);
+  return { name, labels, value: toNumber(value), ...(exemplar === undefined ? {} : { exemplar }) };
 }
 
 /**
@@ -95,6 +118,10 @@ export function parseExposition(text: string, format: 'text' | 'openmetrics'): M
     assert.ok(!line.startsWith('#'), `unexpected comment: ${line}`);
     const sample = parseSample(line);
     assert.ok(current, `sample before any family: ${line}`);
+    if (sample.exemplar !== undefined) {
+      assert.equal(format, 'openmetrics', `exemplars exist in OpenMetrics only: ${line}`);
+      assert.ok(/_(bucket|total)$/.test(sample.name), `exemplar on a ${sample.name} line`);
+    }
     const ok = SUFFIXES[current.type].some((s) =>
       format === 'text' && current!.type === 'counter'
         ? sample.name === current!.name

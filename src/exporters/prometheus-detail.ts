@@ -1,0 +1,107 @@
+import { AUTH_TYPES } from '../core/detail.js';
+import type { Exemplar } from '../core/detail.js';
+import type { EndpointStats } from '../core/endpoint.js';
+import { F } from '../core/tally.js';
+import type { Tally } from '../core/tally.js';
+import { formatValue, labelSet } from './prometheus-text.js';
+import type { ExpositionWriter } from './prometheus-text.js';
+
+type Labels = readonly (readonly [string, string])[];
+
+/** OpenMetrics caps the label names and values of one exemplar at 128 UTF-8 characters together. */
+const MAX_EXEMPLAR_CHARS = 128;
+
+/**
+ * An exemplar as OpenMetrics writes it after ` # `: `{trace_id="…",span_id="…"} 0.067 1732550000.123`
+ * (value in seconds, timestamp in seconds since the epoch). The span id is left out when the two ids
+ * would pass the 128-character cap, the exemplar when the trace id alone would.
+ */
+export function exemplarText(e: Exemplar): string | undefined {
+  const traceChars = 'trace_id'.length + e.traceId.length;
+  if (traceChars > MAX_EXEMPLAR_CHARS) return undefined;
+  const labels: [string, string][] = [['trace_id', e.traceId]];
+  if (e.spanId !== undefined && traceChars + 'span_id'.length + e.spanId.length <= MAX_EXEMPLAR_CHARS) {
+    labels.push(['span_id', e.spanId]);
+  }
+  return `${labelSet(labels)} ${formatValue(e.valueMs / 1000)} ${formatValue(e.at / 1000)}`;
+}
+
+/**
+ * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` in seconds and
+ * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound].
+ */
+export function bucketExemplars(
+  exemplars: readonly (Exemplar | undefined)[],
+  bounds: readonly number[],
+): (string | undefined)[] {
+  const best = new Array<Exemplar | undefined>(bounds.length + 1).fill(undefined);
+  for (const e of exemplars) {
+    if (e === undefined) continue;
+    const seconds = e.valueMs / 1000;
+    let k = 0;
+    while (k < bounds.length && seconds > bounds[k]) k++;
+    const held = best[k];
+    if (held === undefined || e.at > held.at) best[k] = e;
+  }
+  return best.map((e) => (e === undefined ? undefined : exemplarText(e)));
+}
+
+/**
+ * Detailed mode's families (`metrics_detailed`), for endpoints that have recorded in it: auth attempts by
+ * kind and outcome (since start-up), rate-limited requests and the last reported quota, database
+ * queries and their time. Counters are cumulative like every other family here.
+ */
+export function detailFamilies(
+  w: ExpositionWriter,
+  eps: readonly EndpointStats[],
+  tallies: readonly Tally[],
+  base: (ep: EndpointStats) => Labels,
+): void {
+  const rows = eps.flatMap((ep, i) => (ep.detail === null ? [] : [{ ep, d: ep.detail, c: tallies[i].c }]));
+
+  w.family(
+    'apimeter_auth_attempts_total',
+    'counter',
+    'Authentication attempts (credentials presented, or refused with 401/403), by kind of credentials and outcome.',
+  );
+  for (const { ep, d } of rows) {
+    AUTH_TYPES.forEach((type, k) => {
+      for (const success of [false, true]) {
+        const n = d.auth[k * 2 + (success ? 1 : 0)];
+        if (n > 0) {
+          const labels = labelSet([...base(ep), ['auth_type', type], ['success', String(success)]]);
+          w.sample('apimeter_auth_attempts_total', labels, n);
+        }
+      }
+    });
+  }
+
+  w.family(
+    'apimeter_rate_limited_total',
+    'counter',
+    'Requests refused by a rate limiter (answered 429, or reported by the application).',
+  );
+  for (const { ep, c } of rows) w.sample('apimeter_rate_limited_total', labelSet(base(ep)), c[F.rateLimited]);
+  w.family('apimeter_rate_limit_limit', 'gauge', 'Requests the rate limiter allows per window, as last reported.');
+  for (const { ep, d } of rows) {
+    if (d.rateLimit >= 0) w.sample('apimeter_rate_limit_limit', labelSet(base(ep)), d.rateLimit);
+  }
+  w.family('apimeter_rate_limit_remaining', 'gauge', 'Requests left in the rate limiter window, as last reported.');
+  for (const { ep, d } of rows) {
+    if (d.rateLimit >= 0 && d.rateRemaining >= 0) {
+      w.sample('apimeter_rate_limit_remaining', labelSet(base(ep)), d.rateRemaining);
+    }
+  }
+
+  w.family('apimeter_db_queries_total', 'counter', 'Database queries made while serving requests.');
+  for (const { ep, c } of rows) w.sample('apimeter_db_queries_total', labelSet(base(ep)), c[F.dbQueries]);
+  w.family(
+    'apimeter_db_query_duration_seconds_total',
+    'counter',
+    'Time spent in database queries while serving requests, in seconds.',
+    'seconds',
+  );
+  for (const { ep, c } of rows) {
+    w.sample('apimeter_db_query_duration_seconds_total', labelSet(base(ep)), c[F.dbMs] / 1000);
+  }
+}

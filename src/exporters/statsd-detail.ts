@@ -1,0 +1,83 @@
+import { AUTH_TYPES } from '../core/detail.js';
+import type { EndpointDetail } from '../core/detail.js';
+import { F } from '../core/tally.js';
+import { decimal } from './statsd-format.js';
+import type { StatsdFormat } from './statsd-format.js';
+import type { DatagramSender } from './statsd-sender.js';
+
+/**
+ * Detailed mode's StatsD counters (`metrics_detailed`), per endpoint group: slots in a group's counter
+ * array, read as differences of cumulative values like the request counters.
+ */
+export const DETAIL = {
+  rateLimited: 0,
+  dbQueries: 1,
+  dbMs: 2,
+  /** Auth attempts by [type * 2 + (success ? 1 : 0)], as EndpointDetail.auth. */
+  auth: 3,
+} as const;
+export const DETAIL_SLOTS = DETAIL.auth + AUTH_TYPES.length * 2;
+
+export type DetailMetric = 'auth' | 'rateLimited' | 'dbQueries' | 'dbDuration';
+
+/** Name suffixes after `api_metrics_prefix` (DESIGN.md's catalogue). */
+export const DETAIL_SUFFIXES: Record<DetailMetric, string> = {
+  auth: 'auth.count',
+  rateLimited: 'ratelimit.hits',
+  dbQueries: 'db.query.count',
+  dbDuration: 'db.query.duration',
+};
+
+/**
+ * Adds what one endpoint gained since the last read to its group's slots (`counts` from `at` on):
+ * `c` and `last` are its cumulative tally counters now and at the last read, `auth` its auth counts at
+ * the last read (brought up to date here). The auth counts by kind are kept since start-up in
+ * EndpointDetail, so they get a baseline of their own.
+ */
+export function addDetailDeltas(
+  counts: Float64Array,
+  at: number,
+  c: ArrayLike<number>,
+  last: ArrayLike<number>,
+  detail: EndpointDetail,
+  auth: Float64Array,
+): void {
+  counts[at + DETAIL.rateLimited] += c[F.rateLimited] - last[F.rateLimited];
+  counts[at + DETAIL.dbQueries] += c[F.dbQueries] - last[F.dbQueries];
+  counts[at + DETAIL.dbMs] += c[F.dbMs] - last[F.dbMs];
+  for (let i = 0; i < auth.length; i++) {
+    counts[at + DETAIL.auth + i] += detail.auth[i] - auth[i];
+    auth[i] = detail.auth[i];
+  }
+}
+
+/**
+ * The lines of one group's detailed counters: `api.auth.count` by auth_type and success,
+ * `api.ratelimit.hits`, `api.db.query.count`, and `api.db.query.duration` (milliseconds, a counter: the
+ * summed query time, to the microsecond). Only counters that changed are sent.
+ */
+export function writeDetailLines(
+  fmt: StatsdFormat,
+  sender: DatagramSender,
+  names: Record<DetailMetric, string>,
+  on: Record<DetailMetric, boolean>,
+  part: string,
+  counts: Float64Array,
+  at: number,
+): void {
+  const counter = (name: string, p: string, n: number) => {
+    if (n > 0) sender.add(fmt.line(fmt.head(name, p), decimal(n), 'c', 1, fmt.tail(p)));
+  };
+  if (on.auth) {
+    AUTH_TYPES.forEach((type, k) => {
+      for (const success of [false, true]) {
+        const n = counts[at + DETAIL.auth + k * 2 + (success ? 1 : 0)];
+        if (!(n > 0)) continue;
+        counter(names.auth, fmt.extend(fmt.extend(part, 'auth_type', type), 'success', String(success)), n);
+      }
+    });
+  }
+  if (on.rateLimited) counter(names.rateLimited, part, counts[at + DETAIL.rateLimited]);
+  if (on.dbQueries) counter(names.dbQueries, part, counts[at + DETAIL.dbQueries]);
+  if (on.dbDuration) counter(names.dbDuration, part, Math.round(counts[at + DETAIL.dbMs] * 1000) / 1000);
+}
