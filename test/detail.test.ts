@@ -41,6 +41,13 @@ describe('normalizeMessage', () => {
     assert.equal(normalizeMessage('hash deadbeef12 mismatch at 0x7ffe'), 'hash <hex> mismatch at <hex>');
     assert.equal(normalizeMessage('sha 9f86d081884c7d659a2feaa0c55ad015'), 'sha <token>');
     assert.equal(normalizeMessage('timeout after 30.5s (attempt 3/5)'), 'timeout after <n>s (attempt <n>/<n>)');
+    // A credential's value after its name goes whatever its length or shape.
+    assert.equal(
+      normalizeMessage('login failed: password=hunter2 user=bob'),
+      'login failed: password=<redacted> user=bob',
+    );
+    assert.equal(normalizeMessage('bad header Bearer abc.def'), 'bad header Bearer <redacted>');
+    assert.equal(normalizeMessage('session expired'), 'session expired');
     // Words with digits inside survive: they are names, not ids.
     assert.equal(normalizeMessage('utf8 decode failed'), 'utf8 decode failed');
   });

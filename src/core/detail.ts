@@ -112,6 +112,9 @@ export function errorMessageOf(error: unknown): string {
 const MESSAGE_SCAN = 1000;
 export const MESSAGE_KEEP = 160;
 
+// `password=…`, `token: …`, `Bearer …`: the value after a credential's name, whatever its length.
+const CREDENTIAL =
+  /\b(pass(?:word|wd)?|pwd|secret|token|api[-_]?key|access[-_]?key|auth(?:orization)?|cookie|session(?:id)?|sid)(\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;]+)|\b(bearer|basic)(\s+)([^\s,;]+)/gi;
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 const EMAIL = /[\w.+-]+@[\w-]+(\.[\w-]+)+/g;
 const QUOTED = /'[^']*'|"[^"]*"|`[^`]*`/g;
@@ -134,6 +137,9 @@ export function normalizeMessage(message: unknown): string {
   if (s.length > MESSAGE_SCAN) s = s.slice(0, MESSAGE_SCAN);
   s = s
     .replace(JUNK, '?')
+    .replace(CREDENTIAL, (_m, k1?: string, s1?: string, _v1?: string, k2?: string, s2?: string) =>
+      k1 !== undefined ? `${k1}${s1}<redacted>` : `${k2}${s2}<redacted>`,
+    )
     .replace(UUID, '<uuid>')
     .replace(EMAIL, '<email>')
     .replace(QUOTED, (q) => q[0] + '?' + q[0])
