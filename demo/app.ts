@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Meter } from '../src/index.js';
+import type { HistorySource } from '../src/api/index.js';
 import { apimeter, apimeterApi } from '../src/adapters/fastify.js';
 import type { DemoDb } from './db.js';
 import { Latency } from './latency.js';
@@ -17,6 +18,8 @@ export interface DemoAppOptions {
   logger?: boolean;
   /** Bearer token of the metrics API (the demo generates one when none is configured). */
   token: string;
+  /** Stored history (when `api_metrics_persistence` is on): windows of 6h, 24h, 7d, 30d. */
+  history?: HistorySource | null;
 }
 
 /** Where the metrics REST API lives; the meter excludes it (`metricsExcludedEndpoints`). */
@@ -55,6 +58,7 @@ export async function buildApp(opts: DemoAppOptions): Promise<FastifyInstance> {
     prefix: METRICS_PREFIX,
     prometheusPath: PROMETHEUS_PATH,
     token: opts.token,
+    history: opts.history ?? null,
     openPrometheus: true,
     onError: (error) => app.log.error(error),
   });

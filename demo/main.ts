@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { createMeter } from '../src/index.js';
 import type { Meter, MeterOptions } from '../src/index.js';
+import { startPersistence } from '../src/store/persistence.js';
+import type { Persistence } from '../src/store/persistence.js';
 import { buildApp, METRICS_PREFIX, PROMETHEUS_PATH } from './app.js';
 import { DemoDb } from './db.js';
 import { formatReport } from './report.js';
@@ -43,6 +45,8 @@ export interface RunningDemo {
   tokenSource: 'generated' | 'config';
   dbPath: string;
   meter: Meter;
+  /** Snapshots to the store, when `[metrics] api_metrics_persistence` is on; null otherwise. */
+  persistence: Persistence | null;
   app: FastifyInstance;
   traffic: TrafficGenerator | null;
   /** Stops traffic and reports, closes the server, then the database. Safe to call twice. */
@@ -60,13 +64,23 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     metricsExcludedEndpoints: [METRICS_PREFIX, PROMETHEUS_PATH, ...asList(opts.meter?.metricsExcludedEndpoints)],
   });
   const token = meter.config.metricsApiToken || randomBytes(18).toString('base64url');
+  // The demo's own shutdown (below) closes it: its final snapshot runs before the process exits.
+  const persistence = await startPersistence(meter, { handleSignals: false });
   const db = new DemoDb(dbPath);
   let app: FastifyInstance;
   try {
-    app = await buildApp({ db, meter, token, latencyScale: opts.latencyScale, faultRate: opts.faultRate });
+    app = await buildApp({
+      db,
+      meter,
+      token,
+      history: persistence?.history,
+      latencyScale: opts.latencyScale,
+      faultRate: opts.faultRate,
+    });
     await app.listen({ port: opts.port ?? DEFAULTS.port, host: opts.host ?? DEFAULTS.host });
   } catch (error) {
     db.close();
+    await persistence?.close();
     throw error;
   }
   const address = app.server.address();
@@ -102,6 +116,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     tokenSource: meter.config.metricsApiToken === '' ? 'generated' : 'config',
     dbPath,
     meter,
+    persistence,
     app,
     traffic,
     close() {
@@ -112,6 +127,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
           await app.close();
         } finally {
           db.close();
+          await persistence?.close();
         }
       })();
       return closing;
@@ -210,6 +226,11 @@ function banner(demo: RunningDemo, opts: DemoOptions): string {
     `  try         curl -H "Authorization: Bearer ${curlToken}" '${demo.metricsUrl}/endpoints?window=5m&limit=5'`,
     `  Prometheus  ${demo.url}${PROMETHEUS_PATH}  (open, no token)`,
     `  database    ${demo.dbPath}`,
+    `  history     ${
+      demo.persistence === null
+        ? 'off (APIMETER__METRICS__API_METRICS_PERSISTENCE=true keeps snapshots for 6h … 30d windows)'
+        : `snapshots to ${demo.persistence.store.kind} every ${demo.persistence.task.bucketMs / 1000} s`
+    }`,
     `  traffic     ${traffic}`,
     `  report      ${report}`,
     'Press Ctrl+C to stop.',

@@ -7,15 +7,18 @@ import { createMeter, ErrorKind, ManualClock, windowTally } from '../src/index.j
 import { createMetricsApi } from '../src/api/index.js';
 import { rangeTally } from '../src/core/query.js';
 import { StoreHistory } from '../src/store/history.js';
-import { SnapshotTask } from '../src/store/snapshot-task.js';
+import { bucketSecondsFor, SnapshotTask } from '../src/store/snapshot-task.js';
+import type { SnapshotTaskOptions } from '../src/store/snapshot-task.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { MemoryStore } from '../src/store/store.js';
+import { Tally } from '../src/core/tally.js';
+import { addRequest } from './contracts/store.contract.js';
 import type { SnapshotStore } from '../src/store/store.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2025, 2, 3, 12, 0, 0);
 
-function setup(store: SnapshotStore, options: { maxBufferedRows?: number } = {}) {
+function setup(store: SnapshotStore, options: Partial<SnapshotTaskOptions> = {}) {
   const clock = new ManualClock(T0 + 5_000);
   const meter = createMeter({ iniPath: false, env: {}, clock });
   const history = new StoreHistory(store, { stepMs: MIN });
@@ -85,7 +88,15 @@ test('snapshot task: each completed minute written once, nothing counted twice w
   const rows = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER });
   assert.equal(rows.length, 8, 'one row per endpoint per minute');
   assert.equal(task.stats.written, 8, 'no minute written twice');
-  assert.deepEqual(task.health().counters, { written: 8, buffered: 0, dropped: 0, missedBuckets: 0 });
+  assert.deepEqual(task.health().counters, {
+    written: 8,
+    buffered: 0,
+    dropped: 0,
+    missedBuckets: 0,
+    rolledUp: 0,
+    deleted: 0,
+    maintenanceErrors: 0,
+  });
   assert.equal(task.health().state, 'ok');
   assert.ok(meter.componentHealth().some((h) => h.name === 'store:memory'));
 
@@ -184,4 +195,72 @@ test('snapshot task + SQLite + metrics API: a 24h window merges stored history a
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('snapshot task + SQLite: retention at most once an hour, completed hours rolled up, history exact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'apimeter-maint-'));
+  const store = await openSqliteStore(join(dir, 'apimeter.db'));
+  try {
+    const HOUR = 60 * MIN;
+    const DAY = 24 * HOUR;
+    const old = new Tally();
+    addRequest(old, 200, 9, -1, -1);
+    const oldRows = (at: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        instance: 'gone',
+        method: 'GET',
+        route: `/old${i}`,
+        bucketStart: at,
+        bucketSeconds: 60,
+        tally: old,
+      }));
+    await store.writeSnapshot(oldRows(T0 - 5 * DAY, 30));
+    const { clock, meter, history, task } = setup(store, { retentionDays: 2, minRetryMs: 10 });
+    const ep = meter.endpoint('GET', '/a')!;
+    let total = 0;
+    for (let m = 0; m < 75; m++) {
+      clock.set(T0 + m * MIN + 20_000);
+      for (let i = 0; i <= m % 4; i++, total++) meter.record(ep, 200, 3 + m, -1, -1, ErrorKind.None);
+      clock.set(T0 + (m + 1) * MIN + 1000);
+      await task.runOnce();
+      if (m === 0) {
+        assert.equal(task.stats.deleted, 30, 'the first run applies retention');
+        // Another old row: not deleted again before an hour has passed.
+        await store.writeSnapshot(oldRows(T0 - 4 * DAY, 1));
+      }
+      if (m === 59) assert.equal(task.stats.deleted, 30);
+    }
+    // An hour later, retention ran again: the old raw row, and the hourly and daily rows the 12:10 rollup
+    // had made of it (it reopened that old hour and day).
+    assert.equal(task.stats.deleted, 33);
+    // 13:10 has passed: the hour 12:00-13:00 is rolled up (and the empty ones before it skipped).
+    const marks = await store.rollupWatermarks();
+    assert.equal(marks[3600], T0 + HOUR);
+    const hourly = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER, rollup: 3600 });
+    assert.equal(hourly.length, 1);
+    const firstHour = (await store.readRows({ from: T0, to: T0 + HOUR })).reduce((n, r) => n + r.tally.count, 0);
+    assert.equal(hourly[0].tally.count, firstHour);
+    assert.ok(task.stats.rolledUp >= 1);
+    assert.deepEqual(await history.plan(T0, T0 + 75 * MIN), [
+      { from: T0, to: T0 + HOUR, rollup: 3600 },
+      { from: T0 + HOUR, to: T0 + 75 * MIN },
+    ]);
+    const api = createMetricsApi({ meter, history, cacheSeconds: 0, authorize: () => true });
+    const res = await api.handle({ method: 'GET', url: '/api/v2/metrics/summary?window=24h', headers: {} });
+    api.close();
+    assert.equal(res.status, 200, String(res.body));
+    assert.equal((JSON.parse(String(res.body)) as { count: number }).count, total);
+    assert.equal(task.stats.maintenanceErrors, 0);
+    await task.stop();
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bucketSecondsFor: whole minutes that divide an hour', () => {
+  assert.deepEqual(
+    [1, 30, 60, 90, 300, 420, 480, 600, 1000, 1800, 2400, 3600, 7200].map((s) => bucketSecondsFor(s) / 60),
+    [1, 1, 1, 1, 5, 6, 6, 10, 15, 30, 30, 60, 60],
+  );
 });

@@ -13,8 +13,9 @@ Commands:
   proxy --target URL [--openapi FILE] [--port N] …
                                  Measure an API in any language from in front of it
                                  (apimeter proxy --help for every option)
-  cleanup [--retention-days N] [--dry-run]
-                                 Delete stored snapshots older than the retention
+  cleanup [--retention-days N] [--dry-run] [--no-rollup]
+                                 Delete stored snapshots older than the retention, then
+                                 roll completed hours and days up
                                  (api_metrics_store_url, api_metrics_retention_days)
   help                           Show this help
   version                        Print the version

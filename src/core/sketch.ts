@@ -259,7 +259,11 @@ export class Sketch {
     if (other.dense !== NONE) {
       const src = other.dense;
       const lo = other.offset;
-      if (this.dense !== NONE && lo >= this.offset && lo + src.length <= this.offset + this.dense.length) {
+      if (this.dense === NONE && this.sparseLength === 0) {
+        // Into an empty sketch (a fresh tally, a decoded row): one copy instead of a bucket-by-bucket rebuild.
+        this.dense = src.slice();
+        this.offset = lo;
+      } else if (this.dense !== NONE && lo >= this.offset && lo + src.length <= this.offset + this.dense.length) {
         const dst = this.dense;
         const shift = lo - this.offset;
         for (let i = 0; i < src.length; i++) dst[i + shift] += src[i];
@@ -331,9 +335,19 @@ export class Sketch {
       );
     }
     const s = new Sketch(layout);
-    json.counts.forEach((n, i) => {
-      if (n > 0) s.addIndex(json.offset + i, n);
-    });
+    const counts = json.counts;
+    if (counts.length > SPARSE_LIMIT && json.offset >= s.minIndex && json.offset + counts.length - 1 <= s.maxIndex) {
+      // Dense from the start: one array, no sparse-to-dense switch and re-growing (history reads decode
+      // thousands of day-long sketches).
+      const dense = zeros(counts.length);
+      for (let i = 0; i < counts.length; i++) if (counts[i] > 0) dense[i] = counts[i];
+      s.dense = dense;
+      s.offset = json.offset;
+    } else {
+      counts.forEach((n, i) => {
+        if (n > 0) s.addIndex(json.offset + i, n);
+      });
+    }
     s.count = json.count;
     s.sum = json.sum;
     s.zeroCount = json.zeroCount;

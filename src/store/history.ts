@@ -1,19 +1,29 @@
-import type { HistoryAnswer, HistoryEndpoint, HistoryQuery, HistorySeries, HistorySource } from '../api/history.js';
-import { Tally } from '../core/tally.js';
+import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../api/history.js';
+import { planRanges } from './rollup.js';
+import type { Range } from './rollup.js';
 import type { SnapshotStore } from './store.js';
 
 export interface StoreHistoryOptions {
-  /** Bucket length of the stored rows, ms (the snapshot interval). */
+  /** Bucket length of the stored raw rows, ms (the snapshot interval). */
   stepMs: number;
   /** Only this instance's rows; default: every instance writing to the store (the cluster). */
   instance?: string;
+  /** Read hourly and daily rollups where they cover the range exactly (default true); false: raw rows only. */
+  rollups?: boolean;
+  /**
+   * A series reads rollup rows only when they are no wider than its range divided by this (default 720,
+   * the metrics API's most points): a 30-day series reads hourly rows, a 7-day one raw rows.
+   */
+  seriesPoints?: number;
 }
 
 const MINUTE = 60_000;
 
 /**
  * The metrics API's {@link HistorySource} over a snapshot store: merges the stored tallies (counters
- * added, latency sketches merged, so percentiles over 30 days stay within the sketch's bound).
+ * added, latency sketches merged, so percentiles over 30 days stay within the sketch's bound). Long
+ * ranges read daily rollup rows for their whole days, hourly ones for the whole hours around them and
+ * raw rows only at the edges; the answer equals a merge of the raw rows.
  *
  * @example
  * const history = new StoreHistory(store, { stepMs: 300_000 });
@@ -47,41 +57,43 @@ export class StoreHistory implements HistorySource {
     return this.until;
   }
 
-  private rows(query: HistoryQuery) {
-    const step = this.options.stepMs;
-    return this.store.readRows({
-      from: Math.floor(query.from / step) * step,
-      to: query.to,
-      instance: this.options.instance,
-      route: query.route,
-      method: query.method,
-    });
+  /** The ranges [from, to) is read from: rollup tiers where complete, raw rows elsewhere. */
+  async plan(from: number, to: number, maxSeconds?: number): Promise<Range[]> {
+    if (this.options.rollups === false) return from < to ? [{ from, to }] : [];
+    return planRanges(from, to, await this.store.rollupWatermarks(), maxSeconds);
   }
 
   async endpoints(query: HistoryQuery): Promise<HistoryAnswer> {
     const step = this.options.stepMs;
-    const merged = new Map<string, HistoryEndpoint>();
-    for (const r of await this.rows(query)) {
-      const key = `${r.method} ${r.route}`;
-      const e = merged.get(key);
-      if (e === undefined) merged.set(key, { method: r.method, route: r.route, tally: new Tally().merge(r.tally) });
-      else e.tally.merge(r.tally);
-    }
+    const from = Math.floor(query.from / step) * step;
+    const rows = await this.store.mergeRows({
+      ranges: await this.plan(from, query.to),
+      instance: this.options.instance,
+      route: query.route,
+      method: query.method,
+      by: 'endpoint',
+    });
     return {
-      from: Math.floor(query.from / step) * step,
+      from,
       to: Math.ceil(query.to / step) * step,
-      endpoints: [...merged.values()],
+      endpoints: rows.map((r) => ({ method: r.method, route: r.route, tally: r.tally })),
     };
   }
 
   async series(query: HistoryQuery & { route: string }): Promise<HistorySeries> {
-    const byStart = new Map<number, Tally>();
-    for (const r of await this.rows(query)) {
-      const t = byStart.get(r.bucketStart);
-      if (t === undefined) byStart.set(r.bucketStart, new Tally().merge(r.tally));
-      else t.merge(r.tally);
-    }
-    const points = [...byStart].sort((a, b) => a[0] - b[0]).map(([start, tally]) => ({ start, tally }));
-    return { stepMs: this.options.stepMs, points };
+    const step = this.options.stepMs;
+    const from = Math.floor(query.from / step) * step;
+    // Rollup rows only where a point of the answer is at least as wide as they are.
+    const ranges = await this.plan(from, query.to, (query.to - from) / (this.options.seriesPoints ?? 720) / 1000);
+    const stepMs = Math.max(step, ...ranges.map((r) => (r.rollup ?? 0) * 1000));
+    const rows = await this.store.mergeRows({
+      ranges,
+      instance: this.options.instance,
+      route: query.route,
+      method: query.method,
+      by: 'bucket',
+      stepMs,
+    });
+    return { stepMs, points: rows.map((r) => ({ start: r.bucketStart, tally: r.tally })) };
   }
 }

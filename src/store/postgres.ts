@@ -1,7 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
 import { MIGRATIONS } from './migrations/index.js';
+import { applyRetention, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import type { RetentionCount, RetentionOptions } from './retention.js';
+import { RollupMerger, RowMerger, runRollups } from './rollup.js';
+import type { MergeQuery, MergedRow, RollupOptions, RollupReport, RollupTier, Watermarks } from './rollup.js';
 import { COLUMNS, decodeRow, dedupe, encodeRows, KEY_COLUMNS, READ_COLUMNS } from './row.js';
-import type { RawRow } from './row.js';
+import type { RawRow, Value } from './row.js';
+import { timeSlicer } from './slice.js';
 import type { RowQuery, SnapshotRow, SnapshotStore } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -13,10 +18,29 @@ export interface PostgresStoreOptions {
   max?: number;
 }
 
-/** Rows per INSERT statement: 19 columns × 250 rows stays far below PostgreSQL's 65,535 parameters. */
-const ROWS_PER_STATEMENT = 250;
+/**
+ * Rows per INSERT statement: 19 columns × 100 rows stays far below PostgreSQL's 65,535 parameters, and
+ * pg builds each statement's message synchronously, so smaller statements mean shorter event-loop turns.
+ */
+const ROWS_PER_STATEMENT = 100;
 /** Serializes migrations of instances starting together (any constant shared by all apimeter processes). */
 const MIGRATION_LOCK = 0x61706d74;
+/**
+ * Snapshot writes and retention deletes hold it shared, a rollup step exclusively: a snapshot landing in
+ * a period being rolled up either commits before the step reads (and is included) or after it (and
+ * lowers the watermark it set), never in between.
+ */
+const ROLLUP_LOCK = 0x61706d75;
+const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
+/** Rows per FETCH of a history or rollup read (~1 MB of day-long tallies). */
+const FETCH_ROWS = 500;
+/**
+ * The tally as text: pg would parse JSONB inside its socket handler, all rows of a burst in one turn;
+ * as text it is parsed by decodeRow, time-sliced.
+ */
+const PG_READ_COLUMNS = READ_COLUMNS.replace(/\btally\b/, 'tally::text AS tally');
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const UPDATE = COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]).includes(c))
   .map((c) => `${c} = EXCLUDED.${c}`)
@@ -32,6 +56,7 @@ const UPDATE = COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]).include
 export class PostgresStore implements SnapshotStore {
   readonly kind = 'postgres';
   private readonly prefix: string;
+  private cursors = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -44,7 +69,7 @@ export class PostgresStore implements SnapshotStore {
     return this.prefix + name;
   }
 
-  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await this.pool.connect();
     // A connection lost while checked out is emitted as 'error' on the client; unheard, it would crash the
     // process. The failing query rejects as well, which is what callers see.
@@ -52,7 +77,7 @@ export class PostgresStore implements SnapshotStore {
     client.on('error', ignore);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
@@ -88,49 +113,110 @@ export class PostgresStore implements SnapshotStore {
     });
   }
 
+  private async insert(client: PoolClient, table: string, encoded: readonly Value[][]): Promise<void> {
+    for (let i = 0; i < encoded.length; i += ROWS_PER_STATEMENT) {
+      if (i > 0) await turn();
+      const chunk = encoded.slice(i, i + ROWS_PER_STATEMENT);
+      const values: unknown[] = [];
+      const tuples = chunk.map((row) => {
+        const first = values.length;
+        for (const v of row) values.push(v);
+        return `(${COLUMNS.map((_, k) => `$${first + k + 1}`).join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO ${this.table(table)} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+         ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE}`,
+        values,
+      );
+    }
+  }
+
   async writeSnapshot(rows: readonly SnapshotRow[]): Promise<void> {
     const unique = dedupe(rows);
     if (unique.length === 0) return;
     // Encoded before the transaction opens (yielding to the event loop between chunks).
     const encoded = await encodeRows(unique);
+    let oldest = Infinity;
+    for (const r of unique) oldest = Math.min(oldest, r.bucketStart);
     await this.transaction(async (client) => {
-      for (let i = 0; i < encoded.length; i += ROWS_PER_STATEMENT) {
-        const chunk = encoded.slice(i, i + ROWS_PER_STATEMENT);
-        const values: unknown[] = [];
-        const tuples = chunk.map((row) => {
-          const first = values.length;
-          for (const v of row) values.push(v);
-          return `(${COLUMNS.map((_, k) => `$${first + k + 1}`).join(', ')})`;
-        });
-        await client.query(
-          `INSERT INTO ${this.table('api_metric_snapshots')} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
-           ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE}`,
-          values,
-        );
-      }
+      await this.lockRollups(client, true);
+      await this.insert(client, RAW_TABLE, encoded);
+      // A snapshot in a rolled-up period makes it, and what follows, pending again.
+      await client.query(
+        `UPDATE ${this.table('api_metric_rollup_state')}
+         SET done_until = ($1::bigint / (bucket_seconds * 1000)) * (bucket_seconds * 1000)
+         WHERE done_until > $1::bigint`,
+        [oldest],
+      );
     });
   }
 
-  async readRows(q: RowQuery): Promise<SnapshotRow[]> {
+  /** The rollup lock of this schema (shared by writers, exclusive for a rollup step), until the transaction ends. */
+  private async lockRollups(client: PoolClient, shared: boolean): Promise<void> {
+    const fn = shared ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+    await client.query(`SELECT ${fn}($1, hashtext($2))`, [ROLLUP_LOCK, this.schema ?? '']);
+  }
+
+  private select(q: RowQuery): [string, (string | number)[]] {
     const where = ['bucket_start >= $1', 'bucket_start < $2'];
     const params: (string | number)[] = [q.from, q.to];
-    const add = (column: string, value: string | undefined) => {
+    const add = (column: string, value: string | number | undefined) => {
       if (value === undefined) return;
       params.push(value);
       where.push(`${column} = $${params.length}`);
     };
+    add('bucket_seconds', q.rollup);
     add('instance', q.instance);
     add('endpoint', q.route);
     add('method', q.method);
-    const { rows } = await this.pool.query<RawRow>(
-      `SELECT ${READ_COLUMNS} FROM ${this.table('api_metric_snapshots')} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
-      params,
-    );
-    return rows.map(decodeRow);
+    const table = this.table(q.rollup === undefined ? RAW_TABLE : ROLLUP_TABLE);
+    return [`SELECT ${PG_READ_COLUMNS} FROM ${table} WHERE ${where.join(' AND ')} ORDER BY bucket_start`, params];
+  }
+
+  async readRows(q: RowQuery): Promise<SnapshotRow[]> {
+    const [sql, params] = this.select(q);
+    const { rows } = await this.pool.query<RawRow>(sql, params);
+    return decodeAll(rows);
+  }
+
+  /**
+   * Runs a SELECT through a server-side cursor, FETCH_ROWS rows at a time, handing each row to `onRow`
+   * time-sliced: a 30-day read never holds tens of thousands of rows, and no event-loop turn decodes more
+   * than a couple of milliseconds' worth (pg would otherwise parse a whole 2 MB socket burst in one turn).
+   * Must run inside a transaction.
+   */
+  private async cursor(client: PoolClient, sql: string, params: unknown[], onRow: (row: RawRow) => void) {
+    const name = `apimeter_cursor_${++this.cursors}`;
+    await client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params);
+    const slice = timeSlicer();
+    for (;;) {
+      const { rows } = await client.query<RawRow>(`FETCH ${FETCH_ROWS} FROM ${name}`);
+      for (const row of rows) {
+        await slice();
+        onRow(row);
+      }
+      if (rows.length < FETCH_ROWS) break;
+    }
+    await client.query(`CLOSE ${name}`);
+  }
+
+  async mergeRows(q: MergeQuery): Promise<MergedRow[]> {
+    // One snapshot for every range: a rollup committing meanwhile cannot make two ranges disagree.
+    return this.transaction(async (client) => {
+      const merger = new RowMerger(q);
+      for (const range of q.ranges) {
+        const [sql, params] = this.select({ ...q, ...range });
+        await this.cursor(client, sql, params, (raw) => {
+          const r = decodeRow(raw);
+          merger.add(r.method, r.route, r.bucketStart, r.tally);
+        });
+      }
+      return merger.rows();
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
   async newestBucketEnd(instance?: string): Promise<number> {
-    const sql = `SELECT MAX(bucket_start + bucket_seconds * 1000) AS e FROM ${this.table('api_metric_snapshots')}`;
+    const sql = `SELECT MAX(bucket_start + bucket_seconds * 1000) AS e FROM ${this.table(RAW_TABLE)}`;
     const { rows } =
       instance === undefined
         ? await this.pool.query<{ e: string | null }>(sql)
@@ -138,22 +224,116 @@ export class PostgresStore implements SnapshotStore {
     return rows[0]?.e == null ? 0 : Number(rows[0].e);
   }
 
-  async deleteBefore(cutoff: number, options: { dryRun?: boolean } = {}): Promise<number> {
-    const table = this.table('api_metric_snapshots');
-    if (options.dryRun === true) {
-      const { rows } = await this.pool.query<{ n: string }>(
-        `SELECT COUNT(*) AS n FROM ${table} WHERE bucket_start < $1`,
-        [cutoff],
+  private async watermarks(client: Pool | PoolClient, lock = false): Promise<Watermarks> {
+    const { rows } = await client.query<{ bucket_seconds: number; done_until: string }>(
+      `SELECT bucket_seconds, done_until FROM ${this.table('api_metric_rollup_state')}${lock ? ' FOR UPDATE' : ''}`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.bucket_seconds, Number(r.done_until)]));
+  }
+
+  async rollupWatermarks(): Promise<Watermarks> {
+    return this.watermarks(this.pool);
+  }
+
+  async rollup(until: number, options: RollupOptions = {}): Promise<RollupReport> {
+    return runRollups(
+      {
+        watermarks: () => this.watermarks(this.pool),
+        firstSource: async (source, from, to) => {
+          const { rows } =
+            source === 0
+              ? await this.pool.query<{ s: string | null }>(
+                  `SELECT MIN(bucket_start) AS s FROM ${this.table(RAW_TABLE)} WHERE bucket_start >= $1 AND bucket_start < $2`,
+                  [from, to],
+                )
+              : await this.pool.query<{ s: string | null }>(
+                  `SELECT MIN(bucket_start) AS s FROM ${this.table(ROLLUP_TABLE)} WHERE bucket_seconds = $1 AND bucket_start >= $2 AND bucket_start < $3`,
+                  [source, from, to],
+                );
+          return rows[0]?.s == null ? null : Number(rows[0].s);
+        },
+        step: (tier, expect, period, next) => this.step(tier, expect, period, next),
+      },
+      until,
+      options,
+    );
+  }
+
+  private step(tier: RollupTier, expect: number, period: number | null, next: number): Promise<number | null> {
+    return this.transaction(async (client) => {
+      await this.lockRollups(client, false);
+      if ((await this.watermarks(client, true))[tier.seconds] !== expect) return null;
+      await client.query(
+        `DELETE FROM ${this.table(ROLLUP_TABLE)} WHERE bucket_seconds = $1 AND bucket_start >= $2 AND bucket_start < $3`,
+        [tier.seconds, expect, next],
       );
-      return Number(rows[0].n);
-    }
-    const result = await this.pool.query(`DELETE FROM ${table} WHERE bucket_start < $1`, [cutoff]);
-    return result.rowCount ?? 0;
+      let written = 0;
+      if (period !== null) {
+        const to = period + tier.seconds * 1000;
+        const [sql, params] = this.select(
+          tier.source === 0 ? { from: period, to } : { from: period, to, rollup: tier.source },
+        );
+        const merger = new RollupMerger(period, tier.seconds);
+        await this.cursor(client, sql, params, (raw) => merger.add(decodeRow(raw)));
+        const merged = merger.rows();
+        await this.insert(client, ROLLUP_TABLE, await encodeRows(merged));
+        written = merged.length;
+      }
+      await client.query(
+        `UPDATE ${this.table('api_metric_rollup_state')} SET done_until = $1 WHERE bucket_seconds = $2`,
+        [next, tier.seconds],
+      );
+      return written;
+    });
+  }
+
+  async deleteBefore(cutoff: number, options: RetentionOptions = {}): Promise<RetentionCount[]> {
+    return applyRetention(
+      {
+        count: async () => {
+          const out: RetentionCount[] = [];
+          for (const table of TABLES) {
+            const { rows } = await this.pool.query<{ bucket_seconds: number; n: string }>(
+              `SELECT bucket_seconds, COUNT(*) AS n FROM ${this.table(table)} WHERE bucket_start < $1
+               GROUP BY bucket_seconds ORDER BY bucket_seconds`,
+              [cutoff],
+            );
+            for (const r of rows) out.push({ table, bucketSeconds: r.bucket_seconds, rows: Number(r.n) });
+          }
+          return out;
+        },
+        deleteChunk: (table, bucketSeconds, limit) => {
+          if (!TABLES.includes(table)) throw new RangeError(`unknown table ${table}`);
+          const t = this.table(table);
+          return this.transaction(async (client) => {
+            await this.lockRollups(client, true);
+            const result = await client.query(
+              `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM ${t} WHERE bucket_start < $1 AND bucket_seconds = $2 LIMIT $3))`,
+              [cutoff, bucketSeconds, limit],
+            );
+            return result.rowCount ?? 0;
+          });
+        },
+      },
+      options,
+    );
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** Decodes rows (JSON already parsed by pg), yielding to the event loop between chunks. */
+async function decodeAll(raw: readonly RawRow[]): Promise<SnapshotRow[]> {
+  const slice = timeSlicer();
+  const rows: SnapshotRow[] = [];
+  for (const r of raw) {
+    await slice();
+    rows.push(decodeRow(r));
+  }
+  return rows;
 }
 
 function quoteIdent(name: string): string {

@@ -1,5 +1,6 @@
 import { ERROR_FIELD, F, Tally } from '../core/tally.js';
 import type { TallyJSON } from '../core/tally.js';
+import { timeSlicer } from './slice.js';
 import type { SnapshotRow } from './store.js';
 
 /** Column names of `api_metric_snapshots` in insert order (both dialects). */
@@ -28,14 +29,14 @@ export const COLUMNS = [
 /** Columns that make a row's identity (the upsert key). */
 export const KEY_COLUMNS = ['instance', 'method', 'endpoint', 'bucket_start', 'bucket_seconds'] as const;
 
-type Value = string | number | null;
+export type Value = string | number | null;
 
 /**
  * A row's column values. The summary columns (counts, percentiles, sizes) are for people and SQL
  * dashboards; history is merged from `tally` alone, so percentiles over long ranges come from merged
  * sketches, never from averaging p95s.
  */
-export function encodeRow(r: SnapshotRow): Value[] {
+export function encodeRow(r: SnapshotRow, tallyJson: string = JSON.stringify(r.tally.toJSON())): Value[] {
   const t = r.tally;
   const c = t.c;
   const s = t.latency;
@@ -63,7 +64,7 @@ export function encodeRow(r: SnapshotRow): Value[] {
     c[F.responseBytes],
     c[F.requestBytesMax],
     c[F.responseBytesMax],
-    JSON.stringify(t.toJSON()),
+    tallyJson,
   ];
 }
 
@@ -100,18 +101,62 @@ export function dedupe(rows: readonly SnapshotRow[]): SnapshotRow[] {
   return [...byKey.values()];
 }
 
-/** Rows encoded per event-loop turn: ~70 µs each, so a turn stays around a few ms. */
-const ENCODE_CHUNK = 50;
-
 /**
- * {@link encodeRow} for many rows, yielding to the event loop between chunks so a 1,000-endpoint
- * snapshot does not stall requests for the whole encoding (JSON and quantiles of every tally).
+ * {@link encodeRow} for many rows on the main thread, time-sliced (see timeSlicer) so that a
+ * 1,000-endpoint snapshot does not stall requests for the whole encoding (JSON and quantiles of every tally).
  */
 export async function encodeRows(rows: readonly SnapshotRow[]): Promise<Value[][]> {
+  const slice = timeSlicer();
   const out: Value[][] = [];
-  for (let i = 0; i < rows.length; i++) {
-    if (i > 0 && i % ENCODE_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    out.push(encodeRow(rows[i]));
+  for (const r of rows) {
+    await slice();
+    out.push(encodeRow(r));
   }
   return out;
+}
+
+/** A row as the SQLite worker receives it: the tally as plain JSON data. */
+export interface WireRow {
+  instance: string;
+  method: string;
+  route: string;
+  bucketStart: number;
+  bucketSeconds: number;
+  tally: TallyJSON;
+}
+
+/** Rows per serialized chunk sent to the SQLite worker. */
+const WIRE_CHUNK = 50;
+
+/**
+ * Serializes rows for the SQLite worker on the calling thread, time-sliced, as a few JSON strings of
+ * {@link WireRow} arrays: copying strings to another thread is a memcpy, where cloning a thousand
+ * objects would stall the loop. The worker computes the summary columns (quantiles) itself.
+ */
+export async function toWireChunks(rows: readonly SnapshotRow[]): Promise<string[]> {
+  const slice = timeSlicer();
+  const chunks: string[] = [];
+  let chunk: WireRow[] = [];
+  for (const r of rows) {
+    await slice();
+    chunk.push({
+      instance: r.instance,
+      method: r.method,
+      route: r.route,
+      bucketStart: r.bucketStart,
+      bucketSeconds: r.bucketSeconds,
+      tally: r.tally.toJSON(),
+    });
+    if (chunk.length === WIRE_CHUNK) {
+      chunks.push(JSON.stringify(chunk));
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) chunks.push(JSON.stringify(chunk));
+  return chunks;
+}
+
+/** {@link encodeRow} of a row received from the main thread. */
+export function encodeWireRow(w: WireRow): Value[] {
+  return encodeRow({ ...w, tally: Tally.fromJSON(w.tally) }, JSON.stringify(w.tally));
 }

@@ -4,6 +4,8 @@ import type { Meter } from '../core/meter.js';
 import { ringHorizon, ringSlots } from '../core/query.js';
 import { Tally } from '../core/tally.js';
 import type { StoreHistory } from './history.js';
+import { retentionCutoff } from './retention.js';
+import { timeSlicer } from './slice.js';
 import type { SnapshotRow, SnapshotStore } from './store.js';
 
 export interface SnapshotTaskOptions {
@@ -11,7 +13,7 @@ export interface SnapshotTaskOptions {
   store: SnapshotStore;
   /** Written in every row; default `hostname:pid`, unique per process so restarts never overwrite rows. */
   instance?: string;
-  /** Seconds per bucket; default `api_metrics_snapshot_interval`. Rounded to whole minutes, 1 to 60. */
+  /** Seconds per bucket; default `api_metrics_snapshot_interval`, made a whole number of minutes dividing an hour (bucketSecondsFor). */
   intervalSeconds?: number;
   /** A bucket is written this long after it ends, for records stamped by the 100 ms tick (default 2,000 ms). */
   graceMs?: number;
@@ -26,6 +28,17 @@ export interface SnapshotTaskOptions {
   history?: StoreHistory;
   /** Receives store failures (the task never throws them). */
   onError?: (error: unknown) => void;
+  /** Roll completed hours and days up after a successful write (default true). */
+  rollups?: boolean;
+  /**
+   * Rollups cover hours that ended at least this long ago (default 10 minutes), so that every instance's
+   * snapshots of the hour are in; a later one reopens the hour (exactly) until the next rollup.
+   */
+  rollupLagMs?: number;
+  /** Rollup buckets computed per run at most (default 48): a backlog is worked off over several runs. */
+  maxRollupPeriods?: number;
+  /** Days of history kept, applied at most once an hour; default `api_metrics_retention_days`; 0: keep all. */
+  retentionDays?: number;
 }
 
 export interface SnapshotTaskStats {
@@ -37,15 +50,28 @@ export interface SnapshotTaskStats {
   /** Buckets that fell out of the ring before the task could read them (the task was stalled over an hour). */
   missedBuckets: number;
   failures: number;
+  /** Rollup buckets (hours and days) computed. */
+  rolledUp: number;
+  /** Rows deleted by retention. */
+  deleted: number;
+  /** Failed rollup or retention runs (retried at the next run; history stays exact meanwhile). */
+  maintenanceErrors: number;
 }
 
 const MINUTE = 60_000;
-/** Endpoints read per event-loop turn while collecting a bucket. */
-const COLLECT_CHUNK = 200;
+const HOUR = 3_600_000;
+/** Bucket lengths (minutes) that divide an hour, so hourly rollups hold whole buckets. */
+const DIVISORS_OF_AN_HOUR = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
 
-/** Seconds per bucket for a configured interval: whole minutes (the coarse ring's slot), at most the ring's hour. */
+/**
+ * Seconds per bucket for a configured interval: the nearest whole number of minutes (the coarse ring's
+ * slot) that divides an hour (so hourly rollups hold whole buckets), from 1 to 60; ties go to the shorter.
+ */
 export function bucketSecondsFor(intervalSeconds: number): number {
-  return Math.min(60, Math.max(1, Math.round(intervalSeconds / 60))) * 60;
+  const minutes = intervalSeconds / 60;
+  let best = DIVISORS_OF_AN_HOUR[0];
+  for (const d of DIVISORS_OF_AN_HOUR) if (Math.abs(d - minutes) < Math.abs(best - minutes)) best = d;
+  return best * 60;
 }
 
 /**
@@ -81,7 +107,25 @@ export class SnapshotTask {
   private lastErrorAt: number | undefined;
   private lastSuccessAt: number | undefined;
   private readonly removeHealth: () => void;
-  readonly stats: SnapshotTaskStats = { written: 0, buffered: 0, dropped: 0, missedBuckets: 0, failures: 0 };
+  private readonly rollups: boolean;
+  private readonly rollupLagMs: number;
+  private readonly maxRollupPeriods: number;
+  private readonly retentionDays: number;
+  /** Clock times before which rollups / retention are not tried again. */
+  private nextRollupAt = 0;
+  private nextRetentionAt = 0;
+  /** Aborted by stop(), so a long rollup or delete does not hold up the final snapshot. */
+  private readonly shutdown = new AbortController();
+  readonly stats: SnapshotTaskStats = {
+    written: 0,
+    buffered: 0,
+    dropped: 0,
+    missedBuckets: 0,
+    failures: 0,
+    rolledUp: 0,
+    deleted: 0,
+    maintenanceErrors: 0,
+  };
 
   constructor(private readonly options: SnapshotTaskOptions) {
     this.meter = options.meter;
@@ -96,6 +140,10 @@ export class SnapshotTask {
     this.minRetryMs = options.minRetryMs ?? 1000;
     this.maxRetryMs = options.maxRetryMs ?? 60_000;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
+    this.rollups = options.rollups ?? true;
+    this.rollupLagMs = options.rollupLagMs ?? 10 * MINUTE;
+    this.maxRollupPeriods = options.maxRollupPeriods ?? 48;
+    this.retentionDays = options.retentionDays ?? this.meter.config.apiMetricsRetentionDays;
     this.nextBucket = Math.floor(this.meter.startedAt / this.bucketMs) * this.bucketMs;
     this.collectedUntil = this.nextBucket;
     this.removeHealth = this.meter.addHealthSource(`store:${this.store.kind}`, () => this.health());
@@ -137,6 +185,7 @@ export class SnapshotTask {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.shutdown.abort();
     if (this.running !== null) await this.running;
     await this.run(true);
     this.removeHealth();
@@ -145,10 +194,50 @@ export class SnapshotTask {
   private async run(final: boolean): Promise<void> {
     try {
       await this.collect(this.meter.clock.now(), final);
-      await this.flush();
+      if ((await this.flush()) && !final) await this.maintain(this.meter.clock.now());
     } catch (error) {
       // A bug rather than a store failure: still never let it out of the background task.
       this.fail(error);
+    }
+  }
+
+  /**
+   * After a successful write: applies retention at most once an hour, then rolls up the hours (and
+   * days) completed since the last time. Failures are reported and retried at the next run; neither touches
+   * the snapshot buffer.
+   */
+  private async maintain(now: number): Promise<void> {
+    const signal = this.shutdown.signal;
+    if (this.retentionDays > 0 && now >= this.nextRetentionAt && !signal.aborted) {
+      this.nextRetentionAt = now + HOUR;
+      try {
+        const removed = await this.store.deleteBefore(retentionCutoff(now, this.retentionDays), { signal });
+        for (const r of removed) this.stats.deleted += r.rows;
+      } catch (error) {
+        this.maintenanceFailed(error);
+      }
+    }
+    if (this.rollups && now >= this.nextRollupAt && !signal.aborted) {
+      const until = now - this.rollupLagMs;
+      try {
+        const report = await this.store.rollup(until, { maxPeriods: this.maxRollupPeriods, signal });
+        for (const t of Object.values(report.tiers)) this.stats.rolledUp += t.periods;
+        // Next when another hour has completed, or at the next run while a backlog remains.
+        this.nextRollupAt = report.pending ? now : (Math.floor(until / HOUR) + 1) * HOUR + this.rollupLagMs;
+      } catch (error) {
+        this.maintenanceFailed(error);
+      }
+    }
+  }
+
+  private maintenanceFailed(error: unknown): void {
+    this.stats.maintenanceErrors++;
+    this.lastError = error instanceof Error ? error.message : String(error);
+    this.lastErrorAt = Date.now();
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // An error hook that throws must not stop the task.
     }
   }
 
@@ -167,17 +256,16 @@ export class SnapshotTask {
   }
 
   /**
-   * Each endpoint's slots of [start, start + bucket), merged. Yields to the event loop every
-   * COLLECT_CHUNK endpoints; each endpoint is read in one go, and a completed bucket's slots only move
+   * Each endpoint's slots of [start, start + bucket), merged. Time-sliced (timeSlicer); each endpoint is
+   * read in one go, and a completed bucket's slots only move
    * (fine slot folded into its minute) between yields, which ringSlots reads the same either way.
    */
   private async rowsOf(start: number, now: number): Promise<SnapshotRow[]> {
     const end = start + this.bucketMs;
     const rows: SnapshotRow[] = [];
-    const endpoints = [...this.meter.registry.endpoints()];
-    for (let i = 0; i < endpoints.length; i++) {
-      if (i > 0 && i % COLLECT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const ep = endpoints[i];
+    const slice = timeSlicer();
+    for (const ep of [...this.meter.registry.endpoints()]) {
+      await slice();
       const slots = ringSlots(ep, 'coarse', start, end, now);
       if (slots.length === 0) continue;
       const tally = new Tally();
@@ -204,11 +292,12 @@ export class SnapshotTask {
     this.stats.buffered = this.buffer.length;
   }
 
-  private async flush(): Promise<void> {
+  /** Writes the buffer; resolves whether the store took it (or there was nothing to write). */
+  private async flush(): Promise<boolean> {
     const until = this.collectedUntil;
     if (this.buffer.length === 0) {
       this.options.history?.advance(until);
-      return;
+      return true;
     }
     const batch = this.buffer.slice();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -225,7 +314,7 @@ export class SnapshotTask {
       ]);
     } catch (error) {
       this.fail(error);
-      return;
+      return false;
     } finally {
       clearTimeout(timer);
     }
@@ -236,6 +325,7 @@ export class SnapshotTask {
     this.stats.failures = 0;
     this.lastSuccessAt = Date.now();
     this.options.history?.advance(until);
+    return true;
   }
 
   private fail(error: unknown): void {
@@ -259,7 +349,15 @@ export class SnapshotTask {
       ...(this.lastError !== undefined && { lastError: this.lastError.slice(0, 300) }),
       ...(this.lastErrorAt !== undefined && { lastErrorAt: new Date(this.lastErrorAt).toISOString() }),
       ...(this.lastSuccessAt !== undefined && { lastSuccessAt: new Date(this.lastSuccessAt).toISOString() }),
-      counters: { written: s.written, buffered: s.buffered, dropped: s.dropped, missedBuckets: s.missedBuckets },
+      counters: {
+        written: s.written,
+        buffered: s.buffered,
+        dropped: s.dropped,
+        missedBuckets: s.missedBuckets,
+        rolledUp: s.rolledUp,
+        deleted: s.deleted,
+        maintenanceErrors: s.maintenanceErrors,
+      },
     };
   }
 }

@@ -1,116 +1,191 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
-import { MIGRATIONS } from './migrations/index.js';
-import { COLUMNS, decodeRow, dedupe, encodeRows, READ_COLUMNS } from './row.js';
+import { Worker } from 'node:worker_threads';
+import { Tally } from '../core/tally.js';
+import { applyRetention } from './retention.js';
+import type { RetentionCount, RetentionOptions } from './retention.js';
+import { runRollups } from './rollup.js';
+import type { MergeQuery, MergedRow, RollupOptions, RollupReport, Watermarks } from './rollup.js';
+import { decodeRow, dedupe, toWireChunks } from './row.js';
 import type { RawRow } from './row.js';
+import type { WireMergedRow } from './sqlite-engine.js';
+import type { WorkerReply } from './sqlite-worker.js';
+import { timeSlicer } from './slice.js';
 import type { RowQuery, SnapshotRow, SnapshotStore } from './store.js';
 
 /** The embedded default: what `api_metrics_store_url = ` (empty) means. */
 export const DEFAULT_SQLITE_PATH = './data/apimeter.db';
 
+function spawnWorker(path: string): Worker {
+  const workerData = { path };
+  if (import.meta.url.endsWith('.ts')) {
+    // Running from the TypeScript sources under tsx (tests, benches, the demo): a worker does not
+    // inherit tsx's loader, so it registers it before importing the worker module.
+    const entry = new URL('./sqlite-worker.ts', import.meta.url).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return new Worker(
+      `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
+      { eval: true, workerData },
+    );
+  }
+  // Workers inherit the process's execArgv; flags about the main entry (`--input-type`, `-e` with
+  // `node --input-type=module -e …`) make a worker that loads a file fail at start-up.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  return new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData, execArgv });
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
 /**
- * Snapshots in one SQLite file (WAL journal, so readers do not block the writer). better-sqlite3 is
- * loaded on first use; its calls are synchronous, so a write blocks the event loop for its duration
- * (measured in docs/store.md).
+ * Snapshots in one SQLite file (WAL journal, so readers do not block the writer). better-sqlite3's calls
+ * are synchronous, so the connection lives in a worker thread: this class sends it serialized rows and
+ * queries, and the application's event loop never waits for SQLite (a 1,000-endpoint snapshot costs the
+ * main thread the serialization only, in chunks; figures in docs/store.md). better-sqlite3 is loaded by
+ * the worker, on first use.
  *
  * @example
  * const store = await openSqliteStore('./data/apimeter.db');
  */
 export class SqliteStore implements SnapshotStore {
   readonly kind = 'sqlite';
-  private readonly insert: BetterSqlite3.Statement;
-  private readonly writeAll: (values: readonly unknown[][]) => void;
+  private nextId = 1;
+  private readonly calls = new Map<number, Pending>();
+  private broken: Error | null = null;
+  private closing: Promise<void> | null = null;
+  /** Resolves once the worker has opened and migrated the database. */
+  readonly ready: Promise<void>;
 
-  constructor(private readonly db: BetterSqlite3.Database) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
-    this.migrateSync();
-    this.insert = db.prepare(
-      `INSERT OR REPLACE INTO api_metric_snapshots (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
-    );
-    this.writeAll = db.transaction((values: readonly unknown[][]) => {
-      for (const v of values) this.insert.run(v);
+  constructor(
+    private readonly worker: Worker,
+    /** The database file. */
+    readonly path: string,
+  ) {
+    worker.on('message', (m: WorkerReply) => this.answer(m));
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => this.fail(new Error(`the SQLite store's worker thread exited (code ${code})`)));
+    this.ready = new Promise<unknown>((resolve, reject) => this.calls.set(0, { resolve, reject })).then(() => {
+      // An idle store does not keep the process alive; a pending call does (see call()).
+      if (this.calls.size === 0) worker.unref();
     });
   }
 
-  private migrateSync(): number {
-    const applied = new Set(
-      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-    );
-    const record = this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const m of MIGRATIONS) {
-      if (applied.has(m.version)) continue;
-      this.db.transaction(() => {
-        for (const sql of m.sqlite) this.db.exec(sql);
-        record.run(m.version, m.name, new Date().toISOString());
-      })();
-    }
-    return this.version();
+  private answer(m: WorkerReply): void {
+    const pending = this.calls.get(m.id);
+    if (pending === undefined) return;
+    this.calls.delete(m.id);
+    if (this.calls.size === 0) this.worker.unref();
+    if ('error' in m) {
+      const error = new Error(m.error.message) as Error & { code?: string };
+      error.name = m.error.name;
+      if (m.error.code !== undefined) error.code = m.error.code;
+      pending.reject(error);
+    } else pending.resolve(m.value);
   }
 
-  private version(): number {
-    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-    return row.v ?? 0;
+  private fail(error: Error): void {
+    this.broken ??= error;
+    for (const pending of this.calls.values()) pending.reject(error);
+    this.calls.clear();
+  }
+
+  private call<T>(op: string, ...args: unknown[]): Promise<T> {
+    if (this.broken !== null) return Promise.reject(this.broken);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, op, args });
+    });
   }
 
   async migrate(): Promise<number> {
-    return this.migrateSync();
+    return this.call<number>('migrate');
   }
 
   async writeSnapshot(rows: readonly SnapshotRow[]): Promise<void> {
-    // Encoding yields between chunks; the transaction itself is synchronous (better-sqlite3).
-    this.writeAll(await encodeRows(dedupe(rows)));
+    // The main thread only serializes (in chunks); quantiles, SQL and the commit happen in the worker.
+    await this.call('write', await toWireChunks(dedupe(rows)));
   }
 
   async readRows(q: RowQuery): Promise<SnapshotRow[]> {
-    const where = ['bucket_start >= ?', 'bucket_start < ?'];
-    const params: (string | number)[] = [q.from, q.to];
-    const add = (column: string, value: string | undefined) => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      params.push(value);
-    };
-    add('instance', q.instance);
-    add('endpoint', q.route);
-    add('method', q.method);
-    const raw = this.db
-      .prepare(`SELECT ${READ_COLUMNS} FROM api_metric_snapshots WHERE ${where.join(' AND ')} ORDER BY bucket_start`)
-      .all(...params) as RawRow[];
-    return raw.map(decodeRow);
+    const raw = await this.call<RawRow[]>('readRows', q);
+    const slice = timeSlicer();
+    const rows: SnapshotRow[] = [];
+    for (const r of raw) {
+      await slice();
+      rows.push(decodeRow(r));
+    }
+    return rows;
+  }
+
+  async mergeRows(q: MergeQuery): Promise<MergedRow[]> {
+    // Merged in the worker: only one row per endpoint (or per bucket) crosses to this thread.
+    const wire = await this.call<string[]>('mergeRows', q);
+    const slice = timeSlicer();
+    const rows: MergedRow[] = [];
+    for (const json of wire) {
+      await slice();
+      const r = JSON.parse(json) as WireMergedRow;
+      rows.push({ ...r, tally: Tally.fromJSON(r.tally) });
+    }
+    return rows;
   }
 
   async newestBucketEnd(instance?: string): Promise<number> {
-    const sql = 'SELECT MAX(bucket_start + bucket_seconds * 1000) AS e FROM api_metric_snapshots';
-    const row = (
-      instance === undefined ? this.db.prepare(sql).get() : this.db.prepare(sql + ' WHERE instance = ?').get(instance)
-    ) as { e: number | null };
-    return row.e ?? 0;
+    return this.call<number>('newestBucketEnd', instance);
   }
 
-  async deleteBefore(cutoff: number, options: { dryRun?: boolean } = {}): Promise<number> {
-    if (options.dryRun === true) {
-      const row = this.db
-        .prepare('SELECT COUNT(*) AS n FROM api_metric_snapshots WHERE bucket_start < ?')
-        .get(cutoff) as {
-        n: number;
-      };
-      return row.n;
-    }
-    return this.db.prepare('DELETE FROM api_metric_snapshots WHERE bucket_start < ?').run(cutoff).changes;
+  async rollupWatermarks(): Promise<Watermarks> {
+    return this.call<Watermarks>('watermarks');
   }
 
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+  async rollup(until: number, options: RollupOptions = {}): Promise<RollupReport> {
+    return runRollups(
+      {
+        watermarks: () => this.call<Watermarks>('watermarks'),
+        firstSource: (source, from, to) => this.call<number | null>('firstSource', source, from, to),
+        step: (tier, expect, period, next) => this.call<number | null>('step', tier.seconds, expect, period, next),
+      },
+      until,
+      options,
+    );
+  }
+
+  async deleteBefore(cutoff: number, options: RetentionOptions = {}): Promise<RetentionCount[]> {
+    return applyRetention(
+      {
+        count: () => this.call<RetentionCount[]>('count', cutoff),
+        deleteChunk: (table, bucketSeconds, limit) =>
+          this.call<number>('deleteChunk', table, bucketSeconds, cutoff, limit),
+      },
+      options,
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        if (this.broken === null) await this.call('close');
+      } finally {
+        await this.worker.terminate();
+      }
+    })();
+    return this.closing;
   }
 }
 
-/** Opens (creating the file and its directory) and migrates a SQLite store. */
+/** Opens (creating the file and its directory) and migrates a SQLite store, in its worker thread. */
 export async function openSqliteStore(path: string = DEFAULT_SQLITE_PATH): Promise<SqliteStore> {
-  const { default: Database } = await import('better-sqlite3');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new Database(path));
+  const store = new SqliteStore(spawnWorker(path), path);
+  try {
+    await store.ready;
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_SKETCH, relativeErrorBound, Sketch } from '../../src/core/sketch.js';
 import { ERROR_FIELD, F, statusClassOf, Tally, ZERO_INDEX } from '../../src/core/tally.js';
+import type { HistoryAnswer } from '../../src/api/history.js';
 import { StoreHistory } from '../../src/store/history.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
 import type { SnapshotRow, SnapshotStore } from '../../src/store/store.js';
@@ -194,18 +195,204 @@ export function storeContract(
     }
   });
 
-  void withStore('retention: a dry run counts, deleteBefore removes only older buckets', async (store) => {
+  void withStore(
+    'retention: a dry run counts per table, deleteBefore removes older buckets in chunks',
+    async (store) => {
+      await store.migrate();
+      const { rows } = dataset(5);
+      await store.writeSnapshot(rows);
+      const cutoff = T0 + 4 * STEP;
+      const older = rows.filter((r) => r.bucketStart < cutoff).length;
+      const raw = (n: number) => [{ table: 'api_metric_snapshots', bucketSeconds: STEP / 1000, rows: n }];
+      assert.deepEqual(await store.deleteBefore(cutoff, { dryRun: true }), raw(older));
+      assert.equal((await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER })).length, rows.length);
+      const progress: number[] = [];
+      const removed = await store.deleteBefore(cutoff, { chunkRows: 7, onProgress: (p) => progress.push(p.deleted) });
+      assert.deepEqual(removed, raw(older));
+      // One progress call per chunk of 7 rows, the last one possibly shorter.
+      assert.deepEqual(
+        progress,
+        Array.from({ length: Math.ceil(older / 7) }, (_, i) => Math.min(older, (i + 1) * 7)),
+      );
+      const left = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER });
+      assert.equal(left.length, rows.length - older);
+      assert.ok(left.every((r) => r.bucketStart >= cutoff));
+      assert.deepEqual(await store.deleteBefore(cutoff), []);
+    },
+  );
+
+  void withStore('rollups: long ranges read hourly and daily rows and answer exactly like raw rows', async (store) => {
     await store.migrate();
-    const { rows } = dataset(5);
+    const { rows, exact } = longDataset(6);
     await store.writeSnapshot(rows);
-    const cutoff = T0 + 4 * STEP;
-    const older = rows.filter((r) => r.bucketStart < cutoff).length;
-    assert.equal(await store.deleteBefore(cutoff, { dryRun: true }), older);
-    assert.equal((await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER })).length, rows.length);
-    assert.equal(await store.deleteBefore(cutoff), older);
-    const left = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER });
-    assert.equal(left.length, rows.length - older);
-    assert.ok(left.every((r) => r.bucketStart >= cutoff));
-    assert.equal(await store.deleteBefore(cutoff), 0);
+    const end = LONG_T0 + LONG_BUCKETS * STEP;
+    const report = await store.rollup(end);
+    // 22:35 on day 0 to 07:00 on day 3: hours 22..23, 48 full hours, 0..6 of day 3; days 0 (its two
+    // hours), 1 and 2.
+    assert.equal(report.tiers[3600].periods, 2 + 48 + 7);
+    assert.equal(report.tiers[86400].periods, 3);
+    assert.equal(report.pending, false);
+    assert.deepEqual(report.watermarks, { 3600: end, 86400: DAY0 + 3 * DAY });
+    const hourly = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER, rollup: 3600 });
+    assert.equal(hourly.length, (2 + 48 + 7) * LONG_KEYS);
+    const tiered = new StoreHistory(store, { stepMs: STEP });
+    const rawOnly = new StoreHistory(store, { stepMs: STEP, rollups: false });
+    // The whole range, against what the test generated.
+    const all = await tiered.endpoints({ from: LONG_T0, to: end });
+    for (const ep of all.endpoints) {
+      const e = exact.get(`${ep.method} ${ep.route}`)!;
+      assert.equal(ep.tally.count, e.durations.length);
+      assert.equal(ep.tally.latency.max, Math.max(...e.durations));
+    }
+    const ranges = await tiered.plan(LONG_T0, end);
+    assert.deepEqual(
+      ranges.map((r) => r.rollup ?? 0),
+      [0, 3600, 86400, 3600],
+      'raw edge, hours to midnight, two whole days, hours of day 3',
+    );
+    const r = rng(7);
+    const cases: [number, number][] = [
+      [LONG_T0, end],
+      [DAY0 + DAY, DAY0 + 3 * DAY],
+      [LONG_T0 + 7 * STEP, end - 5 * STEP],
+    ];
+    for (let i = 0; i < 8; i++) {
+      const a = LONG_T0 + Math.floor(r() * LONG_BUCKETS) * STEP + Math.floor(r() * STEP);
+      const b = a + Math.floor(r() * (end - a)) + 1;
+      cases.push([a, b]);
+    }
+    for (const [from, to] of cases) {
+      const what = `${new Date(from).toISOString()}..${new Date(to).toISOString()}`;
+      assertSameAnswer(await tiered.endpoints({ from, to }), await rawOnly.endpoints({ from, to }), what);
+      const one = { from, to, route: '/dags', method: 'GET' };
+      assertSameAnswer(await tiered.endpoints(one), await rawOnly.endpoints(one), `${what} GET /dags`);
+      const byInstance = new StoreHistory(store, { stepMs: STEP, instance: 'b' });
+      const byInstanceRaw = new StoreHistory(store, { stepMs: STEP, instance: 'b', rollups: false });
+      assertSameAnswer(await byInstance.endpoints({ from, to }), await byInstanceRaw.endpoints({ from, to }), what);
+    }
+    // A series of at most 48 points over the range (58 h) reads hourly rows, equal to raw rows re-bucketed.
+    const coarse = new StoreHistory(store, { stepMs: STEP, seriesPoints: 48 });
+    const series = await coarse.series({ from: LONG_T0, to: end, route: '/dags' });
+    assert.equal(series.stepMs, 3_600_000);
+    // With the default 720 points, 5-minute rows are fine enough.
+    assert.equal((await tiered.series({ from: LONG_T0, to: end, route: '/dags' })).stepMs, STEP);
+    const rawSeries = await rawOnly.series({ from: LONG_T0, to: end, route: '/dags' });
+    const rebucketed = new Map<number, Tally>();
+    for (const p of rawSeries.points) {
+      const at = Math.floor(p.start / 3_600_000) * 3_600_000;
+      rebucketed.set(at, (rebucketed.get(at) ?? new Tally()).merge(p.tally));
+    }
+    assert.deepEqual(
+      series.points.map((p) => p.start),
+      [...rebucketed.keys()],
+    );
+    for (const p of series.points) assertSameTally(p.tally, rebucketed.get(p.start)!, `series ${p.start}`);
   });
+
+  void withStore('rollups: idempotent, and a late snapshot reopens its period until the next run', async (store) => {
+    await store.migrate();
+    const { rows } = longDataset(8);
+    await store.writeSnapshot(rows);
+    const end = LONG_T0 + LONG_BUCKETS * STEP;
+    // Two runs at once (two connections on PostgreSQL): the watermark check lets each bucket be written once.
+    await Promise.all([store.rollup(end, { maxPeriods: 20 }), store.rollup(end)]);
+    const again = await store.rollup(end);
+    assert.equal(again.tiers[3600].periods + again.tiers[86400].periods, 0, 'nothing left to do');
+    const hourly = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER, rollup: 3600 });
+    const daily = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER, rollup: 86400 });
+    const total = rows.reduce((n, x) => n + x.tally.count, 0);
+    assert.equal(
+      hourly.reduce((n, x) => n + x.tally.count, 0),
+      total,
+      'every raw row counted once in the hourly rows',
+    );
+    assert.equal(
+      daily.reduce((n, x) => n + x.tally.count, 0),
+      rows.filter((x) => x.bucketStart < DAY0 + 3 * DAY).reduce((n, x) => n + x.tally.count, 0),
+    );
+    // A late snapshot (a buffered retry) lands in a rolled-up hour of day 1.
+    const lateAt = DAY0 + DAY + 5 * 3_600_000 + 2 * STEP;
+    const late = new Tally();
+    for (let i = 0; i < 5; i++) addRequest(late, 200, 42 + i, -1, 10);
+    await store.writeSnapshot([
+      { instance: 'late', method: 'GET', route: '/dags', bucketStart: lateAt, bucketSeconds: STEP / 1000, tally: late },
+    ]);
+    assert.deepEqual(await store.rollupWatermarks(), { 3600: DAY0 + DAY + 5 * 3_600_000, 86400: DAY0 + DAY });
+    const tiered = new StoreHistory(store, { stepMs: STEP });
+    const rawOnly = new StoreHistory(store, { stepMs: STEP, rollups: false });
+    const sameBoth = async () =>
+      assertSameAnswer(
+        await tiered.endpoints({ from: LONG_T0, to: end }),
+        await rawOnly.endpoints({ from: LONG_T0, to: end }),
+        'after the late snapshot',
+      );
+    await sameBoth();
+    const rerun = await store.rollup(end);
+    assert.equal(rerun.tiers[3600].periods, 19 + 24 + 7, 'hours from the late one on');
+    assert.equal(rerun.tiers[86400].periods, 2);
+    await sameBoth();
+    const lateRow = await store.readRows({ from: lateAt - STEP * 2, to: lateAt + 1, rollup: 3600, instance: 'late' });
+    assert.equal(lateRow.length, 1);
+    assert.equal(lateRow[0].tally.count, 5);
+  });
+}
+
+const DAY = 86_400_000;
+const DAY0 = Date.UTC(2025, 0, 10);
+/** 22:35 on day 0: the raw rows start mid-hour, 85 minutes before midnight. */
+const LONG_T0 = DAY0 + 22 * 3_600_000 + 35 * 60_000;
+/** To 07:00 on day 3. */
+const LONG_BUCKETS = (DAY0 + 3 * DAY + 7 * 3_600_000 - LONG_T0) / STEP;
+const LONG_INSTANCES = ['a', 'b'];
+const LONG_ENDPOINTS = [...ENDPOINTS, ['DELETE', '/pools/{name}']] as const;
+const LONG_KEYS = LONG_INSTANCES.length * LONG_ENDPOINTS.length;
+
+/** Five-minute rows of 2 instances × 3 endpoints from 22:35 on day 0 to 07:00 on day 3 (a few requests each). */
+function longDataset(seed: number): { rows: SnapshotRow[]; exact: Map<string, { durations: number[] }> } {
+  const r = rng(seed);
+  const rows: SnapshotRow[] = [];
+  const exact = new Map<string, { durations: number[] }>();
+  for (const instance of LONG_INSTANCES) {
+    for (const [method, route] of LONG_ENDPOINTS) {
+      const key = `${method} ${route}`;
+      let e = exact.get(key);
+      if (e === undefined) exact.set(key, (e = { durations: [] }));
+      for (let b = 0; b < LONG_BUCKETS; b++) {
+        const tally = new Tally();
+        const n = 1 + Math.floor(r() * 4);
+        for (let i = 0; i < n; i++) {
+          const d = lognormal(r, 30, 1.2);
+          const u = r();
+          addRequest(tally, u < 0.05 ? 503 : u < 0.15 ? 404 : 200, d, Math.floor(r() * 900), Math.floor(r() * 5000));
+          e.durations.push(d);
+        }
+        rows.push({ instance, method, route, bucketStart: LONG_T0 + b * STEP, bucketSeconds: STEP / 1000, tally });
+      }
+    }
+  }
+  return { rows, exact };
+}
+
+/**
+ * Two tallies hold the same data: every counter, status code and sketch bucket, min, max equal; the sketch's
+ * floating-point sum equal up to the rounding of adding the same numbers in another order.
+ */
+export function assertSameTally(actual: Tally, expected: Tally, what: string): void {
+  const a = actual.toJSON();
+  const e = expected.toJSON();
+  assert.ok(Math.abs(a.latency.sum - e.latency.sum) <= 1e-12 * Math.abs(e.latency.sum), `${what}: latency sum`);
+  // Status codes are pairs in first-seen order: compared as a map.
+  assert.deepEqual(actual.statusCodes(), expected.statusCodes(), what);
+  const rest = (t: typeof a) => ({ ...t, codes: [], latency: { ...t.latency, sum: 0 } });
+  assert.deepEqual(rest(a), rest(e), what);
+}
+
+function assertSameAnswer(actual: HistoryAnswer, expected: HistoryAnswer, what: string): void {
+  assert.equal(actual.from, expected.from, what);
+  assert.equal(actual.to, expected.to, what);
+  const byKey = (a: HistoryAnswer) => new Map(a.endpoints.map((e) => [`${e.method} ${e.route}`, e.tally]));
+  const got = byKey(actual);
+  const want = byKey(expected);
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), what);
+  for (const [key, tally] of want) assertSameTally(got.get(key)!, tally, `${what} ${key}`);
 }
