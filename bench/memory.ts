@@ -8,7 +8,8 @@ import { ManualClock } from '../src/core/clock.js';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
-import type { Tally } from '../src/core/tally.js';
+import { Tally } from '../src/core/tally.js';
+import type { FrozenTally } from '../src/core/tally.js';
 import type { WindowName } from '../src/core/query.js';
 import { emitResult, memoryNow, requireGc, rng } from './lib.js';
 import { drawOutcome, endpointProfiles, newOutcome } from './workload.js';
@@ -47,15 +48,27 @@ collect();
 
 /** Buckets stored by the meter's sketches, by where they sit: explains what the total is made of. */
 function sketchBuckets(meter: Meter): Record<string, number> {
-  const ringBuckets = (ring: readonly (Tally | undefined)[]) =>
-    ring.reduce((n, t) => n + (t === undefined ? 0 : t.latency.storedBuckets), 0);
-  const out = { totalLatency: 0, fineSlotsLatency: 0, coarseSlotsLatency: 0, sizeSketches: 0, slotsAllocated: 0 };
+  // Closed slots are frozen arrays: thawed here (after the measurement) only to count their buckets.
+  const ringBuckets = (ring: readonly (FrozenTally | undefined)[]) =>
+    ring.reduce((n, f) => n + (f === undefined ? 0 : Tally.thaw(f).latency.storedBuckets), 0);
+  const out = {
+    totalLatency: 0,
+    openSlotLatency: 0,
+    fineSlotsLatency: 0,
+    coarseSlotsLatency: 0,
+    sizeSketches: 0,
+    slotsAllocated: 0,
+    frozenSlotBytes: 0,
+  };
   for (const ep of meter.registry.endpoints()) {
     out.totalLatency += ep.total.latency.storedBuckets;
+    out.openSlotLatency += ep.current?.latency.storedBuckets ?? 0;
     out.fineSlotsLatency += ringBuckets(ep.fine);
     out.coarseSlotsLatency += ringBuckets(ep.coarse);
     out.sizeSketches += ep.requestSize.storedBuckets + ep.responseSize.storedBuckets;
-    out.slotsAllocated += [...ep.fine, ...ep.coarse].filter((t) => t !== undefined).length;
+    const frozen = [...ep.fine, ...ep.coarse].filter((f) => f !== undefined);
+    out.slotsAllocated += frozen.length + (ep.current === null ? 0 : 1);
+    out.frozenSlotBytes += frozen.reduce((n, f) => n + f.length, 0);
   }
   return out;
 }

@@ -120,3 +120,26 @@ test('reset empties the sketch for reuse', () => {
   s.record(3);
   assert.ok(Math.abs(s.quantile(0.5) - 3) / 3 <= bound);
 });
+
+test('dense counts past 2^32 and fractional counts stay exact (merge, JSON, growth)', () => {
+  // Dense storage holds uint32 counts and widens itself when a count leaves that range.
+  const wide = 2 ** 32 + 5;
+  const counts = Array.from({ length: 60 }, (_, i) => (i === 10 ? wide : i === 20 ? 2.5 : i + 1));
+  const json = { scale: 6, count: 0, sum: 1000, min: 1, max: 100, zeroCount: 0, offset: 100, counts };
+  json.count = counts.reduce((a, b) => a + b, 0);
+  const s = Sketch.fromJSON(json, LATENCY_SKETCH);
+  assert.deepEqual(s.toJSON().counts, counts);
+  const dense = sketchOf(Array.from({ length: 60 }, (_, i) => Math.pow(2, (100 + i + 0.5) / 64)));
+  assert.equal(dense.storedBuckets >= 49, true); // dense mode
+  const merged = new Sketch(LATENCY_SKETCH).merge(dense).merge(s).merge(s);
+  const expected = counts.map((n) => 2 * n + 1);
+  assert.deepEqual(merged.toJSON().counts, expected);
+  // A uint32 count that overflows by increments, and growth of a widened array.
+  const hot = Sketch.fromJSON({ ...json, counts: counts.map((_, i) => (i === 0 ? 2 ** 32 - 1 : 1)) }, LATENCY_SKETCH);
+  hot.record(Math.pow(2, (100 + 0.5) / 64));
+  hot.record(Math.pow(2, (300 + 0.5) / 64));
+  const back = hot.toJSON();
+  assert.equal(back.counts[0], 2 ** 32);
+  assert.equal(back.offset + back.counts.length - 1, 300);
+  assert.equal(back.counts[back.counts.length - 1], 1);
+});

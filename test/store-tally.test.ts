@@ -44,3 +44,65 @@ test('Tally JSON: an empty tally round-trips; malformed data is refused', () => 
     TypeError,
   );
 });
+
+// Closed ring slots are kept frozen (Tally.freeze): reading or re-freezing them must give exactly the
+// tally that was frozen, merged as Tally.merge would.
+const sameTally = (a: Tally, b: Tally) => {
+  assert.deepEqual(a.toJSON(), b.toJSON());
+  assert.deepEqual(a.statusCodes(), b.statusCodes());
+  assert.equal(a.latency.count, b.latency.count);
+  assert.equal(a.latency.zeroCount, b.latency.zeroCount);
+  assert.equal(a.latency.min, b.latency.min);
+  assert.equal(a.latency.max, b.latency.max);
+};
+
+for (const [name, values] of Object.entries(datasets())) {
+  test(`frozen tallies thaw, merge and re-freeze exactly (${name})`, () => {
+    const a = new Tally();
+    const b = new Tally();
+    const sparse = new Tally();
+    values.forEach((v, i) => {
+      addRequest(i % 3 === 0 ? b : a, i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200, v, i % 4 === 0 ? -1 : i, 2 * i);
+      if (i < 20) addRequest(sparse, 201, v, 10, 10.5);
+    });
+    a.c[F.dbMs] = 0.1 + 0.2; // fractional and odd counters take the escaped form
+    a.c[F.dbQueries] = 2 ** 40;
+    for (const t of [a, b, sparse, new Tally()]) sameTally(Tally.thaw(t.freeze(9)), new Tally().merge(t));
+    assert.equal(Tally.thaw(a.freeze(123_456_789)).start, 123_456_789);
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+      [sparse, a],
+      [a, sparse],
+      [new Tally(), a],
+      [a, new Tally()],
+    ]) {
+      const expected = Tally.thaw(x.freeze()).merge(y);
+      const refrozen = Tally.thaw(y.freezeMerged(x.freeze(), 5));
+      sameTally(refrozen, expected);
+      assert.equal(refrozen.start, 5);
+      sameTally(new Tally().mergeFrozen(x.freeze()).mergeFrozen(y.freeze()), new Tally().merge(x).merge(y));
+    }
+  });
+}
+
+test('frozen tallies keep odd status codes and huge bucket counts exactly', () => {
+  const t = new Tally();
+  for (const status of [200, 0, 999, 1234, 200.5, -1]) addRequest(t, status, 5, -1, -1);
+  const big = Tally.fromJSON({
+    c: [2 ** 45],
+    codes: [200, 2 ** 45],
+    latency: {
+      scale: 6,
+      count: 2 ** 45,
+      sum: 1e20,
+      min: 1,
+      max: 1e6,
+      zeroCount: 2 ** 44,
+      offset: 0,
+      counts: [2 ** 44],
+    },
+  });
+  for (const x of [t, big]) sameTally(Tally.thaw(x.freeze()), new Tally().merge(x));
+  sameTally(Tally.thaw(big.freezeMerged(t.freeze(), 0)), Tally.thaw(t.freeze()).merge(big));
+});

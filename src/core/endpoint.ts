@@ -1,5 +1,6 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
-import { Tally } from './tally.js';
+import { frozenCount, frozenStart, Tally } from './tally.js';
+import type { FrozenTally } from './tally.js';
 import { normalizeMessage } from './detail.js';
 import type { EndpointDetail } from './detail.js';
 
@@ -31,6 +32,12 @@ export interface ExceptionInfo {
   lastAt: number;
 }
 
+/** Which ring of an endpoint: fine (10 s slots by default) or coarse (60 s slots). */
+export type RingName = 'fine' | 'coarse';
+
+// The rings of an endpoint that never recorded: empty, shared, never written (rotate replaces them).
+const NO_SLOTS = Object.freeze([]) as unknown as (FrozenTally | undefined)[];
+
 /** Distinct exception classes kept per endpoint; the rest count under `Other`. */
 export const MAX_EXCEPTION_CLASSES = 20;
 
@@ -44,6 +51,11 @@ export class EndpointStats {
   readonly total = new Tally();
   /** Id of the fine slot records go to; it is the only slot not yet folded into total and coarse. */
   currentFine = -1;
+  /**
+   * The open fine slot (id {@link currentFine}), the only mutable one: records go here. Created on the
+   * first record, then reused (reset, keeping its storage) every time the endpoint moves on.
+   */
+  current: Tally | null = null;
   /** In the registry's listing (set on first record, see Registry.activate). */
   listed = false;
   /** Set when the cap refused this endpoint: its records go to the overflow endpoint. */
@@ -53,64 +65,92 @@ export class EndpointStats {
   exceptions: Map<string, ExceptionInfo> | null = null;
   /** Detailed mode's per-endpoint data, created on the first detailed record. */
   detail: EndpointDetail | null = null;
-  // Rings built with Array.from so that no two positions share one tally (prom-client's fill() bug).
-  readonly fine: (Tally | undefined)[];
-  readonly coarse: (Tally | undefined)[];
+  /**
+   * Closed slots, frozen (see {@link FrozenTally}): an hour of 60 s slots is most of an endpoint's
+   * memory, and a closed slot is only read and merged. Empty slots are `undefined` and cost nothing.
+   * Read them through {@link slotCount}, {@link mergeSlot} and {@link slotTally}, which also see the
+   * open slot. Allocated on the first record: handles that never record (a flood of distinct routes
+   * past the cap) hold none.
+   */
+  fine: (FrozenTally | undefined)[] = NO_SLOTS;
+  coarse: (FrozenTally | undefined)[] = NO_SLOTS;
 
   constructor(
     readonly id: number,
     readonly method: string,
     readonly route: string,
     readonly rings: RingLayout,
-  ) {
-    this.fine = Array.from({ length: rings.fineSlots }, () => undefined);
-    this.coarse = Array.from({ length: rings.coarseSlots }, () => undefined);
-  }
-
-  /** The tally for slot `id` of a ring, created on first use and reset when the ring wraps. */
-  static slot(ring: (Tally | undefined)[], id: number): Tally {
-    const i = id % ring.length;
-    let t = ring[i];
-    if (t === undefined) {
-      t = new Tally();
-      ring[i] = t;
-    }
-    if (t.start !== id) t.reset(id);
-    return t;
-  }
+  ) {}
 
   /**
-   * Makes `fineId` the current fine slot, folding the previous current slot into its coarse slot and
-   * the total. The new slot is always emptied: if the clock stepped back onto an already folded slot,
-   * keeping its content would count it twice.
+   * Makes `fineId` the current fine slot, folding the previous current slot into the fine ring, its
+   * coarse slot and the total. The new slot is always empty: if the clock stepped back onto an already
+   * folded slot, keeping its content would count it twice.
    */
   rotate(fineId: number): Tally {
-    const prev = this.currentFine;
-    if (prev >= 0) {
-      const done = this.fine[prev % this.fine.length];
-      if (done !== undefined && done.start === prev && done.count > 0) {
-        this.total.merge(done);
-        const coarseId = Math.floor((prev * this.rings.fineMs) / this.rings.coarseMs);
-        EndpointStats.slot(this.coarse, coarseId).merge(done);
-      }
-    }
-    const i = fineId % this.fine.length;
-    let t = this.fine[i];
-    if (t === undefined) {
-      t = new Tally();
-      this.fine[i] = t;
-    }
+    let t = this.current;
+    if (t === null) {
+      t = this.current = new Tally();
+      this.fine = Array.from({ length: this.rings.fineSlots }, () => undefined);
+      this.coarse = Array.from({ length: this.rings.coarseSlots }, () => undefined);
+    } else if (t.count > 0) this.fold(t);
+    this.fine[fineId % this.fine.length] = undefined;
     t.reset(fineId);
     this.currentFine = fineId;
     return t;
   }
 
-  /** The current fine slot if it holds records (it is not in total or coarse yet), else undefined. */
+  private fold(done: Tally): void {
+    this.total.merge(done);
+    const fine = this.fine;
+    fine[done.start % fine.length] = done.freeze();
+    const coarseId = Math.floor((done.start * this.rings.fineMs) / this.rings.coarseMs);
+    const coarse = this.coarse;
+    const i = coarseId % coarse.length;
+    const held = coarse[i];
+    // A minute that already holds earlier fine slots is re-frozen with this one added.
+    coarse[i] =
+      held !== undefined && frozenStart(held) === coarseId ? done.freezeMerged(held, coarseId) : done.freeze(coarseId);
+  }
+
+  /** The current fine slot if it holds records (it is not in total and coarse yet), else undefined. */
   unfolded(): Tally | undefined {
-    const id = this.currentFine;
-    if (id < 0) return undefined;
-    const t = this.fine[id % this.fine.length];
-    return t !== undefined && t.start === id && t.count > 0 ? t : undefined;
+    const t = this.current;
+    return t !== null && t.start === this.currentFine && t.count > 0 ? t : undefined;
+  }
+
+  /** Requests in slot `id` of a ring, as held now (the open fine slot included, not yet folded into coarse). */
+  slotCount(ring: RingName, id: number): number {
+    if (ring === 'fine' && id === this.currentFine) return this.unfolded()?.count ?? 0;
+    const f = this.held(ring, id);
+    return f === undefined ? 0 : frozenCount(f);
+  }
+
+  /** Adds slot `id` of a ring to `into` (the open fine slot included, not yet folded into coarse). */
+  mergeSlot(ring: RingName, id: number, into: Tally): void {
+    if (ring === 'fine' && id === this.currentFine) {
+      const open = this.unfolded();
+      if (open !== undefined) into.merge(open);
+      return;
+    }
+    const f = this.held(ring, id);
+    if (f !== undefined) into.mergeFrozen(f);
+  }
+
+  /**
+   * Slot `id` of a ring as a tally, undefined when empty (the open fine slot included, not yet folded
+   * into coarse). The open slot is returned as is: read it, do not modify it.
+   */
+  slotTally(ring: RingName, id: number): Tally | undefined {
+    if (ring === 'fine' && id === this.currentFine) return this.unfolded();
+    const f = this.held(ring, id);
+    return f === undefined || frozenCount(f) === 0 ? undefined : Tally.thaw(f);
+  }
+
+  private held(ring: RingName, id: number): FrozenTally | undefined {
+    const slots = ring === 'fine' ? this.fine : this.coarse;
+    const f = slots[id % slots.length];
+    return f !== undefined && frozenStart(f) === id ? f : undefined;
   }
 
   noteException(errorClass: string, message: string, now: number): void {

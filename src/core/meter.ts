@@ -208,7 +208,7 @@ export class Meter {
     if (!(requestBytes >= 0)) requestBytes = -1;
     if (!(responseBytes >= 0)) responseBytes = -1;
     const fineId = Math.floor(now / this.rings.fineMs);
-    const slot = fineId === ep.currentFine ? ep.fine[fineId % ep.fine.length]! : ep.rotate(fineId);
+    const slot = fineId === ep.currentFine ? ep.current! : ep.rotate(fineId);
     slot.add(status, statusClass, errorField, durationMs, latencyIndex, requestBytes, responseBytes);
     if (sampled) {
       if (requestBytes >= 0) ep.requestSize.record(requestBytes);
@@ -268,7 +268,7 @@ export class Meter {
     const now = this.ticking ? tick.now : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
     const fineId = Math.floor(now / this.rings.fineMs);
-    const c = (fineId === ep.currentFine ? ep.fine[fineId % ep.fine.length]! : ep.rotate(fineId)).c;
+    const c = (fineId === ep.currentFine ? ep.current! : ep.rotate(fineId)).c;
     const detail = (ep.detail ??= new EndpointDetail());
     c[F.detailed]++;
 

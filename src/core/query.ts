@@ -1,4 +1,4 @@
-import type { EndpointStats, RingLayout } from './endpoint.js';
+import type { EndpointStats, RingLayout, RingName } from './endpoint.js';
 import { ERROR_TYPES } from './record.js';
 import type { ErrorType } from './record.js';
 import type { Registry } from './registry.js';
@@ -140,14 +140,11 @@ export function windowTally(ep: EndpointStats, window: WindowName, now: number, 
   const { fineMs, fineSlots, coarseMs, coarseSlots } = ep.rings;
   const fine = span <= fineMs * (fineSlots - 1);
   const slotMs = fine ? fineMs : coarseMs;
-  const ring = fine ? ep.fine : ep.coarse;
+  const ring: RingName = fine ? 'fine' : 'coarse';
   const n = Math.min(Math.ceil(span / slotMs), fine ? fineSlots : coarseSlots);
   const current = Math.floor(now / slotMs);
   const merged = new Tally();
-  for (let id = current - n + 1; id <= current; id++) {
-    const t = ring[id % ring.length];
-    if (t !== undefined && t.start === id) merged.merge(t);
-  }
+  for (let id = current - n + 1; id <= current; id++) ep.mergeSlot(ring, id, merged);
   if (!fine && open !== undefined) {
     const openCoarse = Math.floor((open.start * ep.rings.fineMs) / coarseMs);
     if (openCoarse > current - n && openCoarse <= current) merged.merge(open);
@@ -202,8 +199,7 @@ function movingAverages(ep: EndpointStats, now: number, startedAt: number): Endp
   const open = ep.unfolded();
   const openCoarse = open === undefined ? -1 : Math.floor((open.start * ep.rings.fineMs) / coarseMs);
   for (let id = firstSlot; id < current; id++) {
-    const t = ep.coarse[id % coarseSlots];
-    let n = t !== undefined && t.start === id ? t.count : 0;
+    let n = ep.slotCount('coarse', id);
     if (id === openCoarse) n += open!.count;
     const rate = n / (coarseMs / 1000);
     for (let k = 0; k < 3; k++) avg[k] += alphas[k] * (rate - avg[k]);
@@ -362,7 +358,7 @@ export interface SlotTally {
 }
 
 /** Which ring a range is read from: fine (10 s slots, the last ~70 s) or coarse (60 s slots, the last ~61 min). */
-export type RingName = 'fine' | 'coarse';
+export type { RingName };
 
 /**
  * Start (ms) of the oldest slot each ring still holds at `now`; anything older has been overwritten and
@@ -384,7 +380,6 @@ export function ringHorizon(rings: RingLayout, now: number): Record<RingName, nu
 export function ringSlots(ep: EndpointStats, ring: RingName, from: number, to: number, now: number): SlotTally[] {
   const { fineMs, fineSlots, coarseMs, coarseSlots } = ep.rings;
   const slotMs = ring === 'fine' ? fineMs : coarseMs;
-  const slots = ring === 'fine' ? ep.fine : ep.coarse;
   const current = Math.floor(now / slotMs);
   const first = Math.max(Math.ceil(from / slotMs), current - (ring === 'fine' ? fineSlots : coarseSlots) + 1);
   const last = Math.min(Math.ceil(to / slotMs) - 1, current);
@@ -392,9 +387,9 @@ export function ringSlots(ep: EndpointStats, ring: RingName, from: number, to: n
   const openId = open === undefined ? NaN : Math.floor((open.start * fineMs) / coarseMs);
   const out: SlotTally[] = [];
   for (let id = first; id <= last; id++) {
-    const held = slots[id % slots.length];
-    let t = held !== undefined && held.start === id && held.count > 0 ? held : undefined;
-    if (id === openId) t = t === undefined ? open : new Tally().merge(t).merge(open!);
+    let t = ep.slotTally(ring, id);
+    // Coarse slots come back as copies (thawed from their frozen form), so the open slot is added in place.
+    if (id === openId) t = t === undefined ? open : t.merge(open!);
     if (t !== undefined) out.push({ start: id * slotMs, tally: t });
   }
   return out;

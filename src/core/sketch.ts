@@ -1,4 +1,6 @@
 import { createError } from '../errors.js';
+import { packNum, packUint } from './pack.js';
+import type { Unpacker } from './pack.js';
 
 /**
  * Base-2 exponential histogram (OpenTelemetry's layout), used as a relative-error quantile sketch.
@@ -47,11 +49,15 @@ export interface SketchJSON {
   counts: number[];
 }
 
-// Storage is plain JS arrays, not typed arrays: a Float64Array costs ~250 bytes of object overhead
-// (view, buffer, backing store) before its first element, and an endpoint holds dozens of sketches.
-// V8 keeps small integer counts unboxed (4 bytes each with pointer compression) and switches an
-// array to unboxed doubles by itself if a count ever passes 2^30.
+// Sparse storage is a plain JS array: a typed array costs ~150-250 bytes of object overhead (view,
+// buffer, backing store) before its first element, too much for a slot with a handful of buckets.
+// Dense storage (more than SPARSE_LIMIT buckets) is a Uint32Array: 4 bytes per count where a JS array
+// takes 8 (Node's V8 has no pointer compression), which halves the since-start sketches, the largest
+// ones. A count that leaves the uint32 range (past 2^32 − 1 requests in one bucket, or a fractional
+// count from a foreign row) turns the array into a Float64Array for good: exact either way.
+type Counts = Uint32Array | Float64Array;
 const NONE: number[] = [];
+const NO_DENSE: Counts = new Uint32Array(0);
 
 export class Sketch {
   readonly layout: SketchLayout;
@@ -63,8 +69,8 @@ export class Sketch {
   /** Sparse mode: [index0, count0, index1, count1, …], `sparseLength` numbers used. */
   private sparse: number[] = NONE;
   private sparseLength = 0;
-  /** Dense mode (when `dense !== NONE`): dense[i] counts bucket `offset + i`. */
-  private dense: number[] = NONE;
+  /** Dense mode (when `dense !== NO_DENSE`): dense[i] counts bucket `offset + i`. */
+  private dense: Counts = NO_DENSE;
   private offset = 0;
   private readonly factor: number;
   // Copied from the layout so indexOf reads own fields only.
@@ -114,10 +120,14 @@ export class Sketch {
   /** Adds `n` to bucket `index` (no count/sum/min/max bookkeeping). */
   private addIndex(index: number, n: number): void {
     const dense = this.dense;
-    if (dense !== NONE) {
+    if (dense !== NO_DENSE) {
       const i = index - this.offset;
-      if (i >= 0 && i < dense.length) dense[i] += n;
-      else this.growDense(index, n);
+      if (i >= 0 && i < dense.length) {
+        const v = dense[i] + n;
+        // (v >>> 0) === v: still a uint32, the case for every count a time slot sees.
+        if (v >>> 0 === v) dense[i] = v;
+        else this.setDense(i, v);
+      } else this.growDense(index, n);
       return;
     }
     const sparse = this.sparse;
@@ -154,9 +164,8 @@ export class Sketch {
       if (sparse[i] > hi) hi = sparse[i];
     }
     this.offset = lo;
-    const dense = zeros(hi - lo + 1);
-    for (let i = 0; i < end; i += 2) dense[sparse[i] - lo] += sparse[i + 1];
-    this.dense = dense;
+    this.dense = new Uint32Array(hi - lo + 1);
+    for (let i = 0; i < end; i += 2) this.setDense(sparse[i] - lo, sparse[i + 1]);
     this.sparse = NONE;
     this.sparseLength = 0;
   }
@@ -166,20 +175,29 @@ export class Sketch {
     const old = this.dense;
     const oldHi = oldLo + old.length - 1;
     // Grow with headroom so a drifting distribution does not copy on every new bucket.
-    const extra = Math.ceil((Math.max(oldHi, index) - Math.min(oldLo, index) + 1) / 4);
+    const extra = Math.ceil((Math.max(oldHi, index) - Math.min(oldLo, index) + 1) / 8);
     const newLo = index < oldLo ? Math.max(this.minIndex, index - extra) : oldLo;
     const newHi = index > oldHi ? Math.min(this.maxIndex, index + extra) : oldHi;
-    const grown = zeros(newHi - newLo + 1);
-    const shift = oldLo - newLo;
-    for (let i = 0; i < old.length; i++) grown[i + shift] = old[i];
-    grown[index - newLo] += n;
+    const grown =
+      old instanceof Float64Array ? new Float64Array(newHi - newLo + 1) : new Uint32Array(newHi - newLo + 1);
+    grown.set(old, oldLo - newLo);
     this.dense = grown;
     this.offset = newLo;
+    this.setDense(index - newLo, grown[index - newLo] + n);
+  }
+
+  /** dense[i] = v, turning the dense array into a Float64Array when v is not a uint32. */
+  private setDense(i: number, v: number): void {
+    let dense = this.dense;
+    if (v >>> 0 !== v && dense instanceof Uint32Array) {
+      dense = this.dense = Float64Array.from(dense);
+    }
+    dense[i] = v;
   }
 
   /** Calls `fn(index, count)` for every non-empty bucket in ascending index order. */
   forEachBucket(fn: (index: number, count: number) => void): void {
-    if (this.dense !== NONE) {
+    if (this.dense !== NO_DENSE) {
       const dense = this.dense;
       for (let i = 0; i < dense.length; i++) if (dense[i] > 0) fn(this.offset + i, dense[i]);
       return;
@@ -234,7 +252,7 @@ export class Sketch {
   }
 
   private forEachBucketUntil(fn: (index: number, count: number) => boolean): void {
-    if (this.dense !== NONE) {
+    if (this.dense !== NO_DENSE) {
       const dense = this.dense;
       for (let i = 0; i < dense.length; i++) if (dense[i] > 0 && fn(this.offset + i, dense[i])) return;
       return;
@@ -256,17 +274,16 @@ export class Sketch {
     }
     if (other.count === 0) return this;
     // Merging runs once per endpoint per slot rotation: plain loops, no callback per bucket.
-    if (other.dense !== NONE) {
+    if (other.dense !== NO_DENSE) {
       const src = other.dense;
       const lo = other.offset;
-      if (this.dense === NONE && this.sparseLength === 0) {
+      if (this.dense === NO_DENSE && this.sparseLength === 0) {
         // Into an empty sketch (a fresh tally, a decoded row): one copy instead of a bucket-by-bucket rebuild.
         this.dense = src.slice();
         this.offset = lo;
-      } else if (this.dense !== NONE && lo >= this.offset && lo + src.length <= this.offset + this.dense.length) {
-        const dst = this.dense;
+      } else if (this.dense !== NO_DENSE && lo >= this.offset && lo + src.length <= this.offset + this.dense.length) {
         const shift = lo - this.offset;
-        for (let i = 0; i < src.length; i++) dst[i + shift] += src[i];
+        for (let i = 0; i < src.length; i++) if (src[i] > 0) this.setDense(i + shift, this.dense[i + shift] + src[i]);
       } else {
         for (let i = 0; i < src.length; i++) if (src[i] > 0) this.addIndex(lo + i, src[i]);
       }
@@ -283,10 +300,10 @@ export class Sketch {
   }
 
   /**
-   * Empties the sketch, keeping its storage: a ring slot is reset every time it comes round, and
-   * releasing its arrays made every rotation re-grow them (bench/record.ts rotating mode: GC was the
-   * top entry of the profile). A slot therefore holds at most the layout's range, as it would anyway
-   * while busy.
+   * Empties the sketch, keeping its storage: an endpoint's open slot is reset every time the endpoint
+   * moves on to a new slot, and releasing its arrays made every rotation re-grow them
+   * (bench/record.ts rotating mode: GC was the top entry of the profile). The open slot therefore
+   * holds at most the layout's range, as it would anyway while busy; closed slots are frozen.
    */
   reset(): void {
     this.count = 0;
@@ -295,12 +312,157 @@ export class Sketch {
     this.max = -Infinity;
     this.zeroCount = 0;
     this.sparseLength = 0;
-    if (this.dense !== NONE) this.dense.fill(0);
+    if (this.dense !== NO_DENSE) this.dense.fill(0);
+  }
+
+  /**
+   * Writes the sketch with the pack codec (see pack.ts), for a closed ring slot: `uint count`, then
+   * when non-empty `num zeroCount, sum, min, max`, `uint buckets` and per bucket in ascending order
+   * the index (`num` from `minIndex` for the first, `uint` step from the previous after that) and its
+   * `num` count. Small counts and steps take one byte each, so a bucket costs about 2 bytes.
+   */
+  pack(): void {
+    packUint(this.count);
+    if (this.count === 0) return;
+    packNum(this.zeroCount);
+    packNum(this.sum);
+    packNum(this.min);
+    packNum(this.max);
+    const n = this.sortedBuckets();
+    packBuckets(this.minIndex, ownIndex, ownCount, n);
+  }
+
+  /**
+   * Writes, as {@link pack} would, this sketch plus the packed one read from `r`, leaving this sketch
+   * as it is: a coarse slot is re-frozen with each fine slot folded into it, and joining two sorted
+   * bucket lists costs no storage beyond the result.
+   */
+  packMerged(r: Unpacker): void {
+    const count = r.uint();
+    if (count === 0) {
+      this.pack();
+      return;
+    }
+    const zeroCount = r.num();
+    const sum = r.num();
+    const min = r.num();
+    const max = r.num();
+    const n = r.uint();
+    if (heldIndex.length < n) {
+      heldIndex = zeros(n);
+      heldCount = zeros(n);
+    }
+    let index = this.minIndex;
+    for (let k = 0; k < n; k++) {
+      index += k === 0 ? r.num() : r.uint();
+      heldIndex[k] = index;
+      heldCount[k] = r.num();
+    }
+    const m = this.sortedBuckets();
+    packUint(count + this.count);
+    packNum(zeroCount + this.zeroCount);
+    packNum(sum + this.sum);
+    packNum(min < this.min ? min : this.min);
+    packNum(max > this.max ? max : this.max);
+    // Join the two ascending lists into the held ones' place (from the back, so nothing is overwritten
+    // before it is read): count the distinct indices first.
+    let total = 0;
+    for (let i = 0, j = 0; i < n || j < m; total++) {
+      if (j >= m || (i < n && heldIndex[i] < ownIndex[j])) i++;
+      else if (i >= n || ownIndex[j] < heldIndex[i]) j++;
+      else {
+        i++;
+        j++;
+      }
+    }
+    if (heldIndex.length < total) {
+      const grownIndex = zeros(total);
+      const grownCount = zeros(total);
+      for (let k = 0; k < n; k++) {
+        grownIndex[k] = heldIndex[k];
+        grownCount[k] = heldCount[k];
+      }
+      heldIndex = grownIndex;
+      heldCount = grownCount;
+    }
+    let i = n - 1;
+    let j = m - 1;
+    for (let k = total - 1; k >= 0; k--) {
+      if (j < 0 || (i >= 0 && heldIndex[i] > ownIndex[j])) {
+        heldIndex[k] = heldIndex[i];
+        heldCount[k] = heldCount[i];
+        i--;
+      } else if (i < 0 || ownIndex[j] > heldIndex[i]) {
+        heldIndex[k] = ownIndex[j];
+        heldCount[k] = ownCount[j];
+        j--;
+      } else {
+        heldIndex[k] = heldIndex[i];
+        heldCount[k] = heldCount[i] + ownCount[j];
+        i--;
+        j--;
+      }
+    }
+    packBuckets(this.minIndex, heldIndex, heldCount, total);
+  }
+
+  /** Copies the non-empty buckets in ascending index order into ownIndex/ownCount; returns how many. */
+  private sortedBuckets(): number {
+    if (this.dense !== NO_DENSE) {
+      const dense = this.dense;
+      if (ownIndex.length < dense.length) {
+        ownIndex = zeros(dense.length);
+        ownCount = zeros(dense.length);
+      }
+      let n = 0;
+      for (let i = 0; i < dense.length; i++) {
+        if (dense[i] > 0) {
+          ownIndex[n] = this.offset + i;
+          ownCount[n++] = dense[i];
+        }
+      }
+      return n;
+    }
+    // Sparse pairs are in arrival order (at most SPARSE_LIMIT): insertion sort.
+    const n = this.sparseLength / 2;
+    const sparse = this.sparse;
+    for (let k = 0; k < n; k++) {
+      const index = sparse[2 * k];
+      const count = sparse[2 * k + 1];
+      let j = k;
+      while (j > 0 && ownIndex[j - 1] > index) {
+        ownIndex[j] = ownIndex[j - 1];
+        ownCount[j] = ownCount[j - 1];
+        j--;
+      }
+      ownIndex[j] = index;
+      ownCount[j] = count;
+    }
+    return n;
+  }
+
+  /** Adds a sketch written by {@link pack} (same layout), read from `r`. */
+  mergePacked(r: Unpacker): void {
+    const count = r.uint();
+    if (count === 0) return;
+    this.count += count;
+    this.zeroCount += r.num();
+    this.sum += r.num();
+    const min = r.num();
+    const max = r.num();
+    if (min < this.min) this.min = min;
+    if (max > this.max) this.max = max;
+    const n = r.uint();
+    let index = this.minIndex;
+    for (let k = 0; k < n; k++) {
+      index += k === 0 ? r.num() : r.uint();
+      this.addIndex(index, r.num());
+    }
   }
 
   /** Buckets held (sparse pairs or dense slots): storage grows with this, up to the layout's range. */
   get storedBuckets(): number {
-    return this.dense !== NONE ? this.dense.length : this.sparseLength / 2;
+    return this.dense !== NO_DENSE ? this.dense.length : this.sparseLength / 2;
   }
 
   clone(): Sketch {
@@ -339,10 +501,9 @@ export class Sketch {
     if (counts.length > SPARSE_LIMIT && json.offset >= s.minIndex && json.offset + counts.length - 1 <= s.maxIndex) {
       // Dense from the start: one array, no sparse-to-dense switch and re-growing (history reads decode
       // thousands of day-long sketches).
-      const dense = zeros(counts.length);
-      for (let i = 0; i < counts.length; i++) if (counts[i] > 0) dense[i] = counts[i];
-      s.dense = dense;
+      s.dense = new Uint32Array(counts.length);
       s.offset = json.offset;
+      for (let i = 0; i < counts.length; i++) if (counts[i] > 0) s.setDense(i, counts[i]);
     } else {
       counts.forEach((n, i) => {
         if (n > 0) s.addIndex(json.offset + i, n);
@@ -363,6 +524,25 @@ export class Sketch {
 export function relativeErrorBound(layout: SketchLayout): number {
   const b = 2 ** (2 ** -layout.scale);
   return (b - 1) / (b + 1);
+}
+
+// Scratch for pack() and packMerged(): a sketch's buckets in ascending order, and a packed one's.
+// Grown to the largest sketch packed (at most a layout's range), then reused.
+let ownIndex: number[] = zeros(SPARSE_LIMIT);
+let ownCount: number[] = zeros(SPARSE_LIMIT);
+let heldIndex: number[] = zeros(SPARSE_LIMIT);
+let heldCount: number[] = zeros(SPARSE_LIMIT);
+
+/** Writes `n` ascending buckets: the first index as `num` from `minIndex`, then `uint` steps; counts as `num`. */
+function packBuckets(minIndex: number, index: readonly number[], count: readonly number[], n: number): void {
+  packUint(n);
+  let prev = minIndex;
+  for (let k = 0; k < n; k++) {
+    if (k === 0) packNum(index[k] - prev);
+    else packUint(index[k] - prev);
+    packNum(count[k]);
+    prev = index[k];
+  }
 }
 
 /** An array of n zeros with exactly n elements of capacity (push() would over-allocate). */

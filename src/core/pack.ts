@@ -1,0 +1,98 @@
+/**
+ * A byte codec for closed ring slots (see Tally.freeze): numbers are written as varints into a
+ * reused buffer, and the result is kept as a string of one-byte characters. V8 stores such a string
+ * as a 16-byte header plus one byte per character, where an array of numbers costs 48 bytes plus 8
+ * per element, and a typed array around 200 bytes before its first element. Strings are immutable,
+ * so a frozen slot can be shared and read without copying.
+ *
+ * Unsigned values (`uint`) are LEB128 varints (7 bits per byte), exact up to 2^53. Any number
+ * (`num`) is `uint(2·n)` when n is an integer in [0, 2^52), else the byte 1 and the 8 bytes of its
+ * IEEE 754 double (fractional sums, NaN, negative values).
+ */
+
+// A Buffer for its latin1 decoder, which copies bytes 1:1 into a one-byte string without a temporary.
+let buf = Buffer.allocUnsafeSlow(512);
+let len = 0;
+// One double's bytes, for the `num` escape.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const INT_LIMIT = 2 ** 52;
+
+/** Starts a new packed string (the previous one must have been finished with {@link packEnd}). */
+export function packBegin(): void {
+  len = 0;
+}
+
+function reserve(n: number): void {
+  if (len + n <= buf.length) return;
+  const grown = Buffer.allocUnsafeSlow(Math.max(len + n, buf.length * 2));
+  buf.copy(grown, 0, 0, len);
+  buf = grown;
+}
+
+export function packUint(n: number): void {
+  reserve(8);
+  while (n >= 128) {
+    buf[len++] = (n % 128) + 128;
+    n = Math.floor(n / 128);
+  }
+  buf[len++] = n;
+}
+
+export function packNum(n: number): void {
+  if (n >= 0 && n < INT_LIMIT && Number.isInteger(n)) {
+    packUint(n * 2);
+    return;
+  }
+  reserve(9);
+  buf[len++] = 1;
+  f64[0] = n;
+  for (let i = 0; i < 8; i++) buf[len++] = f64Bytes[i];
+}
+
+/** The bytes written since {@link packBegin}, as a string of one-byte characters. */
+export function packEnd(): string {
+  return buf.toString('latin1', 0, len);
+}
+
+/** A read position in a packed string. */
+export class Unpacker {
+  constructor(
+    public s: string,
+    public pos = 0,
+  ) {}
+
+  /** Reads `s` from the start: one reader serves many strings without allocating. */
+  reset(s: string): this {
+    this.s = s;
+    this.pos = 0;
+    return this;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.s.length;
+  }
+
+  uint(): number {
+    const s = this.s;
+    let b = s.charCodeAt(this.pos++);
+    if (b < 128) return b;
+    let result = b - 128;
+    let scale = 128;
+    for (;;) {
+      b = s.charCodeAt(this.pos++);
+      if (b < 128) return result + b * scale;
+      if (b !== b) return NaN; // past the end: a corrupt string never loops forever
+      result += (b - 128) * scale;
+      scale *= 128;
+    }
+  }
+
+  num(): number {
+    const v = this.uint();
+    if (v !== 1) return v / 2;
+    const s = this.s;
+    for (let i = 0; i < 8; i++) f64Bytes[i] = s.charCodeAt(this.pos++);
+    return f64[0];
+  }
+}
