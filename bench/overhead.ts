@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { startExporterSinks } from './exporters.js';
 import { fmt, median, ROOT } from './lib.js';
 
 export interface OverheadOptions {
@@ -11,8 +12,15 @@ export interface OverheadOptions {
   log: (line: string) => void;
 }
 
+/**
+ * bare: no apimeter; instrumented: the plugin with its defaults; exporters: the same plus the StatsD and
+ * OpenTelemetry exporters (`startExporters`) sending to local sinks every second.
+ */
+export type ServerKind = 'bare' | 'instrumented' | 'exporters';
+export const SERVER_KINDS: readonly ServerKind[] = ['bare', 'instrumented', 'exporters'];
+
 export interface LoadRound {
-  server: 'bare' | 'instrumented';
+  server: ServerKind;
   warmUp: boolean;
   requestsPerSecond: number;
   p50Ms: number;
@@ -24,7 +32,7 @@ export interface LoadRound {
   timeouts: number;
   /** Server process CPU time (user + system) per completed request, in µs. */
   cpuMicrosPerRequest: number;
-  /** Instrumented only: requests the meter counted during the round. */
+  /** Instrumented and exporters: requests the meter counted during the round. */
   meterCounted?: number;
 }
 
@@ -41,12 +49,27 @@ export interface OverheadResult {
   rounds: LoadRound[];
   bare: ServerSummary;
   instrumented: ServerSummary;
+  exporters: ServerSummary;
   /** median(instrumented req/s) / median(bare req/s). */
   ratio: number;
-  /** instrumented/bare of each adjacent pair, for a feel of the noise. */
+  /** instrumented/bare of each set of rounds, for a feel of the noise. */
   pairRatios: number[];
   /** median(bare CPU/request) / median(instrumented CPU/request): the throughput ratio if CPU-bound. */
   cpuRatio: number;
+  /** median(exporters-on req/s) / median(bare req/s): the budget with StatsD and OpenTelemetry on. */
+  exportersRatio: number;
+  /** exporters/bare of each set of rounds. */
+  exportersPairRatios: number[];
+  /** median(bare CPU/request) / median(exporters-on CPU/request). */
+  exportersCpuRatio: number;
+  /** Flush interval of both exporters in the exporters-on server, and the flushes/exports they did. */
+  exporterActivity: {
+    flushMs: number;
+    statsdFlushes: number;
+    statsdDatagrams: number;
+    otelExports: number;
+    otelFailures: number;
+  };
   /** 1-minute load average before the first round and after the last (other processes' load). */
   loadAverage: [number, number];
   /** Problems that make the figures untrustworthy (a server that failed requests or miscounted). */
@@ -56,16 +79,20 @@ export interface OverheadResult {
 const CONNECTIONS = 50;
 const PIPELINING = 1;
 const TARGET = '/hello/bench';
+/** Flush interval of the exporters-on server: 10× (StatsD) and 60× (OpenTelemetry) their defaults. */
+const FLUSH_MS = 1000;
 
 interface Server {
   child: ChildProcess;
   port: number;
 }
 
-function startServer(instrumented: boolean): Promise<Server> {
+function startServer(args: readonly string[]): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', path.join('bench', 'server.ts'), ...(instrumented ? ['--instrumented'] : [])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', 'server.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8');
     const onData = (chunk: string) => {
@@ -94,9 +121,20 @@ function stopServer(server: Server): Promise<void> {
   });
 }
 
-async function serverCounters(port: number): Promise<{ total: number | null; cpuMicros: number }> {
+interface Counters {
+  total: number | null;
+  cpuMicros: number;
+  exports: {
+    statsdFlushes: number | null;
+    statsdDatagrams: number | null;
+    otelExports: number | null;
+    otelFailures: number | null;
+  } | null;
+}
+
+async function serverCounters(port: number): Promise<Counters> {
   const res = await fetch(`http://127.0.0.1:${port}/__count`);
-  return (await res.json()) as { total: number | null; cpuMicros: number };
+  return (await res.json()) as Counters;
 }
 
 async function load(
@@ -121,26 +159,44 @@ async function load(
   };
 }
 
+/** Orders of the three servers, one per set of rounds: each goes first, second and last equally often. */
+const ROTATIONS: readonly ServerKind[][] = [
+  ['bare', 'instrumented', 'exporters'],
+  ['exporters', 'bare', 'instrumented'],
+  ['instrumented', 'exporters', 'bare'],
+  ['bare', 'exporters', 'instrumented'],
+  ['instrumented', 'bare', 'exporters'],
+  ['exporters', 'instrumented', 'bare'],
+];
+
 /**
- * Bare and instrumented servers run side by side (two processes, both listening); only one is under
- * load at a time. After a discarded warm-up round each, rounds alternate, swapping which goes first in
- * every pair so a drift in machine speed does not favour either.
+ * Bare, instrumented and exporters-on servers run side by side (three processes, all listening); only
+ * one is under load at a time. After a discarded warm-up round each, sets of three rounds follow, the
+ * order rotating so that a drift in machine speed does not favour any of them.
  */
 export async function runOverhead({ quick, log }: OverheadOptions): Promise<OverheadResult> {
   const roundSeconds = quick ? 1.5 : 5;
   const warmUpSeconds = quick ? 1 : 3;
-  const pairs = quick ? 2 : 6;
+  const sets = quick ? 2 : 6;
   const failures: string[] = [];
   const rounds: LoadRound[] = [];
   const loadBefore = os.loadavg()[0];
-  const bare = await startServer(false);
-  let instrumented: Server | undefined;
+  const sinks = await startExporterSinks();
+  const started: Server[] = [];
+  let first: Counters | undefined;
+  let last: Counters | undefined;
   try {
-    instrumented = await startServer(true);
+    const [bare, instrumented, exporters] = await Promise.all([
+      startServer([]),
+      startServer(['--instrumented']),
+      startServer([`--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`, `--flush-ms=${FLUSH_MS}`]),
+    ]);
+    started.push(bare, instrumented, exporters);
     if ((await serverCounters(bare.port)).total !== null) failures.push('the bare server has a meter');
+    first = await serverCounters(exporters.port);
 
-    const servers = { bare, instrumented };
-    const runRound = async (which: 'bare' | 'instrumented', warmUp: boolean) => {
+    const servers: Record<ServerKind, Server> = { bare, instrumented, exporters };
+    const runRound = async (which: ServerKind, warmUp: boolean) => {
       const server = servers[which];
       const before = await serverCounters(server.port);
       const result = await load(server, warmUp ? warmUpSeconds : roundSeconds);
@@ -155,13 +211,13 @@ export async function runOverhead({ quick, log }: OverheadOptions): Promise<Over
       if (round.non2xx > 0 || round.errors > 0 || round.timeouts > 0) {
         failures.push(`${which}: ${round.non2xx} non-2xx, ${round.errors} errors, ${round.timeouts} timeouts`);
       }
-      if (which === 'instrumented') {
+      if (which !== 'bare') {
         const counted = (after.total ?? 0) - (before.total ?? 0);
         round.meterCounted = counted;
         // The meter must have seen every completed request, and at most those sent.
         if (!(counted >= round.completed && counted <= round.sent)) {
           failures.push(
-            `instrumented: meter counted ${counted}, autocannon completed ${round.completed}, sent ${round.sent}`,
+            `${which}: meter counted ${counted}, autocannon completed ${round.completed}, sent ${round.sent}`,
           );
         }
       }
@@ -174,34 +230,52 @@ export async function runOverhead({ quick, log }: OverheadOptions): Promise<Over
       );
     };
 
-    await runRound('bare', true);
-    await runRound('instrumented', true);
-    for (let p = 0; p < pairs; p++) {
-      const order: ('bare' | 'instrumented')[] = p % 2 === 0 ? ['bare', 'instrumented'] : ['instrumented', 'bare'];
-      for (const which of order) await runRound(which, false);
+    for (const which of SERVER_KINDS) await runRound(which, true);
+    for (let p = 0; p < sets; p++) {
+      for (const which of ROTATIONS[p % ROTATIONS.length]) await runRound(which, false);
     }
+    last = await serverCounters(exporters.port);
   } finally {
-    await Promise.all([stopServer(bare), instrumented ? stopServer(instrumented) : Promise.resolve()]);
+    await Promise.all(started.map(stopServer));
+    sinks.stop();
   }
 
-  const measured = (which: 'bare' | 'instrumented') => rounds.filter((r) => !r.warmUp && r.server === which);
-  const summary = (which: 'bare' | 'instrumented'): ServerSummary => ({
+  const measured = (which: ServerKind) => rounds.filter((r) => !r.warmUp && r.server === which);
+  const summary = (which: ServerKind): ServerSummary => ({
     medianRequestsPerSecond: median(measured(which).map((r) => r.requestsPerSecond)),
     medianP99Ms: median(measured(which).map((r) => r.p99Ms)),
     medianCpuMicrosPerRequest: median(measured(which).map((r) => r.cpuMicrosPerRequest)),
   });
+  const s = { bare: summary('bare'), instrumented: summary('instrumented'), exporters: summary('exporters') };
   const b = measured('bare');
-  const i = measured('instrumented');
+  const setRatios = (which: ServerKind) => measured(which).map((r, k) => r.requestsPerSecond / b[k].requestsPerSecond);
+  const delta = (key: keyof NonNullable<Counters['exports']>) =>
+    (last?.exports?.[key] ?? NaN) - (first?.exports?.[key] ?? NaN);
+  const exporterActivity = {
+    flushMs: FLUSH_MS,
+    statsdFlushes: delta('statsdFlushes'),
+    statsdDatagrams: delta('statsdDatagrams'),
+    otelExports: delta('otelExports'),
+    otelFailures: delta('otelFailures'),
+  };
+  // Exporters that never ran would make the exporters-on row a second instrumented row.
+  if (!(exporterActivity.statsdDatagrams > 0)) failures.push('exporters: the StatsD exporter sent no datagram');
+  if (!(exporterActivity.otelExports > 0)) failures.push('exporters: the OpenTelemetry exporter exported nothing');
+  if (exporterActivity.otelFailures !== 0)
+    failures.push(`exporters: ${exporterActivity.otelFailures} OTLP exports failed`);
   return {
     connections: CONNECTIONS,
     pipelining: PIPELINING,
     roundSeconds,
     rounds,
-    bare: summary('bare'),
-    instrumented: summary('instrumented'),
-    ratio: summary('instrumented').medianRequestsPerSecond / summary('bare').medianRequestsPerSecond,
-    pairRatios: b.map((r, k) => i[k].requestsPerSecond / r.requestsPerSecond),
-    cpuRatio: summary('bare').medianCpuMicrosPerRequest / summary('instrumented').medianCpuMicrosPerRequest,
+    ...s,
+    ratio: s.instrumented.medianRequestsPerSecond / s.bare.medianRequestsPerSecond,
+    pairRatios: setRatios('instrumented'),
+    cpuRatio: s.bare.medianCpuMicrosPerRequest / s.instrumented.medianCpuMicrosPerRequest,
+    exportersRatio: s.exporters.medianRequestsPerSecond / s.bare.medianRequestsPerSecond,
+    exportersPairRatios: setRatios('exporters'),
+    exportersCpuRatio: s.bare.medianCpuMicrosPerRequest / s.exporters.medianCpuMicrosPerRequest,
+    exporterActivity,
     loadAverage: [loadBefore, os.loadavg()[0]],
     failures,
   };

@@ -1,19 +1,20 @@
 /**
  * `npm run bench [-- --quick]`: the budgets of DESIGN.md, measured side by side in one run.
  *   (a) core record path, in child processes with GC flags (bench/record.ts)
- *   (b) overhead of the Fastify plugin under load (bench/overhead.ts, bench/server.ts)
+ *   (b) overhead of the Fastify plugin under load, and with the StatsD and OpenTelemetry exporters on
+ *       (bench/overhead.ts, bench/server.ts, sinks from bench/exporters.ts)
  *   (c) memory for 1,000 endpoints and under a route flood (bench/memory.ts)
  * Prints a report, a budget table, and one JSON line (also written to .bench-out/latest.json).
  * Exits 0 when figures are over budget (it is a report), 1 when a bench itself failed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fmt, median, ROOT, runChild, table } from './lib.js';
 import type { FloodResult, TrafficResult } from './memory.js';
-import { runOverhead } from './overhead.js';
+import { runOverhead, SERVER_KINDS } from './overhead.js';
 import type { RecordResult } from './record.js';
 
 const quick = process.argv.includes('--quick');
@@ -96,14 +97,17 @@ const record = await section('record', async () => {
 });
 
 // ---- (b) overhead ----
-log('\n(b) Overhead: Fastify hello-world, bare vs apimeter default instrumentation (autocannon, 50 connections)');
+log(
+  '\n(b) Overhead: Fastify hello-world, bare vs apimeter default instrumentation vs the same with the StatsD and\n' +
+    '    OpenTelemetry exporters on (autocannon, 50 connections)',
+);
 const overhead = await section('overhead', () => runOverhead({ quick, log }));
 if (overhead) {
   failures.push(...overhead.failures.map((f) => `overhead: ${f}`));
   log(
     table(
       ['server', 'median req/s', 'median p99 ms', 'median CPU µs/req', 'rounds'],
-      (['bare', 'instrumented'] as const).map((which) => [
+      SERVER_KINDS.map((which) => [
         which,
         fmt.int(overhead[which].medianRequestsPerSecond),
         fmt.fixed(overhead[which].medianP99Ms, 1),
@@ -120,6 +124,18 @@ if (overhead) {
   log(
     `  server CPU per request bare/instrumented: ${fmt.fixed(overhead.cpuRatio, 3)} ` +
       `(the throughput ratio a CPU-bound server would see; less sensitive to other load on the machine)`,
+  );
+  const act = overhead.exporterActivity;
+  log(
+    `  ratio exporters-on/bare: ${fmt.fixed(overhead.exportersRatio, 3)} ` +
+      `(per set: ${overhead.exportersPairRatios.map((r) => fmt.fixed(r, 3)).join(', ')}; ` +
+      `median of sets ${fmt.fixed(median(overhead.exportersPairRatios), 3)}); ` +
+      `server CPU per request bare/exporters-on: ${fmt.fixed(overhead.exportersCpuRatio, 3)}`,
+  );
+  log(
+    `  exporters-on server, both exporters flushing every ${fmt.int(act.flushMs)} ms: ${fmt.int(act.statsdFlushes)} StatsD ` +
+      `flushes (${fmt.int(act.statsdDatagrams)} datagrams), ${fmt.int(act.otelExports)} OTLP/HTTP exports ` +
+      `(${fmt.int(act.otelFailures)} failed) during the rounds`,
   );
   log(
     `  1-min load average ${fmt.fixed(overhead.loadAverage[0], 2)} before, ${fmt.fixed(overhead.loadAverage[1], 2)} after ` +
@@ -208,14 +224,50 @@ const STANDALONE: [string, string, string[]][] = [
   ['(g) Reverse proxy: added latency and throughput ratio', 'proxy.ts', quickArgs],
   ['(h) History store: snapshot write, event-loop stall, history query', 'store.ts', quickArgs],
 ];
+const standalone: Record<string, unknown> = {};
 for (const [title, file, args] of STANDALONE) {
   if (!existsSync(path.join(ROOT, 'bench', file))) continue;
   log(`\n${title} (bench/${file})`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join('bench', file), ...args], {
-    cwd: ROOT,
-    stdio: 'inherit',
+  const { code, result } = await runStandalone(file, args);
+  if (code !== 0) failures.push(`bench/${file} exited with ${code}`);
+  standalone[file.replace(/\.ts$/, '')] = result;
+}
+
+/**
+ * Runs a standalone bench, printing its output as it comes except its last line (the JSON result),
+ * which is returned instead so that its figures reach the budget table and the JSON line.
+ */
+function runStandalone(file: string, args: readonly string[]): Promise<{ code: number | string; result: unknown }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', file), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let pending = '';
+    let held: string | null = null;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        if (held !== null) log(held);
+        held = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+      }
+    });
+    child.on('close', (code, signal) => {
+      const last = (pending || held) ?? '';
+      if (pending && held !== null) log(held);
+      let result: unknown = null;
+      try {
+        result = JSON.parse(last);
+      } catch {
+        if (last) log(last);
+      }
+      resolve({ code: code ?? signal ?? 'unknown', result });
+    });
+    child.on('error', () => resolve({ code: 'spawn error', result: null }));
   });
-  if (child.status !== 0) failures.push(`bench/${file} exited with ${child.status ?? child.signal}`);
 }
 
 // ---- budgets ----
@@ -296,6 +348,19 @@ info(
     `${fmt.fixed(Math.min(...overhead!.pairRatios), 2)}…${fmt.fixed(Math.max(...overhead!.pairRatios), 2)} (${fmt.fixed(v, 2)})`,
 );
 info('overhead: CPU/request bare/instrumented', overhead?.cpuRatio, (v) => fmt.fixed(v, 3));
+add(
+  'overhead: exporters-on/bare req/s',
+  overhead?.exportersRatio,
+  (v) => fmt.fixed(v, 3),
+  '≥ 0.90',
+  (v) => v >= 0.9,
+);
+const setSpread = overhead ? Math.max(...overhead.exportersPairRatios) - Math.min(...overhead.exportersPairRatios) : 0;
+if (overhead && setSpread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
+info('overhead: exporters-on, median of set ratios', overhead && median(overhead.exportersPairRatios), (v) =>
+  fmt.fixed(v, 3),
+);
+info('overhead: CPU/request bare/exporters-on', overhead?.exportersCpuRatio, (v) => fmt.fixed(v, 3));
 add('memory: 1,000 endpoints, last minute', memory?.minute.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
 add('memory: 1,000 endpoints, full hour', memory?.hour.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
 add(
@@ -311,6 +376,60 @@ info(
   memory?.flood.afterUnmatchedScan.totalBytes,
   fmt.mb,
 );
+
+const flushCpu = (standalone.exporters as { cpuMsPerFlush?: Record<string, number> } | null | undefined)?.cpuMsPerFlush;
+if (standalone.exporters !== undefined) {
+  const ms = (v: number) => `${fmt.fixed(v, 1)} ms`;
+  info('exporters: CPU/flush, 1,000 endpoints, StatsD', flushCpu?.['statsd values'], ms);
+  info('exporters: CPU/flush, 1,000 endpoints, DogStatsD', flushCpu?.['dogstatsd distribution (scale 4)'], ms);
+  info('exporters: CPU/flush, 1,000 endpoints, OTLP', flushCpu?.['otel collect + OTLP/JSON encode'], ms);
+}
+interface AdapterRow {
+  adapter: string;
+  medianPairRatio: number;
+  pairRatios: number[];
+  medianPairCpuRatio: number;
+}
+for (const a of (standalone.adapters as { results?: AdapterRow[] } | null | undefined)?.results ?? []) {
+  const spread = Math.max(...a.pairRatios) - Math.min(...a.pairRatios);
+  // Express is reported as measured (DESIGN.md): its own cost per request dwarfs the adapter's.
+  if (a.adapter.startsWith('express')) {
+    info(`adapters: ${a.adapter} instrumented/bare`, a.medianPairRatio, (v) => fmt.fixed(v, 3));
+  } else {
+    add(
+      `adapters: ${a.adapter} instrumented/bare`,
+      a.medianPairRatio,
+      (v) => fmt.fixed(v, 3),
+      '≥ 0.90',
+      (v) => v >= 0.9,
+    );
+  }
+  if (spread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
+  info(`adapters: ${a.adapter} CPU/request bare/instr.`, a.medianPairCpuRatio, (v) => fmt.fixed(v, 3));
+}
+interface ProxyServer {
+  medianSetRatio: number;
+  addedP50Ms: number;
+  addedP99Ms: number;
+  cpuMicrosPerRequest: { hop: number };
+}
+const proxy = standalone.proxy as { servers?: Record<string, ProxyServer | undefined> } | null | undefined;
+if (standalone.proxy !== undefined) {
+  const s = proxy?.servers ?? {};
+  const us = (v: number) => `${fmt.fixed(v * 1000, 0)} µs`;
+  const ratio = (v: number) => fmt.fixed(v, 3);
+  info('proxy: added latency p50', s.proxied?.addedP50Ms, us);
+  info('proxy: added latency p99', s.proxied?.addedP99Ms, us);
+  // Paired with the direct round of the same set: machine drift between sets cancels out.
+  info('proxy: throughput through/direct (sets)', s.proxied?.medianSetRatio, ratio);
+  info('proxy: same, tcp relay (ceiling of a hop)', s.relay?.medianSetRatio, ratio);
+  info('proxy: same, node:http + undici forwarder', s.reference?.medianSetRatio, ratio);
+  info('proxy: hop CPU/request, apimeter / tcp relay', s.proxied?.cpuMicrosPerRequest.hop, (v) =>
+    s.relay === undefined
+      ? `${fmt.fixed(v, 1)} µs`
+      : `${fmt.fixed(v, 1)} / ${fmt.fixed(s.relay.cpuMicrosPerRequest.hop, 1)} µs`,
+  );
+}
 
 log('\nBudgets (DESIGN.md)');
 log(
@@ -345,6 +464,7 @@ const json = {
   record: record ?? null,
   overhead: overhead ?? null,
   memory: memory ?? null,
+  ...standalone,
   failures,
 };
 const line = JSON.stringify(json);

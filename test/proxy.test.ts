@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -282,6 +283,23 @@ describe('reverse proxy', () => {
     const sequential = upstream.connections;
     for (let i = 0; i < 20; i++) await request(port, '/api/v2/version');
     assert.equal(upstream.connections, sequential, 'sequential requests opened no new connection');
+  });
+
+  test('sends a small answer in one write: head and body together', async () => {
+    // A head flushed on its own costs a syscall per response (a third of the proxy's throughput).
+    const chunks = await new Promise<string[]>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      const seen: string[] = [];
+      socket.on('data', (c: Buffer) => {
+        seen.push(c.toString('latin1'));
+        if (seen.join('').endsWith('"3.2.1"}')) socket.end();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(seen));
+      socket.write('GET /api/v2/version HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    assert.equal(chunks.length, 1, `the answer came in ${chunks.length} pieces`);
+    assert.match(chunks[0], /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\{"version":"3\.2\.1"\}$/);
   });
 
   test('a silent upstream gets a 504 within the timeout, recorded as such', async () => {

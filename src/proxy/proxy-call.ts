@@ -2,7 +2,7 @@
  * One proxied request: the undici dispatch handler that relays the upstream's answer, and the
  * response's `close` listener that records it. Plus the header rules of a proxy hop.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorClassOf, errorMessageOf, parseContentLength } from '../adapters/shared.js';
 import type { EndpointStats } from '../core/endpoint.js';
@@ -44,7 +44,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   requestBytes: number;
   responseBytes = 0;
   controller: Dispatcher.DispatchController | null = null;
-  private waitingDrain = false;
+  waitingDrain = false;
 
   constructor(
     readonly proxy: ProxyContext,
@@ -72,11 +72,13 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational answers are not relayed
     const res = this.res;
     if (res.destroyed) return;
-    const out = stripHopByHop(headers) as OutgoingHttpHeaders;
+    const out = endToEndList(headers, []);
     if (statusMessage) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
-    // Headers go out now, not with the first body chunk: a slow stream shows its status at once.
-    res.flushHeaders();
+    // The head goes out with the first body chunk, in one write, when that chunk (or the end) comes in
+    // the same tick, as it does for most answers; else at the end of this tick, so that a slow stream
+    // still shows its status at once. A separate write for the head costs a syscall per response.
+    process.nextTick(flushHead, this);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -84,14 +86,9 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     if (!this.res.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
       controller.pause();
-      this.res.once('drain', this.onDrain);
+      this.res.once('drain', onResponseDrain);
     }
   }
-
-  readonly onDrain = (): void => {
-    this.waitingDrain = false;
-    this.controller?.resume();
-  };
 
   onResponseEnd(): void {
     this.res.end();
@@ -120,10 +117,23 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   }
 }
 
+/** End of the tick in which the upstream's head arrived: sends it if no body byte or end went with it. */
+function flushHead(call: ProxyCall): void {
+  const res = call.res;
+  if (call.responseBytes === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+}
+
+function onResponseDrain(this: ServerResponse & { [kCall]?: ProxyCall }): void {
+  const call = this[kCall];
+  if (call === undefined) return;
+  call.waitingDrain = false;
+  call.controller?.resume();
+}
+
+/** `headers` without the hop-by-hop fields, as an object (the upgrade path writes it out by hand). */
 export function stripHopByHop(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connection = headers.connection;
-  const listed = connection === undefined ? null : connectionTokens(connection);
+  const listed = connectionTokens(headers.connection);
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
@@ -132,13 +142,91 @@ export function stripHopByHop(headers: IncomingHttpHeaders): Record<string, stri
   return out;
 }
 
-function connectionTokens(value: string | string[]): Set<string> {
+/**
+ * Appends the end-to-end fields of `headers` (all but the hop-by-hop ones) to `out` as name, value,
+ * name, value…, the form both undici and `writeHead` take. A flat array rather than a new object per
+ * message: no keyed stores into a dictionary-mode object on the hot path.
+ */
+export function endToEndList(headers: IncomingHttpHeaders, out: HeaderList): HeaderList {
+  const listed = connectionTokens(headers.connection);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
+    push(out, name, value);
+  }
+  return out;
+}
+
+/** Header fields as name, value, name, value… (a field with several values appears once per value). */
+export type HeaderList = string[];
+
+function push(out: HeaderList, name: string, value: string | string[]): void {
+  if (typeof value === 'string') out.push(name, value);
+  else for (const v of value) out.push(name, v);
+}
+
+/**
+ * The request's fields for the upstream, as a flat list: end-to-end fields except `Expect` (node:http
+ * answered `100-continue` already), `Host` replaced by `host` unless it is null, and X-Forwarded-For
+ * (appended to), -Proto and -Host (kept when the client sent them) when `xForwarded`.
+ */
+export function upstreamHeaderList(req: IncomingMessage, host: string | null, xForwarded: boolean): HeaderList {
+  const headers = req.headers;
+  const out: HeaderList = [];
+  const listed = connectionTokens(headers.connection);
+  let forwardedFor: string | string[] | undefined;
+  let hasProto = false;
+  let hasHost = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
+    if (name === 'expect' || (name === 'host' && host !== null)) continue;
+    if (xForwarded) {
+      if (name === 'x-forwarded-for') {
+        forwardedFor = value;
+        continue;
+      }
+      if (name === 'x-forwarded-proto') hasProto = true;
+      else if (name === 'x-forwarded-host') hasHost = true;
+    }
+    push(out, name, value);
+  }
+  if (host !== null) out.push('host', host);
+  if (xForwarded) {
+    const ip = clientAddress(req);
+    out.push(
+      'x-forwarded-for',
+      forwardedFor === undefined
+        ? ip
+        : `${Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor}, ${ip}`,
+    );
+    if (!hasProto) out.push('x-forwarded-proto', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+    if (!hasHost && headers.host !== undefined) out.push('x-forwarded-host', headers.host);
+  }
+  return out;
+}
+
+/**
+ * The extra field names a Connection header lists, or null when it lists none beyond the fixed
+ * hop-by-hop set (`keep-alive`, `close`: nearly every request and response, so no Set for them).
+ */
+function connectionTokens(value: string | string[] | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  if (typeof value === 'string' && !value.includes(',')) {
+    const token = value.trim().toLowerCase();
+    if (token === '' || token === 'close' || HOP_BY_HOP.has(token)) return null;
+  }
   const set = new Set<string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const token = part.trim().toLowerCase();
     if (token !== '') set.add(token);
   }
   return set;
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const ip = req.socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
 export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }): void {
@@ -178,8 +266,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
 export const kCall = Symbol('apimeter.proxy.call');
 
 export function addForwarded(headers: Record<string, string | string[]>, req: IncomingMessage): void {
-  let ip = req.socket.remoteAddress ?? '';
-  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+  const ip = clientAddress(req);
   const prior = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior === undefined ? ip : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}`;
   headers['x-forwarded-proto'] ??= (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';

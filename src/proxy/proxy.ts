@@ -12,7 +12,7 @@ import { ErrorKind } from '../core/record.js';
 import { createError } from '../errors.js';
 import type { Normalizer } from './normalizer.js';
 import type { RouteMatcher } from './openapi-matcher.js';
-import { addForwarded, countedBody, ProxyCall, stripHopByHop, track } from './proxy-call.js';
+import { countedBody, ProxyCall, track, upstreamHeaderList } from './proxy-call.js';
 import { passUpgrade } from './proxy-upgrade.js';
 import type { UpgradeHost } from './proxy-upgrade.js';
 import { checkRequestPath, originForm } from './request-target.js';
@@ -75,6 +75,8 @@ export class ApimeterProxy implements UpgradeHost {
   readonly preserveHost: boolean;
   readonly upgrades = new Set<Socket>();
   private readonly origin: string;
+  /** The Host field sent upstream, or null to pass the client's (preserveHost). */
+  private readonly upstreamHost: string | null;
   private readonly matcher: RouteMatcher | null;
   private readonly normalizer: Normalizer | null;
   private readonly local: LocalHandler | null;
@@ -113,6 +115,7 @@ export class ApimeterProxy implements UpgradeHost {
     this.maxPathLength = positive('maxPathLength', options.maxPathLength, 8192);
     this.xForwarded = options.xForwarded ?? true;
     this.preserveHost = options.preserveHost ?? false;
+    this.upstreamHost = this.preserveHost ? null : url.host;
     this.agent = new Agent({
       connections: positive('connections', options.connections, 256),
       keepAliveTimeout: positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 30_000),
@@ -185,7 +188,7 @@ export class ApimeterProxy implements UpgradeHost {
           origin: this.origin,
           path: this.basePath + target,
           method: method,
-          headers: this.upstreamHeaders(req),
+          headers: upstreamHeaderList(req, this.upstreamHost, this.xForwarded),
           body,
           upgrade: null,
         },
@@ -209,14 +212,6 @@ export class ApimeterProxy implements UpgradeHost {
       }
     }
     return this.meter.unmatched(method, target);
-  }
-
-  private upstreamHeaders(req: IncomingMessage): Record<string, string | string[]> {
-    const headers = stripHopByHop(req.headers);
-    delete headers.expect; // node:http answered `100-continue` already
-    if (!this.preserveHost) headers.host = this.targetUrl.host;
-    if (this.xForwarded) addForwarded(headers, req);
-    return headers;
   }
 
   /** Answers a request the proxy refuses itself (bad target) and records it as unmatched. */
