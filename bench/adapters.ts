@@ -22,7 +22,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { emitResult, fmt, median, ROOT, table } from './lib.js';
 
-const ADAPTERS = ['fastify', 'express4', 'express5', 'hono', 'node'] as const;
+// fastify-detailed: the Fastify app with `metrics_detailed` on (request context, auth inference,
+// rate-limit headers, trace lookup) and an Authorization header on every request — detailed mode's cost.
+const ADAPTERS = ['fastify', 'fastify-detailed', 'express4', 'express5', 'hono', 'node'] as const;
 type AdapterName = (typeof ADAPTERS)[number];
 
 const COUNT_ROUTE = '/__count';
@@ -33,14 +35,21 @@ const CONNECTIONS = 50;
 
 async function serve(name: AdapterName, instrumented: boolean): Promise<void> {
   const { createMeter } = await import('../src/core/meter.js');
-  const meter = instrumented ? createMeter({ iniPath: false, env: {}, metricsExcludedEndpoints: [COUNT_ROUTE] }) : null;
+  const meter = instrumented
+    ? createMeter({
+        iniPath: false,
+        env: {},
+        metricsExcludedEndpoints: [COUNT_ROUTE],
+        metricsDetailed: name === 'fastify-detailed',
+      })
+    : null;
   const counts = () => {
     const cpu = process.cpuUsage();
     const total = meter === null ? null : meter.snapshot('all').reduce((n, e) => n + e.count, 0);
     return JSON.stringify({ total, cpuMicros: cpu.user + cpu.system });
   };
   let server: http.Server;
-  if (name === 'fastify') {
+  if (name === 'fastify' || name === 'fastify-detailed') {
     const { default: Fastify } = await import('fastify');
     const app = Fastify({ logger: false });
     if (meter !== null) {
@@ -214,6 +223,8 @@ async function runRound(subject: Subject, which: 'bare' | 'instrumented', second
     url: `http://127.0.0.1:${s.port}${TARGET}`,
     connections: CONNECTIONS,
     duration: seconds,
+    // The same header on both servers of a pair; only the detailed one reads it (auth inference).
+    ...(subject.name === 'fastify-detailed' && { headers: { authorization: 'Bearer bench-token' } }),
   });
   await sleep(100);
   const after = await counters(s.port);

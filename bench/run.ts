@@ -393,7 +393,8 @@ interface AdapterRow {
 for (const a of (standalone.adapters as { results?: AdapterRow[] } | null | undefined)?.results ?? []) {
   const spread = Math.max(...a.pairRatios) - Math.min(...a.pairRatios);
   // Express is reported as measured (DESIGN.md): its own cost per request dwarfs the adapter's.
-  if (a.adapter.startsWith('express')) {
+  // Detailed mode has no budget of its own: its row shows what turning it on costs.
+  if (a.adapter.startsWith('express') || a.adapter === 'fastify-detailed') {
     info(`adapters: ${a.adapter} instrumented/bare`, a.medianPairRatio, (v) => fmt.fixed(v, 3));
   } else {
     add(
