@@ -17,6 +17,7 @@ import { apimeter as fastifyApimeter } from '../src/adapters/fastify.js';
 import { apimeter as expressApimeter, apimeterErrors } from '../src/adapters/express.js';
 import { apimeter as honoApimeter } from '../src/adapters/hono.js';
 import { apimeter as nodeApimeter } from '../src/adapters/node.js';
+import { createProxy, RouteMatcher } from '../src/proxy/index.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import { authTypeOf, AUTH_TYPES, currentContext, normalizeMessage, stackFrames } from '../src/core/detail.js';
@@ -376,6 +377,47 @@ describe('Hono and node:http, detailed mode', () => {
       server.close();
     }
   });
+});
+
+test('the proxy in detailed mode: auth from the client headers and the upstream answer, quota from its headers', async () => {
+  // An upstream written in anything: here node:http with its own auth and limiter.
+  let calls = 0;
+  const upstream = http.createServer((req, res) => {
+    calls++;
+    if (req.headers.authorization !== 'Bearer good') {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"detail":"unauthorized"}');
+      return;
+    }
+    const remaining = Math.max(0, 2 - calls);
+    res.setHeader('RateLimit-Limit', '3');
+    res.setHeader('RateLimit-Remaining', String(remaining));
+    res.writeHead(calls > 3 ? 429 : 200).end('{}');
+  });
+  const target = await listen(upstream);
+  const m = createMeter({ iniPath: false, env: {}, metricsDetailed: true });
+  const proxy = createProxy({ target, meter: m, matcher: RouteMatcher.fromRoutes(['GET /api/v2/dags/{dag_id}']) });
+  const { port } = await proxy.listen(0);
+  try {
+    const get = (auth: string) =>
+      fetch(`http://127.0.0.1:${port}/api/v2/dags/etl`, { headers: { authorization: auth } }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
+    const statuses = [];
+    for (const auth of [`Bearer ${SECRET_TOKEN}`, 'Bearer good', 'Bearer good', 'Bearer good'])
+      statuses.push(await get(auth));
+    assert.deepEqual(statuses, [401, 200, 200, 429]);
+    await new Promise((r) => setTimeout(r, 20));
+    const d = detailOf(m, 'GET', '/api/v2/dags/{dag_id}');
+    assert.deepEqual(d.auth.byType, [{ type: 'bearer', success: 3, failure: 1 }]);
+    assert.equal(d.rateLimit.limited, 1);
+    assert.equal(d.rateLimit.limit, 3);
+    assert.equal(d.rateLimit.remaining, 0);
+    assert.ok(!JSON.stringify(m.snapshot('all')).includes(SECRET_TOKEN));
+  } finally {
+    await proxy.close();
+    upstream.close();
+  }
 });
 
 test('detailed mode off: no context, no detail', async () => {

@@ -45,6 +45,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   responseBytes = 0;
   controller: Dispatcher.DispatchController | null = null;
   waitingDrain = false;
+  /** Detailed mode: the upstream's answer headers (rate-limit quota), kept until the call is recorded. */
+  upstreamHeaders: IncomingHttpHeaders | null = null;
 
   constructor(
     readonly proxy: ProxyContext,
@@ -73,6 +75,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return;
     const out = endToEndList(headers, []);
+    if (this.proxy.meter.detailed) this.upstreamHeaders = headers;
     if (statusMessage) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
     // The head goes out with the first body chunk, in one write, when that chunk (or the end) comes in
@@ -242,6 +245,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
   const duration = performance.now() - call.startedAt;
   if (aborted) {
     meter.record(ep, 499, duration, call.requestBytes, -1, ErrorKind.Aborted);
+    if (meter.detailed) finishDetail(call, 499, duration);
     return;
   }
   const error = call.upstreamError;
@@ -258,9 +262,25 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
       cls,
       errorMessageOf(error),
     );
+    if (meter.detailed) finishDetail(call, this.statusCode, duration, error);
     return;
   }
   meter.record(ep, this.statusCode, duration, call.requestBytes, call.responseBytes, ErrorKind.None);
+  if (meter.detailed) finishDetail(call, this.statusCode, duration);
+}
+
+/**
+ * Detailed mode for a proxied call: credentials presented (read from the client's headers, values
+ * never kept), the upstream's 401/403/429 and rate-limit headers, 5xx samples. The proxy runs no
+ * application code, so there is no request context to fill while the call runs.
+ */
+function finishDetail(call: ProxyCall, status: number, duration: number, error?: Error): void {
+  const { meter } = call.proxy;
+  const headers = call.req.headers;
+  const ctx = meter.openContext((name) => headers[name]);
+  const upstream = call.upstreamHeaders;
+  call.upstreamHeaders = null;
+  meter.finishContext(call.ep!, ctx, status, duration, error, upstream === null ? undefined : (name) => upstream[name]);
 }
 
 export const kCall = Symbol('apimeter.proxy.call');
