@@ -88,6 +88,7 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.statsdMaxDatagramBytes, 1432);
   assert.equal(config.statsdMaxBufferBytes, 1048576);
   assert.equal(config.statsdTimerMode, 'values');
+  assert.equal(config.statsdTimerMaxValues, 1000);
   assert.equal(config.statsdTimerScale, 4);
   assert.equal(config.otelOn, false);
   assert.equal(config.otelHost, 'localhost');
@@ -99,18 +100,18 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
-  assert.equal(Object.keys(config).length, 48);
+  assert.equal(Object.keys(config).length, 49);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 48);
+  assert.equal(CONFIG_KEYS.length, 49);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     assert.equal(row.option, camel(row.key), row.key);
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 48);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 49);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],

@@ -149,6 +149,7 @@ test('timer statistics at the daemon match the exact ones within the sketch boun
     host: '127.0.0.1',
     port: daemon.port,
     flushIntervalMs: 0,
+    timerMaxValues: 0, // every value
     onStateChange: () => {},
   });
   const ep = local.endpoint('GET', '/lognormal')!;
@@ -167,6 +168,39 @@ test('timer statistics at the daemon match the exact ones within the sketch boun
   }
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(sum(got) - sum(truth)) <= bound * sum(truth));
+  await exporter.close();
+});
+
+test('values mode past statsd_timer_max_values: a uniform share with one rate, count and quantiles kept', async () => {
+  const values = datasets().lognormal.slice(0, 5000);
+  const local = createMeter({ iniPath: false, env: {}, statsdPrefix: 'capped' });
+  const exporter = createStatsdExporter(local, {
+    host: '127.0.0.1',
+    port: daemon.port,
+    flushIntervalMs: 0,
+    timerMaxValues: 500,
+    onStateChange: () => {},
+  });
+  const ep = local.endpoint('GET', '/capped')!;
+  for (const v of values) local.record(ep, 200, v, -1, -1, ErrorKind.None);
+  assert.equal((await exporter.flush()).error, null);
+  const key = 'capped.api.request.duration.capped.GET';
+  await eventually(() => (daemon.totals().timers.get(key)?.length ?? 0) >= 500, 'the capped values');
+  await sleep(200);
+  const { timers, timerCounts } = daemon.totals();
+  const got = [...timers.get(key)!].sort((a, b) => a - b);
+  assert.equal(got.length, 500, 'exactly statsd_timer_max_values lines');
+  // Every line carries |@0.1: the daemon scales the count back to the requests.
+  assert.ok(Math.abs(timerCounts.get(key)! - 5000) < 1e-6, String(timerCounts.get(key)));
+  const truth = [...values].sort((a, b) => a - b);
+  const bound = relativeErrorBound(LATENCY_SKETCH) + 1e-5;
+  for (const q of [0.1, 0.5, 0.9, 0.99]) {
+    const v = got[Math.floor(q * got.length)];
+    // Systematic sampling over sorted buckets: within one sampled rank (1/500) of the true quantile.
+    const lo = truth[Math.max(0, Math.floor((q - 0.002) * truth.length))] * (1 - bound);
+    const hi = truth[Math.min(truth.length - 1, Math.ceil((q + 0.002) * truth.length))] * (1 + bound);
+    assert.ok(v >= lo && v <= hi, `q${q}: ${v} not in [${lo}, ${hi}]`);
+  }
   await exporter.close();
 });
 

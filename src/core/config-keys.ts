@@ -50,6 +50,7 @@ export interface ApimeterConfig {
   readonly statsdMaxBufferBytes: number;
   readonly statsdTimerMode: 'values' | 'sampled' | 'distribution';
   readonly statsdTimerScale: number;
+  readonly statsdTimerMaxValues: number;
   readonly otelOn: boolean;
   readonly otelHost: string;
   readonly otelPort: number;
@@ -475,6 +476,16 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
       'Bucket scale of latencies and sizes in the sampled and distribution modes: 2^scale buckets per doubling (4: 2.2 % error, 6: 0.54 %).',
     expected: 'a whole number from 0 to 6',
     schema: z.number().int().min(0).max(6),
+  },
+  statsdTimerMaxValues: {
+    section: 'metrics',
+    key: 'statsd_timer_max_values',
+    type: 'integer',
+    default: 1000,
+    description:
+      'values mode: most values sent per timer (endpoint) per flush; beyond it a uniform share of every bucket goes with |@rate = sent/total, so the cost per flush stays bounded at any request rate (0 = no limit).',
+    expected: 'a whole number from 0 (no limit) up',
+    schema: z.number().int().min(0),
   },
   otelOn: {
     section: 'metrics',

@@ -39,6 +39,8 @@ export interface StatsdExporterOptions {
   timerMode: StatsdTimerMode;
   /** Bucket scale of latencies/sizes in `sampled`/`distribution` modes (0–6). */
   timerScale: number;
+  /** `values` mode: most values per timer per flush, 0 = no limit (`statsd_timer_max_values`). Default 1,000. */
+  timerMaxValues?: number;
   /** Exact status codes as a `status` tag (`metrics_detailed`). */
   detailed: boolean;
   /** Replaces the UDP/UDS transport (tests, custom sockets). */
@@ -90,6 +92,7 @@ export function statsdOptionsFromConfig(config: ApimeterConfig): StatsdExporterO
     maxBufferBytes: config.statsdMaxBufferBytes,
     timerMode: config.statsdTimerMode,
     timerScale: config.statsdTimerScale,
+    timerMaxValues: config.statsdTimerMaxValues,
     detailed: config.metricsDetailed,
   };
 }

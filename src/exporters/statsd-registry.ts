@@ -331,11 +331,35 @@ export class RegistryLines {
     const tail = fmt.tail(group.part);
     // Two endpoints folded into one group may both have sent pairs: merge equal indices.
     const merged = group.members > 1 ? mergePairs(pairs) : pairs;
-    const r = this.sampleRate;
     const exact = mode === 'values';
+    let r = this.sampleRate;
+    // values mode past statsd_timer_max_values: every bucket sends the same share of its values
+    // (cumulative rounding, so exactly `max` lines), all with one rate — a uniform sample, so a server
+    // weighting by 1/rate (Etsy's statsd, the DataDog Agent) keeps the right count, mean and percentiles.
+    let share = 1;
+    let sent = 0;
+    let seen = 0;
+    const max = this.options.timerMaxValues ?? 1000;
+    if (exact && max > 0) {
+      let total = zeros;
+      for (let i = 1; i < merged.length; i += 2) total += merged[i];
+      if (total > max) {
+        share = max / total;
+        r *= share;
+      }
+    }
     const write = (value: string, n: number) => {
-      if (exact) this.sender.addRepeated(fmt.line(head, value, type, r, tail), n);
-      else this.sender.add(fmt.line(head, value, type, this.rate(n), tail));
+      if (!exact) {
+        this.sender.add(fmt.line(head, value, type, this.rate(n), tail));
+        return;
+      }
+      if (share < 1) {
+        seen += n;
+        const upTo = Math.floor(seen * share + 1e-9);
+        n = upTo - sent;
+        sent = upTo;
+      }
+      if (n > 0) this.sender.addRepeated(fmt.line(head, value, type, r, tail), n);
     };
     if (zeros > 0) write('0', zeros);
     for (let i = 0; i < merged.length; i += 2) write(this.valueText(scale, merged[i]), merged[i + 1]);
