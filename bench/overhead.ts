@@ -171,72 +171,79 @@ const ROTATIONS: readonly ServerKind[][] = [
 
 /**
  * Bare, instrumented and exporters-on servers run side by side (three processes, all listening); only
- * one is under load at a time. After a discarded warm-up round each, sets of three rounds follow, the
- * order rotating so that a drift in machine speed does not favour any of them.
+ * one is under load at a time. Every set of three rounds starts three fresh processes (each gets a
+ * discarded warm-up round first) and the order rotates between sets, so neither a drift in machine
+ * speed nor one process being slower than another for its whole life (measured: identical servers
+ * differ by up to ±7 % for a whole run) favours any kind.
  */
 export async function runOverhead({ quick, log }: OverheadOptions): Promise<OverheadResult> {
   const roundSeconds = quick ? 1.5 : 5;
-  const warmUpSeconds = quick ? 1 : 3;
+  const warmUpSeconds = quick ? 1 : 2;
   const sets = quick ? 2 : 6;
   const failures: string[] = [];
   const rounds: LoadRound[] = [];
   const loadBefore = os.loadavg()[0];
   const sinks = await startExporterSinks();
-  const started: Server[] = [];
-  let first: Counters | undefined;
-  let last: Counters | undefined;
+  // Exporter activity summed over the sets' exporters-on processes.
+  const activity = { statsdFlushes: 0, statsdDatagrams: 0, otelExports: 0, otelFailures: 0 };
   try {
-    const [bare, instrumented, exporters] = await Promise.all([
-      startServer([]),
-      startServer(['--instrumented']),
-      startServer([`--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`, `--flush-ms=${FLUSH_MS}`]),
-    ]);
-    started.push(bare, instrumented, exporters);
-    if ((await serverCounters(bare.port)).total !== null) failures.push('the bare server has a meter');
-    first = await serverCounters(exporters.port);
-
-    const servers: Record<ServerKind, Server> = { bare, instrumented, exporters };
-    const runRound = async (which: ServerKind, warmUp: boolean) => {
-      const server = servers[which];
-      const before = await serverCounters(server.port);
-      const result = await load(server, warmUp ? warmUpSeconds : roundSeconds);
-      await sleep(250); // let requests still in flight when autocannon stopped finish and be recorded
-      const after = await serverCounters(server.port);
-      const round: LoadRound = {
-        server: which,
-        warmUp,
-        ...result,
-        cpuMicrosPerRequest: (after.cpuMicros - before.cpuMicros) / result.completed,
-      };
-      if (round.non2xx > 0 || round.errors > 0 || round.timeouts > 0) {
-        failures.push(`${which}: ${round.non2xx} non-2xx, ${round.errors} errors, ${round.timeouts} timeouts`);
-      }
-      if (which !== 'bare') {
-        const counted = (after.total ?? 0) - (before.total ?? 0);
-        round.meterCounted = counted;
-        // The meter must have seen every completed request, and at most those sent.
-        if (!(counted >= round.completed && counted <= round.sent)) {
-          failures.push(
-            `${which}: meter counted ${counted}, autocannon completed ${round.completed}, sent ${round.sent}`,
-          );
-        }
-      }
-      rounds.push(round);
-      log(
-        `  ${warmUp ? 'warm-up' : `round ${rounds.filter((r) => !r.warmUp && r.server === which).length}`} ` +
-          `${which.padEnd(12)} ${Math.round(round.requestsPerSecond).toLocaleString('en-US').padStart(7)} req/s` +
-          `  p99 ${String(round.p99Ms).padStart(3)} ms  ${fmt.fixed(round.cpuMicrosPerRequest, 1)} µs CPU/req` +
-          (round.meterCounted === undefined ? '' : `  (meter counted ${round.meterCounted} of ${round.completed})`),
-      );
-    };
-
-    for (const which of SERVER_KINDS) await runRound(which, true);
     for (let p = 0; p < sets; p++) {
-      for (const which of ROTATIONS[p % ROTATIONS.length]) await runRound(which, false);
+      const started: Server[] = [];
+      try {
+        const [bare, instrumented, exporters] = await Promise.all([
+          startServer([]),
+          startServer(['--instrumented']),
+          startServer([`--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`, `--flush-ms=${FLUSH_MS}`]),
+        ]);
+        started.push(bare, instrumented, exporters);
+        if ((await serverCounters(bare.port)).total !== null) failures.push('the bare server has a meter');
+        const first = await serverCounters(exporters.port);
+        const servers: Record<ServerKind, Server> = { bare, instrumented, exporters };
+        const runRound = async (which: ServerKind, warmUp: boolean) => {
+          const server = servers[which];
+          const before = await serverCounters(server.port);
+          const result = await load(server, warmUp ? warmUpSeconds : roundSeconds);
+          await sleep(250); // let requests still in flight when autocannon stopped finish and be recorded
+          const after = await serverCounters(server.port);
+          const round: LoadRound = {
+            server: which,
+            warmUp,
+            ...result,
+            cpuMicrosPerRequest: (after.cpuMicros - before.cpuMicros) / result.completed,
+          };
+          if (round.non2xx > 0 || round.errors > 0 || round.timeouts > 0) {
+            failures.push(`${which}: ${round.non2xx} non-2xx, ${round.errors} errors, ${round.timeouts} timeouts`);
+          }
+          if (which !== 'bare') {
+            const counted = (after.total ?? 0) - (before.total ?? 0);
+            round.meterCounted = counted;
+            // The meter must have seen every completed request, and at most those sent.
+            if (!(counted >= round.completed && counted <= round.sent)) {
+              failures.push(
+                `${which}: meter counted ${counted}, autocannon completed ${round.completed}, sent ${round.sent}`,
+              );
+            }
+          }
+          rounds.push(round);
+          log(
+            `  ${warmUp ? 'warm-up' : `round ${rounds.filter((r) => !r.warmUp && r.server === which).length}`} ` +
+              `${which.padEnd(12)} ${Math.round(round.requestsPerSecond).toLocaleString('en-US').padStart(7)} req/s` +
+              `  p99 ${String(round.p99Ms).padStart(3)} ms  ${fmt.fixed(round.cpuMicrosPerRequest, 1)} µs CPU/req` +
+              (round.meterCounted === undefined ? '' : `  (meter counted ${round.meterCounted} of ${round.completed})`),
+          );
+        };
+        const order = ROTATIONS[p % ROTATIONS.length];
+        for (const which of order) await runRound(which, true);
+        for (const which of order) await runRound(which, false);
+        const last = await serverCounters(exporters.port);
+        for (const key of Object.keys(activity) as (keyof typeof activity)[]) {
+          activity[key] += (last.exports?.[key] ?? NaN) - (first.exports?.[key] ?? NaN);
+        }
+      } finally {
+        await Promise.all(started.map(stopServer));
+      }
     }
-    last = await serverCounters(exporters.port);
   } finally {
-    await Promise.all(started.map(stopServer));
     sinks.stop();
   }
 
@@ -249,15 +256,7 @@ export async function runOverhead({ quick, log }: OverheadOptions): Promise<Over
   const s = { bare: summary('bare'), instrumented: summary('instrumented'), exporters: summary('exporters') };
   const b = measured('bare');
   const setRatios = (which: ServerKind) => measured(which).map((r, k) => r.requestsPerSecond / b[k].requestsPerSecond);
-  const delta = (key: keyof NonNullable<Counters['exports']>) =>
-    (last?.exports?.[key] ?? NaN) - (first?.exports?.[key] ?? NaN);
-  const exporterActivity = {
-    flushMs: FLUSH_MS,
-    statsdFlushes: delta('statsdFlushes'),
-    statsdDatagrams: delta('statsdDatagrams'),
-    otelExports: delta('otelExports'),
-    otelFailures: delta('otelFailures'),
-  };
+  const exporterActivity = { flushMs: FLUSH_MS, ...activity };
   // Exporters that never ran would make the exporters-on row a second instrumented row.
   if (!(exporterActivity.statsdDatagrams > 0)) failures.push('exporters: the StatsD exporter sent no datagram');
   if (!(exporterActivity.otelExports > 0)) failures.push('exporters: the OpenTelemetry exporter exported nothing');
