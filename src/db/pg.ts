@@ -1,6 +1,7 @@
 import type * as Pg from 'pg';
 import { requestContext } from '../core/detail.js';
 import type { RequestContext } from '../core/detail.js';
+import { QueryTimer } from './timer.js';
 
 /**
  * Query counting for node-postgres (`pg`). Queries are counted at one layer only, the client's
@@ -225,21 +226,6 @@ function pinned(ctx: RequestContext | undefined, callback: AnyFn): AnyFn {
     if (requestContext.getStore() === ctx) return callback.call(this, err, client, release);
     return requestContext.run(ctx as RequestContext, () => callback.call(this, err, client, release));
   };
-}
-
-/** Adds one query's time to its request once, whichever way the query ends first. */
-class QueryTimer {
-  readonly start = performance.now();
-  done = false;
-
-  constructor(readonly ctx: RequestContext) {}
-
-  end(): void {
-    if (this.done) return;
-    this.done = true;
-    const ms = performance.now() - this.start;
-    if (ms > 0) this.ctx.dbMs += ms;
-  }
 }
 
 /** The query's callback, timed, and run in the request's context (pg calls it from its socket's). */

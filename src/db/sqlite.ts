@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { requestContext } from '../core/detail.js';
-import type { RequestContext } from '../core/detail.js';
+import { addTime, QueryTimer } from './timer.js';
 
 type Database = BetterSqlite3.Database;
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -120,7 +120,7 @@ function timedIterate(orig: AnyFn, state: { active: boolean }): AnyFn {
     // eslint-disable-next-line prefer-rest-params
     if (ctx === undefined || !state.active) return Reflect.apply(orig, this, arguments);
     ctx.queries++;
-    const timer = new IterationTimer(ctx);
+    const timer = new QueryTimer(ctx);
     let it: Methods;
     try {
       // eslint-disable-next-line prefer-rest-params
@@ -137,20 +137,7 @@ function timedIterate(orig: AnyFn, state: { active: boolean }): AnyFn {
   };
 }
 
-class IterationTimer {
-  readonly start = performance.now();
-  done = false;
-
-  constructor(readonly ctx: RequestContext) {}
-
-  end(): void {
-    if (this.done) return;
-    this.done = true;
-    addTime(this.ctx, this.start);
-  }
-}
-
-function timedStep(orig: AnyFn, timer: IterationTimer, last: boolean): AnyFn {
+function timedStep(orig: AnyFn, timer: QueryTimer, last: boolean): AnyFn {
   return function step(this: unknown): unknown {
     let result: unknown;
     try {
@@ -163,9 +150,4 @@ function timedStep(orig: AnyFn, timer: IterationTimer, last: boolean): AnyFn {
     if (last || (result as IteratorResult<unknown> | undefined)?.done === true) timer.end();
     return result;
   };
-}
-
-function addTime(ctx: RequestContext, start: number): void {
-  const ms = performance.now() - start;
-  if (ms > 0) ctx.dbMs += ms;
 }
