@@ -121,10 +121,12 @@ export async function startEtsyStatsd(flushInterval = 200): Promise<EtsyStatsd> 
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('statsd daemon did not start');
     await sleep(50);
   }
+  // Only complete lines: the daemon may be halfway through appending a flush when the test reads.
   const flushes = (): EtsyFlush[] =>
     existsSync(out)
       ? readFileSync(out, 'utf8')
           .split('\n')
+          .slice(0, -1)
           .filter((l) => l !== '')
           .map((l) => JSON.parse(l) as EtsyFlush)
       : [];
