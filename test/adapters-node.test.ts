@@ -12,7 +12,7 @@ import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import { UNMATCHED_ROUTE } from '../src/core/record.js';
 
-const AIRFLOW = new URL('../../shared/fixtures/airflow-v2-openapi.yaml', import.meta.url).pathname;
+const AIRFLOW = new URL('./fixtures/airflow-v2-openapi.yaml', import.meta.url).pathname;
 
 async function serveWith(
   handler: (req: IncomingMessage, res: ServerResponse) => unknown,

@@ -1,5 +1,5 @@
 /**
- * The OpenAPI matcher on Apache Airflow's real v2 API (../shared/fixtures): every concrete path built
+ * The OpenAPI matcher on Apache Airflow's real v2 API (test/fixtures): every concrete path built
  * from every template, with ids as Airflow users have them and encoded as clients send them, maps back
  * to its template and gives back its parameter values; plus the facts the fixture README lists.
  */
@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { checkRequestPath, loadOpenApiDocument, RouteMatcher, serverBasePaths } from '../src/proxy/openapi-matcher.js';
 import { ApimeterError } from '../src/errors.js';
 
-const FIXTURES = new URL('../../shared/fixtures/', import.meta.url);
+const FIXTURES = new URL('./fixtures/', import.meta.url);
 const SPEC = new URL('airflow-v2-openapi.yaml', FIXTURES).pathname;
 const ROUTES: [string, string][] = readFileSync(new URL('airflow-v2-routes.tsv', FIXTURES), 'utf8')
   .trim()

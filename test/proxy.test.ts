@@ -454,7 +454,7 @@ describe('reverse proxy in front of a dead upstream', () => {
 
 describe('apimeter proxy (the command)', () => {
   const main = new URL('../src/cli/main.ts', import.meta.url).pathname;
-  const airflow = new URL('../../shared/fixtures/airflow-v2-openapi.yaml', import.meta.url).pathname;
+  const airflow = new URL('./fixtures/airflow-v2-openapi.yaml', import.meta.url).pathname;
   const cli = (args: string[]) =>
     spawn(process.execPath, ['--import', 'tsx', main, 'proxy', ...args], {
       cwd: new URL('..', import.meta.url).pathname,
