@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- --quick]`: the budgets of DESIGN.md, measured side by side in one run.
  *   (a) core record path, in child processes with GC flags (bench/record.ts)
- *   (b) overhead of the Fastify plugin under load, and with the StatsD and OpenTelemetry exporters on
- *       (bench/overhead.ts, bench/server.ts, sinks from bench/exporters.ts)
+ *   (b) overhead of the Fastify plugin, pinned, with exporters on, detailed mode, and peers as rows
+ *       (bench/overhead.ts, bench/pinned.ts, bench/pinned-server.ts, sinks from bench/exporters.ts)
  *   (c) memory for 1,000 endpoints and under a route flood (bench/memory.ts)
  * Prints a report, a budget table, and one JSON line (also written to .bench-out/latest.json).
  * Exits 0 when figures are over budget (it is a report), 1 when a bench itself failed.
@@ -12,9 +12,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fmt, median, ROOT, runChild, table } from './lib.js';
+import { fmt, ROOT, runChild, table } from './lib.js';
 import type { FloodResult, TrafficResult } from './memory.js';
-import { runOverhead, SERVER_KINDS } from './overhead.js';
+import { runOverhead } from './overhead.js';
+import { PINNED_HEADER, pinnedTable } from './pinned.js';
+import type { PinnedResult, PinnedRow } from './pinned.js';
 import type { RecordResult } from './record.js';
 
 const quick = process.argv.includes('--quick');
@@ -98,54 +100,21 @@ const record = await section('record', async () => {
 
 // ---- (b) overhead ----
 log(
-  '\n(b) Overhead: Fastify hello-world, bare vs apimeter default instrumentation vs the same with the StatsD and\n' +
-    '    OpenTelemetry exporters on (autocannon, 50 connections)',
+  '\n(b) Overhead, pinned: Fastify bare vs apimeter (defaults, exporters on, detailed) vs one empty hook and the\n' +
+    '    peers fastify-metrics and OpenTelemetry HTTP instrumentation (server on CPU 0, wrk on CPU 1; bench/pinned.ts)',
 );
 const overhead = await section('overhead', () => runOverhead({ quick, log }));
 if (overhead) {
   failures.push(...overhead.failures.map((f) => `overhead: ${f}`));
+  log(table(PINNED_HEADER, pinnedTable(overhead.rows)));
   log(
-    table(
-      ['server', 'median req/s', 'median p99 ms', 'median CPU µs/req', 'rounds'],
-      SERVER_KINDS.map((which) => [
-        which,
-        fmt.int(overhead[which].medianRequestsPerSecond),
-        fmt.fixed(overhead[which].medianP99Ms, 1),
-        fmt.fixed(overhead[which].medianCpuMicrosPerRequest, 1),
-        String(overhead.rounds.filter((r) => !r.warmUp && r.server === which).length),
-      ]),
-    ),
+    `  ${overhead.pinned ? `server on CPU 0, wrk -t1 -c${overhead.connections} on CPU 1` : 'UNPINNED'}; ` +
+      `${overhead.roundsPerVariant} rounds × ${overhead.seconds} s per variant (after ${overhead.warmUpSeconds} s of ` +
+      'warm-up), a fresh server process per round, order rotated; exporters at their default intervals',
   );
   log(
-    `  ratio instrumented/bare: ${fmt.fixed(overhead.ratio, 3)} ` +
-      `(per pair: ${overhead.pairRatios.map((r) => fmt.fixed(r, 3)).join(', ')}; ` +
-      `median of pairs ${fmt.fixed(median(overhead.pairRatios), 3)})`,
-  );
-  log(
-    `  server CPU per request bare/instrumented: ${fmt.fixed(overhead.cpuRatio, 3)} ` +
-      `(the throughput ratio a CPU-bound server would see; less sensitive to other load on the machine)`,
-  );
-  const act = overhead.exporterActivity;
-  log(
-    `  ratio exporters-on/bare: ${fmt.fixed(overhead.exportersRatio, 3)} ` +
-      `(per set: ${overhead.exportersPairRatios.map((r) => fmt.fixed(r, 3)).join(', ')}; ` +
-      `median of sets ${fmt.fixed(median(overhead.exportersPairRatios), 3)}); ` +
-      `server CPU per request bare/exporters-on: ${fmt.fixed(overhead.exportersCpuRatio, 3)}`,
-  );
-  log(
-    `  exporters-on server, both exporters flushing every ${fmt.int(act.flushMs)} ms: ${fmt.int(act.statsdFlushes)} StatsD ` +
-      `flushes (${fmt.int(act.statsdDatagrams)} datagrams), ${fmt.int(act.otelExports)} OTLP/HTTP exports ` +
-      `(${fmt.int(act.otelFailures)} failed) during the rounds`,
-  );
-  log(
-    `  1-min load average ${fmt.fixed(overhead.loadAverage[0], 2)} before, ${fmt.fixed(overhead.loadAverage[1], 2)} after ` +
-      `on ${os.cpus().length} CPUs`,
-  );
-  const counted = overhead.rounds.filter((r) => r.meterCounted !== undefined);
-  log(
-    `  count check: the meter saw ${fmt.int(counted.reduce((n, r) => n + (r.meterCounted ?? 0), 0))} requests, ` +
-      `autocannon completed ${fmt.int(counted.reduce((n, r) => n + r.completed, 0))} ` +
-      `(${overhead.failures.length === 0 ? 'consistent' : 'INCONSISTENT'})`,
+    `  1-min load average ${fmt.fixed(os.loadavg()[0], 2)} after the section on ${os.cpus().length} CPUs ` +
+      '(other processes on the machine take CPU from the pinned server and add noise)',
   );
 }
 
@@ -329,38 +298,25 @@ add(
   '~0 (≤ 1 B)',
   (v) => v <= 1,
 );
-add(
-  'overhead: instrumented/bare req/s',
-  overhead?.ratio,
-  (v) => fmt.fixed(v, 3),
-  '≥ 0.90',
-  (v) => v >= 0.9,
-);
-// Paired rounds that disagree by more than 0.3 mean the machine's noise is larger than the effect
-// the budget is about: say so next to OK/OVER instead of pretending to a verdict.
-const pairSpread = overhead ? Math.max(...overhead.pairRatios) - Math.min(...overhead.pairRatios) : 0;
-if (overhead && pairSpread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
-info('overhead: median of paired ratios', overhead && median(overhead.pairRatios), (v) => fmt.fixed(v, 3));
-info(
-  'overhead: spread of paired ratios',
-  overhead && pairSpread,
-  (v) =>
-    `${fmt.fixed(Math.min(...overhead!.pairRatios), 2)}…${fmt.fixed(Math.max(...overhead!.pairRatios), 2)} (${fmt.fixed(v, 2)})`,
-);
-info('overhead: CPU/request bare/instrumented', overhead?.cpuRatio, (v) => fmt.fixed(v, 3));
-add(
-  'overhead: exporters-on/bare req/s',
-  overhead?.exportersRatio,
-  (v) => fmt.fixed(v, 3),
-  '≥ 0.90',
-  (v) => v >= 0.9,
-);
-const setSpread = overhead ? Math.max(...overhead.exportersPairRatios) - Math.min(...overhead.exportersPairRatios) : 0;
-if (overhead && setSpread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
-info('overhead: exporters-on, median of set ratios', overhead && median(overhead.exportersPairRatios), (v) =>
-  fmt.fixed(v, 3),
-);
-info('overhead: CPU/request bare/exporters-on', overhead?.exportersCpuRatio, (v) => fmt.fixed(v, 3));
+const pinnedRows = (label: string, measured: readonly PinnedRow[] | undefined) => {
+  for (const r of measured ?? []) {
+    if (r.variant === 'bare') continue;
+    const metric = `${label}: ${r.framework} ${r.label} / bare`;
+    const budget = r.budget;
+    if (budget === undefined) info(metric, r.ratio, (v) => fmt.fixed(v, 3));
+    else
+      add(
+        metric,
+        r.ratio,
+        (v) => fmt.fixed(v, 3),
+        `≥ ${fmt.fixed(budget, 2)}`,
+        (v) => v >= budget,
+      );
+    const spread = Math.max(...r.roundRatios) - Math.min(...r.roundRatios);
+    if (spread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
+  }
+};
+pinnedRows('overhead', overhead?.rows);
 add('memory: 1,000 endpoints, last minute', memory?.minute.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
 add('memory: 1,000 endpoints, full hour', memory?.hour.totalBytes, fmt.mb, '< 10 MB', (v) => v < 10e6);
 add(
@@ -384,30 +340,7 @@ if (standalone.exporters !== undefined) {
   info('exporters: CPU/flush, 1,000 endpoints, DogStatsD', flushCpu?.['dogstatsd distribution (scale 4)'], ms);
   info('exporters: CPU/flush, 1,000 endpoints, OTLP', flushCpu?.['otel collect + OTLP/JSON encode'], ms);
 }
-interface AdapterRow {
-  adapter: string;
-  medianPairRatio: number;
-  pairRatios: number[];
-  medianPairCpuRatio: number;
-}
-for (const a of (standalone.adapters as { results?: AdapterRow[] } | null | undefined)?.results ?? []) {
-  const spread = Math.max(...a.pairRatios) - Math.min(...a.pairRatios);
-  // Express is reported as measured (DESIGN.md): its own cost per request dwarfs the adapter's.
-  // Detailed mode has no budget of its own: its row shows what turning it on costs.
-  if (a.adapter.startsWith('express') || a.adapter === 'fastify-detailed') {
-    info(`adapters: ${a.adapter} instrumented/bare`, a.medianPairRatio, (v) => fmt.fixed(v, 3));
-  } else {
-    add(
-      `adapters: ${a.adapter} instrumented/bare`,
-      a.medianPairRatio,
-      (v) => fmt.fixed(v, 3),
-      '≥ 0.90',
-      (v) => v >= 0.9,
-    );
-  }
-  if (spread > NOISY_SPREAD) rows[rows.length - 1].note = 'noisy';
-  info(`adapters: ${a.adapter} CPU/request bare/instr.`, a.medianPairCpuRatio, (v) => fmt.fixed(v, 3));
-}
+pinnedRows('adapters', (standalone.adapters as PinnedResult | null | undefined)?.rows);
 interface ProxyServer {
   medianSetRatio: number;
   addedP50Ms: number;

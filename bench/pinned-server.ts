@@ -1,0 +1,221 @@
+/**
+ * One server of the pinned overhead bench (bench/pinned.ts): the same small API — two parameterised
+ * routes returning JSON, among a few others — on one framework, bare or with one kind of
+ * instrumentation. Started by the bench under `taskset` on its own CPU, one fresh process per round.
+ *
+ *   node --import tsx bench/pinned-server.ts --framework=fastify --variant=apimeter
+ *
+ * Variants: `bare`; `hook` (one empty response hook: the floor any instrumentation pays); `apimeter`
+ * (defaults); `detailed` (metrics_detailed on); `exporters` (apimeter + StatsD and OTLP exporters at
+ * their default intervals, `--statsd=PORT --otel=URL`); the peers `fastify-metrics`, `otel` (OpenTelemetry's
+ * HTTP instrumentation with a tracer and a meter provider, exporting nowhere), `prom-bundle`
+ * (express-prom-bundle) and `hono-prometheus` (@hono/prometheus).
+ *
+ * Prints `{"port":N}`. GET /__count answers the meter's count (null without apimeter) and, for the
+ * OTel peer, the spans it ended — so the bench can check every variant did its work.
+ */
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Meter } from '../src/core/meter.js';
+
+const flag = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const framework = flag('framework') ?? 'fastify';
+const variant = flag('variant') ?? 'bare';
+const COUNT_ROUTE = '/__count';
+
+let spans = 0;
+if (variant === 'otel') {
+  // Registered before any server module is loaded, as the instrumentation's docs require.
+  const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } =
+    await import('@opentelemetry/sdk-metrics');
+  const { context, trace, metrics } = await import('@opentelemetry/api');
+  const { ExportResultCode } = await import('@opentelemetry/core');
+  const exporter = {
+    export: (batch: unknown[], done: (r: { code: number }) => void) => {
+      spans += batch.length;
+      done({ code: ExportResultCode.SUCCESS });
+    },
+    shutdown: async () => {},
+  };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }));
+  const metricExporter = {
+    export: (_m: unknown, done: (r: { code: number }) => void) => done({ code: ExportResultCode.SUCCESS }),
+    forceFlush: async () => {},
+    shutdown: async () => {},
+    selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
+  };
+  metrics.setGlobalMeterProvider(
+    new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: metricExporter })] }),
+  );
+  registerInstrumentations({ instrumentations: [new HttpInstrumentation()] });
+}
+
+let meter: Meter | null = null;
+let closeExporters: (() => Promise<void>) | null = null;
+if (variant === 'apimeter' || variant === 'detailed' || variant === 'exporters') {
+  const { createMeter } = await import('../src/core/meter.js');
+  const statsd = flag('statsd');
+  const otel = flag('otel');
+  meter = createMeter({
+    iniPath: false,
+    env: {},
+    metricsExcludedEndpoints: [COUNT_ROUTE],
+    metricsDetailed: variant === 'detailed',
+    ...(variant === 'exporters' && {
+      statsdOn: true,
+      statsdHost: '127.0.0.1',
+      statsdPort: Number(statsd),
+      otelOn: true,
+    }),
+  });
+  if (variant === 'exporters') {
+    const { startExporters } = await import('../src/exporters/start.js');
+    // env: {} so OTEL_* variables of the shell running the bench cannot redirect the export.
+    const exporters = await startExporters(meter, { otel: { url: otel, env: {} } });
+    closeExporters = () => exporters.close();
+  }
+}
+
+function counts(): string {
+  const cpu = process.cpuUsage();
+  const total = meter === null ? null : meter.snapshot('all').reduce((n, e) => n + e.count, 0);
+  return JSON.stringify({ total, spans, cpuMicros: cpu.user + cpu.system });
+}
+
+function unknownVariant(): never {
+  throw new Error(`--variant=${variant} is not available for --framework=${framework}`);
+}
+
+let server: http.Server;
+if (framework === 'fastify') {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false });
+  if (meter !== null) {
+    const { apimeter } = await import('../src/adapters/fastify.js');
+    await app.register(apimeter, { meter });
+  } else if (variant === 'hook') {
+    app.addHook('onResponse', function emptyHook(_req, _reply, done) {
+      done();
+    });
+  } else if (variant === 'fastify-metrics') {
+    // CommonJS `exports.default`: the plugin is the default export's default.
+    const { default: metricsPlugin } = (await import('fastify-metrics')) as unknown as {
+      default: FastifyPluginAsync<{ endpoint: string }>;
+    };
+    await app.register(metricsPlugin, { endpoint: '/metrics' });
+  } else if (variant !== 'bare' && variant !== 'otel') unknownVariant();
+  app.get(COUNT_ROUTE, async (_req, reply) => reply.type('application/json').send(counts()));
+  app.get<{ Params: { name: string } }>('/hello/:name', async (req) => ({ hello: req.params.name }));
+  app.get<{ Params: { id: string; postId: string } }>('/users/:id/posts/:postId', async (req) => ({
+    user: req.params.id,
+    post: req.params.postId,
+  }));
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.post('/users', async (_req, reply) => reply.code(201).send({ created: true }));
+  await app.ready();
+  server = app.server;
+} else if (framework === 'express') {
+  const { default: express } = await import('express');
+  const app = express();
+  app.set('etag', false);
+  if (meter !== null) {
+    const { apimeter } = await import('../src/adapters/express.js');
+    app.use(apimeter({ meter }));
+  } else if (variant === 'hook') {
+    app.use(function emptyHook(_req, res, next) {
+      res.on('finish', () => {});
+      next();
+    });
+  } else if (variant === 'prom-bundle') {
+    const { default: promBundle } = await import('express-prom-bundle');
+    app.use(promBundle({ includeMethod: true, includePath: true }));
+  } else if (variant !== 'bare' && variant !== 'otel') unknownVariant();
+  app.get(COUNT_ROUTE, (_req, res) => {
+    res.type('application/json').send(counts());
+  });
+  app.get('/hello/:name', (req, res) => {
+    res.json({ hello: req.params.name });
+  });
+  const users = express.Router();
+  users.get('/:id/posts/:postId', (req, res) => {
+    res.json({ user: req.params.id, post: req.params.postId });
+  });
+  users.post('/', (_req, res) => {
+    res.status(201).json({ created: true });
+  });
+  app.use('/users', users);
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  server = http.createServer(app);
+} else if (framework === 'hono') {
+  const { Hono } = await import('hono');
+  const { createAdaptorServer } = await import('@hono/node-server');
+  const app = new Hono();
+  if (meter !== null) {
+    const { apimeter } = await import('../src/adapters/hono.js');
+    app.use(apimeter({ meter }));
+  } else if (variant === 'hook') {
+    app.use(async function emptyHook(_c, next) {
+      await next();
+    });
+  } else if (variant === 'hono-prometheus') {
+    const { prometheus } = await import('@hono/prometheus');
+    const { printMetrics, registerMetrics } = prometheus();
+    app.use('*', registerMetrics);
+    app.get('/metrics', printMetrics);
+  } else if (variant !== 'bare' && variant !== 'otel') unknownVariant();
+  app.get(COUNT_ROUTE, (c) => c.body(counts(), 200, { 'content-type': 'application/json' }));
+  app.get('/hello/:name', (c) => c.json({ hello: c.req.param('name') }));
+  app.get('/users/:id/posts/:postId', (c) => c.json({ user: c.req.param('id'), post: c.req.param('postId') }));
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.post('/users', (c) => c.json({ created: true }, 201));
+  server = createAdaptorServer({ fetch: app.fetch }) as http.Server;
+} else if (framework === 'node') {
+  const json = (res: ServerResponse, status: number, body: string) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const HELLO = /^\/hello\/([^/?]+)$/;
+  const POSTS = /^\/users\/([^/?]+)\/posts\/([^/?]+)$/;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    let m: RegExpExecArray | null;
+    if (url === COUNT_ROUTE) return json(res, 200, counts());
+    if ((m = HELLO.exec(url))) return json(res, 200, JSON.stringify({ hello: m[1] }));
+    if ((m = POSTS.exec(url))) return json(res, 200, JSON.stringify({ user: m[1], post: m[2] }));
+    if (url === '/health') return json(res, 200, '{"status":"ok"}');
+    return json(res, 404, '{"detail":"Not Found"}');
+  };
+  if (meter !== null) {
+    const { apimeter } = await import('../src/adapters/node.js');
+    const routes = ['GET /hello/{name}', 'GET /users/{id}/posts/{postId}', 'GET /health', `GET ${COUNT_ROUTE}`];
+    server = http.createServer(apimeter(handler, { meter, routes }));
+  } else if (variant === 'hook') {
+    server = http.createServer((req, res) => {
+      res.on('finish', () => {});
+      handler(req, res);
+    });
+  } else if (variant === 'bare' || variant === 'otel') server = http.createServer(handler);
+  else unknownVariant();
+} else {
+  throw new Error(`unknown --framework=${framework}`);
+}
+
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
+const stop = () => {
+  server.close();
+  server.closeAllConnections();
+  void Promise.resolve(closeExporters?.()).finally(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
