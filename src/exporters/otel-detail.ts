@@ -73,9 +73,11 @@ export function detailMetrics(
   out: DetailPoints,
   sum: SumMetric,
 ): void {
-  if (on.auth) sum(names.auth, 'Authentication attempts by kind of credentials and outcome.', out.auth, true, '{attempt}');
+  if (on.auth)
+    sum(names.auth, 'Authentication attempts by kind of credentials and outcome.', out.auth, true, '{attempt}');
   if (on.rateLimited) sum(names.rateLimited, 'HTTP server requests refused by a rate limiter.', out.rateLimited, true);
-  if (on.dbQueries) sum(names.dbQueries, 'Database queries made while serving requests.', out.dbQueries, true, '{query}');
+  if (on.dbQueries)
+    sum(names.dbQueries, 'Database queries made while serving requests.', out.dbQueries, true, '{query}');
   if (on.dbDuration) {
     const what = 'Time spent in database queries while serving requests.';
     sum(names.dbDuration, what, out.dbDuration, true, 's', ValueType.DOUBLE);

@@ -293,7 +293,8 @@ export class ApimeterMetricProducer implements MetricProducer {
     const histogramDelta = how.histogramDelta && delta !== undefined;
     const counterDelta = how.counterDelta && delta !== undefined;
     // Cumulative = since-start total + the current fine slot (the reader's scratch, valid in this call).
-    const cumulative = histogramDelta && counterDelta ? null : this.meter.reader.cumulative(ep, undefined, !histogramDelta);
+    const cumulative =
+      histogramDelta && counterDelta ? null : this.meter.reader.cumulative(ep, undefined, !histogramDelta);
     const histogram = (source: BucketSource, divisor: number, boundaries: readonly number[]) =>
       how.exponential
         ? toExponentialHistogram(source, divisor, this.options.maxBuckets)
