@@ -37,8 +37,7 @@ export class Counters {
   count = 0;
   /** Requests by status class; `other` is count minus the five classes. */
   readonly classes: Record<StatusClass, number> = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 };
-  /** Exact status code → requests, codes ascending (a delta holds only the codes that gained). */
-  readonly codes = new Map<number, number>();
+  private map: Map<number, number> | null = null;
   /** Requests by exclusive error type (ERROR_TYPES). */
   readonly errors: Record<ErrorType, number> = {
     server_error: 0,
@@ -62,6 +61,12 @@ export class Counters {
   dbQueries = 0;
   dbMs = 0;
 
+  /** Exact status code → requests, codes ascending (a delta holds only the codes that gained). */
+  get codes(): Map<number, number> {
+    // Made on first use: a delta consumer that does not follow codes keeps none per endpoint.
+    return (this.map ??= new Map());
+  }
+
   /** Requests that ended in an error of any type. */
   get errorTotal(): number {
     const e = this.errors;
@@ -81,8 +86,8 @@ export class Counters {
     this.rateLimited = from.rateLimited;
     this.dbQueries = from.dbQueries;
     this.dbMs = from.dbMs;
-    this.codes.clear();
-    for (const [code, n] of from.codes) this.codes.set(code, n);
+    this.map?.clear();
+    if (from.map !== null) for (const [code, n] of from.map) this.codes.set(code, n);
     return this;
   }
 
@@ -102,9 +107,10 @@ export class Counters {
     this.rateLimited = now.rateLimited - base.rateLimited;
     this.dbQueries = now.dbQueries - base.dbQueries;
     this.dbMs = now.dbMs - base.dbMs;
-    this.codes.clear();
-    for (const [code, n] of now.codes) {
-      const gained = n - (base.codes.get(code) ?? 0);
+    this.map?.clear();
+    if (now.map === null) return this;
+    for (const [code, n] of now.map) {
+      const gained = n - (base.map?.get(code) ?? 0);
       if (gained > 0) this.codes.set(code, gained);
     }
     return this;
@@ -118,7 +124,7 @@ export class Counters {
     this.request.total = this.request.sized = this.request.max = 0;
     this.response.total = this.response.sized = this.response.max = 0;
     this.detailed = this.authAttempts = this.authFailures = this.rateLimited = this.dbQueries = this.dbMs = 0;
-    this.codes.clear();
+    this.map?.clear();
     return this;
   }
 }

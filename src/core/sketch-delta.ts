@@ -55,8 +55,8 @@ export class SketchDelta implements BucketSource {
  * baseline for a coarser export costs a fraction of the sketch.
  *
  * Two steps: {@link read} computes the difference ({@link pending}) without moving the baseline;
- * {@link commit} moves it to what that read saw. A read that is not committed (its export failed) is
- * included again in the next read. Exact for counts and buckets; the sum of the new values is the
+ * {@link commit} moves it to what that read saw (and empties {@link pending}). A read that is not
+ * committed (its export failed) is included again in the next read. Exact for counts and buckets; the sum of the new values is the
  * difference of the sums.
  */
 export class SketchBaseline {
@@ -74,16 +74,10 @@ export class SketchBaseline {
   private readSum = 0;
   private uncommitted = false;
 
-  /** Values, zero values and sum of the last read's difference (as {@link advance} reports them). */
-  get addedCount(): number {
-    return this.pending.count;
-  }
-  get addedZeros(): number {
-    return this.pending.zeroCount;
-  }
-  get addedSum(): number {
-    return this.pending.sum;
-  }
+  /** Values, zero values and sum of the last read's difference (kept after {@link commit}). */
+  addedCount = 0;
+  addedZeros = 0;
+  addedSum = 0;
 
   /**
    * The buckets of `current` (plus `more`, when given: an endpoint's since-start total and its current
@@ -94,6 +88,7 @@ export class SketchBaseline {
     const delta = this.pending;
     delta.clear();
     delta.scale = current.layout.scale - shift;
+    this.addedCount = this.addedZeros = this.addedSum = 0;
     this.uncommitted = false;
     const count = current.count + (more?.count ?? 0);
     const added = count - this.count;
@@ -104,9 +99,9 @@ export class SketchBaseline {
     }
     const zeros = current.zeroCount + (more?.zeroCount ?? 0);
     const sum = current.sum + (more?.sum ?? 0);
-    delta.count = added;
-    delta.zeroCount = Math.max(0, zeros - this.zeroCount);
-    delta.sum = sum - this.sum;
+    delta.count = this.addedCount = added;
+    delta.zeroCount = this.addedZeros = Math.max(0, zeros - this.zeroCount);
+    delta.sum = this.addedSum = sum - this.sum;
     this.readCount = count;
     this.readZeros = zeros;
     this.readSum = sum;
@@ -135,6 +130,8 @@ export class SketchBaseline {
     this.cover(pairs[0], pairs[pairs.length - 2]);
     const counts = this.counts;
     for (let i = 0; i < pairs.length; i += 2) counts[pairs[i] - this.offset] += pairs[i + 1];
+    // Applied: drop the difference (a first read lists every bucket, which would stay held otherwise).
+    this.pending.clear();
   }
 
   /**
@@ -158,7 +155,7 @@ export class SketchBaseline {
     this.count = this.zeroCount = this.sum = 0;
     this.read(current, shift, more);
     this.commit();
-    this.pending.clear();
+    this.addedCount = this.addedZeros = this.addedSum = 0;
   }
 
   /** Grows the dense array so it covers [lo, hi]. */
