@@ -18,7 +18,13 @@ export { createStats, NoopStatsBackend, MemoryStatsBackend } from './core/stats.
 export type { Stats, StatsBackend } from './core/stats.js';
 export type { ComponentHealth, HealthSource } from './core/health.js';
 export { windowTally, endpointSnapshot, summarize } from './core/query.js';
-export { Tally, F as TallyField, ERROR_FIELD, statusClassOf } from './core/tally.js';
+export { Tally, statusClassOf } from './core/tally.js';
+export { Counters, Counts, countsOf, readCounts, STATUS_CLASSES, statusClassLabel } from './core/counts.js';
+export type { ByteCounts, StatusClass } from './core/counts.js';
+export { MeterReader, DeltaConsumer, EndpointDelta } from './core/reader.js';
+export type { DeltaOptions } from './core/reader.js';
+export { SketchDelta } from './core/sketch-delta.js';
+export type { BucketSource, BucketSink } from './core/sketch-delta.js';
 export { startExporters } from './exporters/start.js';
 export type { Exporters, StartExportersOptions } from './exporters/start.js';
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';

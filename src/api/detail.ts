@@ -2,7 +2,7 @@ import { AUTH_TYPES, EXEMPLAR_SLOTS } from '../core/detail.js';
 import type { EndpointDetail, Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from '../core/sketch.js';
-import { F } from '../core/tally.js';
+import { countsOf } from '../core/counts.js';
 import type { Tally } from '../core/tally.js';
 import type { DetailedStatsJson } from './schemas.js';
 import { distribution, iso } from './stats.js';
@@ -64,7 +64,7 @@ export function latestExemplars(details: readonly EndpointDetail[]): Exemplar[] 
  * included), since-start data merged over `eps` (its live endpoints: one per method asked for).
  */
 export function detailJson(t: Tally, eps: readonly EndpointStats[]): DetailedStatsJson {
-  const c = t.c;
+  const c = countsOf(t);
   const details = eps.map((ep) => ep.detail).filter((d): d is EndpointDetail => d !== null);
   const auth = new Array<number>(AUTH_TYPES.length * 2).fill(0);
   const queries = new Sketch(SIZE_SKETCH);
@@ -80,21 +80,21 @@ export function detailJson(t: Tally, eps: readonly EndpointStats[]): DetailedSta
     const success = auth[i * 2 + 1];
     if (success + failure > 0) byType.push({ type, success, failure });
   });
-  const attempts = c[F.authAttempts];
-  const requests = c[F.detailed];
+  const attempts = c.authAttempts;
+  const requests = c.detailed;
   return {
     requests,
     auth: {
       attempts,
-      failures: c[F.authFailures],
-      failure_rate: attempts === 0 ? 0 : c[F.authFailures] / attempts,
+      failures: c.authFailures,
+      failure_rate: attempts === 0 ? 0 : c.authFailures / attempts,
       by_type: byType,
     },
-    rate_limit: rateLimit(details, c[F.rateLimited]),
+    rate_limit: rateLimit(details, c.rateLimited),
     db: {
-      queries: c[F.dbQueries],
-      query_ms: c[F.dbMs],
-      queries_per_request_mean: requests === 0 ? null : c[F.dbQueries] / requests,
+      queries: c.dbQueries,
+      query_ms: c.dbMs,
+      queries_per_request_mean: requests === 0 ? null : c.dbQueries / requests,
       queries_per_request: distribution(queries),
       db_ms_per_request: distribution(dbTime),
     },

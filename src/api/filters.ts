@@ -1,5 +1,5 @@
+import { Counters, readCounters, STATUS_CLASSES } from '../core/counts.js';
 import { KNOWN_METHODS, OTHER_METHOD } from '../core/methods.js';
-import { F } from '../core/tally.js';
 import type { Tally } from '../core/tally.js';
 import { listParam } from './params.js';
 import type { Query } from './params.js';
@@ -34,12 +34,16 @@ export function statusParam(query: Query): StatusFilter[] | undefined {
   return listParam(query, 'status', statusOf, STATUS_HELP);
 }
 
+const scratch = new Counters();
+
 /** True when the tally holds at least one response matching one of the filters. */
 export function matchesStatus(t: Tally, filters: readonly StatusFilter[]): boolean {
   let codes: Map<number, number> | undefined;
+  let counters: Counters | undefined;
   for (const f of filters) {
     if ('class' in f) {
-      if (t.c[F.status1xx + f.class - 1] > 0) return true;
+      counters ??= readCounters(scratch, t, undefined, false);
+      if (counters.classes[STATUS_CLASSES[f.class - 1]] > 0) return true;
     } else {
       codes ??= t.statusCodes();
       if ((codes.get(f.code) ?? 0) > 0) return true;

@@ -1,7 +1,9 @@
+import { Counters, readCounters } from '../core/counts.js';
+import type { ByteCounts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { ERROR_TYPES } from '../core/record.js';
 import type { Sketch } from '../core/sketch.js';
-import { ERROR_FIELD, F, Tally } from '../core/tally.js';
+import { Tally } from '../core/tally.js';
 import type { Dataset, Row } from './dataset.js';
 import type { DistributionJson, EndpointStatsJson, RangeJson, SeriesPointJson, SizeStatsJson } from './schemas.js';
 
@@ -36,36 +38,48 @@ export function distribution(s: Sketch): DistributionJson {
   };
 }
 
-function sizes(t: Tally, bytes: number, sized: number, max: number, sketch: Sketch | null): SizeStatsJson {
-  const n = t.c[sized];
+const scratch = new Counters();
+
+/** `t`'s counters (codes left out) in one scratch object: valid until the next call. */
+function countersOf(t: Tally): Counters {
+  return readCounters(scratch, t, undefined, false);
+}
+
+function sizes(b: ByteCounts, sketch: Sketch | null): SizeStatsJson {
+  const n = b.sized;
   const has = sketch !== null && sketch.count > 0;
   return {
     count: n,
-    total: t.c[bytes],
-    mean: n === 0 ? null : t.c[bytes] / n,
-    max: n === 0 ? null : t.c[max],
+    total: b.total,
+    mean: n === 0 ? null : b.total / n,
+    max: n === 0 ? null : b.max,
     p50: has ? finite(sketch.quantile(0.5)) : null,
     p95: has ? finite(sketch.quantile(0.95)) : null,
   };
 }
 
 export function errorsOf(t: Tally): number {
-  let e = 0;
-  for (const f of ERROR_FIELD) e += t.c[f];
-  return e;
+  return countersOf(t).errorTotal;
 }
 
-export const fiveXx = (t: Tally): number => t.c[F.status1xx + 4];
+export const fiveXx = (t: Tally): number => countersOf(t).classes['5xx'];
 
 export function statusClasses(t: Tally): EndpointStatsJson['status_classes'] {
-  const c = t.c;
-  const k = F.status1xx;
-  return { '1xx': c[k], '2xx': c[k + 1], '3xx': c[k + 2], '4xx': c[k + 3], '5xx': c[k + 4] };
+  return classesJson(countersOf(t));
+}
+
+function classesJson(c: Counters): EndpointStatsJson['status_classes'] {
+  const k = c.classes;
+  return { '1xx': k['1xx'], '2xx': k['2xx'], '3xx': k['3xx'], '4xx': k['4xx'], '5xx': k['5xx'] };
 }
 
 export function errorTypes(t: Tally): EndpointStatsJson['error_types'] {
+  return errorTypesJson(countersOf(t));
+}
+
+function errorTypesJson(c: Counters): EndpointStatsJson['error_types'] {
   const out = {} as EndpointStatsJson['error_types'];
-  ERROR_TYPES.forEach((type, i) => (out[type] = t.c[ERROR_FIELD[i]]));
+  for (const type of ERROR_TYPES) out[type] = c.errors[type];
   return out;
 }
 
@@ -82,8 +96,9 @@ export function endpointStats(
   sizeSketches: { request: Sketch; response: Sketch } | null,
   detailed = false,
 ): EndpointStatsJson {
-  const count = t.count;
-  const errors = errorsOf(t);
+  const c = countersOf(t);
+  const count = c.count;
+  const errors = c.errorTotal;
   const codes: Record<string, number> = {};
   for (const [code, n] of t.statusCodes()) codes[String(code)] = n;
   return {
@@ -93,26 +108,29 @@ export function endpointStats(
     errors,
     error_rate: count === 0 ? 0 : errors / count,
     rate_per_second: seconds > 0 ? count / seconds : 0,
-    status_classes: statusClasses(t),
+    status_classes: classesJson(c),
     status_codes: codes,
-    error_types: errorTypes(t),
+    error_types: errorTypesJson(c),
     latency_ms: distribution(t.latency),
-    request_bytes: sizes(t, F.requestBytes, F.requestSized, F.requestBytesMax, sizeSketches?.request ?? null),
-    response_bytes: sizes(t, F.responseBytes, F.responseSized, F.responseBytesMax, sizeSketches?.response ?? null),
+    request_bytes: sizes(c.request, sizeSketches?.request ?? null),
+    response_bytes: sizes(c.response, sizeSketches?.response ?? null),
     inflight,
-    ...(detailed ? detailCounts(t) : {}),
+    ...(detailed ? detailCountsJson(c) : {}),
   };
 }
 
 /** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
 export function detailCounts(t: Tally): Required<Pick<EndpointStatsJson, DetailCountKey>> {
-  const c = t.c;
+  return detailCountsJson(countersOf(t));
+}
+
+function detailCountsJson(c: Counters): Required<Pick<EndpointStatsJson, DetailCountKey>> {
   return {
-    auth_attempts: c[F.authAttempts],
-    auth_failures: c[F.authFailures],
-    rate_limited: c[F.rateLimited],
-    db_queries: c[F.dbQueries],
-    db_queries_per_request: c[F.detailed] === 0 ? null : c[F.dbQueries] / c[F.detailed],
+    auth_attempts: c.authAttempts,
+    auth_failures: c.authFailures,
+    rate_limited: c.rateLimited,
+    db_queries: c.dbQueries,
+    db_queries_per_request: c.detailed === 0 ? null : c.dbQueries / c.detailed,
   };
 }
 
@@ -130,7 +148,7 @@ export function rowStats(row: Row, data: Dataset, detailed = false): EndpointSta
  * exactly those of a meter without it.
  */
 export function hasDetail(detailedMeter: boolean, rows: readonly Row[]): boolean {
-  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || r.tally.c[F.detailed] > 0);
+  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || countersOf(r.tally).detailed > 0);
 }
 
 /** Merges several rows (the methods of one route) into one tally, size sketches included. */

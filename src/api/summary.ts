@@ -1,5 +1,6 @@
 import { ringHorizon } from '../core/query.js';
-import { F, Tally } from '../core/tally.js';
+import { countsOf } from '../core/counts.js';
+import { Tally } from '../core/tally.js';
 import { collect } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';
@@ -178,7 +179,7 @@ export const summary: Route = {
 
     let inflight = 0;
     for (const r of data.rows) inflight += r.inflight;
-    const c = totals.tally.c;
+    const c = countsOf(totals.tally);
     const body: SummaryJson = {
       range: rangeJson(data),
       endpoints: opts.meter.registry.size,
@@ -195,11 +196,11 @@ export const summary: Route = {
       overflowed_records: opts.meter.registry.overflowedRecords,
       ...(hasDetail(opts.meter.detailed, data.rows)
         ? {
-            auth_attempts: c[F.authAttempts],
-            auth_failures: c[F.authFailures],
-            rate_limited: c[F.rateLimited],
-            db_queries: c[F.dbQueries],
-            db_query_ms: c[F.dbMs],
+            auth_attempts: c.authAttempts,
+            auth_failures: c.authFailures,
+            rate_limited: c.rateLimited,
+            db_queries: c.dbQueries,
+            db_query_ms: c.dbMs,
           }
         : {}),
       top: topLists(data, n),

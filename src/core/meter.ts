@@ -9,7 +9,8 @@ import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './re
 import type { RequestRecord } from './record.js';
 import { Registry } from './registry.js';
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
-import { ERROR_FIELD, F, statusClassOf, ZERO_INDEX } from './tally.js';
+import { MeterReader } from './reader.js';
+import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
 import type { ComponentHealth, HealthSource } from './health.js';
@@ -81,6 +82,8 @@ export class Meter {
   readonly clock: Clock;
   readonly rings: RingLayout;
   readonly startedAt: number;
+  /** The one reader of this meter's data for exporters (cumulative counts, per-consumer deltas). */
+  readonly reader: MeterReader;
   private readonly random: () => number;
   private readonly sampleRate: number;
   /** Record with the shared tick instead of calling the clock (system clock only). */
@@ -110,6 +113,7 @@ export class Meter {
       );
     }
     this.registry = new Registry(this.config.metricsMaxEndpoints, this.rings);
+    this.reader = new MeterReader(this.registry);
     this.sampleRate = this.config.metricsSampleRate;
     this.excluded = this.config.metricsExcludedEndpoints;
     this.startedAt = this.clock.now();
@@ -269,27 +273,20 @@ export class Meter {
     const now = this.ticking ? tick.now : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
     const fineId = Math.floor(now / this.rings.fineMs);
-    const c = (fineId === ep.currentFine ? ep.current! : ep.rotate(fineId)).c;
+    const slot = fineId === ep.currentFine ? ep.current! : ep.rotate(fineId);
     const detail = (ep.detail ??= new EndpointDetail());
-    c[F.detailed]++;
 
     let type = ctx.authType;
     let success = true;
     if (ctx.authSuccess !== -1) success = ctx.authSuccess === 1;
     else if (status === 401 || status === 403) success = false;
     if (type === -1 && !success) type = AUTH_NONE;
-    if (type !== -1) {
-      c[F.authAttempts]++;
-      if (!success) c[F.authFailures]++;
-      detail.noteAuth(type, success);
-    }
+    if (type !== -1) detail.noteAuth(type, success);
+    slot.addContext(type === -1 ? 0 : success ? 1 : 2, ctx.rateLimited || status === 429, ctx.queries, ctx.dbMs);
 
-    if (ctx.rateLimited || status === 429) c[F.rateLimited]++;
     if (ctx.rateLimit < 0 && responseHeader !== undefined) readRateLimitHeaders(ctx, responseHeader);
     if (ctx.rateLimit >= 0) detail.noteRateLimit(ctx.rateLimit, ctx.rateRemaining, now);
 
-    c[F.dbQueries] += ctx.queries;
-    c[F.dbMs] += ctx.dbMs;
     detail.queries.record(ctx.queries);
     if (ctx.queries > 0) detail.dbTime.record(ctx.dbMs);
 

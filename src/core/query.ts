@@ -5,7 +5,9 @@ import type { Registry } from './registry.js';
 import type { Sketch } from './sketch.js';
 import { AUTH_TYPES } from './detail.js';
 import type { AuthType, EndpointDetail } from './detail.js';
-import { ERROR_FIELD, F, Tally } from './tally.js';
+import { countsOf } from './counts.js';
+import type { ByteCounts, Counts } from './counts.js';
+import { Tally } from './tally.js';
 
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;
 export type WindowName = keyof typeof WINDOWS | 'all';
@@ -169,23 +171,16 @@ function distribution(s: Sketch): Distribution {
   };
 }
 
-function sizes(t: Tally, bytes: number, sized: number, max: number, sketch: Sketch | null): SizeStats {
-  const c = t.c;
-  const n = c[sized];
+function sizes(b: ByteCounts, sketch: Sketch | null): SizeStats {
+  const n = b.sized;
   return {
     count: n,
-    totalBytes: c[bytes],
-    mean: n === 0 ? null : c[bytes] / n,
-    max: n === 0 ? null : c[max],
+    totalBytes: b.total,
+    mean: n === 0 ? null : b.total / n,
+    max: n === 0 ? null : b.max,
     p50: sketch && sketch.count > 0 ? sketch.quantile(0.5) : null,
     p95: sketch && sketch.count > 0 ? sketch.quantile(0.95) : null,
   };
-}
-
-function errorsOf(t: Tally): number {
-  let e = 0;
-  for (const f of ERROR_FIELD) e += t.c[f];
-  return e;
 }
 
 /** EWMA of per-minute request rates over the coarse ring, oldest slot first. */
@@ -214,14 +209,14 @@ export function endpointSnapshot(
   startedAt: number,
 ): EndpointSnapshot {
   const [t, seconds] = windowTally(ep, window, now, startedAt);
-  const c = t.c;
-  const count = c[F.count];
-  const errors = errorsOf(t);
+  const c = countsOf(t);
+  const count = c.count;
+  const errors = c.errorTotal;
   const all = window === 'all';
   const statusCodes: Record<string, number> = {};
-  for (const [code, n] of t.statusCodes()) statusCodes[String(code)] = n;
+  for (const [code, n] of c.codes) statusCodes[String(code)] = n;
   const errorTypes = {} as Record<ErrorType, number>;
-  ERROR_TYPES.forEach((type, i) => (errorTypes[type] = c[ERROR_FIELD[i]]));
+  for (const type of ERROR_TYPES) errorTypes[type] = c.errors[type];
   return {
     method: ep.method,
     route: ep.route,
@@ -232,11 +227,11 @@ export function endpointSnapshot(
     errorRate: count === 0 ? 0 : errors / count,
     statusCodes,
     statusClasses: {
-      '1xx': c[F.status1xx],
-      '2xx': c[F.status1xx + 1],
-      '3xx': c[F.status1xx + 2],
-      '4xx': c[F.status1xx + 3],
-      '5xx': c[F.status1xx + 4],
+      '1xx': c.classes['1xx'],
+      '2xx': c.classes['2xx'],
+      '3xx': c.classes['3xx'],
+      '4xx': c.classes['4xx'],
+      '5xx': c.classes['5xx'],
     },
     errorTypes,
     exceptions: [...(ep.exceptions ?? [])].map(([cls, info]) => ({
@@ -245,20 +240,19 @@ export function endpointSnapshot(
       lastMessage: info.lastMessage,
       lastAt: new Date(info.lastAt).toISOString(),
     })),
-    latencyMs: distribution(t.latency),
-    requestBytes: sizes(t, F.requestBytes, F.requestSized, F.requestBytesMax, all ? ep.requestSize : null),
-    responseBytes: sizes(t, F.responseBytes, F.responseSized, F.responseBytesMax, all ? ep.responseSize : null),
+    latencyMs: distribution(c.latency),
+    requestBytes: sizes(c.request, all ? ep.requestSize : null),
+    responseBytes: sizes(c.response, all ? ep.responseSize : null),
     ratePerSecond: seconds > 0 ? count / seconds : 0,
     movingAverages: movingAverages(ep, now, startedAt),
     inflight: ep.inflight,
-    ...(ep.detail === null ? {} : { detail: detailSnapshot(t, ep.detail) }),
+    ...(ep.detail === null ? {} : { detail: detailSnapshot(c, ep.detail) }),
   };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function detailSnapshot(t: Tally, d: EndpointDetail): EndpointDetailSnapshot {
-  const c = t.c;
+function detailSnapshot(c: Counts, d: EndpointDetail): EndpointDetailSnapshot {
   const byType: EndpointDetailSnapshot['auth']['byType'] = [];
   AUTH_TYPES.forEach((type, i) => {
     const failure = d.auth[i * 2];
@@ -267,24 +261,24 @@ function detailSnapshot(t: Tally, d: EndpointDetail): EndpointDetailSnapshot {
   });
   const known = d.rateLimit >= 0;
   return {
-    requests: c[F.detailed],
+    requests: c.detailed,
     auth: {
-      attempts: c[F.authAttempts],
-      failures: c[F.authFailures],
-      failureRate: c[F.authAttempts] === 0 ? 0 : c[F.authFailures] / c[F.authAttempts],
+      attempts: c.authAttempts,
+      failures: c.authFailures,
+      failureRate: c.authAttempts === 0 ? 0 : c.authFailures / c.authAttempts,
       byType,
     },
     rateLimit: {
-      limited: c[F.rateLimited],
+      limited: c.rateLimited,
       limit: known ? d.rateLimit : null,
       remaining: known && d.rateRemaining >= 0 ? d.rateRemaining : null,
       reportedAt: known ? iso(d.rateAt) : null,
       lowestRemainingShare: known ? d.rateLowestShare : null,
     },
     db: {
-      queries: c[F.dbQueries],
-      queryMs: c[F.dbMs],
-      queriesPerRequestMean: c[F.detailed] === 0 ? null : c[F.dbQueries] / c[F.detailed],
+      queries: c.dbQueries,
+      queryMs: c.dbMs,
+      queriesPerRequestMean: c.detailed === 0 ? null : c.dbQueries / c.detailed,
       queriesPerRequest: distribution(d.queries),
       dbMsPerRequest: distribution(d.dbTime),
     },
@@ -321,9 +315,10 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     inflight += ep.inflight;
   }
   if (registry.size === 0) seconds = window === 'all' ? (now - startedAt) / 1000 : 0;
-  const count = merged.count;
-  const errors = errorsOf(merged);
-  const fivexx = merged.c[F.status1xx + 4];
+  const m = countsOf(merged);
+  const count = m.count;
+  const errors = m.errorTotal;
+  const fivexx = m.classes['5xx'];
   return {
     window,
     windowSeconds: seconds,
@@ -339,12 +334,12 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     ...(detailed
       ? {
           detail: {
-            requests: merged.c[F.detailed],
-            authAttempts: merged.c[F.authAttempts],
-            authFailures: merged.c[F.authFailures],
-            rateLimited: merged.c[F.rateLimited],
-            dbQueries: merged.c[F.dbQueries],
-            dbMs: merged.c[F.dbMs],
+            requests: m.detailed,
+            authAttempts: m.authAttempts,
+            authFailures: m.authFailures,
+            rateLimited: m.rateLimited,
+            dbQueries: m.dbQueries,
+            dbMs: m.dbMs,
           },
         }
       : {}),

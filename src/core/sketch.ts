@@ -218,8 +218,7 @@ export class Sketch {
 
   /** Value reported for bucket `index`: within (b-1)/(b+1) of anything in the bucket. */
   private estimate(index: number): number {
-    const base = 2 ** (1 / this.factor);
-    return (2 * 2 ** ((index + 1) / this.factor)) / (base + 1);
+    return bucketValue(this.layout.scale, index);
   }
 
   /**
@@ -518,6 +517,16 @@ export class Sketch {
     }
     return s;
   }
+}
+
+/**
+ * The value that stands for bucket `index` of a sketch of `scale` (quantiles, StatsD values, explicit
+ * histogram placement): `2·b^(i+1)/(b+1)` with `b = 2^(2^−scale)`, within `(b−1)/(b+1)` of every value
+ * in the bucket `(b^i, b^(i+1)]`. The one place this formula lives.
+ */
+export function bucketValue(scale: number, index: number): number {
+  const factor = 2 ** scale;
+  return (2 * 2 ** ((index + 1) / factor)) / (2 ** (1 / factor) + 1);
 }
 
 /** Worst-case relative error of a layout's quantiles: (b−1)/(b+1), b = 2^(2^−scale). */

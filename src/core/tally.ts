@@ -131,6 +131,27 @@ export class Tally {
     }
   }
 
+  /**
+   * Detailed mode: one request's context (meter.finishContext), in the same slot as its record().
+   * `auth` is 0 for no attempt, 1 for a successful one, 2 for a failed one.
+   */
+  addContext(auth: number, rateLimited: boolean, queries: number, dbMs: number): void {
+    const c = this.c;
+    c[F.detailed]++;
+    if (auth !== 0) {
+      c[F.authAttempts]++;
+      if (auth === 2) c[F.authFailures]++;
+    }
+    if (rateLimited) c[F.rateLimited]++;
+    c[F.dbQueries] += queries;
+    c[F.dbMs] += dbMs;
+  }
+
+  /** The status codes as pairs [code, count, …] in first-seen order (read-only; core/counts.ts sorts them). */
+  get codePairs(): readonly number[] {
+    return this.codes;
+  }
+
   private addCode(code: number, n: number): void {
     const codes = this.codes;
     for (let i = 0; i < codes.length; i += 2) {

@@ -1,22 +1,11 @@
+import { bucketValue } from '../core/sketch.js';
 import type { Sketch } from '../core/sketch.js';
-import { forEachBucketAt } from './delta.js';
+import { forEachBucketAt } from '../core/sketch-delta.js';
+import type { BucketSource } from '../core/sketch-delta.js';
 import type { ExponentialHistogram, Histogram } from '@opentelemetry/sdk-metrics';
 
-/**
- * Buckets of one of our base-2 exponential sketches (or of a difference of two), as the OTel
- * conversions read them. A `Sketch` is one; so is the difference a SketchBaseline produces.
- */
-export interface BucketSource {
-  /** Scale of the indices `forEachBucket` reports. */
-  readonly scale: number;
-  readonly count: number;
-  readonly zeroCount: number;
-  readonly sum: number;
-  /** Exact extremes, when known (NaN or ±Infinity otherwise). */
-  readonly min: number;
-  readonly max: number;
-  forEachBucket(fn: (index: number, count: number) => void): void;
-}
+/** Buckets as the conversions read them: a `Sketch` via {@link sketchSource}, or the reader's SketchDelta. */
+export type { BucketSource };
 
 /** OTel's HTTP duration advice, in seconds. */
 export const DURATION_BOUNDARIES_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -82,8 +71,7 @@ export function toExponentialHistogram(source: BucketSource, divisor: number, ma
  */
 export function toExplicitHistogram(source: BucketSource, divisor: number, boundaries: readonly number[]): Histogram {
   const counts = new Array<number>(boundaries.length + 1).fill(0);
-  const gamma = 2 ** (2 ** -source.scale);
-  const factor = 2 / (gamma + 1);
+  const scale = source.scale;
   const slot = (value: number): number => {
     let k = 0;
     while (k < boundaries.length && value > boundaries[k]) k++;
@@ -91,7 +79,7 @@ export function toExplicitHistogram(source: BucketSource, divisor: number, bound
   };
   if (source.zeroCount > 0) counts[slot(0)] += source.zeroCount;
   source.forEachBucket((index, n) => {
-    if (n > 0) counts[slot((factor * gamma ** (index + 1)) / divisor)] += n;
+    if (n > 0) counts[slot(bucketValue(scale, index) / divisor)] += n;
   });
   return {
     buckets: { boundaries: [...boundaries], counts },
@@ -100,26 +88,6 @@ export function toExplicitHistogram(source: BucketSource, divisor: number, bound
     min: source.count > 0 ? finite(source.min / divisor) : undefined,
     max: source.count > 0 ? finite(source.max / divisor) : undefined,
   };
-}
-
-/** A BucketSource over collected (index, count) pairs: the difference of two cumulative sketches. */
-export class PairSource implements BucketSource {
-  readonly pairs: number[] = [];
-  count = 0;
-  zeroCount = 0;
-  sum = 0;
-  readonly min = NaN;
-  readonly max = NaN;
-
-  constructor(readonly scale: number) {}
-
-  readonly sink = (index: number, n: number): void => {
-    this.pairs.push(index, n);
-  };
-
-  forEachBucket(fn: (index: number, count: number) => void): void {
-    for (let i = 0; i < this.pairs.length; i += 2) fn(this.pairs[i], this.pairs[i + 1]);
-  }
 }
 
 /** One of our sketches (plus, optionally, a second one of the same layout) as a BucketSource. */

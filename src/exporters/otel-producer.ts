@@ -13,82 +13,30 @@ import type {
   MetricProducer,
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { ApimeterConfig } from '../core/config.js';
+import { STATUS_CLASSES } from '../core/counts.js';
+import type { Counters } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { AUTH_TYPES } from '../core/detail.js';
+import type { DeltaConsumer, EndpointDelta } from '../core/reader.js';
 import { ERROR_TYPES } from '../core/record.js';
-import { ERROR_FIELD, F } from '../core/tally.js';
 import { createError } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { SketchBaseline } from './delta.js';
-import {
-  DURATION_BOUNDARIES_S,
-  PairSource,
-  SIZE_BOUNDARIES_BYTES,
-  sketchSource,
-  toExplicitHistogram,
-  toExponentialHistogram,
-} from './otel-convert.js';
+import { sketchSource, toExplicitHistogram, toExponentialHistogram } from './otel-convert.js';
 import type { BucketSource } from './otel-convert.js';
+import { collectDetail, detailMetrics, detailNames, emptyDetailPoints } from './otel-detail.js';
+import type { DetailMetric, DetailPoints } from './otel-detail.js';
+import { otelProducerOptionsFromConfig } from './otel-options.js';
+import type { OtelProducerOptions } from './otel-options.js';
 import { nameFilter } from './statsd-options.js';
 
-export interface OtelProducerOptions {
-  /** `otel_prefix`: names of apimeter's own metrics (`apimeter.http.server.requests`). */
-  prefix: string;
-  /** Exact `http.response.status_code` instead of `http.response.status_class` (`metrics_detailed`). */
-  detailed: boolean;
-  /** explicit, exponential, or auto: what the bound reader asks for (explicit when none is bound). */
-  histogram: 'explicit' | 'exponential' | 'auto';
-  /** cumulative, delta, or auto: what the bound reader asks for (cumulative when none is bound). */
-  temporality: 'cumulative' | 'delta' | 'auto';
-  /** Most buckets in an exponential histogram (OTel's default 160); the scale drops until they fit. */
-  maxBuckets: number;
-  /** Upper-inclusive boundaries of explicit duration histograms, in seconds. */
-  durationBoundaries: readonly number[];
-  /** Upper-inclusive boundaries of explicit body-size histograms, in bytes. */
-  sizeBoundaries: readonly number[];
-  /** metrics_allow_list / metrics_block_list, matched against the OTel metric names. */
-  allowList: readonly string[];
-  blockList: readonly string[];
-}
-
-/** Producer options from the configuration keys. */
-export function otelProducerOptionsFromConfig(config: ApimeterConfig): OtelProducerOptions {
-  return {
-    prefix: config.otelPrefix,
-    detailed: config.metricsDetailed,
-    histogram: config.otelExponentialHistograms ? 'exponential' : 'auto',
-    temporality: 'auto',
-    maxBuckets: 160,
-    durationBoundaries: DURATION_BOUNDARIES_S,
-    sizeBoundaries: SIZE_BOUNDARIES_BYTES,
-    allowList: config.metricsAllowList,
-    blockList: config.metricsBlockList,
-  };
-}
+export { otelProducerOptionsFromConfig } from './otel-options.js';
+export type { OtelProducerOptions } from './otel-options.js';
 
 const SCOPE = { name: 'apimeter' };
-const CLASS_NAMES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
-
 const hrTime = (ms: number): HrTime => {
   const seconds = Math.floor(ms / 1000);
   return [seconds, Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6))];
 };
-
-/** Per endpoint, for delta temporality: cumulative values at the last collection. */
-class DeltaState {
-  readonly c: Float64Array;
-  codes = new Map<number, number>();
-  readonly latency = new SketchBaseline();
-  readonly requestSize = new SketchBaseline();
-  readonly responseSize = new SketchBaseline();
-  /** Auth attempts by kind and outcome (detailed mode; kept since start-up, not in the tally). */
-  readonly auth = new Float64Array(AUTH_TYPES.length * 2);
-  constructor(fields: number) {
-    this.c = new Float64Array(fields);
-  }
-}
 
 interface Collected {
   duration: DataPoint<Histogram | ExponentialHistogram>[];
@@ -97,10 +45,19 @@ interface Collected {
   active: DataPoint<number>[];
   requests: DataPoint<number>[];
   errors: DataPoint<number>[];
-  auth: DataPoint<number>[];
-  rateLimited: DataPoint<number>[];
-  dbQueries: DataPoint<number>[];
-  dbDuration: DataPoint<number>[];
+  detail: DetailPoints;
+}
+
+type CoreMetric = 'duration' | 'active' | 'requestSize' | 'responseSize' | 'requests' | 'errors';
+
+interface How {
+  histogramDelta: boolean;
+  counterDelta: boolean;
+  exponential: boolean;
+  histogramStart: HrTime;
+  counterStart: HrTime;
+  start: HrTime;
+  end: HrTime;
 }
 
 /**
@@ -114,9 +71,10 @@ interface Collected {
  * - `<prefix>.http.server.requests` ({request}): requests per status class (or exact code);
  * - `<prefix>.http.server.errors` ({request}): requests per `error.type` (server_error, client_error,
  *   exception, validation, aborted);
- * - detailed mode (`metrics_detailed`) only: `<prefix>.auth.attempts` by `apimeter.auth.type` and
- *   `apimeter.auth.success`, `<prefix>.ratelimit.hits`, `<prefix>.db.client.queries` (monotonic sums) and
- *   `<prefix>.db.client.duration` (s, a monotonic sum of query time).
+ * - detailed mode (`metrics_detailed`) only: the series of otel-detail.ts.
+ *
+ * Values come from the meter's reader: cumulative counts, or in delta temporality the deltas of its
+ * consumer `otel` (committed at each collection).
  *
  * Histograms are exponential when the reader asks for them (its histogram aggregation is
  * `base2_exponential_bucket_histogram`), built straight from the latency sketch; explicit otherwise.
@@ -130,22 +88,11 @@ interface Collected {
 export class ApimeterMetricProducer implements MetricProducer {
   readonly options: Readonly<OtelProducerOptions>;
   private reader: IMetricReader | null = null;
-  private readonly deltas: (DeltaState | undefined)[] = [];
+  /** The reader's delta consumer, made at the first collection in delta temporality. */
+  private deltas: DeltaConsumer | null = null;
   private lastCollect: number;
-  private scratch: Float64Array | null = null;
-  private readonly names: {
-    duration: string;
-    active: string;
-    requestSize: string;
-    responseSize: string;
-    requests: string;
-    errors: string;
-    auth: string;
-    rateLimited: string;
-    dbQueries: string;
-    dbDuration: string;
-  };
-  private readonly on: Record<keyof ApimeterMetricProducer['names'], boolean>;
+  private readonly names: Record<CoreMetric | DetailMetric, string>;
+  private readonly on: Record<CoreMetric | DetailMetric, boolean>;
   /** When set and open, collect() returns nothing (the export would be refused anyway). */
   breaker: CircuitBreaker | null = null;
   /** Points and milliseconds of the last collection (health, benchmarks). */
@@ -165,10 +112,7 @@ export class ApimeterMetricProducer implements MetricProducer {
       responseSize: 'http.server.response.body.size',
       requests: own('http.server.requests'),
       errors: own('http.server.errors'),
-      auth: own('auth.attempts'),
-      rateLimited: own('ratelimit.hits'),
-      dbQueries: own('db.client.queries'),
-      dbDuration: own('db.client.duration'),
+      ...detailNames(own),
     };
     const allowed = nameFilter(this.options.allowList, this.options.blockList);
     this.on = {
@@ -231,27 +175,28 @@ export class ApimeterMetricProducer implements MetricProducer {
       active: [],
       requests: [],
       errors: [],
-      auth: [],
-      rateLimited: [],
-      dbQueries: [],
-      dbDuration: [],
+      detail: emptyDetailPoints(),
     };
     let detailed = meter.detailed;
     const since = hrTime(this.lastCollect);
     const start = hrTime(meter.startedAt);
     const end = hrTime(now);
+    const how: How = {
+      histogramDelta,
+      counterDelta,
+      exponential,
+      histogramStart: histogramDelta ? since : start,
+      counterStart: counterDelta ? since : start,
+      start,
+      end,
+    };
+    const deltas = histogramDelta || counterDelta ? this.deltaConsumer() : null;
     for (const ep of meter.registry.endpoints()) {
       if (ep.detail !== null) detailed = true;
-      this.collectEndpoint(ep, out, {
-        histogramDelta,
-        counterDelta,
-        exponential,
-        histogramStart: histogramDelta ? since : start,
-        counterStart: counterDelta ? since : start,
-        start,
-        end,
-      });
+      this.collectEndpoint(ep, out, how, deltas?.read(ep));
     }
+    // The points are handed to the SDK now; a failed export is not collected again.
+    deltas?.commit();
     this.lastCollect = now;
     const metrics: MetricData[] = [];
     const histogram = (name: string, unit: string, description: string, points: Collected['duration']) => {
@@ -297,73 +242,41 @@ export class ApimeterMetricProducer implements MetricProducer {
       histogram(this.names.responseSize, 'By', 'Size of HTTP server response bodies.', out.responseSize);
     if (on.requests) sum(this.names.requests, 'HTTP server requests by status.', out.requests, true);
     if (on.errors) sum(this.names.errors, 'HTTP server requests that failed, by error type.', out.errors, true);
-    if (detailed) {
-      const names = this.names;
-      if (on.auth)
-        sum(names.auth, 'Authentication attempts by kind of credentials and outcome.', out.auth, true, '{attempt}');
-      if (on.rateLimited)
-        sum(names.rateLimited, 'HTTP server requests refused by a rate limiter.', out.rateLimited, true);
-      if (on.dbQueries)
-        sum(names.dbQueries, 'Database queries made while serving requests.', out.dbQueries, true, '{query}');
-      if (on.dbDuration) {
-        const what = 'Time spent in database queries while serving requests.';
-        sum(names.dbDuration, what, out.dbDuration, true, 's', ValueType.DOUBLE);
-      }
-    }
+    if (detailed) detailMetrics(this.names, on, out.detail, sum);
     this.lastPoints = metrics.reduce((n, m) => n + m.dataPoints.length, 0);
     this.lastCollectMs = performance.now() - started;
     return { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] };
   }
 
-  private collectEndpoint(
-    ep: EndpointStats,
-    out: Collected,
-    how: {
-      histogramDelta: boolean;
-      counterDelta: boolean;
-      exponential: boolean;
-      histogramStart: HrTime;
-      counterStart: HrTime;
-      start: HrTime;
-      end: HrTime;
-    },
-  ): void {
+  private collectEndpoint(ep: EndpointStats, out: Collected, how: How, delta: EndpointDelta | undefined): void {
     const on = this.on;
     const attributes: Attributes = { 'http.route': ep.route, 'http.request.method': ep.method };
     const { end } = how;
     if (on.active) out.active.push({ startTime: how.start, endTime: end, attributes, value: ep.inflight });
-    const delta = how.histogramDelta || how.counterDelta ? this.deltaState(ep) : undefined;
-    // Cumulative = since-start total + the current fine slot (what windowTally('all') merges), read in place.
-    const open = ep.unfolded();
-    const total = ep.total;
+    const histogramDelta = how.histogramDelta && delta !== undefined;
+    const counterDelta = how.counterDelta && delta !== undefined;
+    // Cumulative = since-start total + the current fine slot (the reader's scratch, valid in this call).
+    const cumulative =
+      histogramDelta && counterDelta ? null : this.meter.reader.cumulative(ep, undefined, !histogramDelta);
     const histogram = (source: BucketSource, divisor: number, boundaries: readonly number[]) =>
       how.exponential
         ? toExponentialHistogram(source, divisor, this.options.maxBuckets)
         : toExplicitHistogram(source, divisor, boundaries);
     const distributions = [
-      [on.duration, total.latency, open?.latency, out.duration, 1000, this.options.durationBoundaries, delta?.latency],
-      [on.requestSize, ep.requestSize, undefined, out.requestSize, 1, this.options.sizeBoundaries, delta?.requestSize],
-      [
-        on.responseSize,
-        ep.responseSize,
-        undefined,
-        out.responseSize,
-        1,
-        this.options.sizeBoundaries,
-        delta?.responseSize,
-      ],
+      [on.duration, out.duration, 1000, this.options.durationBoundaries],
+      [on.requestSize, out.requestSize, 1, this.options.sizeBoundaries],
+      [on.responseSize, out.responseSize, 1, this.options.sizeBoundaries],
     ] as const;
-    for (const [wanted, sketch, more, points, divisor, boundaries, baseline] of distributions) {
+    for (let i = 0; i < distributions.length; i++) {
+      const [wanted, points, divisor, boundaries] = distributions[i];
       if (!wanted) continue;
-      let source: BucketSource = sketchSource(sketch, more);
-      if (how.histogramDelta && baseline !== undefined) {
-        const diff = new PairSource(sketch.layout.scale);
-        baseline.advance(sketch, 0, diff.sink, more);
-        diff.count = baseline.addedCount;
-        diff.zeroCount = baseline.addedZeros;
-        diff.sum = baseline.addedSum;
-        source = diff;
-      }
+      const source: BucketSource = histogramDelta
+        ? i === 0
+          ? delta.latency
+          : i === 1
+            ? delta.requestSize
+            : delta.responseSize
+        : sketchSource(i === 0 ? cumulative!.latency : i === 1 ? ep.requestSize : ep.responseSize);
       if (source.count === 0) continue;
       points.push({
         startTime: how.histogramStart,
@@ -372,74 +285,35 @@ export class ApimeterMetricProducer implements MetricProducer {
         value: histogram(source, divisor, boundaries),
       });
     }
-    const c = this.sum(total.c, open?.c);
-    const last = how.counterDelta ? delta?.c : undefined;
-    const value = (f: number) => c[f] - (last === undefined ? 0 : last[f]);
+    const c: Counters = counterDelta ? delta : cumulative!;
     const counter = (points: DataPoint<number>[], attrs: Attributes, n: number) => {
       if (n > 0) points.push({ startTime: how.counterStart, endTime: end, attributes: attrs, value: n });
     };
     if (on.requests) {
       if (this.options.detailed) {
-        const seen = delta?.codes;
-        const codes = total.statusCodes();
-        if (open !== undefined) for (const [code, n] of open.statusCodes()) codes.set(code, (codes.get(code) ?? 0) + n);
-        for (const [code, n] of codes) {
-          const gained = how.counterDelta && seen !== undefined ? n - (seen.get(code) ?? 0) : n;
-          seen?.set(code, n);
-          counter(out.requests, { ...attributes, 'http.response.status_code': code }, gained);
-        }
+        for (const [code, n] of c.codes) counter(out.requests, { ...attributes, 'http.response.status_code': code }, n);
       } else {
-        let classes = 0;
-        for (let k = 0; k < 5; k++) {
-          classes += value(F.status1xx + k);
-          counter(
-            out.requests,
-            { ...attributes, 'http.response.status_class': CLASS_NAMES[k] },
-            value(F.status1xx + k),
-          );
+        for (const cls of STATUS_CLASSES) {
+          counter(out.requests, { ...attributes, 'http.response.status_class': cls }, c.classes[cls]);
         }
-        counter(out.requests, { ...attributes, 'http.response.status_class': 'other' }, value(F.count) - classes);
       }
     }
     if (on.errors) {
-      ERROR_TYPES.forEach((type, e) =>
-        counter(out.errors, { ...attributes, 'error.type': type }, value(ERROR_FIELD[e])),
-      );
+      for (const type of ERROR_TYPES) counter(out.errors, { ...attributes, 'error.type': type }, c.errors[type]);
     }
     if (ep.detail !== null) {
-      if (on.auth) {
-        const seen = how.counterDelta ? delta?.auth : undefined;
-        const auth = ep.detail.auth;
-        AUTH_TYPES.forEach((type, k) => {
-          for (const success of [false, true]) {
-            const i = k * 2 + (success ? 1 : 0);
-            const attrs = { ...attributes, 'apimeter.auth.type': type, 'apimeter.auth.success': success };
-            counter(out.auth, attrs, auth[i] - (seen === undefined ? 0 : seen[i]));
-            if (seen !== undefined) seen[i] = auth[i];
-          }
-        });
-      }
-      if (on.rateLimited) counter(out.rateLimited, attributes, value(F.rateLimited));
-      if (on.dbQueries) counter(out.dbQueries, attributes, value(F.dbQueries));
-      if (on.dbDuration) counter(out.dbDuration, attributes, value(F.dbMs) / 1000);
+      collectDetail(out.detail, on, attributes, c, counterDelta ? delta.auth : ep.detail.auth, counter);
     }
-    if (last !== undefined) last.set(c);
   }
 
-  /** `a + b` field by field, in a scratch array (valid until the next call). */
-  private sum(a: ArrayLike<number>, b: ArrayLike<number> | undefined): Float64Array {
-    const out = (this.scratch ??= new Float64Array(a.length));
-    for (let i = 0; i < a.length; i++) out[i] = b === undefined ? a[i] : a[i] + b[i];
-    return out;
-  }
-
-  private deltaState(ep: EndpointStats): DeltaState {
-    let state = this.deltas[ep.id];
-    if (state === undefined) {
-      state = new DeltaState(ep.total.c.length);
-      this.deltas[ep.id] = state;
-    }
-    return state;
+  private deltaConsumer(): DeltaConsumer {
+    const on = this.on;
+    return (this.deltas ??= this.meter.reader.consumer('otel', {
+      latencyShift: on.duration ? 0 : null,
+      requestSizeShift: on.requestSize ? 0 : null,
+      responseSizeShift: on.responseSize ? 0 : null,
+      codes: this.options.detailed,
+    }));
   }
 }
 

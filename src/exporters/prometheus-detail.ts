@@ -1,8 +1,7 @@
 import { AUTH_TYPES } from '../core/detail.js';
 import type { Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
-import { F } from '../core/tally.js';
-import type { Tally } from '../core/tally.js';
+import type { Counts } from '../core/counts.js';
 import { formatValue, labelSet } from './prometheus-text.js';
 import type { ExpositionWriter } from './prometheus-text.js';
 
@@ -54,10 +53,10 @@ export function bucketExemplars(
 export function detailFamilies(
   w: ExpositionWriter,
   eps: readonly EndpointStats[],
-  tallies: readonly Tally[],
+  counts: readonly Counts[],
   base: (ep: EndpointStats) => Labels,
 ): void {
-  const rows = eps.flatMap((ep, i) => (ep.detail === null ? [] : [{ ep, d: ep.detail, c: tallies[i].c }]));
+  const rows = eps.flatMap((ep, i) => (ep.detail === null ? [] : [{ ep, d: ep.detail, c: counts[i] }]));
 
   w.family(
     'apimeter_auth_attempts_total',
@@ -81,7 +80,7 @@ export function detailFamilies(
     'counter',
     'Requests refused by a rate limiter (answered 429, or reported by the application).',
   );
-  for (const { ep, c } of rows) w.sample('apimeter_rate_limited_total', labelSet(base(ep)), c[F.rateLimited]);
+  for (const { ep, c } of rows) w.sample('apimeter_rate_limited_total', labelSet(base(ep)), c.rateLimited);
   w.family('apimeter_rate_limit_limit', 'gauge', 'Requests the rate limiter allows per window, as last reported.');
   for (const { ep, d } of rows) {
     if (d.rateLimit >= 0) w.sample('apimeter_rate_limit_limit', labelSet(base(ep)), d.rateLimit);
@@ -94,7 +93,7 @@ export function detailFamilies(
   }
 
   w.family('apimeter_db_queries_total', 'counter', 'Database queries made while serving requests.');
-  for (const { ep, c } of rows) w.sample('apimeter_db_queries_total', labelSet(base(ep)), c[F.dbQueries]);
+  for (const { ep, c } of rows) w.sample('apimeter_db_queries_total', labelSet(base(ep)), c.dbQueries);
   w.family(
     'apimeter_db_query_duration_seconds_total',
     'counter',
@@ -102,6 +101,6 @@ export function detailFamilies(
     'seconds',
   );
   for (const { ep, c } of rows) {
-    w.sample('apimeter_db_query_duration_seconds_total', labelSet(base(ep)), c[F.dbMs] / 1000);
+    w.sample('apimeter_db_query_duration_seconds_total', labelSet(base(ep)), c.dbMs / 1000);
   }
 }

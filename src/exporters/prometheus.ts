@@ -1,10 +1,9 @@
+import { STATUS_CLASSES, statusClassLabel } from '../core/counts.js';
+import type { Counts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { windowTally } from '../core/query.js';
 import { ERROR_TYPES } from '../core/record.js';
 import type { Sketch } from '../core/sketch.js';
-import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
-import type { Tally } from '../core/tally.js';
 import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
@@ -44,8 +43,6 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
   }
   return om > 0 && om >= text ? 'openmetrics' : 'text';
 }
-
-const CLASS_LABELS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 interface Names {
   requests: string;
@@ -93,32 +90,28 @@ function requestSamples(
   w: ExpositionWriter,
   names: Names,
   base: [string, string][],
-  t: Tally,
+  counts: Counts,
   statusLabel: boolean,
 ): void {
   if (names.legacyStatus || statusLabel) {
-    for (const [code, n] of t.statusCodes()) {
+    for (const [code, n] of counts.codes) {
       const labels: [string, string][] = names.legacyStatus
         ? [...base, ['status_code', String(code)]]
-        : [...base, ['status_class', CLASS_LABELS[statusClassOf(code)]], ['status', String(code)]];
+        : [...base, ['status_class', statusClassLabel(code)], ['status', String(code)]];
       w.sample(names.requests, labelSet(labels), n);
     }
     return;
   }
-  let classified = 0;
-  for (let k = 1; k <= 5; k++) {
-    const n = t.c[F.status1xx + k - 1];
-    classified += n;
-    if (n > 0) w.sample(names.requests, labelSet([...base, ['status_class', CLASS_LABELS[k]]]), n);
+  // Status codes outside 100–599 are counted but belong to no class: `other`, last.
+  for (const cls of STATUS_CLASSES) {
+    const n = counts.classes[cls];
+    if (n > 0) w.sample(names.requests, labelSet([...base, ['status_class', cls]]), n);
   }
-  // Status codes outside 100–599 are counted but belong to no class.
-  if (t.count > classified)
-    w.sample(names.requests, labelSet([...base, ['status_class', 'other']]), t.count - classified);
 }
 
 /**
  * The meter's metrics as a Prometheus exposition, cumulative since the meter started (each endpoint's
- * `windowTally(ep, 'all', …)`). Names follow DESIGN.md's catalogue (docs/prometheus.md lists them).
+ * `meter.reader.cumulative(ep)`). Names follow DESIGN.md's catalogue (docs/prometheus.md lists them).
  *
  * @example
  * res.setHeader('content-type', TEXT_CONTENT_TYPE);
@@ -128,16 +121,15 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   const w = new ExpositionWriter(options.format ?? 'text');
   const names = NAMES[options.naming ?? 'otel'];
   const statusLabel = options.statusLabel ?? false;
-  const now = meter.clock.now();
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
-  const tallies = eps.map((ep) => windowTally(ep, 'all', now, meter.startedAt)[0]);
+  const counts = meter.reader.cumulativeAll(eps);
   const base = (ep: EndpointStats): [string, string][] => [
     ['method', ep.method],
     ['route', ep.route],
   ];
 
   w.family(names.requests, 'counter', names.requestsHelp);
-  eps.forEach((ep, i) => requestSamples(w, names, base(ep), tallies[i], statusLabel));
+  eps.forEach((ep, i) => requestSamples(w, names, base(ep), counts[i], statusLabel));
 
   w.family(
     'http_server_errors_total',
@@ -145,8 +137,8 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
     'Requests that ended in an error, by exclusive error type (aborted, validation, exception, server_error, client_error).',
   );
   eps.forEach((ep, i) => {
-    ERROR_TYPES.forEach((type, k) => {
-      const n = tallies[i].c[ERROR_FIELD[k]];
+    ERROR_TYPES.forEach((type) => {
+      const n = counts[i].errors[type];
       if (n > 0) w.sample('http_server_errors_total', labelSet([...base(ep), ['error_type', type]]), n);
     });
   });
@@ -163,7 +155,7 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
       ? bucketExemplars(ep.detail.exemplars, DURATION_BOUNDS_SECONDS)
       : undefined;
   eps.forEach((ep, i) =>
-    histogram(w, names.duration, base(ep), tallies[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
+    histogram(w, names.duration, base(ep), counts[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
   );
 
   w.family('http_server_active_requests', 'gauge', 'HTTP requests in progress.');
@@ -198,6 +190,6 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   w.sample('apimeter_overflowed_endpoints_total', '', registry.overflowedEndpoints);
   w.family('apimeter_overflowed_records_total', 'counter', 'Requests recorded on the overflow endpoint past the cap.');
   w.sample('apimeter_overflowed_records_total', '', registry.overflowedRecords);
-  if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, tallies, base);
+  if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   return w.finish();
 }

@@ -1,6 +1,5 @@
 import { AUTH_TYPES } from '../core/detail.js';
-import type { EndpointDetail } from '../core/detail.js';
-import { F } from '../core/tally.js';
+import type { EndpointDelta } from '../core/reader.js';
 import { decimal } from './statsd-format.js';
 import type { StatsdFormat } from './statsd-format.js';
 import type { DatagramSender } from './statsd-sender.js';
@@ -29,26 +28,15 @@ export const DETAIL_SUFFIXES: Record<DetailMetric, string> = {
 };
 
 /**
- * Adds what one endpoint gained since the last read to its group's slots (`counts` from `at` on):
- * `c` and `last` are its cumulative tally counters now and at the last read, `auth` its auth counts at
- * the last read (brought up to date here). The auth counts by kind are kept since start-up in
- * EndpointDetail, so they get a baseline of their own.
+ * Adds what one endpoint gained since the last read (`d`, from the reader) to its group's slots
+ * (`counts` from `at` on).
  */
-export function addDetailDeltas(
-  counts: Float64Array,
-  at: number,
-  c: ArrayLike<number>,
-  last: ArrayLike<number>,
-  detail: EndpointDetail,
-  auth: Float64Array,
-): void {
-  counts[at + DETAIL.rateLimited] += c[F.rateLimited] - last[F.rateLimited];
-  counts[at + DETAIL.dbQueries] += c[F.dbQueries] - last[F.dbQueries];
-  counts[at + DETAIL.dbMs] += c[F.dbMs] - last[F.dbMs];
-  for (let i = 0; i < auth.length; i++) {
-    counts[at + DETAIL.auth + i] += detail.auth[i] - auth[i];
-    auth[i] = detail.auth[i];
-  }
+export function addDetailDeltas(counts: Float64Array, at: number, d: EndpointDelta): void {
+  counts[at + DETAIL.rateLimited] += d.rateLimited;
+  counts[at + DETAIL.dbQueries] += d.dbQueries;
+  counts[at + DETAIL.dbMs] += d.dbMs;
+  const auth = d.auth;
+  for (let i = 0; i < auth.length; i++) counts[at + DETAIL.auth + i] += auth[i];
 }
 
 /**

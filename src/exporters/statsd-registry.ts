@@ -1,9 +1,9 @@
+import { STATUS_CLASSES, statusClassLabel } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import type { DeltaConsumer } from '../core/reader.js';
 import { ERROR_TYPES } from '../core/record.js';
-import { LATENCY_SKETCH, SIZE_SKETCH } from '../core/sketch.js';
-import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
-import { SketchBaseline } from './delta.js';
+import { bucketValue, LATENCY_SKETCH, SIZE_SKETCH } from '../core/sketch.js';
 import { addDetailDeltas, DETAIL_SLOTS, DETAIL_SUFFIXES, writeDetailLines } from './statsd-detail.js';
 import type { DetailMetric } from './statsd-detail.js';
 import { decimal, shortDecimal } from './statsd-format.js';
@@ -13,14 +13,12 @@ import type { StatsdExporterOptions } from './statsd-options.js';
 import type { DatagramSender } from './statsd-sender.js';
 
 /**
- * Counter slots per endpoint group: status classes 1xx–5xx, other statuses, the five error types, then
- * detailed mode's counters (statsd-detail.ts).
+ * Counter slots per endpoint group: status classes (STATUS_CLASSES: 1xx–5xx, other), the five error
+ * types, then detailed mode's counters (statsd-detail.ts).
  */
-const OTHER_CLASS = 5;
-const ERROR_SLOT = 6;
+const ERROR_SLOT = STATUS_CLASSES.length;
 const DETAIL_SLOT = ERROR_SLOT + ERROR_TYPES.length;
 const SLOTS = DETAIL_SLOT + DETAIL_SLOTS;
-const CLASS_NAMES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'];
 
 /**
  * Endpoints that end up with the same name and tags (a disabled `endpoint` tag, two routes that fold to
@@ -61,46 +59,25 @@ export class Group {
   }
 }
 
-/** What was sent last for one endpoint: cumulative counters and sketches at the last flush. */
-class EndpointState {
-  /** Cumulative request count at the last read (cheap check for "nothing new"). */
-  seen = 0;
-  /** Cumulative count of requests recorded in detailed mode at the last read (same check). */
-  detailSeen = 0;
-  /** Auth attempts by kind and outcome at the last read (detailed mode). */
-  auth: Float64Array | null = null;
-  readonly c: Float64Array;
-  codes: Map<number, number> | null = null;
-  readonly latency = new SketchBaseline();
-  readonly requestSize = new SketchBaseline();
-  readonly responseSize = new SketchBaseline();
-
-  constructor(
-    readonly group: Group,
-    fields: number,
-  ) {
-    this.c = new Float64Array(fields);
-  }
-}
-
 type Distribution = 'latency' | 'requestSize' | 'responseSize';
 type MetricKey = 'count' | 'error' | 'duration' | 'active' | 'requestSize' | 'responseSize';
 
 /**
- * The StatsD lines for the API metrics: reads every endpoint's cumulative tally and sketches, adds what
- * changed since the previous read to the endpoint's group, and writes the groups' lines. State per
- * endpoint (the baseline) lives here, keyed by endpoint id.
+ * The StatsD lines for the API metrics: reads every endpoint's delta since the previous read from the
+ * meter's reader (consumer `statsd`, which keeps the per-endpoint baselines), adds it to the endpoint's
+ * group, and writes the groups' lines.
  */
 export class RegistryLines {
-  private readonly states: (EndpointState | undefined)[] = [];
+  /** Endpoint id → its group. */
+  private readonly groupOf: (Group | undefined)[] = [];
   private readonly groups = new Map<string, Group>();
   private readonly names: Record<MetricKey, string>;
   private readonly on: Record<MetricKey, boolean>;
   private readonly detailNames: Record<DetailMetric, string>;
   private readonly detailOn: Record<DetailMetric, boolean>;
   private readonly sampleRate: number;
-  private scratch: Float64Array | null = null;
   private readonly values: Map<number, string>[] = [];
+  private readonly deltas: DeltaConsumer;
 
   constructor(
     private readonly meter: Meter,
@@ -133,16 +110,21 @@ export class RegistryLines {
       detail.map(([k, suffix]) => [k, allowed(unprefixed(suffix))]),
     ) as typeof this.detailOn;
     this.sampleRate = meter.config.metricsSampleRate;
+    const exact = options.timerMode === 'values';
+    const on = this.on;
+    const latencyShift = exact ? 0 : Math.max(0, LATENCY_SKETCH.scale - options.timerScale);
+    const sizeShift = exact ? 0 : Math.max(0, SIZE_SKETCH.scale - options.timerScale);
+    this.deltas = meter.reader.consumer('statsd', {
+      latencyShift: on.duration ? latencyShift : null,
+      requestSizeShift: on.requestSize ? sizeShift : null,
+      responseSizeShift: on.responseSize ? sizeShift : null,
+      codes: options.detailed,
+    });
   }
 
   /** Bytes of the per-endpoint baselines (counters and sketch buckets), roughly: for memory accounting. */
   get baselineBytes(): number {
-    let bytes = 0;
-    for (const state of this.states) {
-      if (state === undefined) continue;
-      bytes += state.c.byteLength + state.latency.bytes + state.requestSize.bytes + state.responseSize.bytes;
-    }
-    return bytes;
+    return this.deltas.baselineBytes;
   }
 
   /** Every group, for writing after {@link read}. */
@@ -150,21 +132,12 @@ export class RegistryLines {
     return this.groups.values();
   }
 
-  /** `a + b` field by field, in a scratch array (valid until the next call). */
-  private sum(a: ArrayLike<number>, b: ArrayLike<number> | undefined): Float64Array {
-    const out = (this.scratch ??= new Float64Array(a.length));
-    for (let i = 0; i < a.length; i++) out[i] = b === undefined ? a[i] : a[i] + b[i];
-    return out;
-  }
-
   /** The sketch's estimate for bucket `index` at `scale`, as sent (cached: a few thousand distinct ones). */
   private valueText(scale: number, index: number): string {
     const cache = (this.values[scale] ??= new Map());
     let text = cache.get(index);
     if (text === undefined) {
-      // 2·γ^(i+1)/(γ+1): within (γ−1)/(γ+1) of every value in bucket i.
-      const gamma = 2 ** (2 ** -scale);
-      text = shortDecimal((2 * gamma ** (index + 1)) / (gamma + 1));
+      text = shortDecimal(bucketValue(scale, index));
       cache.set(index, text);
     }
     return text;
@@ -175,91 +148,61 @@ export class RegistryLines {
     return this.sampleRate / n;
   }
 
-  /** The state of an endpoint, created (and put in its group) on first sight. */
-  private stateOf(ep: EndpointStats, fields: number): EndpointState {
-    let state = this.states[ep.id];
-    if (state === undefined) {
+  /** The group of an endpoint, created (or joined) on first sight. */
+  private groupFor(ep: EndpointStats): Group {
+    let group = this.groupOf[ep.id];
+    if (group === undefined) {
       const part = this.format.dims([
         ['endpoint', ep.route],
         ['method', ep.method],
       ]);
-      let group = this.groups.get(part);
+      group = this.groups.get(part);
       if (group === undefined) {
         group = new Group(part);
         this.groups.set(part, group);
       }
       group.members++;
-      state = new EndpointState(group, fields);
-      this.states[ep.id] = state;
+      this.groupOf[ep.id] = group;
     }
-    return state;
+    return group;
   }
 
-  /** Adds every endpoint's changes since the last flush to its group. */
-  /** Adds every endpoint's changes since the last read to its group. */
+  /**
+   * Adds every endpoint's changes since the last read to its group. The baselines move on at once
+   * (`commit`): a flush that fails to send loses its deltas, as before the reader existed.
+   */
   read(): void {
     for (const group of this.groups.values()) group.reset();
-    const meter = this.meter;
-    const exact = this.options.timerMode === 'values';
-    const latencyShift = exact ? 0 : Math.max(0, LATENCY_SKETCH.scale - this.options.timerScale);
-    const sizeShift = exact ? 0 : Math.max(0, SIZE_SKETCH.scale - this.options.timerScale);
-    const on = this.on;
-    for (const ep of meter.registry.endpoints()) {
-      const state = this.stateOf(ep, ep.total.c.length);
-      const group = state.group;
+    const deltas = this.deltas;
+    for (const ep of this.meter.registry.endpoints()) {
+      const group = this.groupFor(ep);
       group.active += ep.inflight;
-      // Cumulative = since-start total + the current fine slot (not folded yet): what windowTally('all')
-      // returns, read in place so a flush allocates nothing per endpoint.
-      const open = ep.unfolded();
-      const total = ep.total;
-      const cumulative = total.count + (open === undefined ? 0 : open.count);
-      const detailed = ep.detail === null ? 0 : total.c[F.detailed] + (open === undefined ? 0 : open.c[F.detailed]);
-      if (cumulative !== state.seen || detailed !== state.detailSeen) {
-        state.seen = cumulative;
-        state.detailSeen = detailed;
-        const c = this.sum(total.c, open?.c);
-        const last = state.c;
-        const counts = group.counts;
-        let classes = 0;
-        let lastClasses = 0;
-        for (let k = 0; k < 5; k++) {
-          const f = F.status1xx + k;
-          counts[k] += c[f] - last[f];
-          classes += c[f];
-          lastClasses += last[f];
-        }
-        counts[OTHER_CLASS] += c[F.count] - classes - (last[F.count] - lastClasses);
-        for (let e = 0; e < ERROR_TYPES.length; e++) counts[ERROR_SLOT + e] += c[ERROR_FIELD[e]] - last[ERROR_FIELD[e]];
-        if (ep.detail !== null) {
-          const auth = (state.auth ??= new Float64Array(ep.detail.auth.length));
-          addDetailDeltas(counts, DETAIL_SLOT, c, last, ep.detail, auth);
-        }
+      const d = deltas.read(ep);
+      if (d.empty) continue;
+      const counts = group.counts;
+      if (d.count !== 0 || d.detailed !== 0) {
+        for (let k = 0; k < STATUS_CLASSES.length; k++) counts[k] += d.classes[STATUS_CLASSES[k]];
+        for (let e = 0; e < ERROR_TYPES.length; e++) counts[ERROR_SLOT + e] += d.errors[ERROR_TYPES[e]];
+        if (ep.detail !== null) addDetailDeltas(counts, DETAIL_SLOT, d);
         if (this.options.detailed) {
           const codes = (group.codes ??= new Map());
-          const seen = (state.codes ??= new Map());
-          const now = total.statusCodes();
-          if (open !== undefined) for (const [code, n] of open.statusCodes()) now.set(code, (now.get(code) ?? 0) + n);
-          for (const [code, n] of now) {
-            const gained = n - (seen.get(code) ?? 0);
-            if (gained > 0) codes.set(code, (codes.get(code) ?? 0) + gained);
-            seen.set(code, n);
-          }
-        }
-        last.set(c);
-        if (on.duration) {
-          state.latency.advance(total.latency, latencyShift, group.latencySink, open?.latency);
-          group.latencyZeros += state.latency.addedZeros;
+          for (const [code, n] of d.codes) codes.set(code, (codes.get(code) ?? 0) + n);
         }
       }
-      if (on.requestSize && ep.requestSize.count !== state.requestSize.count) {
-        state.requestSize.advance(ep.requestSize, sizeShift, group.requestSink);
-        group.requestSizeZeros += state.requestSize.addedZeros;
+      if (d.latency.count > 0) {
+        d.latency.forEachBucket(group.latencySink);
+        group.latencyZeros += d.latency.zeroCount;
       }
-      if (on.responseSize && ep.responseSize.count !== state.responseSize.count) {
-        state.responseSize.advance(ep.responseSize, sizeShift, group.responseSink);
-        group.responseSizeZeros += state.responseSize.addedZeros;
+      if (d.requestSize.count > 0) {
+        d.requestSize.forEachBucket(group.requestSink);
+        group.requestSizeZeros += d.requestSize.zeroCount;
+      }
+      if (d.responseSize.count > 0) {
+        d.responseSize.forEachBucket(group.responseSink);
+        group.responseSizeZeros += d.responseSize.zeroCount;
       }
     }
+    deltas.commit();
   }
 
   /** Lines for one group. */
@@ -273,18 +216,13 @@ export class RegistryLines {
       if (group.codes !== null) {
         for (const [code, n] of group.codes) {
           if (!(n > 0)) continue;
-          const klass = statusClassOf(code);
-          const p = fmt.extend(
-            fmt.extend(part, 'status', String(code)),
-            'status_class',
-            CLASS_NAMES[klass === 0 ? OTHER_CLASS : klass - 1],
-          );
+          const p = fmt.extend(fmt.extend(part, 'status', String(code)), 'status_class', statusClassLabel(code));
           sender.add(fmt.line(head(p), decimal(n), 'c', 1, fmt.tail(p)));
         }
       } else {
-        for (let k = 0; k <= OTHER_CLASS; k++) {
+        for (let k = 0; k < STATUS_CLASSES.length; k++) {
           if (!(counts[k] > 0)) continue;
-          const p = fmt.extend(part, 'status_class', CLASS_NAMES[k]);
+          const p = fmt.extend(part, 'status_class', STATUS_CLASSES[k]);
           sender.add(fmt.line(head(p), decimal(counts[k]), 'c', 1, fmt.tail(p)));
         }
       }

@@ -1,4 +1,5 @@
-import { ERROR_FIELD, F, Tally } from '../core/tally.js';
+import { countsOf } from '../core/counts.js';
+import { Tally } from '../core/tally.js';
 import type { TallyJSON } from '../core/tally.js';
 import { timeSlicer } from './slice.js';
 import type { SnapshotRow } from './store.js';
@@ -37,22 +38,19 @@ export type Value = string | number | null;
  * sketches, never from averaging p95s.
  */
 export function encodeRow(r: SnapshotRow, tallyJson: string = JSON.stringify(r.tally.toJSON())): Value[] {
-  const t = r.tally;
-  const c = t.c;
-  const s = t.latency;
+  const c = countsOf(r.tally);
+  const s = c.latency;
   const has = s.count > 0;
-  let errors = 0;
-  for (const f of ERROR_FIELD) errors += c[f];
   const codes: Record<string, number> = {};
-  for (const [code, n] of t.statusCodes()) codes[String(code)] = n;
+  for (const [code, n] of c.codes) codes[String(code)] = n;
   return [
     r.instance,
     r.route,
     r.method,
     r.bucketStart,
     r.bucketSeconds,
-    c[F.count],
-    errors,
+    c.count,
+    c.errorTotal,
     JSON.stringify(codes),
     has ? s.mean : null,
     has ? s.quantile(0.5) : null,
@@ -60,10 +58,10 @@ export function encodeRow(r: SnapshotRow, tallyJson: string = JSON.stringify(r.t
     has ? s.quantile(0.99) : null,
     has ? s.min : null,
     has ? s.max : null,
-    c[F.requestBytes],
-    c[F.responseBytes],
-    c[F.requestBytesMax],
-    c[F.responseBytesMax],
+    c.request.total,
+    c.response.total,
+    c.request.max,
+    c.response.max,
     tallyJson,
   ];
 }

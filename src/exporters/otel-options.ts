@@ -1,0 +1,37 @@
+import type { ApimeterConfig } from '../core/config.js';
+import { DURATION_BOUNDARIES_S, SIZE_BOUNDARIES_BYTES } from './otel-convert.js';
+
+export interface OtelProducerOptions {
+  /** `otel_prefix`: names of apimeter's own metrics (`apimeter.http.server.requests`). */
+  prefix: string;
+  /** Exact `http.response.status_code` instead of `http.response.status_class` (`metrics_detailed`). */
+  detailed: boolean;
+  /** explicit, exponential, or auto: what the bound reader asks for (explicit when none is bound). */
+  histogram: 'explicit' | 'exponential' | 'auto';
+  /** cumulative, delta, or auto: what the bound reader asks for (cumulative when none is bound). */
+  temporality: 'cumulative' | 'delta' | 'auto';
+  /** Most buckets in an exponential histogram (OTel's default 160); the scale drops until they fit. */
+  maxBuckets: number;
+  /** Upper-inclusive boundaries of explicit duration histograms, in seconds. */
+  durationBoundaries: readonly number[];
+  /** Upper-inclusive boundaries of explicit body-size histograms, in bytes. */
+  sizeBoundaries: readonly number[];
+  /** metrics_allow_list / metrics_block_list, matched against the OTel metric names. */
+  allowList: readonly string[];
+  blockList: readonly string[];
+}
+
+/** Producer options from the configuration keys. */
+export function otelProducerOptionsFromConfig(config: ApimeterConfig): OtelProducerOptions {
+  return {
+    prefix: config.otelPrefix,
+    detailed: config.metricsDetailed,
+    histogram: config.otelExponentialHistograms ? 'exponential' : 'auto',
+    temporality: 'auto',
+    maxBuckets: 160,
+    durationBoundaries: DURATION_BOUNDARIES_S,
+    sizeBoundaries: SIZE_BOUNDARIES_BYTES,
+    allowList: config.metricsAllowList,
+    blockList: config.metricsBlockList,
+  };
+}
