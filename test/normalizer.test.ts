@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifySegment, Normalizer } from '../src/proxy/normalizer.js';
+import { classifySegment, Normalizer } from '../src/routing/normalizer.js';
 import { rng } from './helpers/datasets.js';
 
 test('ids, uuids, hashes, dates, timestamps, run ids, e-mails and tokens become placeholders', () => {

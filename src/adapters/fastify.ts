@@ -13,9 +13,9 @@ import fp from 'fastify-plugin';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
-import { requestContext } from '../core/detail.js';
-import type { HeaderReader, RequestContext } from '../core/detail.js';
-import { errorClassOf, parseContentLength, skipGroup } from './shared.js';
+import { requestContext } from '../core/detail/endpoint-detail.js';
+import type { HeaderReader, RequestContext } from '../core/detail/endpoint-detail.js';
+import { errorClassOf, parseContentLength, skipGroup } from '../core/outcome.js';
 
 // Re-exported: it used to live here and tests and users import it from apimeter/fastify.
 export { parseContentLength };

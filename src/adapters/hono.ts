@@ -3,8 +3,8 @@ import { matchedRoutes } from 'hono/route';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
-import { requestContext } from '../core/detail.js';
-import type { RequestContext } from '../core/detail.js';
+import { requestContext } from '../core/detail/endpoint-detail.js';
+import type { RequestContext } from '../core/detail/endpoint-detail.js';
 import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
 import {
@@ -15,9 +15,9 @@ import {
   parseContentLength,
   RouteEndpoints,
   tidyTemplate,
-} from './shared.js';
-import type { ValidationTest } from './shared.js';
-import { skipGroup } from './shared.js';
+} from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
+import { skipGroup } from '../core/outcome.js';
 
 export interface ApimeterHonoOptions {
   meter: Meter;

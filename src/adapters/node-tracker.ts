@@ -6,9 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
-import type { HeaderReader, RequestContext } from '../core/detail.js';
-import { errorClassOf, errorKindOf, errorMessageOf, parseContentLength } from './shared.js';
-import type { ValidationTest } from './shared.js';
+import type { HeaderReader, RequestContext } from '../core/detail/endpoint-detail.js';
+import { errorClassOf, errorKindOf, errorMessageOf, parseContentLength } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
 
 const kCall = Symbol('apimeter.call');
 /** Calls of responses counted by prototype wrappers (Express), which get no property of ours. */

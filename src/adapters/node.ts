@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { requestContext } from '../core/detail.js';
-import { Normalizer } from '../proxy/normalizer.js';
-import type { NormalizerOptions } from '../proxy/normalizer.js';
-import { loadOpenApiDocument, RouteMatcher } from '../proxy/openapi-matcher.js';
-import type { MatcherOptions, OpenApiDocument } from '../proxy/openapi-matcher.js';
+import { requestContext } from '../core/detail/endpoint-detail.js';
+import { Normalizer } from '../routing/normalizer.js';
+import type { NormalizerOptions } from '../routing/normalizer.js';
+import { loadOpenApiDocument, RouteMatcher } from '../routing/openapi-matcher.js';
+import type { MatcherOptions, OpenApiDocument } from '../routing/openapi-matcher.js';
 import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
-import { isValidationError, RouteEndpoints } from './shared.js';
-import type { ValidationTest } from './shared.js';
+import { isValidationError, RouteEndpoints } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
 
 export interface ApimeterNodeOptions {
   meter: Meter;

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { errorClassOf, errorMessageOf, parseContentLength } from '../adapters/shared.js';
+import { errorClassOf, errorMessageOf, parseContentLength } from '../core/outcome.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';

@@ -7,12 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { errorClassOf } from '../adapters/shared.js';
+import { errorClassOf } from '../core/outcome.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
 import { addForwarded, stripHopByHop } from './proxy-call.js';
-import { checkRequestPath, originForm } from './request-target.js';
+import { checkRequestPath, originForm } from '../routing/request-target.js';
 
 /** What an upgrade needs from its proxy. */
 export interface UpgradeHost {

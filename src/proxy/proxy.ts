@@ -5,17 +5,17 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { MetricsApi } from '../api/api.js';
 import { createNodeHandler } from '../api/node.js';
-import { parseContentLength, RouteEndpoints } from '../adapters/shared.js';
+import { parseContentLength, RouteEndpoints } from '../core/outcome.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
 import { createError } from '../errors.js';
-import type { Normalizer } from './normalizer.js';
-import type { RouteMatcher } from './openapi-matcher.js';
+import type { Normalizer } from '../routing/normalizer.js';
+import type { RouteMatcher } from '../routing/openapi-matcher.js';
 import { countedBody, ProxyCall, track, upstreamHeaderList } from './proxy-call.js';
 import { passUpgrade } from './proxy-upgrade.js';
 import type { UpgradeHost } from './proxy-upgrade.js';
-import { checkRequestPath, originForm } from './request-target.js';
+import { checkRequestPath, originForm } from '../routing/request-target.js';
 
 /** Serves requests the proxy answers itself (the metrics API) instead of forwarding them. */
 export interface LocalHandler {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
-import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from './sketch.js';
+import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from '../sketch.js';
 
 /**
  * Detailed mode (`metrics_detailed`): what an operator needs to explain a slow or failing endpoint —

@@ -2,10 +2,10 @@
  * Pieces shared by the Express, Hono and node:http adapters. No Node import here: Hono runs on other
  * runtimes too.
  */
-import type { EndpointStats } from '../core/endpoint.js';
-import type { Meter } from '../core/meter.js';
-import { ErrorKind } from '../core/record.js';
-import { errorClassOf, errorMessageOf } from '../core/detail.js';
+import type { EndpointStats } from './endpoint.js';
+import type { Meter } from './meter.js';
+import { ErrorKind } from './record.js';
+import { errorClassOf, errorMessageOf } from './detail/endpoint-detail.js';
 
 export { errorClassOf, errorMessageOf };
 

@@ -1,5 +1,5 @@
 /** Express path syntaxes (4: path-to-regexp 0.1, 5: path-to-regexp 8) read as OpenAPI-style templates. */
-import { skipGroup, tidyTemplate } from './shared.js';
+import { skipGroup, tidyTemplate } from '../core/outcome.js';
 
 export type Dialect = 4 | 5;
 
