@@ -12,7 +12,7 @@ import Fastify from 'fastify';
 import pg from 'pg';
 import { apimeter as expressApimeter } from '../src/adapters/express.js';
 import { apimeter as fastifyApimeter } from '../src/adapters/fastify.js';
-import { requestContext, RequestContext } from '../src/core/detail/endpoint-detail.js';
+import { requestContext, RequestContext } from '../src/core/detail.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import type { Distribution } from '../src/core/query.js';

@@ -20,7 +20,7 @@ import { apimeter as nodeApimeter } from '../src/adapters/node.js';
 import { createProxy, RouteMatcher } from '../src/proxy/index.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
-import { authTypeOf, AUTH_TYPES, currentContext, normalizeMessage, stackFrames } from '../src/core/detail/endpoint-detail.js';
+import { authTypeOf, AUTH_TYPES, currentContext, normalizeMessage, stackFrames } from '../src/core/detail.js';
 import type { EndpointDetailSnapshot } from '../src/core/query.js';
 
 const RULES = { apiKeyHeaders: ['x-api-key'], sessionCookies: ['session', 'sid'] };

@@ -1,5 +1,5 @@
-import { AUTH_TYPES, EXEMPLAR_SLOTS } from '../core/detail/endpoint-detail.js';
-import type { EndpointDetail, Exemplar } from '../core/detail/endpoint-detail.js';
+import { AUTH_TYPES, EXEMPLAR_SLOTS } from '../core/detail.js';
+import type { EndpointDetail, Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from '../core/sketch.js';
 import { F } from '../core/tally.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUTH_TYPES } from '../core/detail/endpoint-detail.js';
+import { AUTH_TYPES } from '../core/detail.js';
 
 /**
  * Response schemas of the metrics REST API. The OpenAPI document is generated from them

@@ -1,8 +1,8 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
 import { frozenCount, frozenStart, Tally } from './tally.js';
 import type { FrozenTally } from './tally.js';
-import { normalizeMessage } from './detail/endpoint-detail.js';
-import type { EndpointDetail } from './detail/endpoint-detail.js';
+import { normalizeMessage } from './detail.js';
+import type { EndpointDetail } from './detail.js';
 
 /**
  * Time slots kept per endpoint: a fine ring (10 s slots) for the 1-minute window and a coarse ring

@@ -25,8 +25,8 @@ import {
   requestContext,
   RequestContext,
   stackFrames,
-} from './detail/endpoint-detail.js';
-import type { AuthHeaderRules, AuthType, HeaderReader, TraceSource } from './detail/endpoint-detail.js';
+} from './detail.js';
+import type { AuthHeaderRules, AuthType, HeaderReader, TraceSource } from './detail.js';
 
 export interface MeterOptions extends ApimeterOptions {
   /** Already-loaded configuration; when given, ini/env/options are not read again. */

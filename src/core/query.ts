@@ -3,8 +3,8 @@ import { ERROR_TYPES } from './record.js';
 import type { ErrorType } from './record.js';
 import type { Registry } from './registry.js';
 import type { Sketch } from './sketch.js';
-import { AUTH_TYPES } from './detail/endpoint-detail.js';
-import type { AuthType, EndpointDetail } from './detail/endpoint-detail.js';
+import { AUTH_TYPES } from './detail.js';
+import type { AuthType, EndpointDetail } from './detail.js';
 import { ERROR_FIELD, F, Tally } from './tally.js';
 
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;

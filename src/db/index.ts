@@ -6,4 +6,4 @@
 export { instrumentPg } from './pg.js';
 export type { PgTarget } from './pg.js';
 export { instrumentSqlite } from './sqlite.js';
-export { noteQuery } from '../core/detail/endpoint-detail.js';
+export { noteQuery } from '../core/detail.js';

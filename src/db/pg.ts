@@ -1,6 +1,6 @@
 import type * as Pg from 'pg';
-import { requestContext } from '../core/detail/endpoint-detail.js';
-import type { RequestContext } from '../core/detail/endpoint-detail.js';
+import { requestContext } from '../core/detail.js';
+import type { RequestContext } from '../core/detail.js';
 import { QueryTimer } from './timer.js';
 
 /**

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { requestContext } from '../core/detail/endpoint-detail.js';
+import { requestContext } from '../core/detail.js';
 import { addTime, QueryTimer } from './timer.js';
 
 type Database = BetterSqlite3.Database;

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../core/detail/endpoint-detail.js';
+import type { RequestContext } from '../core/detail.js';
 
 /** Adds the time since `start` (performance.now()) to a request's database time. */
 export function addTime(ctx: RequestContext, start: number): void {

@@ -16,7 +16,7 @@ import type {
 import type { ApimeterConfig } from '../core/config.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { AUTH_TYPES } from '../core/detail/endpoint-detail.js';
+import { AUTH_TYPES } from '../core/detail.js';
 import { ERROR_TYPES } from '../core/record.js';
 import { ERROR_FIELD, F } from '../core/tally.js';
 import { createError } from '../errors.js';

@@ -1,5 +1,5 @@
-import { AUTH_TYPES } from '../core/detail/endpoint-detail.js';
-import type { Exemplar } from '../core/detail/endpoint-detail.js';
+import { AUTH_TYPES } from '../core/detail.js';
+import type { Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { F } from '../core/tally.js';
 import type { Tally } from '../core/tally.js';

@@ -1,5 +1,5 @@
-import { AUTH_TYPES } from '../core/detail/endpoint-detail.js';
-import type { EndpointDetail } from '../core/detail/endpoint-detail.js';
+import { AUTH_TYPES } from '../core/detail.js';
+import type { EndpointDetail } from '../core/detail.js';
 import { F } from '../core/tally.js';
 import { decimal } from './statsd-format.js';
 import type { StatsdFormat } from './statsd-format.js';

@@ -4,8 +4,8 @@
  * Every expected figure in the tests is written out by hand from the list below, not computed by apimeter.
  */
 import { ManualClock } from '../../src/core/clock.js';
-import { noteQuery, requestContext } from '../../src/core/detail/endpoint-detail.js';
-import type { RequestContext } from '../../src/core/detail/endpoint-detail.js';
+import { noteQuery, requestContext } from '../../src/core/detail.js';
+import type { RequestContext } from '../../src/core/detail.js';
 import type { EndpointStats } from '../../src/core/endpoint.js';
 import { createMeter } from '../../src/core/meter.js';
 import type { AuthOutcome, Meter, MeterOptions, RateLimitOutcome } from '../../src/core/meter.js';
