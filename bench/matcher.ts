@@ -10,8 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Normalizer } from '../src/proxy/normalizer.js';
-import { RouteMatcher } from '../src/proxy/openapi-matcher.js';
+import { Normalizer } from '../src/routing/normalizer.js';
+import { RouteMatcher } from '../src/routing/openapi-matcher.js';
 import { emitResult, fmt, median, rng, ROOT, table } from './lib.js';
 
 const quick = process.argv.includes('--quick');

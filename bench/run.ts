@@ -68,6 +68,7 @@ const record = await section('record', async () => {
     ['mapLookup', 'Map.get(`${method} ${route}`) + count++', main],
     ['clockRead', 'Date.now() alone (systemClock.now)', main],
     ['record', 'meter.record, 1,000 endpoints', main],
+    ['recordObject', 'meter.record via an object argument (literal per call)', main],
     ['recordOneEndpoint', 'meter.record, 1 hot endpoint', main],
     ['recordRotating', 'meter.record, slots rotating (10k req/s)', rotating],
   ];

@@ -53,7 +53,9 @@ before(async () => {
     throw new SchedulerUnavailableError('scheduler 42 is down');
   });
   app.get('/slow', async () => {
+    slowStarted++;
     await sleep(400);
+    slowEnded++;
     return { done: true };
   });
   app.get('/stream', (_req, reply) => {
@@ -78,6 +80,15 @@ after(async () => {
 });
 
 const snap = (method: string, route: string) => meter.endpointSnapshot(method, route, 'all');
+
+/** Handlers of `/slow` entered and left: a test waits for them instead of for a time. */
+let slowStarted = 0;
+let slowEnded = 0;
+
+/** Lets a few turns of the event loop run: what a handler that just returned schedules has run after it. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
 
 /** Polls until `check` holds (the meter records after the socket events, which a loaded machine delays). */
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -190,7 +201,9 @@ test('client aborts are recorded once, as aborted (499), and release the in-flig
   await sleep(100);
   req.destroy();
   await until(() => snap('GET', '/slow')!.count === 2, 'the abort to be recorded');
-  await sleep(600); // past the handler's end, so a late onResponse would show up too
+  // Past the handler's end, so a late onResponse would show up too.
+  await until(() => slowEnded === slowStarted, 'the handler to end');
+  await settle();
   const s = snap('GET', '/slow')!;
   assert.equal(s.count, 2);
   assert.equal(s.errorTypes.aborted, 1);
@@ -203,10 +216,13 @@ test('pipelined requests aborted together are all recorded as aborted', async ()
   const before = snap('GET', '/slow')!;
   const socket = net.connect(port, '127.0.0.1');
   socket.on('error', () => {});
+  const started = slowStarted;
   socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-  await sleep(150);
+  await until(() => slowStarted > started, 'the first request to reach its handler');
   socket.destroy();
-  await sleep(700);
+  await until(() => snap('GET', '/slow')!.count > before.count, 'the abort to be recorded');
+  await until(() => slowEnded === slowStarted, 'the handlers to end');
+  await settle();
   const s = snap('GET', '/slow')!;
   // Node hands pipelined requests to the app one at a time: the second may never have started.
   const added = s.count - before.count;

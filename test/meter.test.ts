@@ -139,7 +139,7 @@ test('sampling keeps counts exact and feeds the sketch an unbiased sample', () =
   within(s.latencyMs.p95, exactQuantile(sorted, 0.95), 0.05);
 });
 
-test('cardinality cap folds new endpoints into one overflow endpoint and counts its records', () => {
+test('cardinality cap folds new endpoints into the overflow endpoint of their method and counts its records', () => {
   const { meter } = meterWith({ metricsMaxEndpoints: 10 });
   for (let i = 0; i < 25; i++) {
     const ep = meter.endpoint('GET', `/r/${i}`)!;
@@ -149,7 +149,7 @@ test('cardinality cap folds new endpoints into one overflow endpoint and counts 
   assert.equal(meter.registry.size, 11); // 10 + the overflow endpoint
   assert.equal(meter.registry.overflowedRecords, 30);
   assert.equal(meter.registry.overflowedEndpoints, 15);
-  assert.equal(meter.endpointSnapshot('_OTHER', OVERFLOW_ROUTE)!.count, 30);
+  assert.equal(meter.endpointSnapshot('GET', OVERFLOW_ROUTE)!.count, 30);
   assert.equal(meter.summary().count, 50);
   // Unmatched requests do not consume the cap either.
   const un = meter.unmatched('GET', '/nope')!;
@@ -175,9 +175,45 @@ test('endpoints resolved but never recorded are not listed and do not use the ca
   );
   // In-flight on a refused endpoint goes to the overflow endpoint and comes back.
   meter.begin(handles[11]);
-  assert.equal(meter.endpointSnapshot('_OTHER', OVERFLOW_ROUTE)!.inflight, 1);
+  assert.equal(meter.endpointSnapshot('HEAD', OVERFLOW_ROUTE)!.inflight, 1);
   meter.end(handles[11]);
-  assert.equal(meter.endpointSnapshot('_OTHER', OVERFLOW_ROUTE)!.inflight, 0);
+  assert.equal(meter.endpointSnapshot('HEAD', OVERFLOW_ROUTE)!.inflight, 0);
+});
+
+test('declared endpoints keep their place in the cap; invented ones share the rest; overflow keeps the method', () => {
+  const { meter } = meterWith({ metricsMaxEndpoints: 5 });
+  const a = meter.endpoint('GET', '/a', true)!;
+  const b = meter.endpoint('POST', '/b', true)!;
+  assert.equal(meter.snapshot().length, 0); // reserved, not listed before their first record
+  for (let i = 0; i < 10; i++) meter.record(meter.endpoint('GET', `/x/${i}`)!, 200, 1, -1, -1, ErrorKind.None);
+  for (let i = 0; i < 2; i++) meter.record(meter.endpoint('POST', `/p/${i}`)!, 201, 1, -1, -1, ErrorKind.None);
+  meter.record(a, 200, 1, -1, -1, ErrorKind.None);
+  meter.record(b, 201, 1, -1, -1, ErrorKind.None);
+  // Declared after the cap is full (an any-method route's new method): still its own endpoint.
+  const late = meter.endpoint('PUT', '/late', true)!;
+  meter.record(late, 204, 1, -1, -1, ErrorKind.None);
+  assert.deepEqual(
+    meter
+      .snapshot()
+      .map((e) => `${e.method} ${e.route} ${e.count}`)
+      .sort(),
+    [
+      'GET /a 1',
+      'GET /x/0 1',
+      'GET /x/1 1',
+      'GET /x/2 1',
+      `GET ${OVERFLOW_ROUTE} 7`,
+      'POST /b 1',
+      `POST ${OVERFLOW_ROUTE} 2`,
+      'PUT /late 1',
+    ],
+  );
+  assert.equal(meter.registry.overflowedEndpoints, 9);
+  // An invented template refused by the cap and declared later records as itself from then on.
+  const refused = meter.endpoint('GET', '/x/9', true)!;
+  meter.record(refused, 200, 1, -1, -1, ErrorKind.None);
+  assert.equal(meter.endpointSnapshot('GET', '/x/9')!.count, 1);
+  assert.equal(meter.endpointSnapshot('GET', OVERFLOW_ROUTE)!.count, 7);
 });
 
 test('unused handles are bounded too: past 4 x cap + 16 new pairs get the overflow endpoint', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifySegment, Normalizer } from '../src/proxy/normalizer.js';
+import { classifySegment, Normalizer } from '../src/routing/normalizer.js';
 import { rng } from './helpers/datasets.js';
 
 test('ids, uuids, hashes, dates, timestamps, run ids, e-mails and tokens become placeholders', () => {
@@ -87,4 +87,18 @@ test('bounded: at most maxTemplates templates, each at most maxLength; hostile i
   assert.equal(fresh.normalize('/a%2Fb/c'), '/a%2Fb/c', 'an encoded slash stays encoded');
   assert.equal(fresh.normalize('/%7Bid%7D'), '/%7Bid%7D', 'encoded braces cannot pose as a placeholder');
   assert.equal(fresh.normalize('/bad%E0%A4%A'), '/{invalid}');
+});
+
+test('templateIndex numbers templates in order of first appearance, -1 past the cap', () => {
+  const n = new Normalizer({ maxTemplates: 2 });
+  assert.equal(n.templateIndex('/users/1'), 0);
+  assert.equal(n.templateIndex('/orders/2?x=1'), 1);
+  assert.equal(n.templateIndex('/users/99'), 0);
+  assert.equal(n.templateIndex('/third/3'), -1);
+  assert.equal(n.templateIndex('no-slash'), -1);
+  assert.equal(n.templateAt(0), '/users/{id}');
+  assert.equal(n.templateAt(1), '/orders/{id}');
+  assert.equal(n.normalize('/orders/5'), '/orders/{id}');
+  assert.equal(n.normalize('/third/3'), null);
+  assert.equal(n.size, 2);
 });

@@ -6,7 +6,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { checkRequestPath, loadOpenApiDocument, RouteMatcher, serverBasePaths } from '../src/proxy/openapi-matcher.js';
+import {
+  checkRequestPath,
+  loadOpenApiDocument,
+  RouteMatcher,
+  serverBasePaths,
+} from '../src/routing/openapi-matcher.js';
 import { ApimeterError } from '../src/errors.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);

@@ -48,6 +48,7 @@ class Upstream {
   firstUploadChunk: (() => void) | null = null;
   streamDoneAt = 0;
   hangClosed = 0;
+  hangOpened = 0;
 
   constructor() {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -120,6 +121,7 @@ class Upstream {
       return; // the body never ends
     }
     if (path === '/api/v2/hang') {
+      this.hangOpened++;
       res.on('close', () => this.hangClosed++);
       return; // never answers
     }
@@ -146,6 +148,15 @@ function request(
 }
 
 const snap = (meter: Meter, method: string, route: string) => meter.endpointSnapshot(method, route, 'all');
+
+/** Polls until `check` holds, failing after `timeoutMs` (the proxy records when the response closes). */
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 
 describe('reverse proxy', () => {
   const upstream = new Upstream();
@@ -308,7 +319,10 @@ describe('reverse proxy', () => {
     const took = performance.now() - t0;
     assert.equal(res.status, 504);
     assert.ok(took >= 390 && took < 1500, `504 after ${took.toFixed(0)} ms`);
-    await sleep(20);
+    await until(
+      () => snap(meter, 'GET', '/api/v2/hang')?.count === 1 && upstream.hangClosed === 1,
+      'the 504 to be recorded and the upstream request abandoned',
+    );
     const s = snap(meter, 'GET', '/api/v2/hang')!;
     assert.deepEqual(s.statusCodes, { '504': 1 });
     assert.deepEqual(
@@ -332,7 +346,7 @@ describe('reverse proxy', () => {
         .on('error', (e) => resolve(`error ${e.message}`));
     });
     assert.equal(outcome, 'cut 200 first part, then silence');
-    await sleep(20);
+    await until(() => snap(meter, 'GET', '/api/v2/stall')?.count === 1, 'the cut response to be recorded');
     const s = snap(meter, 'GET', '/api/v2/stall')!;
     assert.deepEqual(s.statusCodes, { '200': 1 });
     assert.deepEqual(
@@ -343,11 +357,15 @@ describe('reverse proxy', () => {
   });
 
   test('a client that goes away is recorded once as 499 and the upstream request is cancelled', async () => {
+    const opened = upstream.hangOpened;
     const req = http.get({ host: '127.0.0.1', port, path: '/api/v2/hang', agent: false });
     req.on('error', () => {});
-    await sleep(100);
+    await until(() => upstream.hangOpened > opened, 'the upstream to have the request');
     req.destroy();
-    await sleep(150);
+    await until(
+      () => snap(meter, 'GET', '/api/v2/hang')!.statusCodes['499'] === 1 && upstream.hangClosed === 2,
+      'the abort to be recorded and the upstream request cancelled',
+    );
     const s = snap(meter, 'GET', '/api/v2/hang')!;
     assert.deepEqual(s.statusCodes, { '499': 1, '504': 1 });
     assert.equal(s.inflight, 0);

@@ -3,8 +3,8 @@
  * mounted at, so these are the internal shapes of Express 4 (`lib/router/layer.js`) and of `router` 2.x
  * (Express 5), read defensively — every access may find something else and must not throw.
  */
-import { express4MountTemplate, pathTemplate } from './express-paths.js';
-import type { Dialect } from './express-paths.js';
+import { express4MountTemplate, pathTemplate } from '../routing/express-paths.js';
+import type { Dialect } from '../routing/express-paths.js';
 
 export interface Layer {
   route?: Route;

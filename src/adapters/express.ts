@@ -1,9 +1,13 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { requestContext } from '../core/detail.js';
-import type { RequestContext } from '../core/detail.js';
-import { routeTemplate } from './express-paths.js';
+import { requestContext } from '../core/detail/context.js';
+import type { RequestContext } from '../core/detail/context.js';
+import { isValidationError } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
+import { RouteEndpoints } from '../routing/endpoint-resolver.js';
+import { routeTemplate } from '../routing/express-paths.js';
+import { tidyTemplate } from '../routing/template-syntax.js';
 import {
   consumes,
   dialectOf,
@@ -17,8 +21,6 @@ import {
 import type { ExpressApp, Layer, Mount, Route } from './express-stack.js';
 import { callOf, countWritten, NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
-import { isValidationError, RouteEndpoints, tidyTemplate } from './shared.js';
-import type { ValidationTest } from './shared.js';
 
 type ExpressRequest = IncomingMessage & {
   res?: ServerResponse;
@@ -344,5 +346,5 @@ export const apimeterErrors = () =>
     next(err);
   };
 
-export { express4MountTemplate, express4Path, express5Path, regexpTemplate } from './express-paths.js';
+export { express4MountTemplate, express4Path, express5Path, regexpTemplate } from '../routing/express-paths.js';
 export default apimeter;

@@ -12,13 +12,13 @@ import type {
 import fp from 'fastify-plugin';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ErrorKind } from '../core/record.js';
-import { requestContext } from '../core/detail.js';
-import type { HeaderReader, RequestContext } from '../core/detail.js';
-import { errorClassOf, parseContentLength, skipGroup } from './shared.js';
+import { requestContext } from '../core/detail/context.js';
+import type { HeaderReader, RequestContext } from '../core/detail/context.js';
+import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
+import { fastifyTemplate } from '../routing/template-syntax.js';
 
-// Re-exported: it used to live here and tests and users import it from apimeter/fastify.
-export { parseContentLength };
+// Re-exported: they used to live here and tests and users import them from apimeter/fastify.
+export { fastifyTemplate, parseContentLength };
 
 export interface ApimeterFastifyOptions {
   meter: Meter;
@@ -62,9 +62,14 @@ function onSocketClose(this: TrackedSocket): void {
     try {
       const meter = request.apimeterMeter!;
       meter.end(ep);
-      meter.record(ep, 499, reply.elapsedTime, requestBytes(request), -1, ErrorKind.Aborted);
-      const ctx = request.apimeterContext;
-      if (ctx !== null) meter.finishContext(ep, ctx, 499, reply.elapsedTime, request.apimeterError);
+      recordAborted(
+        meter,
+        ep,
+        reply.elapsedTime,
+        requestBytes(request),
+        request.apimeterContext,
+        request.apimeterError,
+      );
     } catch {
       // never throw from a socket event
     }
@@ -79,33 +84,6 @@ function untrack(request: FastifyRequest, reply: FastifyReply): void {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'SEARCH', 'QUERY', 'PROPFIND']);
-
-/**
- * Fastify's `/dags/:dag_id` as `/dags/{dag_id}` (OpenAPI style), the form every adapter reports.
- * Regex constraints are dropped (`:id(^\d+$)` → `{id}`), `::` is Fastify's escaped literal colon.
- */
-export function fastifyTemplate(url: string): string {
-  let out = '';
-  for (let i = 0; i < url.length; i++) {
-    const ch = url[i];
-    if (ch !== ':') {
-      out += ch;
-      continue;
-    }
-    if (url[i + 1] === ':') {
-      out += ':';
-      i++;
-      continue;
-    }
-    let j = i + 1;
-    while (j < url.length && /[A-Za-z0-9_$]/.test(url[j])) j++;
-    out += '{' + url.slice(i + 1, j) + '}';
-    if (url[j] === '(') j = skipGroup(url, j);
-    i = j - 1;
-  }
-  // `/prefix` and `/prefix/` (Fastify registers both for a '/' route in a prefixed plugin) are one endpoint.
-  return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
-}
 
 function requestBytes(request: FastifyRequest): number {
   const headers = request.raw.headers;
@@ -123,29 +101,38 @@ function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
   return request.apimeterResponseBytes;
 }
 
+/** Fastify marks schema failures with a `validation` array. */
+function isFastifyValidation(error: unknown): boolean {
+  return (error as FastifyError).validation !== undefined;
+}
+
 function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest, reply: FastifyReply): void {
   request.apimeterState = DONE;
   const error = request.apimeterError;
   const status = reply.statusCode;
-  let kind: ErrorKind = ErrorKind.None;
-  let cls: string | undefined;
-  let message: string | undefined;
-  if (error !== null) {
-    if (error.validation !== undefined) kind = ErrorKind.Validation;
-    else if (status >= 500) {
-      kind = ErrorKind.Exception;
-      cls = errorClassOf(error);
-      message = typeof error.message === 'string' ? error.message : '';
-    }
-  }
-  meter.record(ep, status, reply.elapsedTime, requestBytes(request), responseBytes(request, reply), kind, cls, message);
+  const kind = errorKindOf(error, status, isFastifyValidation);
+  let ctx: RequestContext | null = null;
+  let reader: HeaderReader | undefined;
   if (meter.detailed) {
     // A request refused before our onRequest hook ran (by a hook of a plugin registered earlier) has
     // no context yet: its credentials and trace are read now.
-    const ctx = request.apimeterContext ?? meter.openContext(requestHeaders(request));
-    const reader: HeaderReader = (name) => reply.getHeader(name);
-    meter.finishContext(ep, ctx, status, reply.elapsedTime, error, reader);
+    ctx = request.apimeterContext ?? meter.openContext(requestHeaders(request));
+    reader = (name) => reply.getHeader(name);
   }
+  const elapsed = reply.elapsedTime;
+  recordAnswer(
+    meter,
+    ep,
+    status,
+    elapsed,
+    requestBytes(request),
+    responseBytes(request, reply),
+    kind,
+    error,
+    undefined,
+    ctx,
+    reader,
+  );
 }
 
 function requestHeaders(request: FastifyRequest): HeaderReader {

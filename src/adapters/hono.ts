@@ -2,22 +2,16 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ErrorKind } from '../core/record.js';
-import { requestContext } from '../core/detail.js';
-import type { RequestContext } from '../core/detail.js';
+import { requestContext } from '../core/detail/context.js';
+import type { RequestContext } from '../core/detail/context.js';
+import { errorKindOf, isValidationError, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
+import { RouteEndpoints } from '../routing/endpoint-resolver.js';
+import { honoTemplate } from '../routing/template-syntax.js';
 import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
-import {
-  errorClassOf,
-  errorKindOf,
-  errorMessageOf,
-  isValidationError,
-  parseContentLength,
-  RouteEndpoints,
-  tidyTemplate,
-} from './shared.js';
-import type { ValidationTest } from './shared.js';
-import { skipGroup } from './shared.js';
+
+export { honoTemplate };
 
 export interface ApimeterHonoOptions {
   meter: Meter;
@@ -37,25 +31,6 @@ interface RouterRoute {
 interface NodeBindings {
   incoming: Parameters<NodeTracker['start']>[0];
   outgoing: Parameters<NodeTracker['start']>[1];
-}
-
-/** Hono's `/dags/:dag_id{[0-9]+}` as `/dags/{dag_id}`; optional `:id?` as `{id}`; `*` kept. */
-export function honoTemplate(path: string): string {
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i];
-    if (ch !== ':') {
-      out += ch;
-      continue;
-    }
-    let j = i + 1;
-    while (j < path.length && path[j] !== '/' && path[j] !== '{' && path[j] !== '?') j++;
-    out += '{' + path.slice(i + 1, j) + '}';
-    if (path[j] === '{') j = skipGroup(path, j, '{', '}');
-    if (path[j] === '?') j++;
-    i = j - 1;
-  }
-  return tidyTemplate(out);
 }
 
 /** `app.use()` middleware are registered for every method on a path ending in `*`; routes are not. */
@@ -90,15 +65,13 @@ class WebCall {
     readonly requestBytes: number,
   ) {}
 
-  /** The client went away (the request's AbortSignal): recorded once, as 499. */
+  /** The client went away (the request's AbortSignal): recorded once, as aborted. */
   handleEvent(): void {
     if (this.done) return;
     this.done = true;
     if (this.begun && this.ep !== null) this.meter.end(this.ep);
     if (this.ep !== null) {
-      const duration = performance.now() - this.startedAt;
-      this.meter.record(this.ep, 499, duration, this.requestBytes, -1, ErrorKind.Aborted);
-      if (this.ctx !== null) this.meter.finishContext(this.ep, this.ctx, 499, duration, this.error);
+      recordAborted(this.meter, this.ep, performance.now() - this.startedAt, this.requestBytes, this.ctx, this.error);
     }
   }
 
@@ -110,23 +83,22 @@ class WebCall {
     if (ep === null) return;
     const duration = performance.now() - this.startedAt;
     const kind = errorKindOf(this.error, this.status, this.isValidation);
-    if (kind === ErrorKind.Exception) {
-      const cls = errorClassOf(this.error);
-      this.meter.record(
-        ep,
-        this.status,
-        duration,
-        this.requestBytes,
-        responseBytes,
-        kind,
-        cls,
-        errorMessageOf(this.error),
-      );
-    } else this.meter.record(ep, this.status, duration, this.requestBytes, responseBytes, kind);
-    if (this.ctx !== null) {
-      const headers = this.headers;
-      this.meter.finishContext(ep, this.ctx, this.status, duration, this.error, (n) => headers?.get(n));
-    }
+    const ctx = this.ctx;
+    const headers = this.headers;
+    const reader = ctx === null ? undefined : (n: string) => headers?.get(n);
+    recordAnswer(
+      this.meter,
+      ep,
+      this.status,
+      duration,
+      this.requestBytes,
+      responseBytes,
+      kind,
+      this.error,
+      undefined,
+      ctx,
+      reader,
+    );
   }
 }
 

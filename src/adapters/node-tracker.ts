@@ -5,10 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ErrorKind } from '../core/record.js';
-import type { HeaderReader, RequestContext } from '../core/detail.js';
-import { errorClassOf, errorKindOf, errorMessageOf, parseContentLength } from './shared.js';
-import type { ValidationTest } from './shared.js';
+import type { HeaderReader, RequestContext } from '../core/detail/context.js';
+import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
 
 const kCall = Symbol('apimeter.call');
 /** Calls of responses counted by prototype wrappers (Express), which get no property of ours. */
@@ -180,8 +179,7 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     const duration = performance.now() - call.startedAt;
     const requestBytes = requestBytesOf(call);
     if (!res.writableFinished && !call.failed) {
-      meter.record(ep, 499, duration, requestBytes, -1, ErrorKind.Aborted);
-      if (call.ctx !== null) meter.finishContext(ep, call.ctx, 499, duration, call.error);
+      recordAborted(meter, ep, duration, requestBytes, call.ctx, call.error);
       return;
     }
     const status = call.failed && res.statusCode < 500 ? 500 : res.statusCode;
@@ -189,21 +187,9 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     if (call.method === 'HEAD' || status === 204 || status === 304) call.responseBytes = 0;
     const error = call.error;
     const kind = errorKindOf(error, status, call.tracker.isValidation);
-    if (kind === ErrorKind.Exception) {
-      meter.record(
-        ep,
-        status,
-        duration,
-        requestBytes,
-        call.responseBytes,
-        kind,
-        errorClassOf(error),
-        errorMessageOf(error),
-      );
-    } else {
-      meter.record(ep, status, duration, requestBytes, call.responseBytes, kind);
-    }
-    if (call.ctx !== null) meter.finishContext(ep, call.ctx, status, duration, error, responseHeaders(res));
+    const ctx = call.ctx;
+    const reader = ctx === null ? undefined : responseHeaders(res);
+    recordAnswer(meter, ep, status, duration, requestBytes, call.responseBytes, kind, error, undefined, ctx, reader);
   } catch {
     // Metrics never fail a request.
   }

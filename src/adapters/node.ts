@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { requestContext } from '../core/detail.js';
-import { Normalizer } from '../proxy/normalizer.js';
-import type { NormalizerOptions } from '../proxy/normalizer.js';
-import { loadOpenApiDocument, RouteMatcher } from '../proxy/openapi-matcher.js';
-import type { MatcherOptions, OpenApiDocument } from '../proxy/openapi-matcher.js';
+import { requestContext } from '../core/detail/context.js';
+import { isValidationError } from '../core/outcome.js';
+import type { ValidationTest } from '../core/outcome.js';
+import { EndpointResolver } from '../routing/endpoint-resolver.js';
+import { Normalizer } from '../routing/normalizer.js';
+import type { NormalizerOptions } from '../routing/normalizer.js';
+import { loadOpenApiDocument, RouteMatcher } from '../routing/openapi-matcher.js';
+import type { MatcherOptions, OpenApiDocument } from '../routing/openapi-matcher.js';
 import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
-import { isValidationError, RouteEndpoints } from './shared.js';
-import type { ValidationTest } from './shared.js';
 
 export interface ApimeterNodeOptions {
   meter: Meter;
@@ -80,24 +81,9 @@ function defaultOnError(error: unknown, _req: IncomingMessage, res: ServerRespon
 export function apimeter(handler: NodeHandler, options: ApimeterNodeOptions): NodeHandler {
   const { meter } = options;
   if (!meter) throw new TypeError('apimeter/node: the `meter` option is required (createMeter() from "apimeter")');
-  const matcher = buildMatcher(options);
-  const normalizer = buildNormalizer(options, meter);
+  const resolver = new EndpointResolver(meter, buildMatcher(options), buildNormalizer(options, meter));
   const onError = options.onError ?? defaultOnError;
   const tracker = new NodeTracker(meter, options.isValidationError ?? isValidationError, null);
-  // Endpoint handles per matcher operation, per request method (HEAD requests on GET operations).
-  const byOperation: (RouteEndpoints | undefined)[] = [];
-
-  function resolve(method: string, url: string): EndpointStats | null {
-    const op = matcher === null ? null : matcher.lookup(method, url);
-    if (op !== null) {
-      return (byOperation[op.index] ??= new RouteEndpoints(meter, op.template)).get(method);
-    }
-    if (normalizer !== null) {
-      const template = normalizer.normalize(url);
-      if (template !== null) return meter.endpoint(method, template);
-    }
-    return meter.unmatched(method, url);
-  }
 
   function fail(call: NodeCall, req: IncomingMessage, res: ServerResponse, error: unknown): void {
     if (call.error === undefined) call.error = error;
@@ -115,7 +101,7 @@ export function apimeter(handler: NodeHandler, options: ApimeterNodeOptions): No
   return function apimeterNode(req: IncomingMessage, res: ServerResponse): unknown {
     let ep: EndpointStats | null = null;
     try {
-      ep = resolve(req.method ?? 'GET', req.url ?? '/');
+      ep = resolver.resolve(req.method ?? 'GET', req.url ?? '/');
     } catch {
       // A failure to find the route never fails the request.
     }

@@ -4,8 +4,8 @@ import { createMetricsApi } from '../api/api.js';
 import type { MetricsApi } from '../api/api.js';
 import { createMeter } from '../core/meter.js';
 import { ApimeterError, createError } from '../errors.js';
-import { Normalizer } from '../proxy/normalizer.js';
-import { RouteMatcher } from '../proxy/openapi-matcher.js';
+import { Normalizer } from '../routing/normalizer.js';
+import { RouteMatcher } from '../routing/openapi-matcher.js';
 import { createProxy, metricsApiHandler } from '../proxy/proxy.js';
 
 export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE] [options]

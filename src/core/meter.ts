@@ -132,11 +132,13 @@ export class Meter {
 
   /**
    * The endpoint for a route template, or null when metrics are off or the route is excluded (the
-   * adapter then adds no hooks to it at all). Call once per route, not per request.
+   * adapter then adds no hooks to it at all). Call once per route, not per request. `declared`: the
+   * route comes from a route table or an OpenAPI document, so it keeps its own endpoint whatever the
+   * cardinality cap (templates invented from raw paths compete for the places left).
    */
-  endpoint(method: string, route: string): EndpointStats | null {
+  endpoint(method: string, route: string, declared = false): EndpointStats | null {
     if (!this.config.metricsEnabled || this.isExcluded(route)) return null;
-    return this.registry.get(normalizeMethod(method), route);
+    return this.registry.get(normalizeMethod(method), route, declared);
   }
 
   /** The shared endpoint for requests that matched no route, or null if their raw path is excluded. */

@@ -4,9 +4,10 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { errorClassOf, errorMessageOf, parseContentLength } from '../adapters/shared.js';
+import type { HeaderReader } from '../core/detail/context.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { errorCodeOrClass, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
 
 /** What a call needs from its proxy. */
@@ -243,44 +244,49 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
   if (ep === null) return;
   meter.end(ep);
   const duration = performance.now() - call.startedAt;
+  // Detailed mode: credentials presented (read from the client's headers, values never kept), the
+  // upstream's 401/403/429 and rate-limit headers, 5xx samples. The proxy runs no application code, so
+  // there is no request context to fill while the call runs: it is opened now.
+  const headers = call.req.headers;
+  const ctx = meter.detailed ? meter.openContext((name) => headers[name]) : null;
+  const upstream = call.upstreamHeaders;
+  call.upstreamHeaders = null;
+  const reader: HeaderReader | undefined = upstream === null ? undefined : (name) => upstream[name];
   if (aborted) {
-    meter.record(ep, 499, duration, call.requestBytes, -1, ErrorKind.Aborted);
-    if (meter.detailed) finishDetail(call, 499, duration);
+    recordAborted(meter, ep, duration, call.requestBytes, ctx, undefined, reader);
     return;
   }
   const error = call.upstreamError;
   if (error !== null) {
-    const code = (error as { code?: unknown }).code;
-    const cls = typeof code === 'string' ? code : errorClassOf(error);
-    meter.record(
+    const cls = errorCodeOrClass(error);
+    recordAnswer(
+      meter,
       ep,
       this.statusCode,
       duration,
       call.requestBytes,
       call.responseBytes,
       ErrorKind.Exception,
+      error,
       cls,
-      errorMessageOf(error),
+      ctx,
+      reader,
     );
-    if (meter.detailed) finishDetail(call, this.statusCode, duration, error);
     return;
   }
-  meter.record(ep, this.statusCode, duration, call.requestBytes, call.responseBytes, ErrorKind.None);
-  if (meter.detailed) finishDetail(call, this.statusCode, duration);
-}
-
-/**
- * Detailed mode for a proxied call: credentials presented (read from the client's headers, values
- * never kept), the upstream's 401/403/429 and rate-limit headers, 5xx samples. The proxy runs no
- * application code, so there is no request context to fill while the call runs.
- */
-function finishDetail(call: ProxyCall, status: number, duration: number, error?: Error): void {
-  const { meter } = call.proxy;
-  const headers = call.req.headers;
-  const ctx = meter.openContext((name) => headers[name]);
-  const upstream = call.upstreamHeaders;
-  call.upstreamHeaders = null;
-  meter.finishContext(call.ep!, ctx, status, duration, error, upstream === null ? undefined : (name) => upstream[name]);
+  recordAnswer(
+    meter,
+    ep,
+    this.statusCode,
+    duration,
+    call.requestBytes,
+    call.responseBytes,
+    ErrorKind.None,
+    undefined,
+    undefined,
+    ctx,
+    reader,
+  );
 }
 
 export const kCall = Symbol('apimeter.proxy.call');

@@ -7,12 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { errorClassOf } from '../adapters/shared.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { ABORTED_STATUS, errorCodeOrClass, recordAborted, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
 import { addForwarded, stripHopByHop } from './proxy-call.js';
-import { checkRequestPath, originForm } from './request-target.js';
+import { checkRequestPath, originForm } from '../routing/request-target.js';
 
 /** What an upgrade needs from its proxy. */
 export interface UpgradeHost {
@@ -52,19 +52,10 @@ export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: So
     if (ep === null) return;
     proxy.meter.end(ep);
     const duration = performance.now() - startedAt;
-    if (kind === ErrorKind.Exception && error !== undefined) {
-      const code = (error as { code?: unknown }).code;
-      proxy.meter.record(
-        ep,
-        status,
-        duration,
-        0,
-        -1,
-        kind,
-        typeof code === 'string' ? code : errorClassOf(error),
-        error.message,
-      );
-    } else proxy.meter.record(ep, status, duration, 0, -1, kind);
+    if (kind === ErrorKind.Aborted) recordAborted(proxy.meter, ep, duration, 0, null);
+    else if (kind === ErrorKind.Exception && error !== undefined) {
+      recordAnswer(proxy.meter, ep, status, duration, 0, -1, kind, error, errorCodeOrClass(error), null);
+    } else recordAnswer(proxy.meter, ep, status, duration, 0, -1, kind, undefined, undefined, null);
   };
   const fail = (status: number, error?: Error) => {
     if (socket.writable) {
@@ -114,7 +105,7 @@ export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: So
   });
   socket.on('close', () => {
     cleanup();
-    if (!answered) record(499, ErrorKind.Aborted);
+    if (!answered) record(ABORTED_STATUS, ErrorKind.Aborted);
     upstream.destroy();
   });
   upstream.once(proxy.targetUrl.protocol === 'https:' ? 'secureConnect' : 'connect', () => {

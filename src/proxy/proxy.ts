@@ -5,17 +5,18 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { MetricsApi } from '../api/api.js';
 import { createNodeHandler } from '../api/node.js';
-import { parseContentLength, RouteEndpoints } from '../adapters/shared.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import { parseContentLength, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
 import { createError } from '../errors.js';
-import type { Normalizer } from './normalizer.js';
-import type { RouteMatcher } from './openapi-matcher.js';
+import { EndpointResolver } from '../routing/endpoint-resolver.js';
+import type { Normalizer } from '../routing/normalizer.js';
+import type { RouteMatcher } from '../routing/openapi-matcher.js';
 import { countedBody, ProxyCall, track, upstreamHeaderList } from './proxy-call.js';
 import { passUpgrade } from './proxy-upgrade.js';
 import type { UpgradeHost } from './proxy-upgrade.js';
-import { checkRequestPath, originForm } from './request-target.js';
+import { checkRequestPath, originForm } from '../routing/request-target.js';
 
 /** Serves requests the proxy answers itself (the metrics API) instead of forwarding them. */
 export interface LocalHandler {
@@ -77,11 +78,8 @@ export class ApimeterProxy implements UpgradeHost {
   private readonly origin: string;
   /** The Host field sent upstream, or null to pass the client's (preserveHost). */
   private readonly upstreamHost: string | null;
-  private readonly matcher: RouteMatcher | null;
-  private readonly normalizer: Normalizer | null;
+  private readonly resolver: EndpointResolver;
   private readonly local: LocalHandler | null;
-  private readonly byOperation: (RouteEndpoints | undefined)[] = [];
-  private readonly byTemplate = new Map<string, RouteEndpoints>();
 
   constructor(options: ProxyOptions) {
     if (!options.meter) throw createError('APIMETER_ERR_CONFIG_INVALID', 'proxy: the `meter` option is required');
@@ -108,8 +106,7 @@ export class ApimeterProxy implements UpgradeHost {
     this.targetUrl = url;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.matcher = options.matcher ?? null;
-    this.normalizer = options.normalizer ?? null;
+    this.resolver = new EndpointResolver(this.meter, options.matcher ?? null, options.normalizer ?? null);
     this.local = options.local ?? null;
     this.timeoutMs = positive('timeoutMs', options.timeoutMs, 30_000);
     this.maxPathLength = positive('maxPathLength', options.maxPathLength, 8192);
@@ -201,17 +198,7 @@ export class ApimeterProxy implements UpgradeHost {
 
   /** The endpoint a request is recorded on, or null when its route is excluded. */
   resolve(method: string, target: string): EndpointStats | null {
-    const op = this.matcher === null ? null : this.matcher.lookup(method, target);
-    if (op !== null) return (this.byOperation[op.index] ??= new RouteEndpoints(this.meter, op.template)).get(method);
-    if (this.normalizer !== null) {
-      const template = this.normalizer.normalize(target);
-      if (template !== null) {
-        let eps = this.byTemplate.get(template);
-        if (eps === undefined) this.byTemplate.set(template, (eps = new RouteEndpoints(this.meter, template)));
-        return eps.get(method);
-      }
-    }
-    return this.meter.unmatched(method, target);
+    return this.resolver.resolve(method, target);
   }
 
   /** Answers a request the proxy refuses itself (bad target) and records it as unmatched. */
@@ -226,7 +213,19 @@ export class ApimeterProxy implements UpgradeHost {
     const ep = this.meter.unmatched(req.method ?? 'GET');
     if (ep !== null) {
       const declared = parseContentLength(req.headers['content-length']);
-      this.meter.record(ep, status, performance.now() - startedAt, declared, Buffer.byteLength(body), ErrorKind.None);
+      const duration = performance.now() - startedAt;
+      recordAnswer(
+        this.meter,
+        ep,
+        status,
+        duration,
+        declared,
+        Buffer.byteLength(body),
+        ErrorKind.None,
+        undefined,
+        undefined,
+        null,
+      );
     }
     req.resume();
   }
@@ -247,7 +246,8 @@ export class ApimeterProxy implements UpgradeHost {
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     const ep = this.meter.unmatched('_OTHER');
-    if (ep !== null) this.meter.record(ep, status, 0, -1, Buffer.byteLength(body), ErrorKind.None);
+    if (ep !== null)
+      recordAnswer(this.meter, ep, status, 0, -1, Buffer.byteLength(body), ErrorKind.None, undefined, undefined, null);
   }
 
   /** WebSocket (and any other Upgrade) pass-through; recorded once, when the upstream answers. */

@@ -1,5 +1,7 @@
 /** Express path syntaxes (4: path-to-regexp 0.1, 5: path-to-regexp 8) read as OpenAPI-style templates. */
-import { skipGroup, tidyTemplate } from './shared.js';
+import { express4Path, express5Path, skipGroup, tidyTemplate } from './template-syntax.js';
+
+export { express4Path, express5Path };
 
 export type Dialect = 4 | 5;
 
@@ -13,56 +15,6 @@ export function pathTemplate(path: unknown, dialect: Dialect): string {
   if (path instanceof RegExp) return regexpTemplate(path);
   if (Array.isArray(path)) return path.map((p) => tidyTemplate(pathTemplate(p, dialect))).join('|');
   return '';
-}
-
-/** Express 4 (path-to-regexp 0.1) syntax: `:name`, `:name(regex)`, `:name?`, `*`. */
-export function express4Path(path: string): string {
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i];
-    if (ch !== ':') {
-      out += ch;
-      continue;
-    }
-    let j = i + 1;
-    while (j < path.length && /\w/.test(path[j])) j++;
-    if (j === i + 1) {
-      out += ch;
-      continue;
-    }
-    out += '{' + path.slice(i + 1, j) + '}';
-    if (path[j] === '(') j = skipGroup(path, j);
-    if (path[j] === '?' || path[j] === '*' || path[j] === '+') j++;
-    i = j - 1;
-  }
-  return out;
-}
-
-/** Express 5 (path-to-regexp 8) syntax: `:name`, `:"quoted"`, `*splat` → `*`, `{optional}` braces dropped. */
-export function express5Path(path: string): string {
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i];
-    if (ch === '\\') {
-      out += path[++i] ?? '';
-    } else if (ch === '{' || ch === '}') {
-      continue;
-    } else if (ch === ':' || ch === '*') {
-      let name = '';
-      let j = i + 1;
-      if (path[j] === '"') {
-        const close = path.indexOf('"', j + 1);
-        name = path.slice(j + 1, close === -1 ? path.length : close);
-        j = close === -1 ? path.length : close + 1;
-      } else {
-        while (j < path.length && /[\p{ID_Continue}$]/u.test(path[j])) j++;
-        name = path.slice(i + 1, j);
-      }
-      out += ch === '*' ? '*' : `{${name}}`;
-      i = j - 1;
-    } else out += ch;
-  }
-  return out;
 }
 
 /**

@@ -109,7 +109,9 @@ export class Normalizer {
   private readonly maxLength: number;
   private readonly maxSegmentLength: number;
   private readonly builtins: boolean;
-  private readonly seen = new Set<string>();
+  /** Templates handed out, in order: a template's index is its place here. */
+  private readonly templates: string[] = [];
+  private readonly seen = new Map<string, number>();
 
   constructor(options: NormalizerOptions = {}) {
     const rules = options.rules ?? [];
@@ -128,17 +130,31 @@ export class Normalizer {
 
   /** Distinct templates handed out so far. */
   get size(): number {
-    return this.seen.size;
+    return this.templates.length;
   }
 
   /** The template for a raw request target (query string and fragment ignored), or null. */
   normalize(target: string): string | null {
+    const i = this.templateIndex(target);
+    return i === -1 ? null : this.templates[i];
+  }
+
+  /** The template handed out `index`-th (see {@link templateIndex}). */
+  templateAt(index: number): string {
+    return this.templates[index];
+  }
+
+  /**
+   * Like {@link normalize}, but the template's index (0, 1, … in order of first appearance), or -1:
+   * callers keep per-template state in an array instead of a second lookup by string.
+   */
+  templateIndex(target: string): number {
     let end = target.length;
     const q = target.indexOf('?');
     if (q !== -1) end = q;
     const h = target.indexOf('#');
     if (h !== -1 && h < end) end = h;
-    if (target.charCodeAt(0) !== 47 || end > this.maxLength * 8) return null;
+    if (target.charCodeAt(0) !== 47 || end > this.maxLength * 8) return -1;
     let out = '';
     let start = 1;
     while (start <= end) {
@@ -148,18 +164,20 @@ export class Normalizer {
         // Repeated slashes collapse; each segment is decoded once to be classified.
         const raw = target.slice(start, stop);
         out += '/' + this.segment(raw);
-        if (out.length > this.maxLength) return null;
+        if (out.length > this.maxLength) return -1;
       }
       start = stop + 1;
     }
     if (out === '') out = '/';
     for (const r of this.pathRules) out = out.replace(r.pattern, r.placeholder);
-    if (out.length > this.maxLength) return null;
-    if (!this.seen.has(out)) {
-      if (this.seen.size >= this.maxTemplates) return null;
-      this.seen.add(out);
+    if (out.length > this.maxLength) return -1;
+    let index = this.seen.get(out);
+    if (index === undefined) {
+      if (this.templates.length >= this.maxTemplates) return -1;
+      index = this.templates.push(out) - 1;
+      this.seen.set(out, index);
     }
-    return out;
+    return index;
   }
 
   private segment(raw: string): string {

@@ -2,7 +2,8 @@ import { createError } from '../errors.js';
 import { loadOpenApiDocument, resolveRef, serverBasePaths, trimBase, unique } from './openapi-document.js';
 import type { OpenApiDocument } from './openapi-document.js';
 import { decodeSegment } from './request-target.js';
-import { colonToBraces, parseTemplate } from './route-template.js';
+import { parseTemplate } from './route-template.js';
+import { colonToBraces } from './template-syntax.js';
 import type { SegmentSpec } from './route-template.js';
 
 /** One (method, path template) the matcher can answer with. */

@@ -55,22 +55,3 @@ export function parseTemplate(
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
-
-/** `/dags/:dag_id` → `/dags/{dag_id}` for route tables written Express/Fastify style. */
-export function colonToBraces(template: string): string {
-  let out = '';
-  let depth = 0;
-  for (let i = 0; i < template.length; i++) {
-    const ch = template[i];
-    if (ch === '{') depth++;
-    else if (ch === '}') depth--;
-    const name = depth === 0 && ch === ':' ? /^[A-Za-z_$][\w$]*/.exec(template.slice(i + 1)) : null;
-    if (name === null) {
-      out += ch;
-      continue;
-    }
-    out += `{${name[0]}}`;
-    i += name[0].length;
-  }
-  return out;
-}
