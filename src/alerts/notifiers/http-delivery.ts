@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { redactUrl } from '../../core/redact.js';
 
 export interface DeliveryOptions {
-  /** Where bodies are POSTed. */
+  /** Where bodies are POSTed. Userinfo (`https://user:pw@host/…`) is sent as Basic authorization, unless `headers` has one. */
   url: string;
   /** How the URL appears in errors and health. Default: `redactUrl(url)`. */
   shownUrl?: string;
@@ -79,9 +79,12 @@ export class HttpDelivery {
   private wake: (() => void) | null = null;
 
   constructor(options: DeliveryOptions) {
-    this.url = options.url;
+    const [url, basic] = splitUserinfo(options.url);
+    this.url = url;
     this.shownUrl = options.shownUrl ?? redactUrl(options.url);
     this.headers = { 'content-type': 'application/json', 'user-agent': 'apimeter', ...options.headers };
+    const hasAuthorization = Object.keys(this.headers).some((k) => k.toLowerCase() === 'authorization');
+    if (basic !== null && !hasAuthorization) this.headers.authorization = basic;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.backoffMs = options.backoffMs ?? 500;
@@ -236,6 +239,21 @@ export class HttpDelivery {
   private describe(why: string): string {
     return `POST ${this.shownUrl}: ${why}`;
   }
+}
+
+/** `http://user:pw@host/x` → [`http://host/x`, `Basic dXNlcjpwdw==`]: undici ignores userinfo, so it becomes a header. */
+function splitUserinfo(url: string): [string, string | null] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [url, null];
+  }
+  if (parsed.username === '' && parsed.password === '') return [url, null];
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return [parsed.href, `Basic ${Buffer.from(credentials).toString('base64')}`];
 }
 
 function retryAfterMs(header: string | string[] | undefined): number {

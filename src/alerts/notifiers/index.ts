@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { redactUrl } from '../../core/redact.js';
 import { createError } from '../../errors.js';
@@ -23,7 +22,7 @@ export {
 
 export interface CreateNotifiersOptions {
   /** Stream of every `log` notifier, instead of its `stream` field. */
-  stream?: Pick<Writable, 'write'>;
+  stream?: NodeJS.WritableStream;
   /** Milliseconds; default Date.now. */
   now?: () => number;
   /** 0 ≤ x < 1, for retry jitter. Default Math.random. */

@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
 import { redactText } from './http-delivery.js';
@@ -7,8 +6,8 @@ import { ResendFilter } from './resend.js';
 export interface LogNotifierOptions {
   /** Default `log`. */
   name?: string;
-  /** Where lines go. Default process.stderr. */
-  stream?: Pick<Writable, 'write'>;
+  /** Where lines go. Default process.stderr. A stream's 'error' events are caught (and shown in health), except process.stdout's and stderr's. */
+  stream?: NodeJS.WritableStream;
   /** Re-log a still-firing instance after this many ms; 0 = transitions only (the default). */
   repeatIntervalMs?: number;
   /** Milliseconds; default Date.now. */
@@ -41,7 +40,7 @@ export interface AlertLogLine {
  */
 export class LogNotifier implements Notifier {
   readonly name: string;
-  private readonly stream: Pick<Writable, 'write'>;
+  private readonly stream: NodeJS.WritableStream;
   private readonly filter: ResendFilter;
   private readonly now: () => number;
   private lastError: string | null = null;
@@ -50,6 +49,8 @@ export class LogNotifier implements Notifier {
   constructor(options: LogNotifierOptions = {}) {
     this.name = options.name ?? 'log';
     this.stream = options.stream ?? process.stderr;
+    if (this.stream !== process.stderr && this.stream !== process.stdout)
+      this.stream.on('error', (error: Error) => this.failed(error));
     this.now = options.now ?? Date.now;
     this.filter = new ResendFilter(options.repeatIntervalMs ?? 0, this.now);
   }
@@ -61,8 +62,8 @@ export class LogNotifier implements Notifier {
     if (text === '') return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (error?: Error | null) => {
-        this.failing = error !== undefined && error !== null;
-        if (this.failing) this.lastError = `write: ${redactText(error!.message)}`;
+        if (error === undefined || error === null) this.failing = false;
+        else this.failed(error);
         resolve();
       };
       try {
@@ -71,6 +72,11 @@ export class LogNotifier implements Notifier {
         done(error instanceof Error ? error : new Error(String(error)));
       }
     });
+  }
+
+  private failed(error: Error): void {
+    this.failing = true;
+    this.lastError = `write: ${redactText(error.message)}`;
   }
 
   health(): { state: 'ok' | 'failing'; lastError: string | null; pending: number } {
