@@ -12,6 +12,7 @@ import {
   WebhookNotifier,
   createNotifiers,
 } from '../src/alerts/notifiers/index.js';
+import { backoffDelay, retryAfterMs } from '../src/alerts/notifiers/http-delivery.js';
 import { ResendFilter } from '../src/alerts/notifiers/resend.js';
 import type { AlertEvent, Notifier } from '../src/alerts/types.js';
 import { redactUrl } from '../src/core/redact.js';
@@ -115,6 +116,16 @@ const settle = (p: Promise<void>) =>
   );
 
 const noJitter = () => 0;
+
+class Lines extends Writable {
+  text = '';
+  fail: Error | null = null;
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.fail !== null) return done(this.fail);
+    this.text += chunk.toString();
+    done();
+  }
+}
 
 describe('redactUrl', () => {
   test('hides userinfo and secret-looking query values, keeps the rest as written', () => {
@@ -322,6 +333,56 @@ describe('webhook notifier against a real HTTP server', () => {
   });
 });
 
+describe('backoff', () => {
+  test('doubles per retry up to the cap; jitter spans the upper half; Retry-After is a floor, capped too', () => {
+    // attempt → base 100 × 2^(attempt−1), capped at 1000; random 0 gives half of it, random → 1 all of it.
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 100, 1000, 0)),
+      [50, 100, 200, 400, 500, 500],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((a) => backoffDelay(a, 100, 1000, 0.999999)).map(Math.round),
+      [100, 200, 400, 800, 1000],
+    );
+    assert.equal(backoffDelay(1, 100, 1000, 0, 700), 700);
+    assert.equal(backoffDelay(1, 100, 1000, 0, 60_000), 1000);
+  });
+
+  test('Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2026-12-03T09:00:00Z');
+    assert.equal(retryAfterMs('3', now), 3000);
+    assert.equal(retryAfterMs('Thu, 03 Dec 2026 09:00:10 GMT', now), 10_000);
+    assert.equal(retryAfterMs(undefined, now), 0);
+    assert.equal(retryAfterMs('soon', now), 0);
+  });
+});
+
+describe('malformed events', () => {
+  test('every notifier resolves and reports instead of throwing', async () => {
+    const bad = { ...event(), labels: null, startsAt: 'yesterday' } as unknown as AlertEvent;
+    const out = new Lines();
+    const notifiers: Notifier[] = [
+      new WebhookNotifier({ url: 'http://127.0.0.1:9/' }),
+      new SlackNotifier({ url: 'http://127.0.0.1:9/' }),
+      new AlertmanagerNotifier({ url: 'http://127.0.0.1:9/' }),
+      new LogNotifier({ stream: out }),
+    ];
+    for (const n of notifiers) {
+      let outcome: string;
+      try {
+        outcome = await settle(n.notify([bad]));
+      } catch (error) {
+        outcome = `threw: ${String(error)}`;
+      }
+      assert.equal(outcome, 'resolved', n.name);
+      assert.equal(n.health().state, 'failing', n.name);
+      assert.match(n.health().lastError!, /^cannot format events: /, n.name);
+      await n.close();
+    }
+    assert.equal(out.text, '');
+  });
+});
+
 describe('ResendFilter', () => {
   test('a new startsAt is a new firing; resolved always passes; 0 = never repeat', () => {
     let now = 0;
@@ -402,16 +463,6 @@ describe('Slack notifier', () => {
     }
   });
 });
-
-class Lines extends Writable {
-  text = '';
-  fail: Error | null = null;
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.fail !== null) return done(this.fail);
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 describe('log notifier', () => {
   test('one JSON line per transition with the event fields; a still-firing repeat is not logged again', async () => {

@@ -1,6 +1,6 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
-import { HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
+import { errorText, HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
 import { ResendFilter } from './resend.js';
 
 export interface AlertmanagerNotifierOptions extends Omit<DeliveryOptions, 'url' | 'shownUrl'> {
@@ -55,11 +55,17 @@ export class AlertmanagerNotifier implements Notifier {
   }
 
   notify(events: readonly AlertEvent[]): Promise<void> {
-    const picked = this.filter.select(events);
-    if (picked.length === 0) return Promise.resolve();
-    const now = this.now();
-    const alerts = picked.map((event) => this.postable(event, now));
-    return this.delivery.send(JSON.stringify(alerts));
+    let body: string;
+    try {
+      const picked = this.filter.select(events);
+      if (picked.length === 0) return Promise.resolve();
+      const now = this.now();
+      body = JSON.stringify(picked.map((event) => this.postable(event, now)));
+    } catch (error) {
+      this.delivery.report(`cannot format events: ${errorText(error)}`);
+      return Promise.resolve();
+    }
+    return this.delivery.send(body);
   }
 
   /** The v2 API's alert for one event. */

@@ -111,6 +111,13 @@ export class HttpDelivery {
     });
   }
 
+  /** Records a failure: health turns failing with this (already redacted) message until the next delivery. */
+  report(message: string): void {
+    this.failing = true;
+    this.lastError = message;
+    this.onError(message);
+  }
+
   health(): { state: 'ok' | 'failing'; lastError: string | null; pending: number } {
     const pending = this.queue.length + (this.current === null ? 0 : 1);
     return { state: this.failing ? 'failing' : 'ok', lastError: this.lastError, pending };
@@ -158,9 +165,7 @@ export class HttpDelivery {
         this.failing = false;
         return;
       }
-      this.failing = true;
-      this.lastError = outcome.message;
-      this.onError(outcome.message);
+      this.report(outcome.message);
       if (!outcome.retryable || attempt >= this.maxAttempts || this.closed) {
         this.stats.failed++;
         return;
@@ -170,11 +175,8 @@ export class HttpDelivery {
     }
   }
 
-  /** Exponential, capped, with "equal jitter": half the delay fixed, half random. */
   private backoff(attempt: number, retryAfterMs: number): number {
-    const exp = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1));
-    const jittered = exp / 2 + (exp / 2) * this.random();
-    return Math.max(jittered, Math.min(retryAfterMs, this.maxBackoffMs));
+    return backoffDelay(attempt, this.backoffMs, this.maxBackoffMs, this.random(), retryAfterMs);
   }
 
   private pause(ms: number): Promise<void> {
@@ -256,16 +258,28 @@ function splitUserinfo(url: string): [string, string | null] {
   return [parsed.href, `Basic ${Buffer.from(credentials).toString('base64')}`];
 }
 
-function retryAfterMs(header: string | string[] | undefined): number {
+/**
+ * Wait before retry number `attempt` (1 = the first retry): `baseMs × 2^(attempt−1)` capped at `maxMs`,
+ * with "equal jitter" (half of it fixed, half scaled by `random` in [0, 1)), and never shorter than the
+ * server's `Retry-After` (itself capped at `maxMs`).
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: number, retryAfterMs = 0): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return Math.max(exp / 2 + (exp / 2) * random, Math.min(retryAfterMs, maxMs));
+}
+
+/** `Retry-After` in ms: delta-seconds or an HTTP date; 0 when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined) return 0;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
+  return Number.isNaN(at) ? 0 : Math.max(0, at - now);
 }
 
-function errorText(error: unknown): string {
+/** An error's code and message, URLs redacted. */
+export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return redactText(String(error));
   const code = (error as { code?: unknown }).code;
   const prefix = typeof code === 'string' && !error.message.includes(code) ? `${code} ` : '';

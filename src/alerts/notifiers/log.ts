@@ -1,6 +1,6 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
-import { redactText } from './http-delivery.js';
+import { errorText, redactText } from './http-delivery.js';
 import { ResendFilter } from './resend.js';
 
 export interface LogNotifierOptions {
@@ -56,9 +56,15 @@ export class LogNotifier implements Notifier {
   }
 
   notify(events: readonly AlertEvent[]): Promise<void> {
-    const time = new Date(this.now()).toISOString();
     let text = '';
-    for (const event of this.filter.select(events)) text += JSON.stringify(logLine(event, time)) + '\n';
+    try {
+      const time = new Date(this.now()).toISOString();
+      for (const event of this.filter.select(events)) text += JSON.stringify(logLine(event, time)) + '\n';
+    } catch (error) {
+      this.failing = true;
+      this.lastError = `cannot format events: ${errorText(error)}`;
+      return Promise.resolve();
+    }
     if (text === '') return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (error?: Error | null) => {

@@ -1,6 +1,6 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { formatNumber } from './format.js';
-import { HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
+import { errorText, HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
 import { ResendFilter } from './resend.js';
 
 export interface SlackNotifierOptions extends DeliveryOptions {
@@ -47,13 +47,16 @@ export class SlackNotifier implements Notifier {
   }
 
   async notify(events: readonly AlertEvent[]): Promise<void> {
-    const picked = this.filter.select(events);
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < picked.length; i += EVENTS_PER_MESSAGE)
-      sends.push(
-        this.delivery.send(JSON.stringify(slackMessage(picked.slice(i, i + EVENTS_PER_MESSAGE), this.blocks))),
-      );
-    await Promise.all(sends);
+    const bodies: string[] = [];
+    try {
+      const picked = this.filter.select(events);
+      for (let i = 0; i < picked.length; i += EVENTS_PER_MESSAGE)
+        bodies.push(JSON.stringify(slackMessage(picked.slice(i, i + EVENTS_PER_MESSAGE), this.blocks)));
+    } catch (error) {
+      this.delivery.report(`cannot format events: ${errorText(error)}`);
+      return;
+    }
+    await Promise.all(bodies.map((body) => this.delivery.send(body)));
   }
 
   health(): { state: 'ok' | 'failing'; lastError: string | null; pending: number } {

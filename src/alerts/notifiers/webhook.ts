@@ -1,6 +1,6 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
-import { HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
+import { errorText, HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
 import { ResendFilter } from './resend.js';
 
 /** Version of the webhook body; bumped when a field changes meaning or goes away. */
@@ -59,10 +59,16 @@ export class WebhookNotifier implements Notifier {
   }
 
   notify(events: readonly AlertEvent[]): Promise<void> {
-    const picked = this.filter.select(events);
-    if (picked.length === 0) return Promise.resolve();
-    const body: WebhookBody = { version: WEBHOOK_BODY_VERSION, events: picked.map(webhookEvent) };
-    return this.delivery.send(JSON.stringify(body));
+    let body: string;
+    try {
+      const picked = this.filter.select(events);
+      if (picked.length === 0) return Promise.resolve();
+      body = JSON.stringify({ version: WEBHOOK_BODY_VERSION, events: picked.map(webhookEvent) } satisfies WebhookBody);
+    } catch (error) {
+      this.delivery.report(`cannot format events: ${errorText(error)}`);
+      return Promise.resolve();
+    }
+    return this.delivery.send(body);
   }
 
   health(): { state: 'ok' | 'failing'; lastError: string | null; pending: number } {
