@@ -143,7 +143,8 @@ describe('redactUrl', () => {
   });
 });
 
-describe('webhook notifier against a real HTTP server', () => {
+// A hung delivery must fail the test, not stall the run.
+describe('webhook notifier against a real HTTP server', { timeout: 20_000 }, () => {
   test('POSTs {version, events} with the configured headers; notify resolves once delivered', async () => {
     const server = await hookServer();
     const hook = new WebhookNotifier({ url: `${server.url}/alerts`, headers: { Authorization: 'Bearer s3cret' } });
