@@ -297,6 +297,40 @@ describe('webhook notifier against a real HTTP server', { timeout: 20_000 }, () 
     }
   });
 
+  test('queueSize 0: a body is sent when nothing is in flight, dropped while one is', async () => {
+    const server = await hookServer((n) => (n === 0 ? 'hold' : 200));
+    const hook = new WebhookNotifier({ url: server.url, queueSize: 0 });
+    try {
+      const first = settle(hook.notify([event({ rule: 'A' })]));
+      await server.waitFor(1);
+      assert.equal(await settle(hook.notify([event({ rule: 'B' })])), 'resolved');
+      server.release(200);
+      await first;
+      assert.deepEqual(hook.stats, { delivered: 1, failed: 0, dropped: 1, retries: 0 });
+    } finally {
+      await hook.close();
+      await server.close();
+    }
+  });
+
+  test('an onError hook that throws does not stop deliveries', async () => {
+    const server = await hookServer((n) => (n === 0 ? 503 : 200));
+    const hook = new WebhookNotifier({
+      url: server.url,
+      backoffMs: 1,
+      onError: () => {
+        throw new Error('hook bug');
+      },
+    });
+    try {
+      assert.equal(await settle(hook.notify([event()])), 'resolved');
+      assert.deepEqual(hook.stats, { delivered: 1, failed: 0, dropped: 0, retries: 1 });
+    } finally {
+      await hook.close();
+      await server.close();
+    }
+  });
+
   test('close() gives up what cannot be delivered within one timeout; notify after close resolves at once', async () => {
     const server = await hookServer(() => 'hold');
     const hook = new WebhookNotifier({ url: server.url, timeoutMs: 200, maxAttempts: 50, backoffMs: 1 });

@@ -91,7 +91,14 @@ export class HttpDelivery {
     this.maxBackoffMs = Math.max(this.backoffMs, options.maxBackoffMs ?? 30_000);
     this.queueSize = Math.max(0, options.queueSize ?? 100);
     this.random = options.random ?? Math.random;
-    this.onError = options.onError ?? (() => {});
+    const onError = options.onError;
+    this.onError = (message) => {
+      try {
+        onError?.(message);
+      } catch {
+        // The hook's own failure must not stop deliveries.
+      }
+    };
     this.agent = new Agent({ connect: { timeout: this.timeoutMs } });
   }
 
@@ -103,11 +110,11 @@ export class HttpDelivery {
     }
     return new Promise<void>((resolve) => {
       this.queue.push({ body, resolve });
+      this.running ??= this.run(); // takes the first body off the queue at once when idle
       while (this.queue.length > this.queueSize) {
         this.stats.dropped++;
         this.queue.shift()!.resolve();
       }
-      this.running ??= this.run();
     });
   }
 
@@ -146,7 +153,12 @@ export class HttpDelivery {
   private async run(): Promise<void> {
     for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
       this.current = job;
-      await this.deliver(job.body);
+      try {
+        await this.deliver(job.body);
+      } catch (error) {
+        this.stats.failed++;
+        this.report(this.describe(`unexpected: ${errorText(error)}`));
+      }
       this.current = null;
       job.resolve();
     }
