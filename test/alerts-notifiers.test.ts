@@ -12,7 +12,7 @@ import {
   WebhookNotifier,
   createNotifiers,
 } from '../src/alerts/notifiers/index.js';
-import { backoffDelay, retryAfterMs } from '../src/alerts/notifiers/http-delivery.js';
+import { backoffDelay, retryAfterMs } from '../src/alerts/notifiers/http-helpers.js';
 import { ResendFilter } from '../src/alerts/notifiers/resend.js';
 import type { AlertEvent, Notifier } from '../src/alerts/types.js';
 import { redactUrl } from '../src/core/redact.js';

@@ -1,6 +1,6 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
-import { errorText, redactText } from './http-delivery.js';
+import { errorText, redactText } from './http-helpers.js';
 import { ResendFilter } from './resend.js';
 
 export interface LogNotifierOptions {

@@ -1,6 +1,7 @@
 import type { AlertEvent, Notifier } from '../types.js';
 import { iso } from './format.js';
-import { errorText, HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
+import { HttpDelivery, type DeliveryOptions, type DeliveryStats } from './http-delivery.js';
+import { errorText } from './http-helpers.js';
 import { ResendFilter } from './resend.js';
 
 /** Version of the webhook body; bumped when a field changes meaning or goes away. */
