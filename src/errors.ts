@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
   /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
+  /** The `notifiers:` section of the alert configuration is invalid; `problems` has one line per mistake. */
+  APIMETER_ERR_NOTIFIER_INVALID: 'invalid notifier configuration',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
