@@ -1,12 +1,19 @@
 import type { EndpointStats } from '../core/endpoint.js';
-import { ERROR_TYPES } from '../core/record.js';
-import type { Sketch } from '../core/sketch.js';
-import { ERROR_FIELD, F, Tally } from '../core/tally.js';
+import { detailCounts, detailedRequests, tallyFigures } from '../core/query.js';
+import type { DetailCounts, Distribution, Figures, SizeSketches, SizeStats } from '../core/query.js';
+import { Tally } from '../core/tally.js';
 import type { Dataset, Row } from './dataset.js';
 import type { DistributionJson, EndpointStatsJson, RangeJson, SeriesPointJson, SizeStatsJson } from './schemas.js';
 
+/*
+ * The API's JSON is core's snapshot model (`tallyFigures`, `detailCounts`, `detailSnapshot` in
+ * src/core/query.ts) with its keys in snake_case and non-finite numbers as null: no figure is computed
+ * here, so `meter.snapshot()` and the API cannot disagree.
+ */
+
 /** JSON has no NaN or Infinity: anything not finite becomes null. */
 export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+const maybe = (n: number | null): number | null => (n === null ? null : finite(n));
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -21,53 +28,67 @@ export function rangeJson(data: Dataset): RangeJson {
   };
 }
 
-export function distribution(s: Sketch): DistributionJson {
-  const empty = s.count === 0;
-  const q = (p: number) => (empty ? null : finite(s.quantile(p)));
+export function distributionJson(d: Distribution): DistributionJson {
   return {
-    count: s.count,
-    min: empty ? null : finite(s.min),
-    mean: empty ? null : finite(s.mean),
-    p50: q(0.5),
-    p90: q(0.9),
-    p95: q(0.95),
-    p99: q(0.99),
-    max: empty ? null : finite(s.max),
+    count: d.count,
+    min: maybe(d.min),
+    mean: maybe(d.mean),
+    p50: maybe(d.p50),
+    p90: maybe(d.p90),
+    p95: maybe(d.p95),
+    p99: maybe(d.p99),
+    max: maybe(d.max),
   };
 }
 
-function sizes(t: Tally, bytes: number, sized: number, max: number, sketch: Sketch | null): SizeStatsJson {
-  const n = t.c[sized];
-  const has = sketch !== null && sketch.count > 0;
+function sizesJson(s: SizeStats): SizeStatsJson {
+  return { count: s.count, total: s.totalBytes, mean: s.mean, max: s.max, p50: maybe(s.p50), p95: maybe(s.p95) };
+}
+
+/** The figures every answer shares, by their API names. */
+export function figuresJson(
+  f: Figures,
+): Pick<
+  EndpointStatsJson,
+  | 'count'
+  | 'errors'
+  | 'error_rate_5xx'
+  | 'error_rate_4xx'
+  | 'rate_per_second'
+  | 'status_classes'
+  | 'status_codes'
+  | 'error_types'
+  | 'latency_ms'
+  | 'request_bytes'
+  | 'response_bytes'
+> {
   return {
-    count: n,
-    total: t.c[bytes],
-    mean: n === 0 ? null : t.c[bytes] / n,
-    max: n === 0 ? null : t.c[max],
-    p50: has ? finite(sketch.quantile(0.5)) : null,
-    p95: has ? finite(sketch.quantile(0.95)) : null,
+    count: f.count,
+    errors: f.errors,
+    error_rate_5xx: f.errorRate5xx,
+    error_rate_4xx: f.errorRate4xx,
+    rate_per_second: f.ratePerSecond,
+    status_classes: { ...f.statusClasses },
+    status_codes: f.statusCodes,
+    error_types: { ...f.errorTypes },
+    latency_ms: distributionJson(f.latencyMs),
+    request_bytes: sizesJson(f.requestBytes),
+    response_bytes: sizesJson(f.responseBytes),
   };
 }
 
-export function errorsOf(t: Tally): number {
-  let e = 0;
-  for (const f of ERROR_FIELD) e += t.c[f];
-  return e;
+/** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
+export function detailCountsJson(d: DetailCounts): Required<Pick<EndpointStatsJson, DetailCountKey>> {
+  return {
+    auth_attempts: d.authAttempts,
+    auth_failures: d.authFailures,
+    rate_limited: d.rateLimited,
+    db_queries: d.dbQueries,
+    db_queries_per_request: d.queriesPerRequestMean,
+  };
 }
 
-export const fiveXx = (t: Tally): number => t.c[F.status1xx + 4];
-
-export function statusClasses(t: Tally): EndpointStatsJson['status_classes'] {
-  const c = t.c;
-  const k = F.status1xx;
-  return { '1xx': c[k], '2xx': c[k + 1], '3xx': c[k + 2], '4xx': c[k + 3], '5xx': c[k + 4] };
-}
-
-export function errorTypes(t: Tally): EndpointStatsJson['error_types'] {
-  const out = {} as EndpointStatsJson['error_types'];
-  ERROR_TYPES.forEach((type, i) => (out[type] = t.c[ERROR_FIELD[i]]));
-  return out;
-}
+type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
 
 /**
  * An endpoint's statistics over a range. Size percentiles come from the since-start size sketches, so
@@ -79,44 +100,17 @@ export function endpointStats(
   t: Tally,
   seconds: number,
   inflight: number,
-  sizeSketches: { request: Sketch; response: Sketch } | null,
+  sizeSketches: SizeSketches | null,
   detailed = false,
 ): EndpointStatsJson {
-  const count = t.count;
-  const errors = errorsOf(t);
-  const codes: Record<string, number> = {};
-  for (const [code, n] of t.statusCodes()) codes[String(code)] = n;
   return {
     method,
     route,
-    count,
-    errors,
-    error_rate: count === 0 ? 0 : errors / count,
-    rate_per_second: seconds > 0 ? count / seconds : 0,
-    status_classes: statusClasses(t),
-    status_codes: codes,
-    error_types: errorTypes(t),
-    latency_ms: distribution(t.latency),
-    request_bytes: sizes(t, F.requestBytes, F.requestSized, F.requestBytesMax, sizeSketches?.request ?? null),
-    response_bytes: sizes(t, F.responseBytes, F.responseSized, F.responseBytesMax, sizeSketches?.response ?? null),
+    ...figuresJson(tallyFigures(t, seconds, sizeSketches)),
     inflight,
-    ...(detailed ? detailCounts(t) : {}),
+    ...(detailed ? detailCountsJson(detailCounts(t)) : {}),
   };
 }
-
-/** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
-export function detailCounts(t: Tally): Required<Pick<EndpointStatsJson, DetailCountKey>> {
-  const c = t.c;
-  return {
-    auth_attempts: c[F.authAttempts],
-    auth_failures: c[F.authFailures],
-    rate_limited: c[F.rateLimited],
-    db_queries: c[F.dbQueries],
-    db_queries_per_request: c[F.detailed] === 0 ? null : c[F.dbQueries] / c[F.detailed],
-  };
-}
-
-type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
 
 export function rowStats(row: Row, data: Dataset, detailed = false): EndpointStatsJson {
   const ep = row.ep;
@@ -130,7 +124,7 @@ export function rowStats(row: Row, data: Dataset, detailed = false): EndpointSta
  * exactly those of a meter without it.
  */
 export function hasDetail(detailedMeter: boolean, rows: readonly Row[]): boolean {
-  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || r.tally.c[F.detailed] > 0);
+  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || detailedRequests(r.tally) > 0);
 }
 
 /** Merges several rows (the methods of one route) into one tally, size sketches included. */
@@ -146,17 +140,16 @@ export function mergeRows(rows: readonly Row[]): { tally: Tally; inflight: numbe
   return { tally, inflight, eps };
 }
 
-export function seriesPoint(start: number, t: Tally): SeriesPointJson {
-  const count = t.count;
-  const errors = errorsOf(t);
-  const empty = t.latency.count === 0;
+export function seriesPoint(start: number, t: Tally, stepSeconds: number): SeriesPointJson {
+  const f = tallyFigures(t, stepSeconds);
   return {
     start: iso(start),
-    count,
-    errors,
-    error_rate: count === 0 ? 0 : errors / count,
-    p50: empty ? null : finite(t.latency.quantile(0.5)),
-    p95: empty ? null : finite(t.latency.quantile(0.95)),
-    p99: empty ? null : finite(t.latency.quantile(0.99)),
+    count: f.count,
+    errors: f.errors,
+    error_rate_5xx: f.errorRate5xx,
+    error_rate_4xx: f.errorRate4xx,
+    p50: maybe(f.latencyMs.p50),
+    p95: maybe(f.latencyMs.p95),
+    p99: maybe(f.latencyMs.p99),
   };
 }
