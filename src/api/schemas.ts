@@ -53,7 +53,9 @@ export const Range = z
   })
   .describe('The time range an answer covers, after snapping to whole slots');
 
-const ERRORS = count.describe('requests with an error type (any of error_types: 5xx, 4xx, exceptions, validation, aborted)');
+const ERRORS = count.describe(
+  'requests with an error type (any of error_types: 5xx, 4xx, exceptions, validation, aborted)',
+);
 const RATE_5XX = ratio.describe('share of 5xx responses (0 without requests)');
 const RATE_4XX = ratio.describe('share of 4xx responses, aborted requests (499) included (0 without requests)');
 const AVAILABILITY = ratio.describe('share of requests that were not 5xx, 0..1 (1 without requests)');
