@@ -68,12 +68,13 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const { meter, prefix } = opts;
   const access = createAccessCheck(opts);
   const monitor = new ProcessMonitor();
-  const cache = new AnswerCache<{ response: ApiResponse; size: number }>(
+  const cache = new AnswerCache<{ response: ApiResponse; size: number; at: number }>(
     opts.cacheMs,
     opts.cacheEntries,
     MAX_CACHE_BYTES,
     () => meter.clock.now(),
   );
+  const cacheControl = `private, max-age=${Math.floor(opts.cacheMs / 1000)}`;
   let openApi: Record<string, unknown> | undefined;
   const document = () => (openApi ??= openApiDocument(opts));
 
@@ -142,12 +143,18 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     const csv = /\btext\/csv\b/i.test(headerOf(request, 'accept') ?? '') ? 'csv' : '';
     const key = `${to.name}\0${to.endpoint ?? ''}\0${search}\0${csv}`;
     const hit = cache.enabled ? cache.get(key) : undefined;
-    if (hit !== undefined) return hit.response;
+    if (hit !== undefined) {
+      // Age and max-age tell the client how old the reused answer is and how long it was meant to live.
+      const age = String(Math.max(0, Math.floor((meter.clock.now() - hit.at) / 1000)));
+      return { ...hit.response, headers: { ...hit.response.headers, age } };
+    }
     const endpoint = to.endpoint === undefined ? undefined : decodeEndpoint(to.endpoint);
     const out = await to.route.run({ opts, request, search, endpoint, monitor });
-    if (out.cacheable && out.response.status === 200) {
+    if (cache.enabled && out.cacheable && out.response.status === 200) {
       const size = typeof out.response.body === 'string' ? out.response.body.length * 2 : out.response.body.length;
-      cache.set(key, { response: out.response, size });
+      const response = { ...out.response, headers: { ...out.response.headers, 'cache-control': cacheControl } };
+      cache.set(key, { response, size, at: meter.clock.now() });
+      return response;
     }
     return out.response;
   }

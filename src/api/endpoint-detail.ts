@@ -8,7 +8,7 @@ import { ApiProblem, badParameter, jsonResponse } from './http.js';
 import { Query, shown } from './params.js';
 import type { ParamDef } from './params.js';
 import { parseRange, rangeParams } from './range.js';
-import { isExpensive } from './route.js';
+import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointDetailJson } from './schemas.js';
 import { endpointStats, hasDetail, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
@@ -112,6 +112,6 @@ export const endpointDetail: Route = {
       },
       range: rangeJson(data),
     };
-    return { response: jsonResponse(200, body), cacheable: isExpensive(spec) };
+    return { response: jsonResponse(200, body), cacheable: readsHistory(data) };
   },
 };

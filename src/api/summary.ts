@@ -9,6 +9,7 @@ import { integerParam, Query } from './params.js';
 import type { ParamDef } from './params.js';
 import { parseRange, planSpan, rangeParams, windowBounds } from './range.js';
 import type { RangeSpec } from './range.js';
+import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import { CHANGE_FIELDS } from './schemas.js';
 import type { PeriodTotalsJson, SummaryJson, TopEntryJson } from './schemas.js';
@@ -216,6 +217,6 @@ export const summary: Route = {
       top: topLists(data, n),
       comparison,
     };
-    return { response: jsonResponse(200, body), cacheable: true };
+    return { response: jsonResponse(200, body), cacheable: readsHistory(data) };
   },
 };
