@@ -76,7 +76,9 @@ describe('access: bearer token, authorize(), open /metrics', () => {
     const served = await serveApi({ meter });
     try {
       assert.equal((await get(`${served.base}/prom`)).status, 200);
-      assert.equal((await get(`${served.base}/metrics`)).status, 404);
+      const auth = { authorization: 'Bearer from-env' };
+      assert.equal((await get(`${served.base}/metrics`, auth)).status, 404, 'not served at the default path');
+      assert.equal((await get(`${served.base}/metrics`)).status, 401, 'access is checked before the 404');
       assert.equal((await get(`${served.base}/m/summary`)).status, 401);
       assert.equal((await get(`${served.base}/m/summary`, { authorization: 'Bearer from-env' })).status, 200);
     } finally {

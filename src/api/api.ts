@@ -105,10 +105,30 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     };
   }
 
+  /** Throws the 401/403 unless the request may read the API. */
+  async function checkAccess(request: ApiRequest): Promise<void> {
+    const decision = await access(request);
+    if (decision === 401) {
+      throw new ApiProblem(401, 'credentials required: send "Authorization: Bearer <token>"', { headers: CHALLENGE });
+    }
+    if (decision === 403) throw new ApiProblem(403, 'the credentials given are not valid for the metrics API');
+    if (decision === 'unconfigured') {
+      throw new ApiProblem(
+        401,
+        'the metrics API is protected and no credentials are configured: set [api] metrics_api_token ' +
+          '(or APIMETER__API__METRICS_API_TOKEN), or pass an authorize() function',
+        { headers: CHALLENGE },
+      );
+    }
+  }
+
   async function answer(request: ApiRequest): Promise<ApiResponse> {
     const [path, search] = splitUrl(request.url);
+    const to: Target = path.length > MAX_PATH ? { kind: 'unknown', path, underPrefix: false } : target(path);
+    // Access first, for every path and method (but an open Prometheus path): without credentials a client
+    // learns nothing, not even which routes exist.
+    if (!(to.kind === 'prometheus' && opts.openPrometheus)) await checkAccess(request);
     if (path.length > MAX_PATH) throw new ApiProblem(404, `path of ${path.length} characters: no such route`);
-    const to = target(path);
     if (to.kind === 'unknown') {
       const routes = ROUTE_NAMES.map((r) => `${prefix}/${r}`);
       if (opts.prometheusPath !== '') routes.push(opts.prometheusPath);
@@ -121,21 +141,6 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
       throw new ApiProblem(405, `${request.method.slice(0, 20)} is not allowed; use GET`, {
         headers: { allow: 'GET, HEAD' },
       });
-    }
-    if (!(to.kind === 'prometheus' && opts.openPrometheus)) {
-      const decision = await access(request);
-      if (decision === 401) {
-        throw new ApiProblem(401, 'credentials required: send "Authorization: Bearer <token>"', { headers: CHALLENGE });
-      }
-      if (decision === 403) throw new ApiProblem(403, 'the credentials given are not valid for the metrics API');
-      if (decision === 'unconfigured') {
-        throw new ApiProblem(
-          401,
-          'the metrics API is protected and no credentials are configured: set [api] metrics_api_token ' +
-            '(or APIMETER__API__METRICS_API_TOKEN), or pass an authorize() function',
-          { headers: CHALLENGE },
-        );
-      }
     }
     if (to.kind === 'prometheus') return prometheus(request);
     if (to.kind === 'openapi') return jsonResponse(200, document());
