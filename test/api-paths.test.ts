@@ -111,7 +111,7 @@ const BYPASS_PATHS = [
   `${P}/openapi.json`,
   '/metrics',
 ];
-const NOT_A_BEARER_HEADER = [
+const NOT_A_BEARER_HEADER: Record<string, string>[] = [
   {},
   { authorization: TOKEN },
   { authorization: `Basic ${Buffer.from(`user:${TOKEN}`).toString('base64')}` },
