@@ -122,6 +122,24 @@ describe('start/end ranges answered from history', () => {
     assert.ok(Date.parse(range.from) - Date.parse(prev.from) >= Date.parse(range.to) - from, 'as long as the current');
     assert.equal(comparison.change!.count.absolute, res.json.count - prev.count);
   });
+
+  test('/summary window=1h: a previous period read from history shares no interval with the window', async () => {
+    const res = await get<SummaryJson>(`${served.base}${P}/summary?window=1h`);
+    assert.equal(res.status, 200, res.text);
+    const { range, comparison } = res.json;
+    assert.equal(range.source, 'memory');
+    const prev = comparison.previous!;
+    assert.ok(prev !== null, comparison.reason ?? '');
+    assert.ok(
+      Date.parse(prev.to) <= Date.parse(range.from),
+      `previous ends ${prev.to}, the window starts ${range.from}`,
+    );
+    // The window's first slot is 11:03 (it reports 11:22, when this meter started): the stored intervals
+    // end at 11:00, less than one interval before it.
+    assert.equal(prev.to, iso(Date.parse('2025-03-03T11:00:00Z')));
+    assert.equal(prev.count, inRange(Date.parse(prev.from), Date.parse(prev.to)));
+    assert.equal(res.json.count, inRange(Date.parse(range.from), NOW + 1) - inRange(Date.parse(range.from), SPLIT));
+  });
 });
 
 describe('/summary: a previous period past the history kept', () => {

@@ -14,6 +14,11 @@ export interface HistorySource {
   /** Shown in error messages (`sqlite`, `postgres`). */
   readonly name: string;
   /**
+   * Length of the stored intervals, ms (optional): `/summary` ends a previous period read from history on
+   * an interval boundary, so it never shares an interval with the current period.
+   */
+  readonly stepMs?: number;
+  /**
    * End of the newest interval fully persisted. The API reads history before it and the live ring from
    * it on, so nothing is counted twice. Must fall on a minute (the ring's coarse slot) boundary.
    */

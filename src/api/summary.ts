@@ -133,6 +133,14 @@ function previousSpec(opts: ResolvedOptions, spec: RangeSpec, data: Dataset, now
     }
   }
   const horizon = ringHorizon(rings, now);
+  const step = opts.history?.stepMs;
+  if (spec.kind === 'window' && from < horizon.coarse && step !== undefined && step > 0) {
+    // Read from history, which answers whole intervals: end on one, so none is shared with the current
+    // window (at the cost of a gap shorter than one interval).
+    const len = to - from;
+    to = Math.floor(to / step) * step;
+    from = to - len;
+  }
   const period = `the previous period (${iso(from)} to ${iso(to)})`;
   if (ring === 'fine' && from < horizon.fine) {
     // Coarser sources have other slot boundaries: the two periods would not be comparable.
