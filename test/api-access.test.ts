@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createMeter, ErrorKind, ManualClock } from '../src/index.js';
 import type { ApiRequest, SummaryJson } from '../src/api/index.js';
-import { createMetricsApi, createNodeHandler } from '../src/api/index.js';
+import { createMetricsApi, createNodeHandler, MemoryHistory } from '../src/api/index.js';
 import { AnswerCache } from '../src/api/cache.js';
 import { get, serveApi } from './helpers/api.js';
 
@@ -76,7 +76,9 @@ describe('access: bearer token, authorize(), open /metrics', () => {
     const served = await serveApi({ meter });
     try {
       assert.equal((await get(`${served.base}/prom`)).status, 200);
-      assert.equal((await get(`${served.base}/metrics`)).status, 404);
+      const auth = { authorization: 'Bearer from-env' };
+      assert.equal((await get(`${served.base}/metrics`, auth)).status, 404, 'not served at the default path');
+      assert.equal((await get(`${served.base}/metrics`)).status, 401, 'access is checked before the 404');
       assert.equal((await get(`${served.base}/m/summary`)).status, 401);
       assert.equal((await get(`${served.base}/m/summary`, { authorization: 'Bearer from-env' })).status, 200);
     } finally {
@@ -138,24 +140,52 @@ describe('access: bearer token, authorize(), open /metrics', () => {
 });
 
 describe('answer cache', () => {
-  test('expensive answers are reused until the TTL passes on the meter clock; cheap ones never', async () => {
-    const { meter, clock, ep } = meterWithTraffic();
+  test('answers from memory are never cached: 10 requests, then /summary counts them', async () => {
+    const clock = new ManualClock(Date.parse('2025-03-01T12:00:00Z'));
+    const meter = createMeter({ iniPath: false, env: {}, clock });
+    const ep = meter.endpoint('GET', '/a')!;
     const served = await serveApi({ meter, cacheSeconds: 5 });
     try {
-      const summary = async () => (await get<SummaryJson>(`${served.base}${P}/summary?window=1h`)).json.count;
+      const summary = () => get<SummaryJson>(`${served.base}${P}/summary`);
       const list = async (w: string) =>
         (await get<{ endpoints: { count: number }[] }>(`${served.base}${P}/endpoints?window=${w}`)).json.endpoints[0]
           .count;
-      assert.equal(await summary(), 10);
+      const first = await summary();
+      assert.equal(first.json.count, 0);
+      assert.equal(first.headers.get('cache-control'), 'no-store');
+      for (let i = 0; i < 10; i++) meter.record(ep, 200, 1, -1, -1, ErrorKind.None);
+      const next = await summary();
+      assert.equal(next.json.count, 10, 'not the answer of a moment ago');
+      assert.equal(next.headers.get('cache-control'), 'no-store');
       assert.equal(await list('1h'), 10);
-      assert.equal(await list('5m'), 10);
       meter.record(ep, 200, 1, -1, -1, ErrorKind.None);
-      assert.equal(await summary(), 10, 'cached');
-      assert.equal(await list('1h'), 10, 'an hour-long window is cached');
-      assert.equal(await list('5m'), 11, 'a 5-minute window is not');
-      clock.advance(5_000);
-      assert.equal(await summary(), 11, 'expired');
       assert.equal(await list('1h'), 11);
+      assert.equal((await summary()).json.count, 11);
+    } finally {
+      await served.close();
+    }
+  });
+
+  test('answers read from history are reused until the TTL passes on the meter clock, and say so', async () => {
+    const { meter, clock, ep } = meterWithTraffic();
+    const history = new MemoryHistory(300_000);
+    const served = await serveApi({ meter, cacheSeconds: 5, history });
+    try {
+      const summary = () => get<SummaryJson>(`${served.base}${P}/summary?window=24h`);
+      const first = await summary();
+      assert.equal(first.json.count, 10);
+      assert.equal(first.headers.get('cache-control'), 'private, max-age=5');
+      assert.equal(first.headers.get('age'), null);
+      meter.record(ep, 200, 1, -1, -1, ErrorKind.None);
+      clock.advance(2_000);
+      const again = await summary();
+      assert.equal(again.json.count, 10, 'cached');
+      assert.equal(again.headers.get('cache-control'), 'private, max-age=5');
+      assert.equal(again.headers.get('age'), '2', 'and how old it is');
+      clock.advance(3_000);
+      const fresh = await summary();
+      assert.equal(fresh.json.count, 11, 'expired');
+      assert.equal(fresh.headers.get('age'), null);
     } finally {
       await served.close();
     }

@@ -47,8 +47,8 @@ describe('metrics API: health', () => {
       for (let i = 0; i < 91; i++) meter.record(ep, 200, 50, -1, -1, 0);
       res = await health();
       assert.equal(res.json.traffic.count, 100);
-      near(res.json.checks.error_rate.value, 0.09, 'error rate');
-      assert.equal(res.json.checks.error_rate.status, 'degraded');
+      near(res.json.checks.error_rate_5xx.value, 0.09, 'error rate');
+      assert.equal(res.json.checks.error_rate_5xx.status, 'degraded');
       assert.equal(res.json.checks.p95_ms.status, 'unhealthy', 'p95 is one of the 5000 ms requests');
       assert.equal(res.json.status, 'unhealthy');
       assert.equal(res.status, 200, 'not 503 unless configured');

@@ -36,6 +36,10 @@ function checkStats(stats: EndpointStatsJson, sent: readonly Sent[], seconds: nu
   near(stats.rate_per_second, seconds > 0 ? e.count / seconds : 0, 1e-12, `${what} rate`);
   const errors = sent.filter((s) => s.status >= 400).length;
   assert.equal(stats.errors, errors, `${what} errors`);
+  const share = (lo: number) =>
+    e.count === 0 ? 0 : sent.filter((s) => s.status >= lo && s.status < lo + 100).length / e.count;
+  near(stats.error_rate_5xx, share(500), 1e-12, `${what} 5xx share`);
+  near(stats.error_rate_4xx, share(400), 1e-12, `${what} 4xx share`);
   assert.equal(
     stats.response_bytes.total,
     sent.reduce((a, s) => a + s.responseBytes, 0),
@@ -256,7 +260,10 @@ describe('metrics API over real HTTP (framework-free handler on node:http)', () 
       assert.equal(res.headers.get('x-total-count'), '7');
       const lines = res.text.split('\r\n');
       assert.equal(lines.at(-1), '');
-      assert.match(lines[0], /^method,route,count,errors,error_rate,rate_per_second,min,mean,p50,p90,p95,p99,max,/);
+      assert.match(
+        lines[0],
+        /^method,route,count,errors,error_rate_5xx,error_rate_4xx,rate_per_second,min,mean,p50,p90,p95,p99,max,/,
+      );
       const rows = lines.slice(1, -1);
       assert.equal(rows.length, 7, 'records end with CRLF; the LF inside one route is quoted data');
       const text = res.text;
@@ -359,7 +366,9 @@ describe('metrics API over real HTTP (framework-free handler on node:http)', () 
     assert.equal(json.count, e.count);
     assert.equal(json.endpoints, 7);
     assert.equal(json.active_endpoints, 7);
-    near(json.availability, (100 * (e.count - e.fiveXx)) / e.count, 1e-12, 'availability');
+    near(json.availability, (e.count - e.fiveXx) / e.count, 1e-12, 'availability is a fraction');
+    near(json.error_rate_5xx, e.fiveXx / e.count, 1e-12, 'error_rate_5xx');
+    near(json.error_rate_4xx, cur.filter((s) => s.status >= 400 && s.status < 500).length / e.count, 1e-12, '4xx');
     for (const k of ['p50', 'p95', 'p99'] as const) near(json.latency_ms[k], e[k], BOUND, `summary ${k}`);
     assert.equal(json.top.by_count.length, 2);
     assert.deepEqual(
@@ -369,19 +378,20 @@ describe('metrics API over real HTTP (framework-free handler on node:http)', () 
         ['GET', '/dags/{dag_id}'],
       ],
     );
-    const rates = json.top.by_error_rate.map((t) => t.error_rate);
+    const rates = json.top.by_error_rate_5xx.map((t) => t.error_rate_5xx);
     assert.deepEqual(
       rates,
       [...rates].sort((a, b) => b - a),
     );
-    const worst = ['GET /dags', 'POST /dags', 'GET /dags/{dag_id}']
+    const worst = [...new Set(cur.map((s) => `${s.method} ${s.route}`))]
       .map((key) => {
         const sent = cur.filter((s) => `${s.method} ${s.route}` === key);
-        return [key, sent.filter((s) => s.status >= 400).length / sent.length] as const;
+        return [key, sent.filter((s) => s.status >= 500).length / sent.length] as const;
       })
-      .sort((a, b) => b[1] - a[1])[0];
-    assert.equal(`${json.top.by_error_rate[0].method} ${json.top.by_error_rate[0].route}`, worst[0]);
-    near(json.top.by_error_rate[0].error_rate, worst[1], 1e-12, 'worst error rate');
+      .sort((a, b) => b[1] - a[1]);
+    assert.ok(worst[0][1] > worst[1][1], 'the fixture has one worst endpoint');
+    assert.equal(`${json.top.by_error_rate_5xx[0].method} ${json.top.by_error_rate_5xx[0].route}`, worst[0][0]);
+    near(json.top.by_error_rate_5xx[0].error_rate_5xx, worst[0][1], 1e-12, 'worst 5xx rate');
     const slowest = ['GET /dags', 'POST /dags', 'GET /dags/{dag_id}', `DELETE ${ROUTES.weird}`]
       .map((key) => [key, exact(cur.filter((s) => `${s.method} ${s.route}` === key)).p95 ?? -1] as const)
       .sort((a, b) => b[1] - a[1])[0];

@@ -274,7 +274,7 @@ test('summary merges sketches across endpoints instead of averaging percentiles'
   const s = meter.summary();
   all.sort((a, b) => a - b);
   assert.equal(s.count, 1000);
-  assert.equal(s.availability, 90);
+  assert.equal(s.availability, 0.9, 'availability is a fraction: 900 of 1,000 not 5xx');
   within(s.latencyMs.p50, exactQuantile(all, 0.5));
   within(s.latencyMs.p95, exactQuantile(all, 0.95));
 });

@@ -1,10 +1,38 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { createMetricsApi } from '../api/api.js';
 import type { MetricsApi } from '../api/api.js';
 import type { MetricsApiOptions } from '../api/options.js';
 
 export type ApimeterApiFastifyOptions = MetricsApiOptions | { api: MetricsApi };
+
+async function answerWith(api: MetricsApi, request: FastifyRequest, reply: FastifyReply) {
+  const raw = request.raw;
+  const answer = await api.handle({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers });
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
+}
+
+/**
+ * Fastify's `frameworkErrors` server option for the metrics API. Fastify rejects a malformed
+ * percent-encoding (`/api/v2/metrics/endpoints/%`, FST_ERR_BAD_URL) before any route or plugin sees it;
+ * with this option such requests under the API's paths get the API's own answer (access checked first,
+ * then a 400 or 404 in its JSON error format). Other requests go to `fallback`, or get Fastify's default.
+ *
+ * @example
+ * const api = createMetricsApi({ meter, token });
+ * const app = Fastify({ frameworkErrors: apimeterFrameworkErrors(api) });
+ * await app.register(apimeterApi, { api });
+ */
+export function apimeterFrameworkErrors(
+  api: MetricsApi,
+  fallback?: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return function apimeterFrameworkErrors(error, request, reply) {
+    if (api.owns(request.raw.url ?? '/')) void answerWith(api, request, reply);
+    else if (fallback !== undefined) fallback(error, request, reply);
+    else void reply.send(error);
+  };
+}
 
 function apimeterApiFastify(
   fastify: FastifyInstance,
@@ -19,15 +47,13 @@ function apimeterApiFastify(
     return;
   }
   async function apimeterApiRoute(request: FastifyRequest, reply: FastifyReply) {
-    const raw = request.raw;
-    const answer = await api.handle({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers });
-    return reply.code(answer.status).headers(answer.headers).send(answer.body);
+    return answerWith(api, request, reply);
   }
   const { prefix, prometheusPath } = api.options;
   const paths = ['endpoints', 'endpoints/*', 'summary', 'health', 'openapi.json'].map((p) => `${prefix}/${p}`);
   // The catch-all answers unknown paths under the prefix with the API's JSON 404; at the root it would
   // swallow the application's own 404s.
-  if (prefix !== '') paths.push(`${prefix}/*`);
+  if (prefix !== '') paths.push(prefix, `${prefix}/*`);
   if (prometheusPath !== '') paths.push(prometheusPath);
   for (const url of paths) fastify.get(url, apimeterApiRoute);
   if (!('api' in options)) fastify.addHook('onClose', (_instance, next) => (api.close(), next()));

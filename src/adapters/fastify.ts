@@ -347,5 +347,5 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
 export const apimeter = fp(apimeterFastify, { fastify: '5.x', name: 'apimeter' });
 export default apimeter;
 
-export { apimeterApi } from './fastify-api.js';
+export { apimeterApi, apimeterFrameworkErrors } from './fastify-api.js';
 export type { ApimeterApiFastifyOptions } from './fastify-api.js';

@@ -68,12 +68,13 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const { meter, prefix } = opts;
   const access = createAccessCheck(opts);
   const monitor = new ProcessMonitor();
-  const cache = new AnswerCache<{ response: ApiResponse; size: number }>(
+  const cache = new AnswerCache<{ response: ApiResponse; size: number; at: number }>(
     opts.cacheMs,
     opts.cacheEntries,
     MAX_CACHE_BYTES,
     () => meter.clock.now(),
   );
+  const cacheControl = `private, max-age=${Math.floor(opts.cacheMs / 1000)}`;
   let openApi: Record<string, unknown> | undefined;
   const document = () => (openApi ??= openApiDocument(opts));
 
@@ -104,10 +105,30 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     };
   }
 
+  /** Throws the 401/403 unless the request may read the API. */
+  async function checkAccess(request: ApiRequest): Promise<void> {
+    const decision = await access(request);
+    if (decision === 401) {
+      throw new ApiProblem(401, 'credentials required: send "Authorization: Bearer <token>"', { headers: CHALLENGE });
+    }
+    if (decision === 403) throw new ApiProblem(403, 'the credentials given are not valid for the metrics API');
+    if (decision === 'unconfigured') {
+      throw new ApiProblem(
+        401,
+        'the metrics API is protected and no credentials are configured: set [api] metrics_api_token ' +
+          '(or APIMETER__API__METRICS_API_TOKEN), or pass an authorize() function',
+        { headers: CHALLENGE },
+      );
+    }
+  }
+
   async function answer(request: ApiRequest): Promise<ApiResponse> {
     const [path, search] = splitUrl(request.url);
+    const to: Target = path.length > MAX_PATH ? { kind: 'unknown', path, underPrefix: false } : target(path);
+    // Access first, for every path and method (but an open Prometheus path): without credentials a client
+    // learns nothing, not even which routes exist.
+    if (!(to.kind === 'prometheus' && opts.openPrometheus)) await checkAccess(request);
     if (path.length > MAX_PATH) throw new ApiProblem(404, `path of ${path.length} characters: no such route`);
-    const to = target(path);
     if (to.kind === 'unknown') {
       const routes = ROUTE_NAMES.map((r) => `${prefix}/${r}`);
       if (opts.prometheusPath !== '') routes.push(opts.prometheusPath);
@@ -121,33 +142,24 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
         headers: { allow: 'GET, HEAD' },
       });
     }
-    if (!(to.kind === 'prometheus' && opts.openPrometheus)) {
-      const decision = await access(request);
-      if (decision === 401) {
-        throw new ApiProblem(401, 'credentials required: send "Authorization: Bearer <token>"', { headers: CHALLENGE });
-      }
-      if (decision === 403) throw new ApiProblem(403, 'the credentials given are not valid for the metrics API');
-      if (decision === 'unconfigured') {
-        throw new ApiProblem(
-          401,
-          'the metrics API is protected and no credentials are configured: set [api] metrics_api_token ' +
-            '(or APIMETER__API__METRICS_API_TOKEN), or pass an authorize() function',
-          { headers: CHALLENGE },
-        );
-      }
-    }
     if (to.kind === 'prometheus') return prometheus(request);
     if (to.kind === 'openapi') return jsonResponse(200, document());
 
     const csv = /\btext\/csv\b/i.test(headerOf(request, 'accept') ?? '') ? 'csv' : '';
     const key = `${to.name}\0${to.endpoint ?? ''}\0${search}\0${csv}`;
     const hit = cache.enabled ? cache.get(key) : undefined;
-    if (hit !== undefined) return hit.response;
+    if (hit !== undefined) {
+      // Age and max-age tell the client how old the reused answer is and how long it was meant to live.
+      const age = String(Math.max(0, Math.floor((meter.clock.now() - hit.at) / 1000)));
+      return { ...hit.response, headers: { ...hit.response.headers, age } };
+    }
     const endpoint = to.endpoint === undefined ? undefined : decodeEndpoint(to.endpoint);
     const out = await to.route.run({ opts, request, search, endpoint, monitor });
-    if (out.cacheable && out.response.status === 200) {
+    if (cache.enabled && out.cacheable && out.response.status === 200) {
       const size = typeof out.response.body === 'string' ? out.response.body.length * 2 : out.response.body.length;
-      cache.set(key, { response: out.response, size });
+      const response = { ...out.response, headers: { ...out.response.headers, 'cache-control': cacheControl } };
+      cache.set(key, { response, size, at: meter.clock.now() });
+      return response;
     }
     return out.response;
   }

@@ -36,13 +36,17 @@ export interface Scope {
   method?: string;
 }
 
-/** How a span is split between history (before `split`) and the ring (from `split`). */
+/**
+ * How a span is split between history (before `split`) and the ring (from `liveFrom` to `liveTo`: `to`
+ * snapped up to the ring's minute, or the current minute when the span reaches now).
+ */
 interface HistoryPlan {
   history: HistorySource;
   from: number;
   split: number;
   to: number;
   liveFrom: number;
+  liveTo: number;
 }
 
 function liveEndpoints(opts: ResolvedOptions, scope: Scope): EndpointStats[] {
@@ -61,7 +65,8 @@ function historyPlan(opts: ResolvedOptions, spec: RangeSpec & { kind: 'span' }, 
   const coarseMs = meter.rings.coarseMs;
   const split = Math.floor(Math.min(history.persistedUntil(), now) / coarseMs) * coarseMs;
   const liveFrom = Math.max(split, ringHorizon(meter.rings, now).coarse, spec.from);
-  return { history, from: spec.from, split, to: spec.to, liveFrom };
+  const liveTo = (spec.to >= now ? Math.floor(now / coarseMs) + 1 : Math.ceil(spec.to / coarseMs)) * coarseMs;
+  return { history, from: spec.from, split, to: spec.to, liveFrom, liveTo };
 }
 
 async function fromHistory<T>(history: HistorySource, read: () => Promise<T>): Promise<T> {
@@ -116,10 +121,9 @@ export async function collect(opts: ResolvedOptions, spec: RangeSpec, scope: Sco
   const answer = await fromHistory(h.history, () =>
     h.history.endpoints({ from: h.from, to: Math.min(h.to, h.split), ...scope }),
   );
-  const liveTo = (Math.floor(now / meter.rings.coarseMs) + 1) * meter.rings.coarseMs;
   const useLive = h.liveFrom < h.to;
   const rows = new Map<string, Row>();
-  for (const row of live((ep) => (useLive ? rangeTally(ep, 'coarse', h.liveFrom, liveTo, now) : new Tally()))) {
+  for (const row of live((ep) => (useLive ? rangeTally(ep, 'coarse', h.liveFrom, h.liveTo, now) : new Tally()))) {
     rows.set(`${row.method} ${row.route}`, row);
   }
   for (const e of answer.endpoints) {
@@ -129,12 +133,15 @@ export async function collect(opts: ResolvedOptions, spec: RangeSpec, scope: Sco
       rows.set(key, { method: e.method, route: e.route, tally: new Tally().merge(e.tally), inflight: 0, ep: null });
     else row.tally.merge(e.tally);
   }
+  // What the answer covers: history answers whole intervals (its `to` is snapped up to one), the ring
+  // whole minutes up to now; rates divide by this, not by the unsnapped range asked for.
   const from = Math.min(answer.from, h.from);
+  const to = Math.min(now, useLive ? h.liveTo : Math.max(answer.to, from));
   return {
     window: spec.window,
     from,
-    to: spec.to,
-    seconds: Math.max(0, spec.to - from) / 1000,
+    to,
+    seconds: Math.max(0, to - from) / 1000,
     resolutionMs: meter.rings.coarseMs,
     source: useLive ? 'memory+history' : 'history',
     rows: [...rows.values()],
@@ -201,7 +208,7 @@ export async function collectSeries(
     stepMs *= Math.max(1, Math.ceil(span / stepMs / MAX_POINTS));
     from = Math.floor(data.from / stepMs) * stepMs;
     addSlots(byStart, series.points, stepMs);
-    if (h.liveFrom < h.to) read('coarse', h.liveFrom, now + 1, stepMs);
+    if (h.liveFrom < h.to) read('coarse', h.liveFrom, h.liveTo, stepMs);
   }
   const points: SlotTally[] = [];
   const last = Math.floor(Math.min(now, data.to === now ? now : data.to - 1) / stepMs) * stepMs;

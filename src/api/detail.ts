@@ -1,120 +1,54 @@
-import { AUTH_TYPES, EXEMPLAR_SLOTS } from '../core/detail.js';
-import type { EndpointDetail, Exemplar } from '../core/detail.js';
+import type { EndpointDetail } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
-import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from '../core/sketch.js';
-import { countsOf } from '../core/counts.js';
+import { detailSnapshot } from '../core/query.js';
 import type { Tally } from '../core/tally.js';
 import type { DetailedStatsJson } from './schemas.js';
-import { distribution, iso } from './stats.js';
-
-type RateLimit = DetailedStatsJson['rate_limit'];
-
-/** The last quota reported on any of the endpoints, and the lowest share seen on any. */
-function rateLimit(details: readonly EndpointDetail[], limited: number): RateLimit {
-  let last: EndpointDetail | undefined;
-  let lowest = Infinity;
-  for (const d of details) {
-    if (d.rateLimit < 0) continue;
-    if (last === undefined || d.rateAt > last.rateAt) last = d;
-    lowest = Math.min(lowest, d.rateLowestShare);
-  }
-  return {
-    limited,
-    limit: last === undefined ? null : last.rateLimit,
-    remaining: last === undefined || last.rateRemaining < 0 ? null : last.rateRemaining,
-    reported_at: last === undefined ? null : iso(last.rateAt),
-    lowest_remaining_share: last === undefined ? null : lowest,
-  };
-}
-
-function errorMessages(details: readonly EndpointDetail[]): DetailedStatsJson['error_messages'] {
-  const merged = new Map<string, { class: string; message: string; count: number; lastAt: number }>();
-  for (const d of details) {
-    for (const m of d.messages.values()) {
-      const key = `${m.class}\u0000${m.message}`;
-      const e = merged.get(key);
-      if (e === undefined) merged.set(key, { ...m });
-      else {
-        e.count += m.count;
-        e.lastAt = Math.max(e.lastAt, m.lastAt);
-      }
-    }
-  }
-  return [...merged.values()]
-    .sort((a, b) => b.count - a.count || b.lastAt - a.lastAt || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0))
-    .map((m) => ({ class: m.class, message: m.message, count: m.count, last_at: iso(m.lastAt) }));
-}
-
-/** Per power-of-two latency slot, the latest exemplar of any of the endpoints. */
-export function latestExemplars(details: readonly EndpointDetail[]): Exemplar[] {
-  const out: Exemplar[] = [];
-  for (let i = 0; i < EXEMPLAR_SLOTS; i++) {
-    let best: Exemplar | undefined;
-    for (const d of details) {
-      const e = d.exemplars[i];
-      if (e !== undefined && (best === undefined || e.at > best.at)) best = e;
-    }
-    if (best !== undefined) out.push(best);
-  }
-  return out;
-}
+import { distributionJson } from './stats.js';
 
 /**
- * Detailed mode's figures for one route: window counts from `t` (the range's merged tally, history
- * included), since-start data merged over `eps` (its live endpoints: one per method asked for).
+ * Detailed mode's figures for one route, core's `detailSnapshot` in the API's names: window counts from
+ * `t` (the range's merged tally, history included), since-start data merged over `eps` (its live
+ * endpoints: one per method asked for).
  */
 export function detailJson(t: Tally, eps: readonly EndpointStats[]): DetailedStatsJson {
-  const c = countsOf(t);
   const details = eps.map((ep) => ep.detail).filter((d): d is EndpointDetail => d !== null);
-  const auth = new Array<number>(AUTH_TYPES.length * 2).fill(0);
-  const queries = new Sketch(SIZE_SKETCH);
-  const dbTime = new Sketch(LATENCY_SKETCH);
-  for (const d of details) {
-    d.auth.forEach((n, i) => (auth[i] += n));
-    queries.merge(d.queries);
-    dbTime.merge(d.dbTime);
-  }
-  const byType: DetailedStatsJson['auth']['by_type'] = [];
-  AUTH_TYPES.forEach((type, i) => {
-    const failure = auth[i * 2];
-    const success = auth[i * 2 + 1];
-    if (success + failure > 0) byType.push({ type, success, failure });
-  });
-  const attempts = c.authAttempts;
-  const requests = c.detailed;
+  const d = detailSnapshot(t, details);
   return {
-    requests,
+    requests: d.requests,
     auth: {
-      attempts,
-      failures: c.authFailures,
-      failure_rate: attempts === 0 ? 0 : c.authFailures / attempts,
-      by_type: byType,
+      attempts: d.auth.attempts,
+      failures: d.auth.failures,
+      failure_rate: d.auth.failureRate,
+      by_type: d.auth.byType,
     },
-    rate_limit: rateLimit(details, c.rateLimited),
+    rate_limit: {
+      limited: d.rateLimit.limited,
+      limit: d.rateLimit.limit,
+      remaining: d.rateLimit.remaining,
+      reported_at: d.rateLimit.reportedAt,
+      lowest_remaining_share: d.rateLimit.lowestRemainingShare,
+    },
     db: {
-      queries: c.dbQueries,
-      query_ms: c.dbMs,
-      queries_per_request_mean: requests === 0 ? null : c.dbQueries / requests,
-      queries_per_request: distribution(queries),
-      db_ms_per_request: distribution(dbTime),
+      queries: d.db.queries,
+      query_ms: d.db.queryMs,
+      queries_per_request_mean: d.db.queriesPerRequestMean,
+      queries_per_request: distributionJson(d.db.queriesPerRequest),
+      db_ms_per_request: distributionJson(d.db.dbMsPerRequest),
     },
-    error_messages: errorMessages(details),
-    error_samples: details
-      .flatMap((d) => d.samples)
-      .sort((a, b) => a.at - b.at)
-      .map((s) => ({
-        at: iso(s.at),
-        status: s.status,
-        class: s.class,
-        message: s.message,
-        frames: s.frames.slice(),
-        trace_id: s.traceId ?? null,
-      })),
-    exemplars: latestExemplars(details).map((e) => ({
-      trace_id: e.traceId,
-      span_id: e.spanId ?? null,
-      value_ms: e.valueMs,
-      at: iso(e.at),
+    error_messages: d.errorMessages.map((m) => ({
+      class: m.class,
+      message: m.message,
+      count: m.count,
+      last_at: m.lastAt,
     })),
+    error_samples: d.errorSamples.map((s) => ({
+      at: s.at,
+      status: s.status,
+      class: s.class,
+      message: s.message,
+      frames: s.frames,
+      trace_id: s.traceId,
+    })),
+    exemplars: d.exemplars.map((e) => ({ trace_id: e.traceId, span_id: e.spanId, value_ms: e.valueMs, at: e.at })),
   };
 }

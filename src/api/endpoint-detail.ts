@@ -1,5 +1,5 @@
-import { MAX_EXCEPTION_CLASSES } from '../core/endpoint.js';
 import type { EndpointStats } from '../core/endpoint.js';
+import { exceptionList } from '../core/query.js';
 import { Sketch } from '../core/sketch.js';
 import { collect, collectSeries } from './dataset.js';
 import { detailJson } from './detail.js';
@@ -8,10 +8,10 @@ import { ApiProblem, badParameter, jsonResponse } from './http.js';
 import { Query, shown } from './params.js';
 import type { ParamDef } from './params.js';
 import { parseRange, rangeParams } from './range.js';
-import { isExpensive } from './route.js';
+import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointDetailJson } from './schemas.js';
-import { endpointStats, hasDetail, iso, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
+import { endpointStats, hasDetail, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
 
 const PARAMS: readonly ParamDef[] = [
   {
@@ -23,26 +23,33 @@ const PARAMS: readonly ParamDef[] = [
 ];
 
 function exceptions(eps: readonly EndpointStats[]): EndpointDetailJson['exceptions'] {
-  const merged = new Map<string, { count: number; lastMessage: string; lastAt: number }>();
-  for (const ep of eps) {
-    for (const [cls, info] of ep.exceptions ?? []) {
-      const m = merged.get(cls);
-      if (m === undefined) merged.set(cls, { ...info });
-      else {
-        m.count += info.count;
-        if (info.lastAt >= m.lastAt) Object.assign(m, { lastMessage: info.lastMessage, lastAt: info.lastAt });
-      }
-    }
+  return exceptionList(eps).map((e) => ({
+    class: e.class,
+    count: e.count,
+    last_message: e.lastMessage,
+    last_at: e.lastAt,
+  }));
+}
+
+/**
+ * The `{endpoint}` segment: a route template (`/dags/{dag_id}`), or an endpoint as the API lists and
+ * names it elsewhere, `METHOD route` (`GET /dags/{dag_id}`), which also selects the method.
+ */
+export function endpointTarget(segment: string, methodParam: string | undefined): { route: string; method?: string } {
+  const space = segment.indexOf(' ');
+  const named = space > 0 ? methodOf(segment.slice(0, space)) : undefined;
+  const method = methodParam === undefined ? undefined : methodOf(methodParam);
+  if (methodParam !== undefined && method === undefined) {
+    throw badParameter('method', `${shown(methodParam)} is not a valid value`, METHOD_CHOICES);
   }
-  return [...merged]
-    .sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))
-    .slice(0, MAX_EXCEPTION_CLASSES)
-    .map(([cls, info]) => ({
-      class: cls,
-      count: info.count,
-      last_message: info.lastMessage,
-      last_at: iso(info.lastAt),
-    }));
+  // Only the upper-case spelling the API lists, so a route template containing a space stays a route.
+  if (named === undefined || segment.slice(0, space) !== named || space === segment.length - 1) {
+    return { route: segment, method };
+  }
+  if (method !== undefined && method !== named) {
+    throw badParameter('method', `${method} contradicts the endpoint ${shown(segment)}; give one of them`);
+  }
+  return { route: segment.slice(space + 1), method: named };
 }
 
 function notFound(input: RouteInput, route: string, method: string | undefined, known: string[]): ApiProblem {
@@ -61,13 +68,8 @@ export const endpointDetail: Route = {
   params: PARAMS,
   async run(input: RouteInput): Promise<RouteOutput> {
     const { opts } = input;
-    const route = input.endpoint ?? '';
     const query = Query.parse(input.search, PARAMS);
-    const rawMethod = query.get('method');
-    const method = rawMethod === undefined ? undefined : methodOf(rawMethod);
-    if (rawMethod !== undefined && method === undefined) {
-      throw badParameter('method', `${shown(rawMethod)} is not a valid value`, METHOD_CHOICES);
-    }
+    const { route, method } = endpointTarget(input.endpoint ?? '', query.get('method'));
     const spec = parseRange(query, opts.meter.clock.now(), '1h');
     const known = opts.meter.registry
       .endpoints()
@@ -106,10 +108,10 @@ export const endpointDetail: Route = {
       ...(detailed ? { detail: detailJson(tally, eps) } : {}),
       series: {
         step_seconds: series.stepMs / 1000,
-        points: series.points.map((p) => seriesPoint(p.start, p.tally)),
+        points: series.points.map((p) => seriesPoint(p.start, p.tally, series.stepMs / 1000)),
       },
       range: rangeJson(data),
     };
-    return { response: jsonResponse(200, body), cacheable: isExpensive(spec) };
+    return { response: jsonResponse(200, body), cacheable: readsHistory(data) };
   },
 };

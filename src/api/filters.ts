@@ -1,5 +1,5 @@
-import { Counters, readCounters, STATUS_CLASSES } from '../core/counts.js';
 import { KNOWN_METHODS, OTHER_METHOD } from '../core/methods.js';
+import { statusClassCount } from '../core/query.js';
 import type { Tally } from '../core/tally.js';
 import { listParam } from './params.js';
 import type { Query } from './params.js';
@@ -18,11 +18,11 @@ export function methodsParam(query: Query): string[] | undefined {
 }
 
 /** A status filter item: an exact code or a whole class. */
-export type StatusFilter = { code: number } | { class: number };
+export type StatusFilter = { code: number } | { class: 1 | 2 | 3 | 4 | 5 };
 
 function statusOf(text: string): StatusFilter | undefined {
   const cls = /^([1-5])xx$/i.exec(text);
-  if (cls !== null) return { class: Number(cls[1]) };
+  if (cls !== null) return { class: Number(cls[1]) as 1 | 2 | 3 | 4 | 5 };
   if (/^\d{3}$/.test(text)) {
     const code = Number(text);
     if (code >= 100 && code <= 599) return { code };
@@ -34,16 +34,12 @@ export function statusParam(query: Query): StatusFilter[] | undefined {
   return listParam(query, 'status', statusOf, STATUS_HELP);
 }
 
-const scratch = new Counters();
-
 /** True when the tally holds at least one response matching one of the filters. */
 export function matchesStatus(t: Tally, filters: readonly StatusFilter[]): boolean {
   let codes: Map<number, number> | undefined;
-  let counters: Counters | undefined;
   for (const f of filters) {
     if ('class' in f) {
-      counters ??= readCounters(scratch, t, undefined, false);
-      if (counters.classes[STATUS_CLASSES[f.class - 1]] > 0) return true;
+      if (statusClassCount(t, f.class) > 0) return true;
     } else {
       codes ??= t.statusCodes();
       if ((codes.get(f.code) ?? 0) > 0) return true;

@@ -1,5 +1,6 @@
 import type { ComponentHealth } from '../core/health.js';
 import type { WindowName } from '../core/query.js';
+import { tallyFigures } from '../core/query.js';
 import { Tally } from '../core/tally.js';
 import { collect } from './dataset.js';
 import { jsonResponse } from './http.js';
@@ -7,7 +8,7 @@ import { choiceParam, Query } from './params.js';
 import type { ParamDef } from './params.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { ComponentStateJson, HealthJson } from './schemas.js';
-import { fiveXx, finite, rangeJson } from './stats.js';
+import { finite, rangeJson } from './stats.js';
 
 const WINDOWS: readonly WindowName[] = ['1m', '5m', '15m', '1h'];
 
@@ -52,10 +53,11 @@ export const health: Route = {
     const data = await collect(opts, { kind: 'window', window });
     const all = new Tally();
     for (const r of data.rows) all.merge(r.tally);
-    const count = all.count;
+    const f = tallyFigures(all, data.seconds);
+    const count = f.count;
     const enough = count >= t.minRequests && count > 0;
-    const p95 = all.latency.count === 0 ? null : finite(all.latency.quantile(0.95));
-    const errorRate = count === 0 ? null : fiveXx(all) / count;
+    const p95 = f.latencyMs.p95 === null ? null : finite(f.latencyMs.p95);
+    const errorRate = count === 0 ? null : f.errorRate5xx;
     const checks: HealthJson['checks'] = {
       p95_ms: {
         value: p95,
@@ -63,7 +65,7 @@ export const health: Route = {
         unhealthy_above: t.p95UnhealthyMs,
         status: level(p95, t.p95DegradedMs, t.p95UnhealthyMs, enough),
       },
-      error_rate: {
+      error_rate_5xx: {
         value: errorRate,
         degraded_above: t.errorRateDegraded,
         unhealthy_above: t.errorRateUnhealthy,
@@ -77,7 +79,7 @@ export const health: Route = {
       const limit = p95Level === 'degraded' ? t.p95DegradedMs : t.p95UnhealthyMs;
       worsen(p95Level, `p95 latency ${p95!.toFixed(1)} ms is above ${limit} ms over ${window}`);
     }
-    const errLevel = checks.error_rate.status;
+    const errLevel = checks.error_rate_5xx.status;
     if (errLevel === 'degraded' || errLevel === 'unhealthy') {
       const limit = errLevel === 'degraded' ? t.errorRateDegraded : t.errorRateUnhealthy;
       worsen(errLevel, `5xx share ${(100 * errorRate!).toFixed(2)} % is above ${100 * limit} % over ${window}`);
@@ -95,7 +97,7 @@ export const health: Route = {
       status,
       reasons,
       range: rangeJson(data),
-      traffic: { count, rate_per_second: data.seconds > 0 ? count / data.seconds : 0, min_requests: t.minRequests },
+      traffic: { count, rate_per_second: f.ratePerSecond, min_requests: t.minRequests },
       checks,
       components,
       process: input.monitor.read(),

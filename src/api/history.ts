@@ -14,10 +14,21 @@ export interface HistorySource {
   /** Shown in error messages (`sqlite`, `postgres`). */
   readonly name: string;
   /**
+   * Length of the stored intervals, ms (optional): `/summary` ends a previous period read from history on
+   * an interval boundary, so it never shares an interval with the current period.
+   */
+  readonly stepMs?: number;
+  /**
    * End of the newest interval fully persisted. The API reads history before it and the live ring from
    * it on, so nothing is counted twice. Must fall on a minute (the ring's coarse slot) boundary.
    */
   persistedUntil(): number;
+  /**
+   * Start of the oldest data the source still holds in full (its retention cutoff): intervals before it
+   * may have been deleted. Optional; without it the API assumes `[metrics] api_metrics_retention_days` of
+   * the meter's configuration (0: everything kept).
+   */
+  retainedFrom?(now: number): number;
   /** Every endpoint with data in the range, each with its counters and sketch merged over the range. */
   endpoints(query: HistoryQuery): Promise<HistoryAnswer>;
   /** One route's data per stored interval, oldest first (empty intervals may be left out). */

@@ -7,7 +7,7 @@ import type { ApiResponse } from './http.js';
 import { choiceParam, integerParam, Query, textParam } from './params.js';
 import type { ParamDef } from './params.js';
 import { parseRange, rangeParams } from './range.js';
-import { isExpensive } from './route.js';
+import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointListJson } from './schemas.js';
 import { hasDetail, rangeJson, rowStats } from './stats.js';
@@ -114,7 +114,7 @@ export const listEndpoints: Route = {
       order_by: order.text,
       range: rangeJson(data),
     };
-    const cacheable = isExpensive(spec);
+    const cacheable = readsHistory(data);
     return { response: csv ? csvResponse(page, detailed) : jsonResponse(200, page), cacheable };
   },
 };

@@ -61,7 +61,7 @@ function operation(summary: string, params: readonly ParamDef[], ok: Json, extra
     responses: {
       '200': ok,
       '400': problem('A bad query parameter; `parameter` names it'),
-      '401': problem('No credentials'),
+      '401': problem('No credentials (checked before any other answer, the 404 of an unknown path included)'),
       '403': problem('Wrong credentials'),
       ...extra,
     },
@@ -106,7 +106,9 @@ export function openApiDocument(opts: ResolvedOptions): Json {
             name: 'endpoint',
             in: 'path',
             required: true,
-            description: 'The route template, URL-encoded as one segment (/dags/{dag_id} → %2Fdags%2F%7Bdag_id%7D)',
+            description:
+              'The route template, URL-encoded as one segment (/dags/{dag_id} → %2Fdags%2F%7Bdag_id%7D), or the ' +
+              'endpoint as listed, METHOD and route (GET /dags/{dag_id} → GET%20%2Fdags%2F%7Bdag_id%7D), which selects the method',
             schema: { type: 'string' },
           },
           ...parameters(endpointDetail.params),

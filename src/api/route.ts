@@ -2,7 +2,6 @@ import type { ApiRequest, ApiResponse } from './http.js';
 import type { ResolvedOptions } from './options.js';
 import type { ParamDef } from './params.js';
 import type { ProcessMonitor } from './process-monitor.js';
-import type { RangeSpec } from './range.js';
 
 export interface RouteInput {
   opts: ResolvedOptions;
@@ -16,7 +15,7 @@ export interface RouteInput {
 
 export interface RouteOutput {
   response: ApiResponse;
-  /** Worth caching: a long range or history. */
+  /** Worth caching: read from persisted history (answers from memory are cheap, and never stale). */
   cacheable: boolean;
 }
 
@@ -26,9 +25,10 @@ export interface Route {
   run(input: RouteInput): Promise<RouteOutput>;
 }
 
-const HOUR = 3_600_000;
-
-/** Ranges of an hour or more, and anything read from history, are expensive enough to cache. */
-export function isExpensive(spec: RangeSpec): boolean {
-  return spec.kind === 'span' ? spec.to - spec.from >= HOUR : spec.window === '1h';
+/**
+ * Answers read from persisted history are expensive enough to cache (for `metrics_api_cache_seconds`,
+ * said in their Cache-Control); answers from the in-memory ring are cheap, so they are always fresh.
+ */
+export function readsHistory(data: { source: string }): boolean {
+  return data.source !== 'memory';
 }

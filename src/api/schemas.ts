@@ -53,12 +53,20 @@ export const Range = z
   })
   .describe('The time range an answer covers, after snapping to whole slots');
 
+const ERRORS = count.describe(
+  'requests with an error type (any of error_types: 5xx, 4xx, exceptions, validation, aborted)',
+);
+const RATE_5XX = ratio.describe('share of 5xx responses (0 without requests)');
+const RATE_4XX = ratio.describe('share of 4xx responses, aborted requests (499) included (0 without requests)');
+const AVAILABILITY = ratio.describe('share of requests that were not 5xx, 0..1 (1 without requests)');
+
 export const EndpointStats = z.object({
   method: z.string(),
   route: z.string().describe('route template exactly as recorded'),
   count,
-  errors: count,
-  error_rate: ratio,
+  errors: ERRORS,
+  error_rate_5xx: RATE_5XX,
+  error_rate_4xx: RATE_4XX,
   rate_per_second: z.number().min(0),
   status_classes: StatusClasses,
   status_codes: z.record(z.string().regex(/^\d+$/), count),
@@ -103,8 +111,9 @@ export const ExceptionInfo = z.object({
 export const SeriesPoint = z.object({
   start: isoTime,
   count,
-  errors: count,
-  error_rate: ratio,
+  errors: ERRORS,
+  error_rate_5xx: RATE_5XX,
+  error_rate_4xx: RATE_4XX,
   p50: ms,
   p95: ms,
   p99: ms,
@@ -184,8 +193,9 @@ export const TopEntry = z.object({
   method: z.string(),
   route: z.string(),
   count,
-  errors: count,
-  error_rate: ratio,
+  errors: ERRORS,
+  error_rate_5xx: RATE_5XX,
+  error_rate_4xx: RATE_4XX,
   p95: ms,
 });
 
@@ -193,7 +203,8 @@ export const CHANGE_FIELDS = [
   'count',
   'rate_per_second',
   'errors',
-  'error_rate',
+  'error_rate_5xx',
+  'error_rate_4xx',
   'availability',
   'p50',
   'p95',
@@ -206,9 +217,10 @@ export const PeriodTotals = z.object({
   seconds: z.number().min(0),
   count,
   rate_per_second: z.number().min(0),
-  errors: count,
-  error_rate: ratio,
-  availability: z.number().min(0).max(100),
+  errors: ERRORS,
+  error_rate_5xx: RATE_5XX,
+  error_rate_4xx: RATE_4XX,
+  availability: AVAILABILITY,
   p50: ms,
   p95: ms,
   p99: ms,
@@ -224,9 +236,10 @@ export const Summary = z.object({
   endpoints: count.describe('endpoints known'),
   active_endpoints: count.describe('endpoints with at least one request in the range'),
   count,
-  errors: count,
-  error_rate: ratio,
-  availability: z.number().min(0).max(100).describe('share of requests that were not 5xx, in percent'),
+  errors: ERRORS,
+  error_rate_5xx: RATE_5XX,
+  error_rate_4xx: RATE_4XX,
+  availability: AVAILABILITY,
   rate_per_second: z.number().min(0),
   status_classes: StatusClasses,
   error_types: ErrorTypes,
@@ -240,12 +253,14 @@ export const Summary = z.object({
   db_query_ms: z.number().min(0).optional(),
   top: z.object({
     by_count: z.array(TopEntry),
-    by_errors: z.array(TopEntry),
-    by_error_rate: z.array(TopEntry),
+    by_errors: z.array(TopEntry).describe('most requests with an error type'),
+    by_error_rate_5xx: z.array(TopEntry).describe('highest share of 5xx responses'),
     by_p95: z.array(TopEntry),
   }),
   comparison: z.object({
-    previous: PeriodTotals.nullable().describe('the period of the same length just before, or null'),
+    previous: PeriodTotals.nullable().describe(
+      'the period of the same length just before (adjacent, not overlapping), or null when it is not fully covered',
+    ),
     change: z
       .object(
         Object.fromEntries(CHANGE_FIELDS.map((f) => [f, Change])) as Record<
@@ -254,7 +269,7 @@ export const Summary = z.object({
         >,
       )
       .nullable(),
-    reason: z.string().nullable().describe('why previous is null'),
+    reason: z.string().nullable().describe('why previous and change are null'),
   }),
 });
 
@@ -284,7 +299,7 @@ export const Health = z.object({
   traffic: z.object({ count, rate_per_second: z.number().min(0), min_requests: count }),
   checks: z.object({
     p95_ms: Check,
-    error_rate: Check.describe('share of 5xx responses (4xx are the clients’ errors, not the API’s)'),
+    error_rate_5xx: Check.describe('share of 5xx responses (4xx are the clients’ errors, not the API’s)'),
   }),
   components: z.array(ComponentState).describe('exporters, stores and other background parts'),
   process: z.object({

@@ -1,14 +1,19 @@
-import { Counters, readCounters } from '../core/counts.js';
-import type { ByteCounts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
-import { ERROR_TYPES } from '../core/record.js';
-import type { Sketch } from '../core/sketch.js';
+import { detailCounts, detailedRequests, tallyFigures } from '../core/query.js';
+import type { DetailCounts, Distribution, Figures, SizeSketches, SizeStats } from '../core/query.js';
 import { Tally } from '../core/tally.js';
 import type { Dataset, Row } from './dataset.js';
 import type { DistributionJson, EndpointStatsJson, RangeJson, SeriesPointJson, SizeStatsJson } from './schemas.js';
 
+/*
+ * The API's JSON is core's snapshot model (`tallyFigures`, `detailCounts`, `detailSnapshot` in
+ * src/core/query.ts) with its keys in snake_case and non-finite numbers as null: no figure is computed
+ * here, so `meter.snapshot()` and the API cannot disagree.
+ */
+
 /** JSON has no NaN or Infinity: anything not finite becomes null. */
 export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+const maybe = (n: number | null): number | null => (n === null ? null : finite(n));
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -23,65 +28,67 @@ export function rangeJson(data: Dataset): RangeJson {
   };
 }
 
-export function distribution(s: Sketch): DistributionJson {
-  const empty = s.count === 0;
-  const q = (p: number) => (empty ? null : finite(s.quantile(p)));
+export function distributionJson(d: Distribution): DistributionJson {
   return {
-    count: s.count,
-    min: empty ? null : finite(s.min),
-    mean: empty ? null : finite(s.mean),
-    p50: q(0.5),
-    p90: q(0.9),
-    p95: q(0.95),
-    p99: q(0.99),
-    max: empty ? null : finite(s.max),
+    count: d.count,
+    min: maybe(d.min),
+    mean: maybe(d.mean),
+    p50: maybe(d.p50),
+    p90: maybe(d.p90),
+    p95: maybe(d.p95),
+    p99: maybe(d.p99),
+    max: maybe(d.max),
   };
 }
 
-const scratch = new Counters();
-
-/** `t`'s counters (codes left out) in one scratch object: valid until the next call. */
-function countersOf(t: Tally): Counters {
-  return readCounters(scratch, t, undefined, false);
+function sizesJson(s: SizeStats): SizeStatsJson {
+  return { count: s.count, total: s.totalBytes, mean: s.mean, max: s.max, p50: maybe(s.p50), p95: maybe(s.p95) };
 }
 
-function sizes(b: ByteCounts, sketch: Sketch | null): SizeStatsJson {
-  const n = b.sized;
-  const has = sketch !== null && sketch.count > 0;
+/** The figures every answer shares, by their API names. */
+export function figuresJson(
+  f: Figures,
+): Pick<
+  EndpointStatsJson,
+  | 'count'
+  | 'errors'
+  | 'error_rate_5xx'
+  | 'error_rate_4xx'
+  | 'rate_per_second'
+  | 'status_classes'
+  | 'status_codes'
+  | 'error_types'
+  | 'latency_ms'
+  | 'request_bytes'
+  | 'response_bytes'
+> {
   return {
-    count: n,
-    total: b.total,
-    mean: n === 0 ? null : b.total / n,
-    max: n === 0 ? null : b.max,
-    p50: has ? finite(sketch.quantile(0.5)) : null,
-    p95: has ? finite(sketch.quantile(0.95)) : null,
+    count: f.count,
+    errors: f.errors,
+    error_rate_5xx: f.errorRate5xx,
+    error_rate_4xx: f.errorRate4xx,
+    rate_per_second: f.ratePerSecond,
+    status_classes: { ...f.statusClasses },
+    status_codes: f.statusCodes,
+    error_types: { ...f.errorTypes },
+    latency_ms: distributionJson(f.latencyMs),
+    request_bytes: sizesJson(f.requestBytes),
+    response_bytes: sizesJson(f.responseBytes),
   };
 }
 
-export function errorsOf(t: Tally): number {
-  return countersOf(t).errorTotal;
+/** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
+export function detailCountsJson(d: DetailCounts): Required<Pick<EndpointStatsJson, DetailCountKey>> {
+  return {
+    auth_attempts: d.authAttempts,
+    auth_failures: d.authFailures,
+    rate_limited: d.rateLimited,
+    db_queries: d.dbQueries,
+    db_queries_per_request: d.queriesPerRequestMean,
+  };
 }
 
-export const fiveXx = (t: Tally): number => countersOf(t).classes['5xx'];
-
-export function statusClasses(t: Tally): EndpointStatsJson['status_classes'] {
-  return classesJson(countersOf(t));
-}
-
-function classesJson(c: Counters): EndpointStatsJson['status_classes'] {
-  const k = c.classes;
-  return { '1xx': k['1xx'], '2xx': k['2xx'], '3xx': k['3xx'], '4xx': k['4xx'], '5xx': k['5xx'] };
-}
-
-export function errorTypes(t: Tally): EndpointStatsJson['error_types'] {
-  return errorTypesJson(countersOf(t));
-}
-
-function errorTypesJson(c: Counters): EndpointStatsJson['error_types'] {
-  const out = {} as EndpointStatsJson['error_types'];
-  for (const type of ERROR_TYPES) out[type] = c.errors[type];
-  return out;
-}
+type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
 
 /**
  * An endpoint's statistics over a range. Size percentiles come from the since-start size sketches, so
@@ -93,48 +100,17 @@ export function endpointStats(
   t: Tally,
   seconds: number,
   inflight: number,
-  sizeSketches: { request: Sketch; response: Sketch } | null,
+  sizeSketches: SizeSketches | null,
   detailed = false,
 ): EndpointStatsJson {
-  const c = countersOf(t);
-  const count = c.count;
-  const errors = c.errorTotal;
-  const codes: Record<string, number> = {};
-  for (const [code, n] of t.statusCodes()) codes[String(code)] = n;
   return {
     method,
     route,
-    count,
-    errors,
-    error_rate: count === 0 ? 0 : errors / count,
-    rate_per_second: seconds > 0 ? count / seconds : 0,
-    status_classes: classesJson(c),
-    status_codes: codes,
-    error_types: errorTypesJson(c),
-    latency_ms: distribution(t.latency),
-    request_bytes: sizes(c.request, sizeSketches?.request ?? null),
-    response_bytes: sizes(c.response, sizeSketches?.response ?? null),
+    ...figuresJson(tallyFigures(t, seconds, sizeSketches)),
     inflight,
-    ...(detailed ? detailCountsJson(c) : {}),
+    ...(detailed ? detailCountsJson(detailCounts(t)) : {}),
   };
 }
-
-/** Detailed mode's window counts of an endpoint, as the listing's flat fields. */
-export function detailCounts(t: Tally): Required<Pick<EndpointStatsJson, DetailCountKey>> {
-  return detailCountsJson(countersOf(t));
-}
-
-function detailCountsJson(c: Counters): Required<Pick<EndpointStatsJson, DetailCountKey>> {
-  return {
-    auth_attempts: c.authAttempts,
-    auth_failures: c.authFailures,
-    rate_limited: c.rateLimited,
-    db_queries: c.dbQueries,
-    db_queries_per_request: c.detailed === 0 ? null : c.dbQueries / c.detailed,
-  };
-}
-
-type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
 
 export function rowStats(row: Row, data: Dataset, detailed = false): EndpointStatsJson {
   const ep = row.ep;
@@ -148,7 +124,7 @@ export function rowStats(row: Row, data: Dataset, detailed = false): EndpointSta
  * exactly those of a meter without it.
  */
 export function hasDetail(detailedMeter: boolean, rows: readonly Row[]): boolean {
-  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || countersOf(r.tally).detailed > 0);
+  return detailedMeter || rows.some((r) => (r.ep !== null && r.ep.detail !== null) || detailedRequests(r.tally) > 0);
 }
 
 /** Merges several rows (the methods of one route) into one tally, size sketches included. */
@@ -164,17 +140,16 @@ export function mergeRows(rows: readonly Row[]): { tally: Tally; inflight: numbe
   return { tally, inflight, eps };
 }
 
-export function seriesPoint(start: number, t: Tally): SeriesPointJson {
-  const count = t.count;
-  const errors = errorsOf(t);
-  const empty = t.latency.count === 0;
+export function seriesPoint(start: number, t: Tally, stepSeconds: number): SeriesPointJson {
+  const f = tallyFigures(t, stepSeconds);
   return {
     start: iso(start),
-    count,
-    errors,
-    error_rate: count === 0 ? 0 : errors / count,
-    p50: empty ? null : finite(t.latency.quantile(0.5)),
-    p95: empty ? null : finite(t.latency.quantile(0.95)),
-    p99: empty ? null : finite(t.latency.quantile(0.99)),
+    count: f.count,
+    errors: f.errors,
+    error_rate_5xx: f.errorRate5xx,
+    error_rate_4xx: f.errorRate4xx,
+    p50: maybe(f.latencyMs.p50),
+    p95: maybe(f.latencyMs.p95),
+    p99: maybe(f.latencyMs.p99),
   };
 }

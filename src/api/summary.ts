@@ -1,6 +1,7 @@
-import { ringHorizon } from '../core/query.js';
-import { countsOf } from '../core/counts.js';
+import { detailCounts, ringHorizon, tallyFigures } from '../core/query.js';
+import type { Figures } from '../core/query.js';
 import { Tally } from '../core/tally.js';
+import { retentionCutoff } from '../store/retention.js';
 import { collect } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';
@@ -8,20 +9,11 @@ import { integerParam, Query } from './params.js';
 import type { ParamDef } from './params.js';
 import { parseRange, planSpan, rangeParams, windowBounds } from './range.js';
 import type { RangeSpec } from './range.js';
+import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import { CHANGE_FIELDS } from './schemas.js';
 import type { PeriodTotalsJson, SummaryJson, TopEntryJson } from './schemas.js';
-import {
-  distribution,
-  errorsOf,
-  errorTypes,
-  fiveXx,
-  finite,
-  hasDetail,
-  iso,
-  rangeJson,
-  statusClasses,
-} from './stats.js';
+import { distributionJson, figuresJson, hasDetail, iso, rangeJson } from './stats.js';
 import type { ResolvedOptions } from './options.js';
 
 const DEFAULT_TOP = 5;
@@ -36,36 +28,27 @@ const PARAMS: readonly ParamDef[] = [
   ...rangeParams('1h'),
 ];
 
-interface Totals {
-  tally: Tally;
-  count: number;
-  errors: number;
-}
-
-function totalsOf(data: Dataset): Totals {
+function totalsOf(data: Dataset): { tally: Tally; figures: Figures } {
   const tally = new Tally();
   for (const r of data.rows) tally.merge(r.tally);
-  return { tally, count: tally.count, errors: errorsOf(tally) };
+  return { tally, figures: tallyFigures(tally, data.seconds) };
 }
 
-function availability(t: Tally): number {
-  return t.count === 0 ? 100 : (100 * (t.count - fiveXx(t))) / t.count;
-}
-
-function periodTotals(data: Dataset, totals: Totals): PeriodTotalsJson {
-  const q = (p: number) => (totals.tally.latency.count === 0 ? null : finite(totals.tally.latency.quantile(p)));
+function periodTotals(data: Dataset, f: Figures): PeriodTotalsJson {
+  const j = figuresJson(f);
   return {
     from: iso(data.from),
     to: iso(data.to),
     seconds: data.seconds,
-    count: totals.count,
-    rate_per_second: data.seconds > 0 ? totals.count / data.seconds : 0,
-    errors: totals.errors,
-    error_rate: totals.count === 0 ? 0 : totals.errors / totals.count,
-    availability: availability(totals.tally),
-    p50: q(0.5),
-    p95: q(0.95),
-    p99: q(0.99),
+    count: j.count,
+    rate_per_second: j.rate_per_second,
+    errors: j.errors,
+    error_rate_5xx: j.error_rate_5xx,
+    error_rate_4xx: j.error_rate_4xx,
+    availability: f.availability,
+    p50: j.latency_ms.p50,
+    p95: j.latency_ms.p95,
+    p99: j.latency_ms.p99,
   };
 }
 
@@ -73,15 +56,15 @@ function topLists(data: Dataset, n: number): SummaryJson['top'] {
   const entries: TopEntryJson[] = data.rows
     .filter((r) => r.tally.count > 0)
     .map((r) => {
-      const errors = errorsOf(r.tally);
-      const lat = r.tally.latency;
+      const j = figuresJson(tallyFigures(r.tally, data.seconds));
       return {
         method: r.method,
         route: r.route,
-        count: r.tally.count,
-        errors,
-        error_rate: errors / r.tally.count,
-        p95: lat.count === 0 ? null : finite(lat.quantile(0.95)),
+        count: j.count,
+        errors: j.errors,
+        error_rate_5xx: j.error_rate_5xx,
+        error_rate_4xx: j.error_rate_4xx,
+        p95: j.latency_ms.p95,
       };
     });
   const tie = (a: TopEntryJson, b: TopEntryJson) =>
@@ -100,9 +83,9 @@ function topLists(data: Dataset, n: number): SummaryJson['top'] {
       (e) => e.errors > 0,
       (e) => e.errors,
     ),
-    by_error_rate: top(
-      (e) => e.errors > 0,
-      (e) => e.error_rate,
+    by_error_rate_5xx: top(
+      (e) => e.error_rate_5xx > 0,
+      (e) => e.error_rate_5xx,
     ),
     by_p95: top(
       (e) => e.p95 !== null,
@@ -111,11 +94,20 @@ function topLists(data: Dataset, n: number): SummaryJson['top'] {
   };
 }
 
+/** Start of the oldest history still kept in full: the source's own, else the meter's retention setting. */
+function retainedFrom(opts: ResolvedOptions, now: number): number {
+  const own = opts.history?.retainedFrom?.(now);
+  if (own !== undefined) return own;
+  const days = opts.meter.config.apiMetricsRetentionDays;
+  return days > 0 ? retentionCutoff(now, days) : -Infinity;
+}
+
 /**
- * The period of the same length just before the current one, read from the same ring (so both have the
- * same slot boundaries) or from history; or the reason it cannot be.
+ * The period of the same length just before the one `data` covers, adjacent and disjoint: read from the
+ * same ring (so both have the same slot boundaries) or from history, whose intervals the current period
+ * starts on; or the reason it cannot be compared.
  */
-function previousSpec(opts: ResolvedOptions, spec: RangeSpec, now: number): RangeSpec | string {
+function previousSpec(opts: ResolvedOptions, spec: RangeSpec, data: Dataset, now: number): RangeSpec | string {
   const { rings, startedAt } = opts.meter;
   if (spec.kind === 'window' && spec.window === 'all') return 'window=all has no previous period';
   let from: number;
@@ -128,11 +120,27 @@ function previousSpec(opts: ResolvedOptions, spec: RangeSpec, now: number): Rang
     ring = b.ring ?? 'coarse';
   } else {
     const plan = planSpan(rings, spec.from, spec.to, now);
-    to = plan.from;
-    from = plan.from - (Math.min(plan.to, now) - plan.from);
-    ring = plan.source === 'ring' ? plan.ring : 'history';
+    if (plan.source === 'ring') {
+      to = plan.from;
+      from = plan.from - (Math.min(plan.to, now) - plan.from);
+      ring = plan.ring;
+    } else {
+      // History answered from whole intervals: the current period starts on one (data.from), so the
+      // previous one ends there and no interval is counted in both.
+      to = data.from;
+      from = data.from - (data.to - data.from);
+      ring = 'history';
+    }
   }
   const horizon = ringHorizon(rings, now);
+  const step = opts.history?.stepMs;
+  if (spec.kind === 'window' && from < horizon.coarse && step !== undefined && step > 0) {
+    // Read from history, which answers whole intervals: end on one, so none is shared with the current
+    // window (at the cost of a gap shorter than one interval).
+    const len = to - from;
+    to = Math.floor(to / step) * step;
+    from = to - len;
+  }
   const period = `the previous period (${iso(from)} to ${iso(to)})`;
   if (ring === 'fine' && from < horizon.fine) {
     // Coarser sources have other slot boundaries: the two periods would not be comparable.
@@ -144,6 +152,15 @@ function previousSpec(opts: ResolvedOptions, spec: RangeSpec, now: number): Rang
     return `${period} is older than the in-memory ring reaches (${held} minutes); comparing it needs history ([metrics] api_metrics_persistence)`;
   }
   if (inMemory && to <= startedAt) return `no data for ${period}: apimeter started at ${iso(startedAt)}`;
+  if (!inMemory) {
+    const kept = retainedFrom(opts, now);
+    if (from < kept) {
+      return (
+        `${period} starts before the history kept (from ${iso(kept)}, [metrics] api_metrics_retention_days = ` +
+        `${opts.meter.config.apiMetricsRetentionDays}): its totals would be partial, so no change is reported`
+      );
+    }
+  }
   return { kind: 'span', window: null, from, to };
 }
 
@@ -158,14 +175,15 @@ export const summary: Route = {
     const spec = parseRange(query, now, '1h');
     const data = await collect(opts, spec);
     const totals = totalsOf(data);
-    const current = periodTotals(data, totals);
+    const f = totals.figures;
+    const current = periodTotals(data, f);
 
     let comparison: SummaryJson['comparison'] = { previous: null, change: null, reason: null };
-    const prev = previousSpec(opts, spec, now);
+    const prev = previousSpec(opts, spec, data, now);
     if (typeof prev === 'string') comparison.reason = prev;
     else {
       const prevData = await collect(opts, prev);
-      const previous = periodTotals(prevData, totalsOf(prevData));
+      const previous = periodTotals(prevData, totalsOf(prevData).figures);
       const change = Object.fromEntries(
         CHANGE_FIELDS.map((f) => {
           const a = current[f];
@@ -179,33 +197,34 @@ export const summary: Route = {
 
     let inflight = 0;
     for (const r of data.rows) inflight += r.inflight;
-    const c = countsOf(totals.tally);
+    const d = hasDetail(opts.meter.detailed, data.rows) ? detailCounts(totals.tally) : null;
     const body: SummaryJson = {
       range: rangeJson(data),
       endpoints: opts.meter.registry.size,
       active_endpoints: data.rows.filter((r) => r.tally.count > 0).length,
-      count: totals.count,
-      errors: totals.errors,
-      error_rate: current.error_rate,
-      availability: current.availability,
-      rate_per_second: current.rate_per_second,
-      status_classes: statusClasses(totals.tally),
-      error_types: errorTypes(totals.tally),
-      latency_ms: distribution(totals.tally.latency),
+      count: f.count,
+      errors: f.errors,
+      error_rate_5xx: f.errorRate5xx,
+      error_rate_4xx: f.errorRate4xx,
+      availability: f.availability,
+      rate_per_second: f.ratePerSecond,
+      status_classes: { ...f.statusClasses },
+      error_types: { ...f.errorTypes },
+      latency_ms: distributionJson(f.latencyMs),
       inflight,
       overflowed_records: opts.meter.registry.overflowedRecords,
-      ...(hasDetail(opts.meter.detailed, data.rows)
-        ? {
-            auth_attempts: c.authAttempts,
-            auth_failures: c.authFailures,
-            rate_limited: c.rateLimited,
-            db_queries: c.dbQueries,
-            db_query_ms: c.dbMs,
-          }
-        : {}),
+      ...(d === null
+        ? {}
+        : {
+            auth_attempts: d.authAttempts,
+            auth_failures: d.authFailures,
+            rate_limited: d.rateLimited,
+            db_queries: d.dbQueries,
+            db_query_ms: d.dbMs,
+          }),
       top: topLists(data, n),
       comparison,
     };
-    return { response: jsonResponse(200, body), cacheable: true };
+    return { response: jsonResponse(200, body), cacheable: readsHistory(data) };
   },
 };

@@ -220,7 +220,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'number',
     default: 5,
     description:
-      'Seconds the metrics REST API keeps an expensive answer (summary, windows of an hour or more, history); 0 = no cache.',
+      'Seconds the metrics REST API reuses an answer read from persisted history (sent with Cache-Control: private, max-age); answers from memory are never cached; 0 = no cache.',
     expected: 'a number of seconds from 0 to 3600',
     schema: z.number().min(0).max(3600),
   },

@@ -1,13 +1,14 @@
+import { MAX_EXCEPTION_CLASSES } from './endpoint.js';
 import type { EndpointStats, RingLayout, RingName } from './endpoint.js';
 import { ERROR_TYPES } from './record.js';
 import type { ErrorType } from './record.js';
 import type { Registry } from './registry.js';
-import type { Sketch } from './sketch.js';
-import { AUTH_TYPES } from './detail.js';
-import type { AuthType, EndpointDetail } from './detail.js';
-import { countsOf } from './counts.js';
-import type { ByteCounts, Counts } from './counts.js';
+import { LATENCY_SKETCH, SIZE_SKETCH, Sketch } from './sketch.js';
+import { AUTH_TYPES, EXEMPLAR_SLOTS } from './detail.js';
+import type { AuthType, EndpointDetail, Exemplar } from './detail.js';
 import { Tally } from './tally.js';
+import { Counters, readCounters, STATUS_CLASSES } from './counts.js';
+import type { ByteCounts } from './counts.js';
 
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;
 export type WindowName = keyof typeof WINDOWS | 'all';
@@ -36,23 +37,54 @@ export interface SizeStats {
   p95: number | null;
 }
 
-export interface EndpointSnapshot {
+/**
+ * The figures of one tally over a range: the one plain-data model every reader formats (`meter.snapshot()`,
+ * `meter.summary()`, the metrics API's JSON and CSV), so none of them computes a figure on its own.
+ */
+export interface Figures {
+  count: number;
+  /** Requests with an error type (any of `errorTypes`: 5xx, 4xx, exceptions, validation, aborted). */
+  errors: number;
+  /** errors / count (every error type; 0 without requests). */
+  errorRate: number;
+  /** Share of 5xx responses, 0..1 (0 without requests). */
+  errorRate5xx: number;
+  /** Share of 4xx responses (aborted requests are recorded as 499), 0..1. */
+  errorRate4xx: number;
+  /** Share of requests that were not 5xx, 0..1 (1 without requests). */
+  availability: number;
+  statusCodes: Record<string, number>;
+  statusClasses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;
+  errorTypes: Record<ErrorType, number>;
+  latencyMs: Distribution;
+  requestBytes: SizeStats;
+  responseBytes: SizeStats;
+  /** count / the seconds the range covers (0 for an empty range). */
+  ratePerSecond: number;
+}
+
+/** Detailed mode's window counts of a tally (zero for requests recorded without it). */
+export interface DetailCounts {
+  /** Requests recorded with a request context (the base of the per-request figures). */
+  requests: number;
+  authAttempts: number;
+  authFailures: number;
+  /** authFailures / authAttempts; 0 without attempts. */
+  authFailureRate: number;
+  rateLimited: number;
+  dbQueries: number;
+  dbMs: number;
+  /** dbQueries / requests; null without detailed requests. */
+  queriesPerRequestMean: number | null;
+}
+
+export interface EndpointSnapshot extends Figures {
   method: string;
   route: string;
   window: WindowName;
   /** Seconds the window actually covers (shorter right after start-up). */
   windowSeconds: number;
-  count: number;
-  errors: number;
-  errorRate: number;
-  statusCodes: Record<string, number>;
-  statusClasses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;
-  errorTypes: Record<ErrorType, number>;
-  exceptions: { class: string; count: number; lastMessage: string; lastAt: string }[];
-  latencyMs: Distribution;
-  requestBytes: SizeStats;
-  responseBytes: SizeStats;
-  ratePerSecond: number;
+  exceptions: ExceptionSnapshot[];
   /** Exponentially weighted request rates (req/s) over the last hour, like Unix load averages. */
   movingAverages: { rate1m: number; rate5m: number; rate15m: number };
   inflight: number;
@@ -60,7 +92,18 @@ export interface EndpointSnapshot {
   detail?: EndpointDetailSnapshot;
 }
 
-/** Auth, database, rate-limit and error detail of one endpoint. Window counts follow `window`; distributions, samples and quota are since start-up. */
+/** Exception classes since start-up (not windowed), most frequent first. */
+export interface ExceptionSnapshot {
+  class: string;
+  count: number;
+  lastMessage: string;
+  lastAt: string;
+}
+
+/**
+ * Auth, database, rate-limit and error detail of one endpoint (or several merged: the methods of a
+ * route). Window counts follow the tally; distributions, samples and quota are since start-up.
+ */
 export interface EndpointDetailSnapshot {
   /** Requests in the window recorded with a request context (the base of the per-request figures). */
   requests: number;
@@ -92,7 +135,7 @@ export interface EndpointDetailSnapshot {
   };
   /** Exception classes with normalized messages (bounded set), most frequent first. */
   errorMessages: { class: string; message: string; count: number; lastAt: string }[];
-  /** Reservoir-sampled 5xx responses with stack frames and trace id. */
+  /** Reservoir-sampled 5xx responses with stack frames and trace id, oldest first. */
   errorSamples: {
     at: string;
     status: number;
@@ -112,7 +155,9 @@ export interface MeterSummary {
   count: number;
   errors: number;
   errorRate: number;
-  /** Share of requests that were not 5xx, in percent. */
+  errorRate5xx: number;
+  errorRate4xx: number;
+  /** Share of requests that were not 5xx, 0..1. */
   availability: number;
   ratePerSecond: number;
   latencyMs: Distribution;
@@ -156,7 +201,8 @@ export function windowTally(ep: EndpointStats, window: WindowName, now: number, 
   return [merged, Math.max(0, now - from) / 1000];
 }
 
-function distribution(s: Sketch): Distribution {
+/** A sketch's distribution; null figures when it is empty. */
+export function distribution(s: Sketch): Distribution {
   const empty = s.count === 0;
   const q = (p: number) => (empty ? null : s.quantile(p));
   return {
@@ -173,13 +219,93 @@ function distribution(s: Sketch): Distribution {
 
 function sizes(b: ByteCounts, sketch: Sketch | null): SizeStats {
   const n = b.sized;
+  const has = sketch !== null && sketch.count > 0;
   return {
     count: n,
     totalBytes: b.total,
     mean: n === 0 ? null : b.total / n,
     max: n === 0 ? null : b.max,
-    p50: sketch && sketch.count > 0 ? sketch.quantile(0.5) : null,
-    p95: sketch && sketch.count > 0 ? sketch.quantile(0.95) : null,
+    p50: has ? sketch.quantile(0.5) : null,
+    p95: has ? sketch.quantile(0.95) : null,
+  };
+}
+
+// Queries read one tally at a time, synchronously: one scratch model serves every call.
+const scratch = new Counters();
+const counters = (t: Tally): Counters => readCounters(scratch, t, undefined, false);
+
+/** Requests with an error type (any of them: the types are exclusive). */
+export function errorsOf(t: Tally): number {
+  return counters(t).errorTotal;
+}
+
+/** Responses of one status class (1 for 1xx … 5 for 5xx). */
+export function statusClassCount(t: Tally, cls: 1 | 2 | 3 | 4 | 5): number {
+  return counters(t).classes[STATUS_CLASSES[cls - 1]];
+}
+
+/** Requests recorded with a request context (detailed mode); 0 without it. */
+export function detailedRequests(t: Tally): number {
+  return counters(t).detailed;
+}
+
+/** Since-start body size sketches of an endpoint (or merged over several): percentiles for window=all. */
+export interface SizeSketches {
+  request: Sketch;
+  response: Sketch;
+}
+
+/**
+ * The figures of a tally covering `seconds`. Size percentiles come from since-start sketches, so they
+ * are given only when `sizeSketches` is (window=all).
+ */
+export function tallyFigures(t: Tally, seconds: number, sizeSketches: SizeSketches | null = null): Figures {
+  const c = counters(t);
+  const count = c.count;
+  const errors = c.errorTotal;
+  const statusCodes: Record<string, number> = {};
+  for (const [code, n] of t.statusCodes()) statusCodes[String(code)] = n;
+  const errorTypes = {} as Record<ErrorType, number>;
+  for (const type of ERROR_TYPES) errorTypes[type] = c.errors[type];
+  const statusClasses = {
+    '1xx': c.classes['1xx'],
+    '2xx': c.classes['2xx'],
+    '3xx': c.classes['3xx'],
+    '4xx': c.classes['4xx'],
+    '5xx': c.classes['5xx'],
+  };
+  const share = (n: number) => (count === 0 ? 0 : n / count);
+  return {
+    count,
+    errors,
+    errorRate: share(errors),
+    errorRate5xx: share(statusClasses['5xx']),
+    errorRate4xx: share(statusClasses['4xx']),
+    availability: count === 0 ? 1 : (count - statusClasses['5xx']) / count,
+    statusCodes,
+    statusClasses,
+    errorTypes,
+    latencyMs: distribution(t.latency),
+    requestBytes: sizes(c.request, sizeSketches?.request ?? null),
+    responseBytes: sizes(c.response, sizeSketches?.response ?? null),
+    ratePerSecond: seconds > 0 ? count / seconds : 0,
+  };
+}
+
+/** Detailed mode's window counts of a tally. */
+export function detailCounts(t: Tally): DetailCounts {
+  const c = counters(t);
+  const requests = c.detailed;
+  const attempts = c.authAttempts;
+  return {
+    requests,
+    authAttempts: attempts,
+    authFailures: c.authFailures,
+    authFailureRate: attempts === 0 ? 0 : c.authFailures / attempts,
+    rateLimited: c.rateLimited,
+    dbQueries: c.dbQueries,
+    dbMs: c.dbMs,
+    queriesPerRequestMean: requests === 0 ? null : c.dbQueries / requests,
   };
 }
 
@@ -209,84 +335,130 @@ export function endpointSnapshot(
   startedAt: number,
 ): EndpointSnapshot {
   const [t, seconds] = windowTally(ep, window, now, startedAt);
-  const c = countsOf(t);
-  const count = c.count;
-  const errors = c.errorTotal;
-  const all = window === 'all';
-  const statusCodes: Record<string, number> = {};
-  for (const [code, n] of c.codes) statusCodes[String(code)] = n;
-  const errorTypes = {} as Record<ErrorType, number>;
-  for (const type of ERROR_TYPES) errorTypes[type] = c.errors[type];
+  const sizeSketches = window === 'all' ? { request: ep.requestSize, response: ep.responseSize } : null;
   return {
     method: ep.method,
     route: ep.route,
     window,
     windowSeconds: seconds,
-    count,
-    errors,
-    errorRate: count === 0 ? 0 : errors / count,
-    statusCodes,
-    statusClasses: {
-      '1xx': c.classes['1xx'],
-      '2xx': c.classes['2xx'],
-      '3xx': c.classes['3xx'],
-      '4xx': c.classes['4xx'],
-      '5xx': c.classes['5xx'],
-    },
-    errorTypes,
-    exceptions: [...(ep.exceptions ?? [])].map(([cls, info]) => ({
-      class: cls,
-      count: info.count,
-      lastMessage: info.lastMessage,
-      lastAt: new Date(info.lastAt).toISOString(),
-    })),
-    latencyMs: distribution(c.latency),
-    requestBytes: sizes(c.request, all ? ep.requestSize : null),
-    responseBytes: sizes(c.response, all ? ep.responseSize : null),
-    ratePerSecond: seconds > 0 ? count / seconds : 0,
+    ...tallyFigures(t, seconds, sizeSketches),
+    exceptions: exceptionList([ep]),
     movingAverages: movingAverages(ep, now, startedAt),
     inflight: ep.inflight,
-    ...(ep.detail === null ? {} : { detail: detailSnapshot(c, ep.detail) }),
+    ...(ep.detail === null ? {} : { detail: detailSnapshot(t, [ep.detail]) }),
   };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function detailSnapshot(c: Counts, d: EndpointDetail): EndpointDetailSnapshot {
+/** Exception classes of the endpoints (the methods of a route), merged by class, most frequent first. */
+export function exceptionList(eps: readonly EndpointStats[]): ExceptionSnapshot[] {
+  const merged = new Map<string, { count: number; lastMessage: string; lastAt: number }>();
+  for (const ep of eps) {
+    for (const [cls, info] of ep.exceptions ?? []) {
+      const m = merged.get(cls);
+      if (m === undefined) merged.set(cls, { ...info });
+      else {
+        m.count += info.count;
+        if (info.lastAt >= m.lastAt) Object.assign(m, { lastMessage: info.lastMessage, lastAt: info.lastAt });
+      }
+    }
+  }
+  return [...merged]
+    .sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))
+    .slice(0, MAX_EXCEPTION_CLASSES)
+    .map(([cls, info]) => ({ class: cls, count: info.count, lastMessage: info.lastMessage, lastAt: iso(info.lastAt) }));
+}
+
+/** The last quota reported on any of the endpoints, and the lowest share seen on any. */
+function rateLimit(details: readonly EndpointDetail[], limited: number): EndpointDetailSnapshot['rateLimit'] {
+  let last: EndpointDetail | undefined;
+  let lowest = Infinity;
+  for (const d of details) {
+    if (d.rateLimit < 0) continue;
+    if (last === undefined || d.rateAt > last.rateAt) last = d;
+    lowest = Math.min(lowest, d.rateLowestShare);
+  }
+  return {
+    limited,
+    limit: last === undefined ? null : last.rateLimit,
+    remaining: last === undefined || last.rateRemaining < 0 ? null : last.rateRemaining,
+    reportedAt: last === undefined ? null : iso(last.rateAt),
+    lowestRemainingShare: last === undefined ? null : lowest,
+  };
+}
+
+function errorMessages(details: readonly EndpointDetail[]): EndpointDetailSnapshot['errorMessages'] {
+  const merged = new Map<string, { class: string; message: string; count: number; lastAt: number }>();
+  for (const d of details) {
+    for (const m of d.messages.values()) {
+      const key = `${m.class}\u0000${m.message}`;
+      const e = merged.get(key);
+      if (e === undefined) merged.set(key, { ...m });
+      else {
+        e.count += m.count;
+        e.lastAt = Math.max(e.lastAt, m.lastAt);
+      }
+    }
+  }
+  return [...merged.values()]
+    .sort((a, b) => b.count - a.count || b.lastAt - a.lastAt || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0))
+    .map((m) => ({ class: m.class, message: m.message, count: m.count, lastAt: iso(m.lastAt) }));
+}
+
+/** Per power-of-two latency slot, the latest exemplar of any of the endpoints. */
+export function latestExemplars(details: readonly EndpointDetail[]): Exemplar[] {
+  const out: Exemplar[] = [];
+  for (let i = 0; i < EXEMPLAR_SLOTS; i++) {
+    let best: Exemplar | undefined;
+    for (const d of details) {
+      const e = d.exemplars[i];
+      if (e !== undefined && (best === undefined || e.at > best.at)) best = e;
+    }
+    if (best !== undefined) out.push(best);
+  }
+  return out;
+}
+
+/**
+ * Detailed mode's figures: window counts from `t` (the range's tally, history included), since-start
+ * data merged over `details` (one endpoint's, or those of each method of a route).
+ */
+export function detailSnapshot(t: Tally, details: readonly EndpointDetail[]): EndpointDetailSnapshot {
+  const counts = detailCounts(t);
+  const auth = new Array<number>(AUTH_TYPES.length * 2).fill(0);
+  const queries = new Sketch(SIZE_SKETCH);
+  const dbTime = new Sketch(LATENCY_SKETCH);
+  for (const d of details) {
+    d.auth.forEach((n, i) => (auth[i] += n));
+    queries.merge(d.queries);
+    dbTime.merge(d.dbTime);
+  }
   const byType: EndpointDetailSnapshot['auth']['byType'] = [];
   AUTH_TYPES.forEach((type, i) => {
-    const failure = d.auth[i * 2];
-    const success = d.auth[i * 2 + 1];
+    const failure = auth[i * 2];
+    const success = auth[i * 2 + 1];
     if (success + failure > 0) byType.push({ type, success, failure });
   });
-  const known = d.rateLimit >= 0;
   return {
-    requests: c.detailed,
+    requests: counts.requests,
     auth: {
-      attempts: c.authAttempts,
-      failures: c.authFailures,
-      failureRate: c.authAttempts === 0 ? 0 : c.authFailures / c.authAttempts,
+      attempts: counts.authAttempts,
+      failures: counts.authFailures,
+      failureRate: counts.authFailureRate,
       byType,
     },
-    rateLimit: {
-      limited: c.rateLimited,
-      limit: known ? d.rateLimit : null,
-      remaining: known && d.rateRemaining >= 0 ? d.rateRemaining : null,
-      reportedAt: known ? iso(d.rateAt) : null,
-      lowestRemainingShare: known ? d.rateLowestShare : null,
-    },
+    rateLimit: rateLimit(details, counts.rateLimited),
     db: {
-      queries: c.dbQueries,
-      queryMs: c.dbMs,
-      queriesPerRequestMean: c.detailed === 0 ? null : c.dbQueries / c.detailed,
-      queriesPerRequest: distribution(d.queries),
-      dbMsPerRequest: distribution(d.dbTime),
+      queries: counts.dbQueries,
+      queryMs: counts.dbMs,
+      queriesPerRequestMean: counts.queriesPerRequestMean,
+      queriesPerRequest: distribution(queries),
+      dbMsPerRequest: distribution(dbTime),
     },
-    errorMessages: [...d.messages.values()]
-      .sort((a, b) => b.count - a.count)
-      .map((m) => ({ class: m.class, message: m.message, count: m.count, lastAt: iso(m.lastAt) })),
-    errorSamples: d.samples
-      .slice()
+    errorMessages: errorMessages(details),
+    errorSamples: details
+      .flatMap((d) => d.samples)
       .sort((a, b) => a.at - b.at)
       .map((x) => ({
         at: iso(x.at),
@@ -296,9 +468,12 @@ function detailSnapshot(c: Counts, d: EndpointDetail): EndpointDetailSnapshot {
         frames: x.frames.slice(),
         traceId: x.traceId ?? null,
       })),
-    exemplars: d.exemplars
-      .filter((e) => e !== undefined)
-      .map((e) => ({ traceId: e.traceId, spanId: e.spanId ?? null, valueMs: e.valueMs, at: iso(e.at) })),
+    exemplars: latestExemplars(details).map((e) => ({
+      traceId: e.traceId,
+      spanId: e.spanId ?? null,
+      valueMs: e.valueMs,
+      at: iso(e.at),
+    })),
   };
 }
 
@@ -315,34 +490,34 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     inflight += ep.inflight;
   }
   if (registry.size === 0) seconds = window === 'all' ? (now - startedAt) / 1000 : 0;
-  const m = countsOf(merged);
-  const count = m.count;
-  const errors = m.errorTotal;
-  const fivexx = m.classes['5xx'];
+  const f = tallyFigures(merged, seconds);
+  const d = detailed ? detailCounts(merged) : null;
   return {
     window,
     windowSeconds: seconds,
     endpoints: registry.size,
-    count,
-    errors,
-    errorRate: count === 0 ? 0 : errors / count,
-    availability: count === 0 ? 100 : (100 * (count - fivexx)) / count,
-    ratePerSecond: seconds > 0 ? count / seconds : 0,
-    latencyMs: distribution(merged.latency),
+    count: f.count,
+    errors: f.errors,
+    errorRate: f.errorRate,
+    errorRate5xx: f.errorRate5xx,
+    errorRate4xx: f.errorRate4xx,
+    availability: f.availability,
+    ratePerSecond: f.ratePerSecond,
+    latencyMs: f.latencyMs,
     inflight,
     overflowedRecords: registry.overflowedRecords,
-    ...(detailed
-      ? {
+    ...(d === null
+      ? {}
+      : {
           detail: {
-            requests: m.detailed,
-            authAttempts: m.authAttempts,
-            authFailures: m.authFailures,
-            rateLimited: m.rateLimited,
-            dbQueries: m.dbQueries,
-            dbMs: m.dbMs,
+            requests: d.requests,
+            authAttempts: d.authAttempts,
+            authFailures: d.authFailures,
+            rateLimited: d.rateLimited,
+            dbQueries: d.dbQueries,
+            dbMs: d.dbMs,
           },
-        }
-      : {}),
+        }),
   };
 }
 

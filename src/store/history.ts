@@ -41,6 +41,11 @@ export class StoreHistory implements HistorySource {
     this.name = store.kind;
   }
 
+  /** Length of the stored raw intervals, ms. */
+  get stepMs(): number {
+    return this.options.stepMs;
+  }
+
   persistedUntil(): number {
     return this.until;
   }
