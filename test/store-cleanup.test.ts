@@ -13,9 +13,9 @@ import { PostgresStore } from '../src/store/postgres.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { SnapshotRow, SnapshotStore } from '../src/store/store.js';
 import { addRequest } from './contracts/store.contract.js';
+import { PG_URL, pgSkip } from './faults/postgres.js';
 
 const execFileP = promisify(execFile);
-const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const STEP = 300_000;
@@ -150,7 +150,7 @@ test('apimeter cleanup on SQLite: 50,000 old rows — dry run changes nothing, t
   }
 });
 
-test('apimeter cleanup on PostgreSQL, as a process: progress on stderr, summary on stdout, counts after', async () => {
+test('apimeter cleanup on PostgreSQL, as a process: progress on stderr, summary on stdout, counts after', { skip: pgSkip }, async () => {
   const schema = `apimeter_cleanup_${process.pid}`;
   const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
   const store = new PostgresStore(admin, schema);
