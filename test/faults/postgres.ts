@@ -21,7 +21,9 @@ export async function probePostgres(url: string = PG_URL, timeoutMs = 2000): Pro
       resolve(result);
     };
     const timer = setTimeout(() => done(`PostgreSQL at ${where} did not answer within ${timeoutMs} ms`), timeoutMs);
-    socket.on('error', (e: NodeJS.ErrnoException) => done(`PostgreSQL at ${where} is unreachable (${e.code ?? e.message})`));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      done(`PostgreSQL at ${where} is unreachable (${e.code ?? e.message})`),
+    );
     // An SSLRequest: a PostgreSQL server answers one byte, 'S' or 'N'; a listener that is not PostgreSQL does not.
     socket.on('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
     socket.once('data', (b: Buffer) =>
