@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createMeter, ErrorKind, ManualClock } from '../../src/index.js';
 import type { Meter } from '../../src/index.js';
 import { startPersistence } from '../../src/store/persistence.js';
-import { PG_URL, pgSkip } from './postgres.js';
+import { PG_ADDRESS, PG_URL, pgSkip } from './postgres.js';
 import { until } from './poll.js';
 import { tcpRelay } from './tcp-relay.js';
 import type { RelayMode } from './tcp-relay.js';
@@ -32,7 +32,7 @@ for (const fault of ['swallow', 'refuse'] as RelayMode[]) {
     `startPersistence against a PostgreSQL that ${fault === 'swallow' ? 'never answers' : 'refuses'}: returns, buffers, connects later, writes all`,
     { skip: pgSkip, timeout: 60_000 },
     async () => {
-      const relay = await tcpRelay();
+      const relay = await tcpRelay(PG_ADDRESS);
       const schema = `apimeter_start_${randomBytes(4).toString('hex')}`;
       const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
       await admin.query(`CREATE SCHEMA "${schema}"`);
@@ -109,7 +109,7 @@ test(
   'startPersistence: close() resolves within its bound while PostgreSQL hangs',
   { skip: pgSkip, timeout: 30_000 },
   async () => {
-    const relay = await tcpRelay();
+    const relay = await tcpRelay(PG_ADDRESS);
     try {
       relay.set('swallow');
       const meter = createMeter({ iniPath: false, env: {} });

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createMeter, ErrorKind, ManualClock } from '../../src/index.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { SnapshotTask } from '../../src/store/snapshot-task.js';
-import { PG_URL, pgSkip } from './postgres.js';
+import { PG_ADDRESS, PG_URL, pgSkip } from './postgres.js';
 import { until } from './poll.js';
 import { tcpRelay } from './tcp-relay.js';
 
@@ -16,7 +16,7 @@ test(
   'PostgreSQL hangs, then comes back: no connection kept, everything buffered written, close() bounded',
   { skip: pgSkip, timeout: 60_000 },
   async () => {
-    const relay = await tcpRelay();
+    const relay = await tcpRelay(PG_ADDRESS);
     const schema = `apimeter_hang_${randomBytes(4).toString('hex')}`;
     const app = `apimeter_hang_${randomBytes(3).toString('hex')}`;
     const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { createMeter, ErrorKind, ManualClock } from '../../src/index.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { SnapshotTask } from '../../src/store/snapshot-task.js';
-import { PG_URL, pgSkip } from './postgres.js';
+import { PG_ADDRESS, PG_URL, pgSkip } from './postgres.js';
 import { until } from './poll.js';
 import { tcpRelay } from './tcp-relay.js';
 
@@ -26,7 +26,7 @@ test(
   'PostgreSQL hangs: retries do not pile up copies of the buffer (heap after GC stays flat)',
   { skip: pgSkip, timeout: 90_000 },
   async () => {
-    const relay = await tcpRelay();
+    const relay = await tcpRelay(PG_ADDRESS);
     const schema = `apimeter_mem_${randomBytes(4).toString('hex')}`;
     const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
     const store = await openPostgresStore({

@@ -7,6 +7,9 @@ import { connect } from 'node:net';
 
 export const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** Where PG_URL points, for a relay in front of it: `tcpRelay(PG_ADDRESS)`. */
+export const PG_ADDRESS = { host: new URL(PG_URL).hostname || '127.0.0.1', port: Number(new URL(PG_URL).port || 5432) };
+
 /** Resolves false when PostgreSQL answers a start-up probe within `timeoutMs`, else the reason to skip. */
 export async function probePostgres(url: string = PG_URL, timeoutMs = 2000): Promise<false | string> {
   const u = new URL(url);
