@@ -24,16 +24,17 @@ storeContract('sqlite', async () => {
 });
 
 if (pgSkip) test('postgres: the store contract', { skip: pgSkip }, () => undefined);
-else storeContract('postgres', async () => {
-  const schema = `apimeter_test_${process.pid}_${n++}`;
-  // Not openPostgresStore: the suite runs migrate() itself, from an empty schema.
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const store = new PostgresStore(pool, schema);
-  return {
-    store,
-    cleanup: async () => {
-      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await store.close();
-    },
-  };
-});
+else
+  storeContract('postgres', async () => {
+    const schema = `apimeter_test_${process.pid}_${n++}`;
+    // Not openPostgresStore: the suite runs migrate() itself, from an empty schema.
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const store = new PostgresStore(pool, schema);
+    return {
+      store,
+      cleanup: async () => {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await store.close();
+      },
+    };
+  });

@@ -167,17 +167,21 @@ export class PostgresStore implements SnapshotStore {
     let oldest = Infinity;
     for (const r of unique) oldest = Math.min(oldest, r.bucketStart);
     // Encoded once connected, chunk by chunk (insert): a write waiting for a connection holds no copy.
-    await this.transaction(async (client) => {
-      await this.lockRollups(client, true);
-      await this.insert(client, RAW_TABLE, unique);
-      // A snapshot in a rolled-up period makes it, and what follows, pending again.
-      await client.query(
-        `UPDATE ${this.table('api_metric_rollup_state')}
+    await this.transaction(
+      async (client) => {
+        await this.lockRollups(client, true);
+        await this.insert(client, RAW_TABLE, unique);
+        // A snapshot in a rolled-up period makes it, and what follows, pending again.
+        await client.query(
+          `UPDATE ${this.table('api_metric_rollup_state')}
          SET done_until = ($1::bigint / (bucket_seconds * 1000)) * (bucket_seconds * 1000)
          WHERE done_until > $1::bigint`,
-        [oldest],
-      );
-    }, 'BEGIN', options.signal);
+          [oldest],
+        );
+      },
+      'BEGIN',
+      options.signal,
+    );
   }
 
   /** The rollup lock of this schema (shared by writers, exclusive for a rollup step), until the transaction ends. */

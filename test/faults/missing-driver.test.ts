@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const hide = fileURLToPath(new URL('./hide-packages.mjs', import.meta.url));
+const hide = fileURLToPath(new URL('./hide-packages.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Runs node with tsx and `packages` made unresolvable; resolves exit code and output (never rejects). */

@@ -1,4 +1,4 @@
-// Loaded with `node --import ./test/faults/hide-packages.mjs`: makes the packages named in
+// Loaded with `node --import tsx --import ./test/faults/hide-packages.ts`: makes the packages named in
 // APIMETER_TEST_HIDE (comma-separated) unresolvable, failing exactly as Node does for a package that is
 // not installed (ERR_MODULE_NOT_FOUND, "Cannot find package 'pg' imported from …"). Worker threads load
 // it too (they inherit --import).
