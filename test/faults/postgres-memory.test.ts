@@ -25,7 +25,7 @@ const heapAfterGc = () => {
 test(
   'PostgreSQL hangs: retries do not pile up copies of the buffer (heap after GC stays flat)',
   { skip: pgSkip, timeout: 90_000 },
-  async () => {
+  async (t) => {
     const relay = await tcpRelay(PG_ADDRESS);
     const schema = `apimeter_mem_${randomBytes(4).toString('hex')}`;
     const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
@@ -61,6 +61,7 @@ test(
       const retries = 20;
       for (let i = 0; i < retries; i++) await task.runOnce();
       const grown = heapAfterGc() - before;
+      t.diagnostic(`heap after GC grew ${(grown / 2 ** 20).toFixed(1)} MB over ${retries} retries`);
       assert.equal(task.stats.written, 0);
       assert.ok(task.stats.failures >= retries, `${task.stats.failures} failures`);
       // One encoded copy of the 3,000-row buffer is several MB: a copy per retry would be well over 40 MB.
