@@ -62,8 +62,8 @@ export interface SnapshotTaskStats {
 }
 
 const MINUTE = 60_000;
-const noop = () => undefined;
 const HOUR = 3_600_000;
+const noop = () => undefined;
 /** Bucket lengths (minutes) that divide an hour, so hourly rollups hold whole buckets. */
 const DIVISORS_OF_AN_HOUR = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
 
