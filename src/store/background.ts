@@ -89,6 +89,11 @@ export class BackgroundStore implements SnapshotStore {
     this.timer.unref();
   }
 
+  /** Resolves when the attempt in progress (if any) has settled; never rejects. */
+  settled(): Promise<void> {
+    return this.attempt ?? Promise.resolve();
+  }
+
   /** The real store once open, else null. */
   get current(): SnapshotStore | null {
     return this.inner;

@@ -23,8 +23,9 @@ export interface PersistenceOptions {
   /** PostgreSQL pool settings (timeouts, pool size, `application_name`); the URL comes from `url`. */
   postgres?: Omit<PostgresStoreOptions, 'url'>;
   /**
-   * `startPersistence` waits this long at most for the first connection attempt (default 3,000 ms), then
-   * resolves and keeps connecting in the background.
+   * `startPersistence` waits this long at most for the first connection attempt, then resolves and keeps
+   * connecting in the background. Default 3,000 ms for PostgreSQL; 30,000 ms for SQLite, a local file
+   * whose worker thread may take a few seconds to start on a loaded machine.
    */
   startTimeoutMs?: number;
   /** Delay after a failed connection attempt, doubling from `min` up to `max` (defaults 1,000 and 60,000 ms). */
@@ -72,7 +73,7 @@ function bounded(p: Promise<unknown>, ms: number): Promise<void> {
  * `api_metrics_persistence` is off.
  *
  * The store never holds the application hostage: this resolves once the first connection attempt has
- * settled or after `startTimeoutMs` (3 s), whichever is first. A store that is down, refuses or hangs is
+ * settled or after `startTimeoutMs` (3 s; 30 s for SQLite), whichever is first. A store that is down, refuses or hangs is
  * retried in the background with backoff while snapshots are buffered (bounded by `maxBufferedRows`, the
  * excess dropped and counted); `/health` shows it `degraded`, then `failing`, with the last error. Only
  * what cannot work rejects, at once: a malformed URL or unknown scheme (`APIMETER_ERR_STORE_URL`), a
@@ -93,6 +94,7 @@ export async function startPersistence(meter: Meter, options: PersistenceOptions
   let task: SnapshotTask | undefined;
   let history: StoreHistory;
   let store: SnapshotStore;
+  let background: BackgroundStore | undefined;
   if (options.store !== undefined) {
     store = options.store;
     history = new StoreHistory(store, { stepMs: bucketSecondsFor(interval) * 1000 });
@@ -107,7 +109,7 @@ export async function startPersistence(meter: Meter, options: PersistenceOptions
     // What cannot work fails now: a bad URL, a driver that is not installed.
     const target = parseStoreUrl(options.url ?? meter.config.apiMetricsStoreUrl);
     checkDriver(target.kind === 'postgres' ? 'pg' : 'better-sqlite3');
-    const background: BackgroundStore = new BackgroundStore({
+    background = new BackgroundStore({
       kind: target.kind,
       open: () => openTarget(target, options.postgres),
       minRetryMs: options.connectRetryMs?.min,
@@ -118,16 +120,16 @@ export async function startPersistence(meter: Meter, options: PersistenceOptions
       },
       onError: (error) => options.task?.onError?.(error),
     });
-    store = background;
+    const connecting = background;
+    store = connecting;
     history = new StoreHistory(store, { stepMs: bucketSecondsFor(interval) * 1000 });
-    await bounded(background.firstAttempt, options.startTimeoutMs ?? 3000);
-    const status = background.status();
+    await bounded(connecting.firstAttempt, options.startTimeoutMs ?? (target.kind === 'sqlite' ? 30_000 : 3000));
+    const failure = connecting.lastFailure;
     // Not a connection problem: the attempt says the configuration cannot work.
-    if (status.state === 'connecting' && background.lastFailure instanceof ApimeterError) {
-      const code = background.lastFailure.code;
-      if (code === 'APIMETER_ERR_STORE_URL' || code === 'APIMETER_ERR_STORE_DRIVER') {
-        await background.close();
-        throw background.lastFailure;
+    if (connecting.status().state === 'connecting' && failure instanceof ApimeterError) {
+      if (failure.code === 'APIMETER_ERR_STORE_URL' || failure.code === 'APIMETER_ERR_STORE_DRIVER') {
+        await connecting.close();
+        throw failure;
       }
     }
   }
@@ -150,9 +152,12 @@ export async function startPersistence(meter: Meter, options: PersistenceOptions
       const timer = setTimeout(() => giveUp.abort(), closeTimeoutMs);
       timer.unref();
       try {
-        // The final write may take most of the bound; closing the store gets what is left, at least 1 s.
-        await bounded(running.stop({ signal: giveUp.signal }), closeTimeoutMs);
-        await bounded(store.close(), Math.max(1000, deadline - Date.now()));
+        // A connection attempt under way may still succeed in time to take the final snapshot.
+        if (background !== undefined) await bounded(background.settled(), closeTimeoutMs / 2);
+        // The final write may take most of the bound; closing the store gets what is left (past the bound
+        // a pool still ending finishes on its own).
+        await bounded(running.stop({ signal: giveUp.signal }), Math.max(0, deadline - Date.now()));
+        await bounded(store.close(), Math.max(0, deadline - Date.now()));
       } finally {
         clearTimeout(timer);
       }
