@@ -24,6 +24,16 @@ export const ERROR_CODES = {
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
   /** The `notifiers:` section of the alert configuration is invalid; `problems` has one line per mistake. */
   APIMETER_ERR_NOTIFIER_INVALID: 'invalid notifier configuration',
+  /** A store URL that is malformed or names an unknown scheme. */
+  APIMETER_ERR_STORE_URL: 'invalid store URL',
+  /** The store's database driver (`better-sqlite3`, `pg`) is not installed. */
+  APIMETER_ERR_STORE_DRIVER: 'store driver not installed',
+  /** The SQLite database file or its directory cannot be created, opened or written. */
+  APIMETER_ERR_STORE_OPEN: 'store cannot be opened',
+  /** The disk holding the SQLite database is full. */
+  APIMETER_ERR_STORE_FULL: 'store disk full',
+  /** A store call made while the store is not (yet) connected. */
+  APIMETER_ERR_STORE_UNAVAILABLE: 'store not connected',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,9 +13,9 @@ import { PostgresStore } from '../src/store/postgres.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { SnapshotRow, SnapshotStore } from '../src/store/store.js';
 import { addRequest } from './contracts/store.contract.js';
+import { PG_URL, pgSkip } from './faults/postgres.js';
 
 const execFileP = promisify(execFile);
-const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const STEP = 300_000;
@@ -150,42 +150,46 @@ test('apimeter cleanup on SQLite: 50,000 old rows — dry run changes nothing, t
   }
 });
 
-test('apimeter cleanup on PostgreSQL, as a process: progress on stderr, summary on stdout, counts after', async () => {
-  const schema = `apimeter_cleanup_${process.pid}`;
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const store = new PostgresStore(admin, schema);
-  const dir = mkdtempSync(join(tmpdir(), 'apimeter-cleanup-pg-'));
-  try {
-    await store.migrate();
-    // The CLI reads the real clock.
-    await fill(store, Date.now());
-    const before = await counts(store);
-    const url = new URL(PG_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    const env = {
-      ...process.env,
-      APIMETER__METRICS__API_METRICS_STORE_URL: url.href,
-      APIMETER__METRICS__API_METRICS_RETENTION_DAYS: '30',
-    };
-    const cli = new URL('../src/cli/main.ts', import.meta.url).pathname;
-    const ini = join(dir, 'none.ini');
-    writeFileSync(ini, '');
-    const apimeter = (...args: string[]) =>
-      execFileP(process.execPath, ['--import', 'tsx', cli, 'cleanup', '--ini', ini, ...args], { env });
-    const dry = await apimeter('--dry-run');
-    assert.match(dry.stdout, /^would remove 54,400 rows older than \S+T00:00:00\.000Z \(30 days\) from postgres:\n/);
-    assert.ok(dry.stdout.includes(EXPECTED_TABLE.join('\n')), dry.stdout);
-    assert.deepEqual(await counts(store), before);
-    const { stdout, stderr } = await apimeter();
-    const lines = stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 12, stderr);
-    assert.equal(lines[9], 'deleting api_metric_snapshots (300 s buckets): 50,000 / 50,000 rows');
-    assert.ok(stdout.startsWith('removed 54,400 rows older than '), stdout);
-    assert.ok(stdout.includes(EXPECTED_TABLE.join('\n')), stdout);
-    assert.deepEqual(await counts(store), [NEW_BUCKETS * ENDPOINTS, ENDPOINTS, ENDPOINTS]);
-  } finally {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'apimeter cleanup on PostgreSQL, as a process: progress on stderr, summary on stdout, counts after',
+  { skip: pgSkip },
+  async () => {
+    const schema = `apimeter_cleanup_${process.pid}`;
+    const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const store = new PostgresStore(admin, schema);
+    const dir = mkdtempSync(join(tmpdir(), 'apimeter-cleanup-pg-'));
+    try {
+      await store.migrate();
+      // The CLI reads the real clock.
+      await fill(store, Date.now());
+      const before = await counts(store);
+      const url = new URL(PG_URL);
+      url.searchParams.set('options', `-c search_path=${schema}`);
+      const env = {
+        ...process.env,
+        APIMETER__METRICS__API_METRICS_STORE_URL: url.href,
+        APIMETER__METRICS__API_METRICS_RETENTION_DAYS: '30',
+      };
+      const cli = new URL('../src/cli/main.ts', import.meta.url).pathname;
+      const ini = join(dir, 'none.ini');
+      writeFileSync(ini, '');
+      const apimeter = (...args: string[]) =>
+        execFileP(process.execPath, ['--import', 'tsx', cli, 'cleanup', '--ini', ini, ...args], { env });
+      const dry = await apimeter('--dry-run');
+      assert.match(dry.stdout, /^would remove 54,400 rows older than \S+T00:00:00\.000Z \(30 days\) from postgres:\n/);
+      assert.ok(dry.stdout.includes(EXPECTED_TABLE.join('\n')), dry.stdout);
+      assert.deepEqual(await counts(store), before);
+      const { stdout, stderr } = await apimeter();
+      const lines = stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 12, stderr);
+      assert.equal(lines[9], 'deleting api_metric_snapshots (300 s buckets): 50,000 / 50,000 rows');
+      assert.ok(stdout.startsWith('removed 54,400 rows older than '), stdout);
+      assert.ok(stdout.includes(EXPECTED_TABLE.join('\n')), stdout);
+      assert.deepEqual(await counts(store), [NEW_BUCKETS * ENDPOINTS, ENDPOINTS, ENDPOINTS]);
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

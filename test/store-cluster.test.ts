@@ -7,14 +7,14 @@ import { LATENCY_SKETCH, relativeErrorBound } from '../src/core/sketch.js';
 import { F } from '../src/core/tally.js';
 import { StoreHistory } from '../src/store/history.js';
 import { PostgresStore } from '../src/store/postgres.js';
+import { PG_URL, pgSkip } from './faults/postgres.js';
 import { exactQuantile } from './helpers/datasets.js';
 import { CLUSTER_T0, clusterTraffic } from './helpers/store-cluster-traffic.js';
 
 const run = promisify(execFile);
-const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const worker = new URL('./helpers/store-cluster-worker.ts', import.meta.url).pathname;
 
-test('cluster: three processes share one PostgreSQL; the cluster answer is the union', async () => {
+test('cluster: three processes share one PostgreSQL; the cluster answer is the union', { skip: pgSkip }, async () => {
   const schema = `apimeter_cluster_${process.pid}`;
   const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
   const store = new PostgresStore(pool, schema);

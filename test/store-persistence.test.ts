@@ -11,8 +11,8 @@ import { startPersistence } from '../src/store/persistence.js';
 import { PostgresStore } from '../src/store/postgres.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import type { SnapshotStore } from '../src/store/store.js';
+import { PG_URL, pgSkip } from './faults/postgres.js';
 
-const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const child = new URL('./helpers/persistence-child.ts', import.meta.url).pathname;
 
 async function storedCount(store: SnapshotStore): Promise<number> {
@@ -97,7 +97,7 @@ test('startPersistence: SIGTERM takes the final snapshot, closes the store and e
   }
 });
 
-test('startPersistence: a postgres:// URL opens PostgreSQL', async () => {
+test('startPersistence: a postgres:// URL opens PostgreSQL', { skip: pgSkip }, async () => {
   const schema = `apimeter_persist_${process.pid}`;
   const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
   const check = new PostgresStore(admin, schema);

@@ -1,9 +1,12 @@
-export type { SnapshotStore, SnapshotRow, RowQuery } from './store.js';
+export type { SnapshotStore, SnapshotRow, RowQuery, StoreStatus, WriteOptions } from './store.js';
 export { MemoryStore } from './store.js';
-export { SqliteStore, openSqliteStore, DEFAULT_SQLITE_PATH } from './sqlite.js';
-export { PostgresStore, openPostgresStore } from './postgres.js';
+export { SqliteStore, openSqliteStore, DEFAULT_SQLITE_PATH, workerExecArgv } from './sqlite.js';
+export { PostgresStore, openPostgresStore, poolConfig } from './postgres.js';
 export type { PostgresStoreOptions } from './postgres.js';
-export { openStore, openConfiguredStore } from './open.js';
+export { openStore, openConfiguredStore, parseStoreUrl } from './open.js';
+export type { StoreTarget } from './open.js';
+export { BackgroundStore } from './background.js';
+export type { BackgroundStoreOptions } from './background.js';
 export { StoreHistory } from './history.js';
 export type { StoreHistoryOptions } from './history.js';
 export { SnapshotTask, bucketSecondsFor } from './snapshot-task.js';

@@ -1,13 +1,14 @@
 import type { Pool, PoolClient } from 'pg';
+import { importDriver } from './driver.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { applyRetention, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
 import { RollupMerger, RowMerger, runRollups } from './rollup.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, RollupTier, Watermarks } from './rollup.js';
 import { COLUMNS, decodeRow, dedupe, encodeRows, KEY_COLUMNS, READ_COLUMNS } from './row.js';
-import type { RawRow, Value } from './row.js';
+import type { RawRow } from './row.js';
 import { timeSlicer } from './slice.js';
-import type { RowQuery, SnapshotRow, SnapshotStore } from './store.js';
+import type { RowQuery, SnapshotRow, SnapshotStore, WriteOptions } from './store.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:5432/db`; never logged. */
@@ -16,6 +17,18 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Pool size (default 4). */
   max?: number;
+  /** Opening a connection (TCP, TLS, start-up) taking longer fails (default 10,000 ms). */
+  connectTimeoutMs?: number;
+  /**
+   * A statement running longer is cancelled by the server (`statement_timeout`), and one whose answer has
+   * not arrived this long plus 5 s later fails on the client (`query_timeout`, for a server or network that
+   * hangs) and its connection is destroyed (default 30,000 ms).
+   */
+  statementTimeoutMs?: number;
+  /** The server ends a session left idle inside a transaction this long (default 60,000 ms). */
+  idleInTransactionTimeoutMs?: number;
+  /** `application_name` of the connections, as `pg_stat_activity` shows it (default `apimeter`). */
+  applicationName?: string;
 }
 
 /**
@@ -69,24 +82,37 @@ export class PostgresStore implements SnapshotStore {
     return this.prefix + name;
   }
 
-  private async transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  /**
+   * Runs `fn` in a transaction on a pooled client. On any failure (or `signal` aborting) the client is
+   * destroyed, not reused and not sent a ROLLBACK: its connection may hang or be gone, and the server
+   * rolls back a transaction whose connection closes. So a hung database never keeps a pool slot.
+   */
+  private async transaction<T>(
+    fn: (client: PoolClient) => Promise<T>,
+    begin = 'BEGIN',
+    signal?: AbortSignal,
+  ): Promise<T> {
+    signal?.throwIfAborted();
     const client = await this.pool.connect();
     // A connection lost while checked out is emitted as 'error' on the client; unheard, it would crash the
     // process. The failing query rejects as well, which is what callers see.
     const ignore = () => undefined;
     client.on('error', ignore);
+    // end() on a client with a query in flight destroys its socket: the query rejects at once.
+    const onAbort = () => void client.end().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
     let broken: Error | undefined;
     try {
+      signal?.throwIfAborted();
       await client.query(begin);
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      // Destroy rather than reuse a client whose transaction failed: its connection may be gone.
       broken = error instanceof Error ? error : new Error(String(error));
-      throw error;
+      throw signal?.aborted === true ? (signal.reason as Error) : error;
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       client.removeListener('error', ignore);
       client.release(broken);
     }
@@ -113,10 +139,14 @@ export class PostgresStore implements SnapshotStore {
     });
   }
 
-  private async insert(client: PoolClient, table: string, encoded: readonly Value[][]): Promise<void> {
-    for (let i = 0; i < encoded.length; i += ROWS_PER_STATEMENT) {
+  /**
+   * Upserts `rows`, ROWS_PER_STATEMENT per statement, each chunk encoded just before its statement: only
+   * one chunk's column values exist at a time, however large the batch (a retried buffer can be 100,000 rows).
+   */
+  private async insert(client: PoolClient, table: string, rows: readonly SnapshotRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       if (i > 0) await turn();
-      const chunk = encoded.slice(i, i + ROWS_PER_STATEMENT);
+      const chunk = await encodeRows(rows.slice(i, i + ROWS_PER_STATEMENT));
       const values: unknown[] = [];
       const tuples = chunk.map((row) => {
         const first = values.length;
@@ -131,24 +161,27 @@ export class PostgresStore implements SnapshotStore {
     }
   }
 
-  async writeSnapshot(rows: readonly SnapshotRow[]): Promise<void> {
+  async writeSnapshot(rows: readonly SnapshotRow[], options: WriteOptions = {}): Promise<void> {
     const unique = dedupe(rows);
     if (unique.length === 0) return;
-    // Encoded before the transaction opens (yielding to the event loop between chunks).
-    const encoded = await encodeRows(unique);
     let oldest = Infinity;
     for (const r of unique) oldest = Math.min(oldest, r.bucketStart);
-    await this.transaction(async (client) => {
-      await this.lockRollups(client, true);
-      await this.insert(client, RAW_TABLE, encoded);
-      // A snapshot in a rolled-up period makes it, and what follows, pending again.
-      await client.query(
-        `UPDATE ${this.table('api_metric_rollup_state')}
+    // Encoded once connected, chunk by chunk (insert): a write waiting for a connection holds no copy.
+    await this.transaction(
+      async (client) => {
+        await this.lockRollups(client, true);
+        await this.insert(client, RAW_TABLE, unique);
+        // A snapshot in a rolled-up period makes it, and what follows, pending again.
+        await client.query(
+          `UPDATE ${this.table('api_metric_rollup_state')}
          SET done_until = ($1::bigint / (bucket_seconds * 1000)) * (bucket_seconds * 1000)
          WHERE done_until > $1::bigint`,
-        [oldest],
-      );
-    });
+          [oldest],
+        );
+      },
+      'BEGIN',
+      options.signal,
+    );
   }
 
   /** The rollup lock of this schema (shared by writers, exclusive for a rollup step), until the transaction ends. */
@@ -276,7 +309,7 @@ export class PostgresStore implements SnapshotStore {
         const merger = new RollupMerger(period, tier.seconds);
         await this.cursor(client, sql, params, (raw) => merger.add(decodeRow(raw)));
         const merged = merger.rows();
-        await this.insert(client, ROLLUP_TABLE, await encodeRows(merged));
+        await this.insert(client, ROLLUP_TABLE, merged);
         written = merged.length;
       }
       await client.query(
@@ -320,6 +353,11 @@ export class PostgresStore implements SnapshotStore {
     );
   }
 
+  /** Connections open now (checked out or idle), as the pool counts them. */
+  get connections(): number {
+    return this.pool.totalCount;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -340,10 +378,31 @@ function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * The pool's settings: every wait is bounded by the driver itself (connecting, each statement on the
+ * server, each answer on the client, a transaction left idle), and TCP keep-alive notices a peer gone
+ * silent on an idle connection.
+ */
+export function poolConfig(options: PostgresStoreOptions) {
+  const statementMs = options.statementTimeoutMs ?? 30_000;
+  return {
+    connectionString: options.url,
+    max: options.max ?? 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    statement_timeout: statementMs,
+    // The client gives up a little after the server would have: a server that answers reports its own error.
+    query_timeout: statementMs + 5000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+    application_name: options.applicationName ?? 'apimeter',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
 /** Connects (lazily: the pool opens connections on first query) and migrates a PostgreSQL store. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 4 });
+  const { default: pg } = await importDriver('pg', () => import('pg'));
+  const pool = new pg.Pool(poolConfig(options));
   // An idle client losing its connection emits 'error' on the pool; without a listener that would crash the process.
   pool.on('error', () => undefined);
   const store = new PostgresStore(pool, options.schema);

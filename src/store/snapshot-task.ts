@@ -22,7 +22,10 @@ export interface SnapshotTaskOptions {
   /** First retry delay after a failed write, doubling up to `maxRetryMs` (defaults 1,000 and 60,000 ms). */
   minRetryMs?: number;
   maxRetryMs?: number;
-  /** A write taking longer counts as failed and is retried (idempotent), default 30,000 ms. */
+  /**
+   * A write taking longer counts as failed and is retried (idempotent), default 30,000 ms. The write is
+   * aborted (the store destroys the connection it held), and no other write starts until it has returned.
+   */
   writeTimeoutMs?: number;
   /** Told how far history is persisted after each successful write. */
   history?: StoreHistory;
@@ -60,6 +63,7 @@ export interface SnapshotTaskStats {
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const noop = () => undefined;
 /** Bucket lengths (minutes) that divide an hour, so hourly rollups hold whole buckets. */
 const DIVISORS_OF_AN_HOUR = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
 
@@ -116,6 +120,8 @@ export class SnapshotTask {
   private nextRetentionAt = 0;
   /** Aborted by stop(), so a long rollup or delete does not hold up the final snapshot. */
   private readonly shutdown = new AbortController();
+  /** The store write in flight (also one given up on by the write timeout, until it returns). */
+  private inflight: { settled: Promise<void>; abort: AbortController } | null = null;
   readonly stats: SnapshotTaskStats = {
     written: 0,
     buffered: 0,
@@ -179,16 +185,37 @@ export class SnapshotTask {
     return this.running;
   }
 
-  /** Stops the timer and writes a final snapshot, including the current partial bucket. Never rejects. */
-  async stop(): Promise<void> {
+  /**
+   * Retries a buffered write now instead of at the next backoff step (the store has just connected).
+   * Nothing happens while a run is in progress or after {@link stop}.
+   */
+  wake(): void {
+    if (this.stopped || this.running !== null || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.retryAt = 0;
+    this.schedule();
+  }
+
+  /**
+   * Stops the timer and writes a final snapshot: every bucket with data not yet written, the current
+   * partial one included. Never rejects. `signal` aborting gives the write in flight up (the caller's
+   * shutdown deadline).
+   */
+  async stop(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.shutdown.abort();
-    if (this.running !== null) await this.running;
-    await this.run(true);
-    this.removeHealth();
+    const onAbort = () => this.inflight?.abort.abort(new Error('the snapshot task was stopped'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.running !== null) await this.running;
+      if (options.signal?.aborted !== true) await this.run(true);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.removeHealth();
+    }
   }
 
   private async run(final: boolean): Promise<void> {
@@ -251,8 +278,13 @@ export class SnapshotTask {
       else this.push(await this.rowsOf(start, now));
     }
     this.collectedUntil = this.nextBucket;
-    // The partial bucket is written but not counted as persisted: its end lies in the future.
-    if (final && this.nextBucket <= now) this.push(await this.rowsOf(this.nextBucket, now));
+    if (!final) return;
+    // Every bucket not collected yet: one that ended within the grace, and the current, partial one. They
+    // are written but not counted as persisted (the partial bucket's end lies in the future).
+    for (let start = this.nextBucket; start <= now; start += this.bucketMs) {
+      if (start < horizon) this.stats.missedBuckets++;
+      else this.push(await this.rowsOf(start, now));
+    }
   }
 
   /**
@@ -299,16 +331,29 @@ export class SnapshotTask {
       this.options.history?.advance(until);
       return true;
     }
+    if (this.inflight !== null) {
+      // A write given up on has not returned yet: a second one would take a second connection.
+      this.fail(new Error('the previous store write has not returned yet'));
+      return false;
+    }
     const batch = this.buffer.slice();
+    const abort = new AbortController();
+    const write = this.store.writeSnapshot(batch, { signal: abort.signal });
+    const inflight = { settled: write.then(noop, noop), abort };
+    this.inflight = inflight;
+    void inflight.settled.then(() => {
+      if (this.inflight === inflight) this.inflight = null;
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        this.store.writeSnapshot(batch),
+        write,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`store write timed out after ${this.writeTimeoutMs} ms`)),
-            this.writeTimeoutMs,
-          );
+          timer = setTimeout(() => {
+            const error = new Error(`store write timed out after ${this.writeTimeoutMs} ms`);
+            abort.abort(error);
+            reject(error);
+          }, this.writeTimeoutMs);
           timer.unref();
         }),
       ]);
@@ -343,11 +388,22 @@ export class SnapshotTask {
 
   health(): ComponentHealth {
     const s = this.stats;
+    let state: ComponentHealth['state'] =
+      s.failures === 0 ? (this.stopped ? 'off' : 'ok') : s.failures < 3 ? 'degraded' : 'failing';
+    let lastError = this.lastError;
+    let lastErrorAt = this.lastErrorAt;
+    // A store still connecting in the background (startPersistence): its own attempts decide.
+    const link = this.store.status?.();
+    if (link !== undefined && link.state !== 'connected' && !this.stopped) {
+      state = link.attempts >= 3 ? 'failing' : 'degraded';
+      lastError = `not connected (${link.attempts} failed attempts): ${link.lastError ?? 'connecting'}`;
+      lastErrorAt = link.lastErrorAt ?? lastErrorAt;
+    }
     return {
       name: `store:${this.store.kind}`,
-      state: s.failures === 0 ? (this.stopped ? 'off' : 'ok') : s.failures < 3 ? 'degraded' : 'failing',
-      ...(this.lastError !== undefined && { lastError: this.lastError.slice(0, 300) }),
-      ...(this.lastErrorAt !== undefined && { lastErrorAt: new Date(this.lastErrorAt).toISOString() }),
+      state,
+      ...(lastError !== undefined && { lastError: lastError.slice(0, 300) }),
+      ...(lastErrorAt !== undefined && { lastErrorAt: new Date(lastErrorAt).toISOString() }),
       ...(this.lastSuccessAt !== undefined && { lastSuccessAt: new Date(this.lastSuccessAt).toISOString() }),
       counters: {
         written: s.written,
@@ -357,6 +413,7 @@ export class SnapshotTask {
         rolledUp: s.rolledUp,
         deleted: s.deleted,
         maintenanceErrors: s.maintenanceErrors,
+        ...(link !== undefined && { connected: link.state === 'connected' ? 1 : 0, connectFailures: link.attempts }),
       },
     };
   }

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Tally } from '../core/tally.js';
+import { createError } from '../errors.js';
+import { checkDriver, driverMissing, isMissing } from './driver.js';
 import { applyRetention } from './retention.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
 import { runRollups } from './rollup.js';
@@ -11,10 +13,53 @@ import type { RawRow } from './row.js';
 import type { WireMergedRow } from './sqlite-engine.js';
 import type { WorkerReply } from './sqlite-worker.js';
 import { timeSlicer } from './slice.js';
-import type { RowQuery, SnapshotRow, SnapshotStore } from './store.js';
+import type { RowQuery, SnapshotRow, SnapshotStore, WriteOptions } from './store.js';
 
 /** The embedded default: what `api_metrics_store_url = ` (empty) means. */
 export const DEFAULT_SQLITE_PATH = './data/apimeter.db';
+
+/**
+ * Flags a worker thread is given, from the process's: only those that shape how modules load (`--import`,
+ * `--require`, `--loader`, `--conditions`: tsx and other loaders) and a few harmless ones. Node refuses
+ * a worker given V8 or per-process flags (`--max-old-space-size`, `--expose-gc`, `--stack-size`, `--title`:
+ * `ERR_WORKER_INVALID_EXEC_ARGV`), and flags about the main entry (`--input-type`, `-e`) would make a
+ * worker that loads a file fail.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (WITH_VALUE.has(name)) {
+      if (eq !== -1) out.push(arg);
+      else if (i + 1 < execArgv.length) out.push(arg, execArgv[++i]);
+    } else if (FLAGS.has(name)) out.push(arg);
+  }
+  return out;
+}
+
+const WITH_VALUE = new Set([
+  '--import',
+  '--require',
+  '-r',
+  '--loader',
+  '--experimental-loader',
+  '--conditions',
+  '-C',
+  '--unhandled-rejections',
+]);
+const FLAGS = new Set([
+  '--enable-source-maps',
+  '--no-warnings',
+  '--no-deprecation',
+  '--trace-warnings',
+  '--trace-deprecation',
+  '--preserve-symlinks',
+  '--experimental-vm-modules',
+  '--experimental-strip-types',
+  '--experimental-transform-types',
+]);
 
 function spawnWorker(path: string): Worker {
   const workerData = { path };
@@ -28,10 +73,43 @@ function spawnWorker(path: string): Worker {
       { eval: true, workerData },
     );
   }
-  // Workers inherit the process's execArgv; flags about the main entry (`--input-type`, `-e` with
-  // `node --input-type=module -e …`) make a worker that loads a file fail at start-up.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  return new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData, execArgv });
+  return new Worker(new URL('./sqlite-worker.js', import.meta.url), {
+    workerData,
+    execArgv: workerExecArgv(process.execArgv),
+  });
+}
+
+const OPEN_CODES = new Set(['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_AUTH']);
+const FS_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOENT']);
+
+/**
+ * An error of the database at `path` as the user should see it: a file or directory that cannot be
+ * created, opened or written, or a full disk, as a coded error naming the path and what to do; a missing
+ * better-sqlite3 as the driver error; anything else unchanged.
+ */
+export function sqliteError(error: unknown, path: string): unknown {
+  if (isMissing(error, 'better-sqlite3')) return driverMissing('better-sqlite3', error);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return error;
+  const where = path === ':memory:' ? path : resolvePath(path);
+  const reason = error instanceof Error ? error.message : String(error);
+  let coded;
+  if (code.startsWith('SQLITE_FULL')) {
+    coded = createError(
+      'APIMETER_ERR_STORE_FULL',
+      `the disk holding the SQLite database ${where} is full (${reason}); free space there, or point ` +
+        `api_metrics_store_url at another disk (sqlite:/other/path/apimeter.db). Snapshots stay buffered meanwhile.`,
+    );
+  } else if (OPEN_CODES.has(code.replace(/_[A-Z]+$/, '')) || OPEN_CODES.has(code) || FS_CODES.has(code)) {
+    coded = createError(
+      'APIMETER_ERR_STORE_OPEN',
+      `cannot create or write the SQLite database ${where} (${code}: ${reason}); make ${dirname(where)} ` +
+        `writable by this process (user and permissions, or a writable volume), or set api_metrics_store_url ` +
+        `= sqlite:/writable/path/apimeter.db`,
+    );
+  } else return error;
+  coded.cause = error;
+  return coded;
 }
 
 interface Pending {
@@ -81,11 +159,13 @@ export class SqliteStore implements SnapshotStore {
       const error = new Error(m.error.message) as Error & { code?: string };
       error.name = m.error.name;
       if (m.error.code !== undefined) error.code = m.error.code;
-      pending.reject(error);
+      pending.reject(sqliteError(error, this.path) as Error);
     } else pending.resolve(m.value);
   }
 
-  private fail(error: Error): void {
+  private fail(cause: Error): void {
+    // The worker failing to start: better-sqlite3 missing is the usual reason.
+    const error = sqliteError(cause, this.path) as Error;
     this.broken ??= error;
     for (const pending of this.calls.values()) pending.reject(error);
     this.calls.clear();
@@ -105,7 +185,8 @@ export class SqliteStore implements SnapshotStore {
     return this.call<number>('migrate');
   }
 
-  async writeSnapshot(rows: readonly SnapshotRow[]): Promise<void> {
+  // A write in the worker is one local transaction: nothing to give up (the signal is not needed).
+  async writeSnapshot(rows: readonly SnapshotRow[], _options?: WriteOptions): Promise<void> {
     // The main thread only serializes (in chunks); quantiles, SQL and the commit happen in the worker.
     await this.call('write', await toWireChunks(dedupe(rows)));
   }
@@ -179,7 +260,14 @@ export class SqliteStore implements SnapshotStore {
 
 /** Opens (creating the file and its directory) and migrates a SQLite store, in its worker thread. */
 export async function openSqliteStore(path: string = DEFAULT_SQLITE_PATH): Promise<SqliteStore> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  checkDriver('better-sqlite3');
+  if (path !== ':memory:') {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw sqliteError(error, path);
+    }
+  }
   const store = new SqliteStore(spawnWorker(path), path);
   try {
     await store.ready;

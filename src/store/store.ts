@@ -20,6 +20,21 @@ export interface SnapshotRow {
   tally: Tally;
 }
 
+export interface WriteOptions {
+  /** Aborting gives the write up: the store releases what it holds (a PostgreSQL connection is destroyed). */
+  signal?: AbortSignal;
+}
+
+/** How a store that connects in the background is doing (see `startPersistence`). */
+export interface StoreStatus {
+  state: 'connecting' | 'connected' | 'closed';
+  /** Connection attempts that failed (since the last success). */
+  attempts: number;
+  lastError?: string;
+  /** ms since the epoch. */
+  lastErrorAt?: number;
+}
+
 export interface RowQuery {
   /** Half-open [from, to) on bucket starts, ms since the epoch. */
   from: number;
@@ -48,7 +63,7 @@ export interface SnapshotStore {
   /** Applies pending migrations; resolves the schema version now in effect. */
   migrate(): Promise<number>;
   /** Writes every row in one transaction; rows whose key exists replace the stored one. */
-  writeSnapshot(rows: readonly SnapshotRow[]): Promise<void>;
+  writeSnapshot(rows: readonly SnapshotRow[], options?: WriteOptions): Promise<void>;
   /** Raw rows (or, with `rollup`, rollup rows) whose bucket starts in [from, to), oldest first. */
   readRows(query: RowQuery): Promise<SnapshotRow[]>;
   /** The rows of several ranges (each raw or from one rollup tier) merged per endpoint or per bucket. */
@@ -65,6 +80,8 @@ export interface SnapshotStore {
    */
   deleteBefore(cutoff: number, options?: RetentionOptions): Promise<RetentionCount[]>;
   close(): Promise<void>;
+  /** The connection's state, for stores that connect in the background; absent: connected once open. */
+  status?(): StoreStatus;
 }
 
 function keyOf(r: SnapshotRow): string {
