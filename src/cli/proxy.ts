@@ -20,6 +20,14 @@ Options:
   --port N                port to listen on (default 8090; 0 = any free port)
   --host HOST             address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --timeout-ms N          upstream deadline: headers, then each body pause (default 30000) → 504
+  --client-header-timeout-ms N
+                          a client's request headers must arrive within N ms (default 60000) → 408
+  --client-body-timeout-ms N
+                          longest pause in a client's request body (default 60000) → 408
+  --client-request-timeout-ms N
+                          a client's whole request must arrive within N ms (default 300000) → 408
+  --connections N         upstream connections at most (default 256)
+  --upload-connections N  of a separate pool for uploads still arriving (default connections / 4)
   --multi-segment NAME    a path parameter that may contain '/' (repeatable, or comma-separated)
   --trailing-slash MODE   strict (default: /a/ is not /a) or ignore
   --base-path PATH        base path(s) the API is served under, instead of the document's servers
@@ -44,6 +52,10 @@ function intOption(name: string, value: string | undefined, fallback: number, mi
   return n;
 }
 
+function optionalInt(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : intOption(name, value, 0, 1);
+}
+
 /**
  * `apimeter proxy …`: runs until SIGINT/SIGTERM, then closes and resolves 0. Resolves 2 on a usage
  * error and 1 on an invalid value or unreadable document, after saying why on stderr.
@@ -60,6 +72,11 @@ export async function run(args: string[]): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        'client-header-timeout-ms': { type: 'string' },
+        'client-body-timeout-ms': { type: 'string' },
+        'client-request-timeout-ms': { type: 'string' },
+        connections: { type: 'string' },
+        'upload-connections': { type: 'string' },
         'multi-segment': { type: 'string', multiple: true },
         'trailing-slash': { type: 'string' },
         'base-path': { type: 'string', multiple: true },
@@ -123,6 +140,11 @@ export async function run(args: string[]): Promise<number> {
       normalizer,
       local: api === null ? null : metricsApiHandler(api),
       timeoutMs,
+      clientHeaderTimeoutMs: optionalInt('client-header-timeout-ms', values['client-header-timeout-ms']),
+      clientBodyTimeoutMs: optionalInt('client-body-timeout-ms', values['client-body-timeout-ms']),
+      clientRequestTimeoutMs: optionalInt('client-request-timeout-ms', values['client-request-timeout-ms']),
+      connections: optionalInt('connections', values.connections),
+      uploadConnections: optionalInt('upload-connections', values['upload-connections']),
       preserveHost: values['preserve-host'],
     });
     const address = await proxy.listen(port, host);
