@@ -310,6 +310,17 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
 
   /** WebSocket (and any other Upgrade) pass-through; recorded once, when the upstream answers. */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = req.url ?? '/';
+    if (this.local !== null && this.local.owns(url.startsWith('/') ? url : originForm(url))) {
+      // The metrics API upgrades nothing: answered as a plain request, then the connection is closed.
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket);
+      res.once('finish', () => socket.end());
+      socket.once('close', () => res.destroy());
+      this.local.handle(req, res);
+      return;
+    }
     passUpgrade(this, req, socket, head);
   }
 }
