@@ -14,7 +14,8 @@ import { createProxy, metricsApiHandler, RouteMatcher } from '../src/proxy/index
 import type { ApimeterProxy } from '../src/proxy/index.js';
 
 const TOKEN = 'upgrade-test-token';
-const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+const UPGRADE =
+  'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
 
 /** Everything the server sends on a fresh connection for `payload`, until it closes or `deadlineMs`. */
 function exchange(port: number, payload: string, deadlineMs = 5000): Promise<{ text: string; closed: boolean }> {

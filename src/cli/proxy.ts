@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMetricsApi } from '../api/api.js';
 import type { MetricsApi } from '../api/api.js';
 import { createMeter } from '../core/meter.js';
+import { redactUrl } from '../core/redact.js';
 import { ApimeterError, createError } from '../errors.js';
 import { Normalizer } from '../proxy/normalizer.js';
 import { RouteMatcher } from '../proxy/openapi-matcher.js';
@@ -50,6 +52,26 @@ function intOption(name: string, value: string | undefined, fallback: number, mi
     throw createError('APIMETER_ERR_CONFIG_INVALID', `--${name} = "${value}": expected an integer ≥ ${min}`);
   }
   return n;
+}
+
+/**
+ * Shell lines that query the metrics API as pasted. The token goes into APIMETER_TOKEN: a generated one
+ * is printed (it is already on the banner); a configured one is a secret and never printed, so it is
+ * read back with `apimeter config --get` (same directory, environment and --ini). curl reads the header
+ * from standard input (`-H @-`, from printf, a shell builtin), so the token is in no process's argv.
+ */
+export function curlLines(generated: string | null, ini: string | undefined, url: string): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  // Run through npx, the command is not on PATH: say it the same way.
+  const self = process.env.npm_command === 'exec' ? 'npx apimeter' : 'apimeter';
+  const source =
+    generated !== null
+      ? q(generated)
+      : `"$(${self} config --get api.metrics_api_token${ini === undefined ? '' : ` --ini ${q(path.resolve(ini))}`})"`;
+  return (
+    `  export APIMETER_TOKEN=${source}\n` +
+    `  printf 'Authorization: Bearer %s\\n' "$APIMETER_TOKEN" | curl -H @- ${q(url)}\n`
+  );
 }
 
 function optionalInt(name: string, value: string | undefined): number | undefined {
@@ -154,17 +176,20 @@ export async function run(args: string[]): Promise<number> {
       matcher === null
         ? 'no OpenAPI document: heuristic templates'
         : `${matcher.routes.length} operations from ${values.openapi}${values.normalize ? ', heuristics for the rest' : ''}`;
-    process.stdout.write(`apimeter proxy: ${self} → ${values.target} (${source})\n`);
+    process.stdout.write(`apimeter proxy: ${self} → ${redactUrl(values.target)} (${source})\n`);
     if (matcher !== null && matcher.conflicts.length > 0) {
       process.stderr.write(`apimeter proxy: ignored duplicate operations: ${matcher.conflicts.join('; ')}\n`);
     }
     if (api !== null) {
-      // A configured token is a secret and never printed; a generated one is, so it can be used.
-      const shown = configuredToken === '' ? token : '$APIMETER_TOKEN';
       process.stdout.write(
         `apimeter proxy: metrics API at ${self}${api.options.prefix}/endpoints` +
           (configuredToken === '' ? ` (generated token ${token})` : ' (token from [api] metrics_api_token)') +
-          `\n  curl -H "Authorization: Bearer ${shown}" '${self}${api.options.prefix}/endpoints?window=5m'\n`,
+          '\n' +
+          curlLines(
+            configuredToken === '' ? token : null,
+            values.ini,
+            `${self}${api.options.prefix}/endpoints?window=5m`,
+          ),
       );
     }
 

@@ -9,6 +9,7 @@ import { parseContentLength, RouteEndpoints } from '../adapters/shared.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ErrorKind } from '../core/record.js';
+import { redactUrl } from '../core/redact.js';
 import { createError } from '../errors.js';
 import type { Normalizer } from './normalizer.js';
 import type { RouteMatcher } from './openapi-matcher.js';
@@ -106,7 +107,10 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
     try {
       url = new URL(String(options.target));
     } catch {
-      throw createError('APIMETER_ERR_CONFIG_INVALID', `proxy: target "${String(options.target)}" is not a URL`);
+      throw createError(
+        'APIMETER_ERR_CONFIG_INVALID',
+        `proxy: target "${redactUrl(String(options.target))}" is not a URL`,
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw createError(
