@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,24 @@ const root = new URL('..', import.meta.url).pathname;
 const main = path.join(root, 'src/cli/main.ts');
 const tsx = import.meta.resolve('tsx');
 const airflow = path.join(root, 'test/fixtures/airflow-v2-openapi.yaml');
+
+/** The shape FastAPI serves at /openapi.json (OpenAPI 3.1, no servers). */
+const FASTAPI_DOC = {
+  openapi: '3.1.0',
+  info: { title: 'FastAPI', version: '0.1.0' },
+  paths: {
+    '/': { get: { operationId: 'read_root__get', responses: { '200': { description: 'Successful Response' } } } },
+    '/items/{item_id}': {
+      get: {
+        operationId: 'read_item_items__item_id__get',
+        parameters: [{ name: 'item_id', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': { description: 'Successful Response' } },
+      },
+      put: { operationId: 'update_item_items__item_id__put', responses: { '200': { description: 'OK' } } },
+    },
+    '/files/{file_path}': { get: { operationId: 'read_file_files__file_path__get', responses: {} } },
+  },
+};
 
 function cli(args: string[], env: Record<string, string> = {}, cwd = root) {
   return spawn(process.execPath, ['--import', tsx, main, ...args], {
@@ -59,12 +77,7 @@ function sh(lines: string, cwd: string, bin: string): Promise<{ code: number; st
 }
 
 describe('apimeter proxy: what it prints', () => {
-  const upstream = http.createServer((req, res) => {
-    if (req.url === '/openapi.json') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(readFileSync(path.join(root, 'test/fixtures/fastapi-openapi.json')));
-      return;
-    }
+  const upstream = http.createServer((_req, res) => {
     res.end('{}');
   });
   let work: string;
@@ -137,6 +150,99 @@ describe('apimeter proxy: what it prints', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /is not a URL/);
     assert.doesNotMatch(bad.stderr + bad.stdout, /S3cretPW/);
+  });
+});
+
+describe('apimeter proxy --openapi URL', () => {
+  const upstream = http.createServer((req, res) => {
+    if (req.url === '/openapi.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(FASTAPI_DOC));
+      return;
+    }
+    if (req.url === '/silent.json') return; // never answers
+    if (req.url === '/missing.json') {
+      res.writeHead(404).end('{"detail":"Not Found"}');
+      return;
+    }
+    res.end('{}');
+  });
+  let port: number;
+  before(async () => {
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    port = (upstream.address() as AddressInfo).port;
+  });
+  after(async () => {
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  });
+
+  test('fetches the document the upstream serves and records under its templates', async () => {
+    const target = `http://127.0.0.1:${port}`;
+    const child = cli(['proxy', '--target', target, '--openapi', `${target}/openapi.json`, '--port', '0']);
+    const done = finished(child);
+    try {
+      const out = await banner(child, /generated token (\S+)\)/);
+      assert.match(out, new RegExp(`4 operations from ${target}/openapi\\.json`));
+      const self = /apimeter proxy: (http:\/\/\S+) →/.exec(out)![1];
+      const token = /generated token (\S+)\)/.exec(out)![1];
+      for (const id of [1, 2, 3]) assert.equal((await fetch(`${self}/items/${id}`)).status, 200);
+      const list = await fetch(`${self}/api/v2/metrics/endpoints`, { headers: { authorization: `Bearer ${token}` } });
+      const endpoints = ((await list.json()) as { endpoints: { method: string; route: string; count: number }[] })
+        .endpoints;
+      const item = endpoints.find((e) => e.route === '/items/{item_id}' && e.method === 'GET');
+      assert.equal(item?.count, 3);
+    } finally {
+      child.kill('SIGTERM');
+      await done;
+    }
+  });
+
+  test('a document that cannot be fetched exits 1 saying why; a --multi-segment name matching nothing is warned', async () => {
+    const target = `http://127.0.0.1:${port}`;
+    const missing = await finished(cli(['proxy', '--target', target, '--openapi', `${target}/missing.json`]));
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /APIMETER_ERR_CONFIG_FILE: cannot fetch OpenAPI document http:\/\/127\.0\.0\.1:\d+\/missing\.json: HTTP 404/,
+    );
+    const silent = await finished(
+      cli(['proxy', '--target', target, '--openapi', `${target}/silent.json`, '--timeout-ms', '300']),
+    );
+    assert.equal(silent.code, 1);
+    assert.match(silent.stderr, /cannot fetch OpenAPI document .*silent\.json: no answer within 300 ms/);
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await finished(
+      cli(['proxy', '--target', target, '--openapi', `http://127.0.0.1:${closedPort}/openapi.json`]),
+    );
+    assert.deepEqual([refused.code, /ECONNREFUSED/.test(refused.stderr)], [1, true]);
+
+    const child = cli([
+      'proxy',
+      '--target',
+      target,
+      '--openapi',
+      airflow,
+      '--port',
+      '0',
+      '--multi-segment',
+      'variable_kye,pool_name',
+    ]);
+    const done = finished(child);
+    try {
+      await banner(child, /curl[^\n]*\n/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const { stderr } = await done;
+    assert.match(
+      stderr,
+      /warning: --multi-segment variable_kye matches no parameter of the document \(did you mean variable_key\?\)/,
+    );
+    assert.doesNotMatch(stderr, /pool_name/);
   });
 });
 

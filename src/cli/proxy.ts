@@ -7,10 +7,11 @@ import { createMeter } from '../core/meter.js';
 import { redactUrl } from '../core/redact.js';
 import { ApimeterError, createError } from '../errors.js';
 import { Normalizer } from '../proxy/normalizer.js';
+import { fetchOpenApiDocument, loadOpenApiDocument } from '../proxy/openapi-document.js';
 import { RouteMatcher } from '../proxy/openapi-matcher.js';
 import { createProxy, metricsApiHandler } from '../proxy/proxy.js';
 
-export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE] [options]
+export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE|URL] [options]
 
 Measures every call to an HTTP API by standing in front of it. Path templates come from the
 OpenAPI document; without one, from heuristics (ids, UUIDs, dates, … become placeholders).
@@ -18,7 +19,8 @@ The metrics API is served beside the proxied one, under its prefix.
 
 Options:
   --target URL            upstream API, e.g. http://127.0.0.1:8080 (required)
-  --openapi FILE          OpenAPI 3.0/3.1 document, YAML or JSON
+  --openapi FILE|URL      OpenAPI 3.0/3.1 (or Swagger 2.0) document, YAML or JSON; a URL
+                          (http:// or https://, e.g. FastAPI's /openapi.json) is fetched at start
   --port N                port to listen on (default 8090; 0 = any free port)
   --host HOST             address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --timeout-ms N          upstream deadline: headers, then each body pause (default 30000) → 504
@@ -72,6 +74,28 @@ export function curlLines(generated: string | null, ini: string | undefined, url
     `  export APIMETER_TOKEN=${source}\n` +
     `  printf 'Authorization: Bearer %s\\n' "$APIMETER_TOKEN" | curl -H @- ${q(url)}\n`
   );
+}
+
+/** ` (did you mean x?)` for the known name nearest to `name`, when one is within two edits. */
+function nearest(name: string, known: ReadonlySet<string>): string {
+  let best = '';
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best === '' ? '' : ` (did you mean ${best}?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 function optionalInt(name: string, value: string | undefined): number | undefined {
@@ -138,11 +162,27 @@ export async function run(args: string[]): Promise<number> {
     const matcher =
       values.openapi === undefined
         ? null
-        : RouteMatcher.fromFile(values.openapi, {
-            multiSegmentParams: multi.filter((v) => v !== ''),
-            trailingSlash: trailing,
-            basePaths: values['base-path'],
-          });
+        : RouteMatcher.fromDocument(
+            /^https?:\/\//i.test(values.openapi)
+              ? await fetchOpenApiDocument(values.openapi, timeoutMs)
+              : loadOpenApiDocument(values.openapi),
+            {
+              multiSegmentParams: multi.filter((v) => v !== ''),
+              trailingSlash: trailing,
+              basePaths: values['base-path'],
+            },
+          );
+    if (matcher !== null) {
+      // A misspelled name would silently leave its paths split on '/': say which names match nothing.
+      const known = new Set(matcher.routes.flatMap((r) => r.params));
+      for (const name of multi) {
+        if (name !== '' && !known.has(name)) {
+          process.stderr.write(
+            `apimeter proxy: warning: --multi-segment ${name} matches no parameter of the document${nearest(name, known)}\n`,
+          );
+        }
+      }
+    }
     const normalizer =
       matcher === null || values.normalize ? new Normalizer({ maxTemplates: meter.config.metricsMaxEndpoints }) : null;
     // The metrics API refuses every request without a token: use the configured one, else make one.
@@ -175,7 +215,7 @@ export async function run(args: string[]): Promise<number> {
     const source =
       matcher === null
         ? 'no OpenAPI document: heuristic templates'
-        : `${matcher.routes.length} operations from ${values.openapi}${values.normalize ? ', heuristics for the rest' : ''}`;
+        : `${matcher.routes.length} operations from ${redactUrl(values.openapi!)}${values.normalize ? ', heuristics for the rest' : ''}`;
     process.stdout.write(`apimeter proxy: ${self} → ${redactUrl(values.target)} (${source})\n`);
     if (matcher !== null && matcher.conflicts.length > 0) {
       process.stderr.write(`apimeter proxy: ignored duplicate operations: ${matcher.conflicts.join('; ')}\n`);
