@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
   /** An OpenAPI path item's `$ref` cannot be followed (another document not read, a pointer at nothing). */
   APIMETER_ERR_OPENAPI_REF: 'OpenAPI reference unresolvable',
+  /** The Fastify plugin was registered a second time in one scope, with a different meter. */
+  APIMETER_ERR_FASTIFY_REGISTERED: 'Fastify plugin registered twice',
   /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
 } as const;

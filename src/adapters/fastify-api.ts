@@ -18,9 +18,13 @@ function apimeterApiFastify(
     done(error as Error);
     return;
   }
+  // Inside a prefixed plugin, the routes sit under that prefix too: the API sees URLs without it.
+  const mount = fastify.prefix;
   async function apimeterApiRoute(request: FastifyRequest, reply: FastifyReply) {
     const raw = request.raw;
-    const answer = await api.handle({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers });
+    let url = raw.url ?? '/';
+    if (mount !== '' && url.startsWith(mount)) url = url.slice(mount.length);
+    const answer = await api.handle({ method: raw.method ?? 'GET', url, headers: raw.headers });
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   }
   const { prefix, prometheusPath } = api.options;
