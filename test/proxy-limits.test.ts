@@ -22,7 +22,8 @@ class Upstream {
   port = 0;
   openUploads = 0;
   maxOpenUploads = 0;
-  abortedUploads = 0;
+  /** Upload requests whose body never ended, by request target. */
+  aborted = new Map<string, number>();
 
   async start(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -35,13 +36,13 @@ class Upstream {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    if (req.url === '/api/v2/upload') {
+    if (req.url!.startsWith('/api/v2/upload')) {
       this.maxOpenUploads = Math.max(this.maxOpenUploads, ++this.openUploads);
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('close', () => {
         this.openUploads--;
-        if (!req.complete) this.abortedUploads++;
+        if (!req.complete) this.aborted.set(req.url!, (this.aborted.get(req.url!) ?? 0) + 1);
       });
       req.on('end', () => res.end(JSON.stringify({ bytes })));
       return;
@@ -51,11 +52,11 @@ class Upstream {
 }
 
 /** Opens a socket and sends a request head declaring `declared` body bytes, then `sent` bytes of it. */
-function slowUpload(port: number, declared: number, sent: number): Promise<net.Socket> {
+function slowUpload(port: number, declared: number, sent: number, target = '/api/v2/upload'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => {
       socket.write(
-        `POST /api/v2/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
+        `POST ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
           `Content-Length: ${declared}\r\n\r\n${'x'.repeat(sent)}`,
         () => resolve(socket),
       );
@@ -141,12 +142,11 @@ describe('proxy client limits', () => {
 
   test('a body that pauses longer than clientBodyTimeoutMs gets 408, recorded, upstream request cancelled', async () => {
     const { port, meter } = await start({ clientBodyTimeoutMs: 300 });
-    const aborted = upstream.abortedUploads;
-    const socket = await slowUpload(port, 1000, 10);
+    const socket = await slowUpload(port, 1000, 10, '/api/v2/upload?paused');
     const text = await answer(socket, 10_000);
     assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.match(text, /connection: close/i);
-    await until('the upstream to see its request cancelled', () => upstream.abortedUploads === aborted + 1);
+    await until('the upstream to see its request cancelled', () => upstream.aborted.get('/api/v2/upload?paused') === 1);
     await until('the call to be recorded', () => snap(meter, 'POST', '/api/v2/upload') !== null);
     assert.deepEqual(snap(meter, 'POST', '/api/v2/upload')!.statusCodes, { '408': 1 });
     assert.equal(snap(meter, 'POST', '/api/v2/upload')!.inflight, 0);
@@ -181,6 +181,19 @@ describe('proxy client limits', () => {
     const text = await answer(socket, 10_000);
     assert.match(text, /^HTTP\/1\.1 408 /);
     assert.deepEqual(snap(meter, '_OTHER', UNMATCHED_ROUTE)!.statusCodes, { '408': 1 });
+  });
+
+  test('a connection that sends nothing is closed after clientHeaderTimeoutMs, without an answer or a record', async () => {
+    const { port, meter } = await start({ clientHeaderTimeoutMs: 300 });
+    const socket = net.connect(port, '127.0.0.1');
+    const closed = new Promise<boolean>((resolve) => {
+      socket.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 10_000);
+    });
+    const text = answer(socket, 10_000);
+    assert.equal(await closed, true, 'the proxy closed the idle connection');
+    assert.equal(await text, '');
+    assert.equal(snap(meter, '_OTHER', UNMATCHED_ROUTE), undefined);
   });
 
   test('header timeout longer than the request timeout is refused at start', () => {

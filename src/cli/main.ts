@@ -10,7 +10,7 @@ const USAGE = `Usage: apimeter <command> [options]
 Commands:
   config [--ini FILE] [--json]   Validate and print the effective configuration
                                  (defaults < apimeter.ini < APIMETER__SECTION__KEY env < options)
-  proxy --target URL [--openapi FILE] [--port N] …
+  proxy --target URL [--openapi FILE|URL] [--port N] …
                                  Measure an API in any language from in front of it
                                  (apimeter proxy --help for every option)
   cleanup [--retention-days N] [--dry-run] [--no-rollup]

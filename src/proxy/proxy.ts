@@ -288,7 +288,14 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
    * slow to send its request (clientHeaderTimeoutMs, clientRequestTimeoutMs) gets 408.
    */
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && clientTimeout(socket)) return;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (clientTimeout(socket)) return;
+      if (socket.bytesRead === 0) {
+        // Opened and never used (a browser's preconnect): closed quietly, as no request was made.
+        socket.destroy();
+        return;
+      }
+    }
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || (pending != null && pending.headersSent)) {
       socket.destroy();
