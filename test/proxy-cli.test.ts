@@ -155,6 +155,12 @@ describe('apimeter proxy: what it prints', () => {
 
 describe('apimeter proxy --openapi URL', () => {
   const upstream = http.createServer((req, res) => {
+    if (req.url === '/private/openapi.json') {
+      const ok = req.headers.authorization === `Basic ${Buffer.from('docs:P4ss').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(ok ? JSON.stringify(FASTAPI_DOC) : '{}');
+      return;
+    }
     if (req.url === '/openapi.json') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(FASTAPI_DOC));
@@ -192,6 +198,28 @@ describe('apimeter proxy --openapi URL', () => {
         .endpoints;
       const item = endpoints.find((e) => e.route === '/items/{item_id}' && e.method === 'GET');
       assert.equal(item?.count, 3);
+    } finally {
+      child.kill('SIGTERM');
+      await done;
+    }
+  });
+
+  test('credentials in the document URL are sent as HTTP Basic and never printed', async () => {
+    const target = `http://127.0.0.1:${port}`;
+    const child = cli([
+      'proxy',
+      '--target',
+      target,
+      '--openapi',
+      `http://docs:P4ss@127.0.0.1:${port}/private/openapi.json`,
+      '--port',
+      '0',
+    ]);
+    const done = finished(child);
+    try {
+      const out = await banner(child, /curl[^\n]*\n/);
+      assert.match(out, /4 operations from http:\/\/docs:\*\*\*@127\.0\.0\.1:\d+\/private\/openapi\.json/);
+      assert.doesNotMatch(out, /P4ss/);
     } finally {
       child.kill('SIGTERM');
       await done;

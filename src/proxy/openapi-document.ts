@@ -40,8 +40,18 @@ export async function fetchOpenApiDocument(url: string, timeoutMs: number): Prom
   const shown = redactUrl(url);
   let text: string;
   try {
-    const res = await fetch(url, {
-      headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' },
+    // fetch() refuses URLs with credentials: they go in an Authorization header (HTTP Basic) instead.
+    const parsed = new URL(url);
+    const headers: Record<string, string> = { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' };
+    if (parsed.username !== '' || parsed.password !== '') {
+      const user = decodeURIComponent(parsed.username);
+      const pass = decodeURIComponent(parsed.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      parsed.username = '';
+      parsed.password = '';
+    }
+    const res = await fetch(parsed, {
+      headers,
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'follow',
     });
