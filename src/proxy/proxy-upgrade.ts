@@ -184,7 +184,8 @@ export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: So
   const finishRefused = () => {
     upstream.off('data', onData);
     upstream.destroy();
-    socket.end();
+    // Closed once the answer is out, even if the client keeps its side open.
+    socket.end(() => socket.destroy());
   };
   upstream.on('data', onData);
 }

@@ -327,7 +327,7 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
       const res = new http.ServerResponse(req);
       res.shouldKeepAlive = false;
       res.assignSocket(socket);
-      res.once('finish', () => socket.end());
+      res.once('finish', () => socket.end(() => socket.destroy()));
       socket.once('close', () => res.destroy());
       this.local.handle(req, res);
       return;
