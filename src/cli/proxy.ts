@@ -25,7 +25,7 @@ Options:
   --host HOST             address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --timeout-ms N          upstream deadline: headers, then each body pause (default 30000) → 504
   --client-header-timeout-ms N
-                          a client's request headers must arrive within N ms (default 60000) → 408
+                          request headers must arrive within N ms (default 60000, at most the next) → 408
   --client-body-timeout-ms N
                           longest pause in a client's request body (default 60000) → 408
   --client-request-timeout-ms N

@@ -59,7 +59,7 @@ export interface ProxyOptions {
    * max(1, connections / 4).
    */
   uploadConnections?: number;
-  /** A client must send its request headers within this (node:http `headersTimeout`); else 408. Default 60 s. */
+  /** A client must send its request headers within this (node:http `headersTimeout`); else 408. Default min(60 s, clientRequestTimeoutMs). */
   clientHeaderTimeoutMs?: number;
   /** Longest pause between two reads of a request body (nginx `client_body_timeout`); else 408. Default 60 s. */
   clientBodyTimeoutMs?: number;
@@ -151,7 +151,12 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
       connections: positive('uploadConnections', options.uploadConnections, Math.max(1, Math.floor(connections / 4))),
     });
     const requestTimeout = positive('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 300_000);
-    const headersTimeout = positive('clientHeaderTimeoutMs', options.clientHeaderTimeoutMs, 60_000);
+    // As node:http: the header deadline defaults to the shorter of 60 s and the whole-request one.
+    const headersTimeout = positive(
+      'clientHeaderTimeoutMs',
+      options.clientHeaderTimeoutMs,
+      Math.min(60_000, requestTimeout),
+    );
     if (headersTimeout > requestTimeout) {
       throw createError(
         'APIMETER_ERR_CONFIG_INVALID',
