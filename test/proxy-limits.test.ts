@@ -89,7 +89,7 @@ function get(port: number, path: string): Promise<number> {
   });
 }
 
-async function until(what: string, ok: () => boolean, deadlineMs = 10_000): Promise<void> {
+async function until(what: string, ok: () => boolean, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (!ok()) {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
@@ -128,7 +128,7 @@ describe('proxy client limits', () => {
       await until('the upload pool to fill', () => upstream.openUploads === 64);
       const probes = await Promise.race([
         Promise.all(Array.from({ length: 4 }, () => get(port, '/api/v2/version'))),
-        new Promise<string>((r) => setTimeout(() => r('probes unanswered'), 10_000)),
+        new Promise<string>((r) => setTimeout(() => r('probes unanswered'), 30_000)),
       ]);
       assert.deepEqual(probes, [200, 200, 200, 200]);
       assert.equal(upstream.maxOpenUploads, 64, 'uploads held max(1, connections / 4) connections');
