@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   APIMETER_ERR_CONFIG_FILE: 'configuration file unreadable',
   /** Two sketches of different layouts were merged or deserialised into each other. */
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
+  /** An OpenAPI path item's `$ref` cannot be followed (another document not read, a pointer at nothing). */
+  APIMETER_ERR_OPENAPI_REF: 'OpenAPI reference unresolvable',
+  /** The Fastify plugin was registered a second time in one scope, with a different meter. */
+  APIMETER_ERR_FASTIFY_REGISTERED: 'Fastify plugin registered twice',
   /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
   /** The `notifiers:` section of the alert configuration is invalid; `problems` has one line per mistake. */

@@ -482,6 +482,29 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
   ]);
 });
 
+test('a misspelled section holding apimeter keys is a problem; other sections stay ignored', () => {
+  const cwd = workdir(
+    [
+      '[metric]',
+      'statsd_on = true',
+      'statsd_host = 10.0.0.1',
+      '[apimeter]',
+      'metrics_enabled = false',
+      '[app]',
+      'name = unrelated',
+      '[core]',
+      'metrics_enabled = shared-file key of another tool',
+      '[apis]',
+      'nothing_of_ours = 1',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual(failure(() => loadConfig({ cwd, env: {} })).problems, [
+    '[metric] (apimeter.ini:1): unknown section; did you mean [metrics]? It holds statsd_on, statsd_host, read only from their own section; known sections: api, metrics',
+    '[apimeter] (apimeter.ini:4): unknown section; did you mean [api]? It holds metrics_enabled, read only from their own section; known sections: api, metrics',
+  ]);
+});
+
 test('a key set twice in the INI is a problem', () => {
   const cwd = workdir('[metrics]\nstatsd_on = true\n\nstatsd_on = false\n');
   assert.deepEqual(failure(() => loadConfig({ cwd, env: {} })).problems, [

@@ -6,9 +6,12 @@ import type { MetricsApiOptions } from '../api/options.js';
 
 export type ApimeterApiFastifyOptions = MetricsApiOptions | { api: MetricsApi };
 
-async function answerWith(api: MetricsApi, request: FastifyRequest, reply: FastifyReply) {
+/** Answers with the API; `mount` is the prefix of an enclosing Fastify plugin, which the API does not see. */
+async function answerWith(api: MetricsApi, request: FastifyRequest, reply: FastifyReply, mount = '') {
   const raw = request.raw;
-  const answer = await api.handle({ method: raw.method ?? 'GET', url: raw.url ?? '/', headers: raw.headers });
+  let url = raw.url ?? '/';
+  if (mount !== '' && url.startsWith(mount)) url = url.slice(mount.length);
+  const answer = await api.handle({ method: raw.method ?? 'GET', url, headers: raw.headers });
   return reply.code(answer.status).headers(answer.headers).send(answer.body);
 }
 
@@ -46,8 +49,10 @@ function apimeterApiFastify(
     done(error as Error);
     return;
   }
+  // Inside a prefixed plugin, the routes sit under that prefix too: the API sees URLs without it.
+  const mount = fastify.prefix;
   async function apimeterApiRoute(request: FastifyRequest, reply: FastifyReply) {
-    return answerWith(api, request, reply);
+    return answerWith(api, request, reply, mount);
   }
   const { prefix, prometheusPath } = api.options;
   const paths = ['endpoints', 'endpoints/*', 'summary', 'health', 'openapi.json'].map((p) => `${prefix}/${p}`);

@@ -16,6 +16,7 @@ import { requestContext } from '../core/detail/context.js';
 import type { HeaderReader, RequestContext } from '../core/detail/context.js';
 import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
 import { fastifyTemplate } from '../routing/template-syntax.js';
+import { createError } from '../errors.js';
 
 // Re-exported: they used to live here and tests and users import them from apimeter/fastify.
 export { fastifyTemplate, parseContentLength };
@@ -37,6 +38,9 @@ declare module 'fastify' {
     apimeterContext: RequestContext | null;
   }
 }
+
+/** Decorates the instance the plugin is registered on, with its meter (children inherit it). */
+const kRegistered = Symbol.for('apimeter.fastify');
 
 const IDLE = 0;
 const STARTED = 1;
@@ -221,6 +225,45 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     done(new TypeError('apimeter/fastify: the `meter` option is required (createMeter() from "apimeter")'));
     return;
   }
+  // A second registration where the first one's hooks already apply (the same scope or a child of it)
+  // would count every request twice: with the same meter it does nothing, with another it is refused.
+  if (fastify.hasDecorator(kRegistered)) {
+    const first = (fastify as unknown as Record<symbol, Meter>)[kRegistered];
+    if (first !== meter) {
+      done(
+        createError(
+          'APIMETER_ERR_FASTIFY_REGISTERED',
+          'apimeter/fastify is already registered in this scope with another meter; register it once, with one meter',
+        ),
+      );
+      return;
+    }
+    process.emitWarning('apimeter/fastify is registered twice in one scope; the second registration does nothing', {
+      code: 'APIMETER_FASTIFY_TWICE',
+    });
+    done();
+    return;
+  }
+  fastify.decorate(kRegistered, meter);
+  /** `METHOD url` of every route this plugin saw declared, and of each unmeasured route already reported. */
+  const seen = new Set<string>();
+  /**
+   * A request on a route that has none of our hooks: declared before the plugin (Fastify announces only
+   * later routes, and lists none). Reported once per route, on its first request.
+   */
+  const noteUnmeasured = (request: FastifyRequest): void => {
+    const url = request.routeOptions.url;
+    const method = request.raw.method ?? 'GET';
+    if (url === undefined) return;
+    const key = `${method} ${url}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (meter.endpoint(method, fastifyTemplate(url)) === null) return; // excluded: not measured on purpose
+    process.emitWarning(
+      `apimeter/fastify: ${method} ${url} is not measured: it was declared before the plugin was registered (register apimeter first)`,
+      { code: 'APIMETER_FASTIFY_UNMEASURED_ROUTE' },
+    );
+  };
   fastify.decorateRequest('apimeterState', IDLE);
   fastify.decorateRequest('apimeterEndpoint', null);
   fastify.decorateRequest('apimeterError', null);
@@ -246,6 +289,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
 
   fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) seen.add(`${method.toUpperCase()} ${route.url}`);
     const template = fastifyTemplate(route.url);
     const byMethod: Record<string, EndpointStats> = {};
     let single: EndpointStats | null = null;
@@ -327,6 +371,13 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
         }
         const ep = meter.unmatched(request.raw.method ?? 'GET', request.raw.url);
         if (ep !== null) recordResponse(meter, ep, request, reply);
+      } catch {
+        // never fail a request
+      }
+    } else if (request.apimeterState === IDLE) {
+      // No route hook ran: a route declared before the plugin, or one refused before its hooks.
+      try {
+        noteUnmeasured(request);
       } catch {
         // never fail a request
       }

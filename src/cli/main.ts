@@ -10,18 +10,40 @@ const USAGE = `Usage: apimeter <command> [options]
 Commands:
   config [--ini FILE] [--json]   Validate and print the effective configuration
                                  (defaults < apimeter.ini < APIMETER__SECTION__KEY env < options)
-  proxy --target URL [--openapi FILE] [--port N] …
+  proxy --target URL [--openapi FILE|URL] [--port N] …
                                  Measure an API in any language from in front of it
                                  (apimeter proxy --help for every option)
   cleanup [--retention-days N] [--dry-run] [--no-rollup]
                                  Delete stored snapshots older than the retention, then
                                  roll completed hours and days up
                                  (api_metrics_store_url, api_metrics_retention_days)
-  help                           Show this help
+  help [COMMAND]                 Show this help, or a command's (same as COMMAND --help)
   version                        Print the version
 
 Run the demo API from a clone of the repository with: npm start
 Docs: docs/configuration.md, docs/fastify.md, docs/metrics.md`;
+
+const CONFIG_USAGE = `Usage: apimeter config [--ini FILE] [--json] [--get SECTION.KEY]
+
+Validates the configuration (defaults < apimeter.ini < APIMETER__SECTION__KEY env) and prints the
+effective value of every key, secrets shown as ***. Exits 1, naming each bad value, when it is invalid.
+
+Options:
+  --ini FILE          apimeter.ini to read (default $APIMETER_CONFIG, else ./apimeter.ini if present)
+  --json              print JSON instead of INI
+  --get SECTION.KEY   print one value as it is, secrets included, for scripts:
+                      TOKEN=$(apimeter config --get api.metrics_api_token)
+  -h, --help          show this help`;
+
+const VERSION_USAGE = `Usage: apimeter version
+
+Prints the installed version of apimeter (also: apimeter --version, -v).`;
+
+const HELP_USAGE = `Usage: apimeter help [COMMAND]
+
+Shows the list of commands, or the help of COMMAND (config, proxy, cleanup, version).`;
+
+const COMMANDS = ['config', 'proxy', 'cleanup', 'version', 'help'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -49,32 +71,81 @@ function printConfig(config: ApimeterConfig, json: boolean): void {
   }
 }
 
+/** `apimeter config`: prints the effective configuration, or one value of it with --get. */
+function configCommand(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ini: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      get: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(CONFIG_USAGE + '\n');
+    return 0;
+  }
+  const config = loadConfig({ iniPath: values.ini });
+  if (values.get !== undefined) {
+    const key = CONFIG_KEYS.find((k) => `${k.section}.${k.key}` === values.get!.toLowerCase());
+    if (key === undefined) {
+      process.stderr.write(
+        `apimeter config: unknown key '${values.get}'; keys are SECTION.KEY, e.g. api.metrics_enabled\n`,
+      );
+      return 2;
+    }
+    const value = config[key.option];
+    process.stdout.write(`${Array.isArray(value) ? value.join(',') : String(value)}\n`);
+    return 0;
+  }
+  printConfig(config, values.json);
+  return 0;
+}
+
 /** Runs one command; resolves the exit code. Usage errors exit 2, like other CLIs. */
 export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case undefined:
+        process.stdout.write(USAGE + '\n');
+        return 2;
       case 'help':
       case '--help':
-      case '-h':
-        process.stdout.write(USAGE + '\n');
-        return command === undefined ? 2 : 0;
+      case '-h': {
+        const topic = rest[0];
+        if (topic === undefined || (topic === 'help' && command !== 'help')) {
+          process.stdout.write(USAGE + '\n');
+          return 0;
+        }
+        if (topic === 'help') {
+          process.stdout.write(HELP_USAGE + '\n');
+          return 0;
+        }
+        if (!(COMMANDS as readonly string[]).includes(topic)) {
+          process.stderr.write(`apimeter: no help for unknown command '${topic}'. Run 'apimeter help'.\n`);
+          return 2;
+        }
+        // The same text as `apimeter COMMAND --help`.
+        return await run([topic, '--help']);
+      }
       case 'version':
       case '--version':
       case '-v':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(VERSION_USAGE + '\n');
+          return 0;
+        }
+        if (rest.length > 0) {
+          process.stderr.write(`apimeter version: unexpected argument '${rest[0]}'. Run 'apimeter help version'.\n`);
+          return 2;
+        }
         process.stdout.write(version() + '\n');
         return 0;
-      case 'config': {
-        const { values } = parseArgs({
-          args: rest,
-          options: { ini: { type: 'string' }, json: { type: 'boolean', default: false } },
-          strict: true,
-        });
-        const config = loadConfig({ iniPath: values.ini });
-        printConfig(config, values.json);
-        return 0;
-      }
+      case 'config':
+        return configCommand(rest);
       case 'proxy': {
         // Loaded on demand: the proxy brings undici and the metrics API with it.
         const { run: proxy } = await import('./proxy.js');
@@ -95,7 +166,9 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
     if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`apimeter: ${err.message}. Run 'apimeter help'.\n`);
+      const help =
+        command !== undefined && (COMMANDS as readonly string[]).includes(command) ? ` ${command} --help` : ' help';
+      process.stderr.write(`apimeter: ${err.message}. Run 'apimeter${help}'.\n`);
       return 2;
     }
     throw err;

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMetricsApi } from '../api/api.js';
 import type { MetricsApi } from '../api/api.js';
 import { createMeter } from '../core/meter.js';
+import { redactUrl } from '../core/redact.js';
 import { ApimeterError, createError } from '../errors.js';
 import { Normalizer } from '../routing/normalizer.js';
+import { fetchOpenApiDocument, loadOpenApiDocument } from '../routing/openapi-document.js';
 import { RouteMatcher } from '../routing/openapi-matcher.js';
 import { createProxy, metricsApiHandler } from '../proxy/proxy.js';
 
-export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE] [options]
+export const PROXY_USAGE = `Usage: apimeter proxy --target URL [--openapi FILE|URL] [options]
 
 Measures every call to an HTTP API by standing in front of it. Path templates come from the
 OpenAPI document; without one, from heuristics (ids, UUIDs, dates, … become placeholders).
@@ -16,10 +19,19 @@ The metrics API is served beside the proxied one, under its prefix.
 
 Options:
   --target URL            upstream API, e.g. http://127.0.0.1:8080 (required)
-  --openapi FILE          OpenAPI 3.0/3.1 document, YAML or JSON
+  --openapi FILE|URL      OpenAPI 3.0/3.1 (or Swagger 2.0) document, YAML or JSON; a URL
+                          (http:// or https://, e.g. FastAPI's /openapi.json) is fetched at start
   --port N                port to listen on (default 8090; 0 = any free port)
   --host HOST             address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --timeout-ms N          upstream deadline: headers, then each body pause (default 30000) → 504
+  --client-header-timeout-ms N
+                          request headers must arrive within N ms (default 60000, at most the next) → 408
+  --client-body-timeout-ms N
+                          longest pause in a client's request body (default 60000) → 408
+  --client-request-timeout-ms N
+                          a client's whole request must arrive within N ms (default 300000) → 408
+  --connections N         upstream connections at most (default 256)
+  --upload-connections N  of a separate pool for uploads still arriving (default connections / 4)
   --multi-segment NAME    a path parameter that may contain '/' (repeatable, or comma-separated)
   --trailing-slash MODE   strict (default: /a/ is not /a) or ignore
   --base-path PATH        base path(s) the API is served under, instead of the document's servers
@@ -45,6 +57,52 @@ function intOption(name: string, value: string | undefined, fallback: number, mi
 }
 
 /**
+ * Shell lines that query the metrics API as pasted. The token goes into APIMETER_TOKEN: a generated one
+ * is printed (it is already on the banner); a configured one is a secret and never printed, so it is
+ * read back with `apimeter config --get` (same directory, environment and --ini). curl reads the header
+ * from standard input (`-H @-`, from printf, a shell builtin), so the token is in no process's argv.
+ */
+export function curlLines(generated: string | null, ini: string | undefined, url: string): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  // Run through npx, the command is not on PATH: say it the same way.
+  const self = process.env.npm_command === 'exec' ? 'npx apimeter' : 'apimeter';
+  const source =
+    generated !== null
+      ? q(generated)
+      : `"$(${self} config --get api.metrics_api_token${ini === undefined ? '' : ` --ini ${q(path.resolve(ini))}`})"`;
+  return (
+    `  export APIMETER_TOKEN=${source}\n` +
+    `  printf 'Authorization: Bearer %s\\n' "$APIMETER_TOKEN" | curl -H @- ${q(url)}\n`
+  );
+}
+
+/** ` (did you mean x?)` for the known name nearest to `name`, when one is within two edits. */
+function nearest(name: string, known: ReadonlySet<string>): string {
+  let best = '';
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best === '' ? '' : ` (did you mean ${best}?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+function optionalInt(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : intOption(name, value, 0, 1);
+}
+
+/**
  * `apimeter proxy …`: runs until SIGINT/SIGTERM, then closes and resolves 0. Resolves 2 on a usage
  * error and 1 on an invalid value or unreadable document, after saying why on stderr.
  */
@@ -60,6 +118,11 @@ export async function run(args: string[]): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        'client-header-timeout-ms': { type: 'string' },
+        'client-body-timeout-ms': { type: 'string' },
+        'client-request-timeout-ms': { type: 'string' },
+        connections: { type: 'string' },
+        'upload-connections': { type: 'string' },
         'multi-segment': { type: 'string', multiple: true },
         'trailing-slash': { type: 'string' },
         'base-path': { type: 'string', multiple: true },
@@ -99,11 +162,27 @@ export async function run(args: string[]): Promise<number> {
     const matcher =
       values.openapi === undefined
         ? null
-        : RouteMatcher.fromFile(values.openapi, {
-            multiSegmentParams: multi.filter((v) => v !== ''),
-            trailingSlash: trailing,
-            basePaths: values['base-path'],
-          });
+        : RouteMatcher.fromDocument(
+            /^https?:\/\//i.test(values.openapi)
+              ? await fetchOpenApiDocument(values.openapi, timeoutMs)
+              : loadOpenApiDocument(values.openapi),
+            {
+              multiSegmentParams: multi.filter((v) => v !== ''),
+              trailingSlash: trailing,
+              basePaths: values['base-path'],
+            },
+          );
+    if (matcher !== null) {
+      // A misspelled name would silently leave its paths split on '/': say which names match nothing.
+      const known = new Set(matcher.routes.flatMap((r) => r.params));
+      for (const name of multi) {
+        if (name !== '' && !known.has(name)) {
+          process.stderr.write(
+            `apimeter proxy: warning: --multi-segment ${name} matches no parameter of the document${nearest(name, known)}\n`,
+          );
+        }
+      }
+    }
     const normalizer =
       matcher === null || values.normalize ? new Normalizer({ maxTemplates: meter.config.metricsMaxEndpoints }) : null;
     // The metrics API refuses every request without a token: use the configured one, else make one.
@@ -123,6 +202,11 @@ export async function run(args: string[]): Promise<number> {
       normalizer,
       local: api === null ? null : metricsApiHandler(api),
       timeoutMs,
+      clientHeaderTimeoutMs: optionalInt('client-header-timeout-ms', values['client-header-timeout-ms']),
+      clientBodyTimeoutMs: optionalInt('client-body-timeout-ms', values['client-body-timeout-ms']),
+      clientRequestTimeoutMs: optionalInt('client-request-timeout-ms', values['client-request-timeout-ms']),
+      connections: optionalInt('connections', values.connections),
+      uploadConnections: optionalInt('upload-connections', values['upload-connections']),
       preserveHost: values['preserve-host'],
     });
     const address = await proxy.listen(port, host);
@@ -131,18 +215,21 @@ export async function run(args: string[]): Promise<number> {
     const source =
       matcher === null
         ? 'no OpenAPI document: heuristic templates'
-        : `${matcher.routes.length} operations from ${values.openapi}${values.normalize ? ', heuristics for the rest' : ''}`;
-    process.stdout.write(`apimeter proxy: ${self} → ${values.target} (${source})\n`);
+        : `${matcher.routes.length} operations from ${redactUrl(values.openapi!)}${values.normalize ? ', heuristics for the rest' : ''}`;
+    process.stdout.write(`apimeter proxy: ${self} → ${redactUrl(values.target)} (${source})\n`);
     if (matcher !== null && matcher.conflicts.length > 0) {
       process.stderr.write(`apimeter proxy: ignored duplicate operations: ${matcher.conflicts.join('; ')}\n`);
     }
     if (api !== null) {
-      // A configured token is a secret and never printed; a generated one is, so it can be used.
-      const shown = configuredToken === '' ? token : '$APIMETER_TOKEN';
       process.stdout.write(
         `apimeter proxy: metrics API at ${self}${api.options.prefix}/endpoints` +
           (configuredToken === '' ? ` (generated token ${token})` : ' (token from [api] metrics_api_token)') +
-          `\n  curl -H "Authorization: Bearer ${shown}" '${self}${api.options.prefix}/endpoints?window=5m'\n`,
+          '\n' +
+          curlLines(
+            configuredToken === '' ? token : null,
+            values.ini,
+            `${self}${api.options.prefix}/endpoints?window=5m`,
+          ),
       );
     }
 

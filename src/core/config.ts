@@ -319,6 +319,15 @@ function parseIni(text: string, shown: string): ReadItem[] {
   const syntaxErrors: string[] = [];
   const firstLine = new Map<string, number>();
   let section: string | undefined;
+  // A section apimeter does not read that looks meant for it: its header line, and the known keys in it.
+  let foreign: { name: string; at: string; keys: string[] } | null = null;
+  const closeForeign = () => {
+    if (foreign !== null) {
+      const problem = misspelledSectionProblem(foreign.name, foreign.at, foreign.keys);
+      if (problem !== null) items.push(problem);
+    }
+    foreign = null;
+  };
   text
     .replace(/^\uFEFF/, '')
     .split(/\r\n|\r|\n/)
@@ -328,11 +337,19 @@ function parseIni(text: string, shown: string): ReadItem[] {
       if (trimmed === '' || trimmed.startsWith(';') || trimmed.startsWith('#')) return;
       if (trimmed.startsWith('[')) {
         const header = /^\[([^\]]*)\]\s*(?:[;#].*)?$/.exec(trimmed);
-        if (header) section = iniUnescape(header[1]).trim().toLowerCase();
-        else syntaxErrors.push(`${at}: malformed section header`);
+        closeForeign();
+        if (header) {
+          section = iniUnescape(header[1]).trim().toLowerCase();
+          if (!(CONFIG_SECTIONS as readonly string[]).includes(section)) foreign = { name: section, at, keys: [] };
+        } else syntaxErrors.push(`${at}: malformed section header`);
         return;
       }
-      if (section === undefined || !(CONFIG_SECTIONS as readonly string[]).includes(section)) return;
+      if (section === undefined || !(CONFIG_SECTIONS as readonly string[]).includes(section)) {
+        const equals = line.indexOf('=');
+        const keyName = equals > 0 ? iniUnescape(line.slice(0, equals)).toLowerCase() : '';
+        if (foreign !== null && KNOWN_KEY_NAMES.has(keyName)) foreign.keys.push(keyName);
+        return;
+      }
       const equals = line.indexOf('=');
       const keyName = equals > 0 ? iniUnescape(line.slice(0, equals)).toLowerCase() : '';
       // The line itself is not echoed: it may hold a secret.
@@ -348,6 +365,32 @@ function parseIni(text: string, shown: string): ReadItem[] {
       else if (earlier !== undefined) items.push(`${subject} (${at}): duplicate key; first set on line ${earlier}`);
       else items.push({ key, value: iniUnescape(line.slice(equals + 1)), source: at, fromText: true });
     });
+  closeForeign();
   if (syntaxErrors.length > 0) throw fileError(syntaxErrors);
   return items;
 }
+
+const KNOWN_KEY_NAMES = new Set(CONFIG_KEYS.map((k) => k.key));
+
+/**
+ * Other sections are ignored (the file may be shared, `airflow.cfg`-style), unless one holds apimeter's
+ * keys under a name that is a near miss of ours (`[metric]`, `[apis]`) or names apimeter (`[apimeter]`):
+ * that is a typo, refused like an unknown key in a known section.
+ */
+function misspelledSectionProblem(name: string, at: string, keys: readonly string[]): string | null {
+  if (keys.length === 0) return null;
+  const norm = name.replace(/[_\-\s]/g, '');
+  let near: string | undefined;
+  for (const known of CONFIG_SECTIONS) {
+    if (levenshtein(norm, known) <= Math.max(1, Math.floor(known.length / 3))) near = known;
+  }
+  if (near === undefined && !norm.includes('apimeter')) return null;
+  // Where the keys it holds belong: the section to suggest when the name alone does not say.
+  const home = near ?? CONFIG_KEYS.find((k) => k.key === keys[0])!.section;
+  return (
+    `[${name}] (${at}): unknown section; did you mean [${home}]? It holds ${unique(keys).join(', ')}, ` +
+    `read only from their own section; known sections: ${CONFIG_SECTIONS.join(', ')}`
+  );
+}
+
+const unique = (xs: readonly string[]): string[] => [...new Set(xs)];

@@ -1,38 +1,70 @@
-/** Query parameter names whose values are treated as secrets (matched anywhere in the name, any case). */
-const SECRET_PARAM = /token|secret|key|pass|pwd|auth|sig|credential|session|code/i;
-const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i;
+/**
+ * Masking credentials in URLs before they are shown (banners, log lines, error messages). Pure: no
+ * I/O, usable from the CLI, the proxy and the exporters alike.
+ */
+
+/** What a masked part reads as. */
+export const REDACTED = '***';
+
+// Names whose values are credentials, as words of the name (`api_key`, `accessToken`, `X-Amz-Signature`,
+// `client_secret`, `sig`, `password`…), so that `monkey` or `keyword` are not taken for one.
+const SECRET_WORD =
+  /(?:^|_)(?:pass|passwd|password|pwd|passphrase|secret|token|key|apikey|sig|signature|auth|authorization|credential|credentials|session|sessionid|cookie|jwt|accesstoken|authtoken|privatekey)(?:_|$)/;
+
+/** True when a query parameter (or header) of this name carries a credential. */
+export function isSecretName(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_');
+  return SECRET_WORD.test(words);
+}
 
 /**
- * The URL with its userinfo and the values of secret-looking query parameters replaced by `***`, for
- * messages, log lines and health fields. Works on text that is not a valid URL too (it never throws),
- * and leaves everything else as written. Secrets in the path (a Slack webhook's) are not recognised:
- * callers that know of one hide the path themselves.
+ * `url` as text with its credentials masked: the whole userinfo (user name and password) and the value of every query parameter
+ * whose name looks like a credential. Text that does not parse as a URL is masked the same way by
+ * pattern, so a malformed value in an error message does not leak either. Everything else is kept as
+ * written (no normalisation), so the result still reads like the input.
  *
  * @example
- * redactUrl('https://user:pw@example.com/hook?token=abc&x=1'); // 'https://***@example.com/hook?token=***&x=1'
+ * redactUrl('http://admin:PW@10.0.0.5:8080/api?api_key=abc&page=2');
+ * // 'http://***@10.0.0.5:8080/api?api_key=***&page=2'
+ * redactUrl(new URL('https://tok@otel.example/v1/metrics')); // 'https://***@otel.example/v1/metrics'
  */
-export function redactUrl(url: string): string {
-  const hash = url.indexOf('#');
-  const beforeHash = hash === -1 ? url : url.slice(0, hash);
-  const fragment = hash === -1 ? '' : url.slice(hash);
-  const query = beforeHash.indexOf('?');
-  const base = (query === -1 ? beforeHash : beforeHash.slice(0, query)).replace(USERINFO, '$1***@');
-  if (query === -1) return base + fragment;
-  const params = beforeHash
-    .slice(query + 1)
+export function redactUrl(url: string | URL): string {
+  const text = typeof url === 'string' ? url : url.href;
+  return maskQuery(maskUserinfo(text));
+}
+
+/**
+ * `//user:pass@` and `//user@` → `//***@`, anywhere in the text (it may be a message). The user name
+ * goes too: it is often the credential itself (`https://TOKEN@host`, `http://apikey:…@`).
+ */
+function maskUserinfo(text: string): string {
+  return text.replace(/(\/\/)([^/?#@\s]*)@/g, (_all, scheme: string, userinfo: string) =>
+    userinfo === '' ? `${scheme}@` : `${scheme}${REDACTED}@`,
+  );
+}
+
+function maskQuery(text: string): string {
+  const q = text.indexOf('?');
+  if (q === -1) return text;
+  const hash = text.indexOf('#', q);
+  const end = hash === -1 ? text.length : hash;
+  const query = text
+    .slice(q + 1, end)
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
       if (eq === -1) return pair;
-      return SECRET_PARAM.test(decodeName(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=***` : pair;
-    });
-  return `${base}?${params.join('&')}${fragment}`;
-}
-
-function decodeName(name: string): string {
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // keep the raw name
+      }
+      return isSecretName(name) && eq < pair.length - 1 ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+    })
+    .join('&');
+  return text.slice(0, q + 1) + query + text.slice(end);
 }

@@ -48,6 +48,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   waitingDrain = false;
   /** Detailed mode: the upstream's answer headers (rate-limit quota), kept until the call is recorded. */
   upstreamHeaders: IncomingHttpHeaders | null = null;
+  /** The request target as forwarded (origin form, before the target's base path). */
+  target = '';
 
   constructor(
     readonly proxy: ProxyContext,

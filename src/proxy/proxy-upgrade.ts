@@ -29,8 +29,10 @@ export interface UpgradeHost {
 }
 
 /**
- * WebSocket (and any other Upgrade): the handshake is forwarded over a fresh connection, the upstream's
- * answer relayed byte for byte, then both sockets are piped together. Recorded once, at the answer.
+ * WebSocket (and any other Upgrade): the handshake is forwarded over a fresh connection and the
+ * upstream's answer relayed. Only a `101 Switching Protocols` pipes both sockets together; any other
+ * answer is relayed with `Connection: close` and both connections are closed after it. Recorded once,
+ * at the answer.
  */
 export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: Socket, head: Buffer): void {
   const startedAt = performance.now();
@@ -108,25 +110,73 @@ export function passUpgrade(proxy: UpgradeHost, req: IncomingMessage, socket: So
     if (!answered) record(ABORTED_STATUS, ErrorKind.Aborted);
     upstream.destroy();
   });
+  // Nothing the client sends goes upstream before the upstream has agreed to switch protocols: a
+  // refused upgrade must not leave a raw pipe behind it (later requests would pass unmeasured).
+  socket.pause();
   upstream.once(proxy.targetUrl.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
     upstream.write(upgradeRequest(proxy, req, target));
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream);
   });
+  /** A refused upgrade: bytes of its response body still to relay (-1: until the chunked terminator). */
+  let refusedLeft = 0;
   const onData = (chunk: Buffer) => {
-    socket.write(chunk);
-    if (answered) return;
+    if (answered) {
+      relayRefused(chunk);
+      return;
+    }
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-    const lineEnd = seen.indexOf('\r\n');
-    if (lineEnd === -1 && seen.length < 8192) return;
+    const headEnd = seen.indexOf('\r\n\r\n');
+    if (headEnd === -1 && seen.length < 16_384) return;
     answered = true;
     clearTimeout(timer);
-    const status = Number(
-      /^HTTP\/1\.[01] (\d{3})/.exec(seen.subarray(0, Math.max(lineEnd, 0)).toString('latin1'))?.[1],
-    );
+    const headText = seen.subarray(0, headEnd === -1 ? seen.length : headEnd).toString('latin1');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headText)?.[1]);
     record(Number.isFinite(status) ? status : 502);
+    if (status === 101 && headEnd !== -1) {
+      upstream.off('data', onData);
+      socket.write(seen);
+      if (head.length > 0) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+      return;
+    }
+    if (headEnd === -1) {
+      fail(502);
+      upstream.destroy();
+      return;
+    }
+    // Refused (or a head too large to read): relay the answer with `Connection: close`, then close both.
+    const lines = headText.split('\r\n');
+    const kept = lines.filter((line, i) => i === 0 || !/^(connection|keep-alive)\s*:/i.test(line));
+    socket.write(kept.join('\r\n') + '\r\nConnection: close\r\n\r\n', 'latin1');
+    const length = /^content-length\s*:\s*(\d+)\s*$/im.exec(headText);
+    const chunked = /^transfer-encoding\s*:.*chunked/im.test(headText);
+    const noBody = status === 204 || status === 304 || method === 'HEAD' || (status >= 100 && status < 200);
+    refusedLeft = noBody ? 0 : length !== null ? Number(length[1]) : chunked ? -1 : Infinity;
+    relayRefused(seen.subarray(headEnd + 4));
+  };
+  const relayRefused = (chunk: Buffer) => {
+    if (refusedLeft === 0) {
+      finishRefused();
+      return;
+    }
+    if (refusedLeft > 0 && chunk.length >= refusedLeft) {
+      socket.write(chunk.subarray(0, refusedLeft));
+      refusedLeft = 0;
+      finishRefused();
+      return;
+    }
+    if (chunk.length === 0) return;
+    socket.write(chunk);
+    if (refusedLeft > 0) refusedLeft -= chunk.length;
+    // Chunked: the last chunk and an empty trailer end the body (trailers are not expected here).
+    else if (refusedLeft === -1 && chunk.subarray(-5).toString('latin1') === '0\r\n\r\n') finishRefused();
+    // Infinity (no length): the body ends when the upstream closes.
+  };
+  const finishRefused = () => {
     upstream.off('data', onData);
-    upstream.pipe(socket);
+    upstream.destroy();
+    // Closed once the answer is out, even if the client keeps its side open.
+    socket.end(() => socket.destroy());
   };
   upstream.on('data', onData);
 }

@@ -9,10 +9,13 @@ import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { parseContentLength, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
+import { redactUrl } from '../core/redact.js';
 import { createError } from '../errors.js';
 import { EndpointResolver } from '../routing/endpoint-resolver.js';
 import type { Normalizer } from '../routing/normalizer.js';
 import type { RouteMatcher } from '../routing/openapi-matcher.js';
+import { awaitBody, clientTimeout, onSocketTimeout } from './proxy-body.js';
+import type { BodyHost } from './proxy-body.js';
 import { countedBody, ProxyCall, track, upstreamHeaderList } from './proxy-call.js';
 import { passUpgrade } from './proxy-upgrade.js';
 import type { UpgradeHost } from './proxy-upgrade.js';
@@ -51,6 +54,18 @@ export interface ProxyOptions {
   connections?: number;
   /** How long an idle upstream connection is kept (default 30 s, or what the upstream's Keep-Alive says). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Upstream connections, on a pool of their own, for requests whose body is still arriving when they
+   * are forwarded (streamed uploads): stalled uploads can hold these and no more. Default
+   * max(1, connections / 4).
+   */
+  uploadConnections?: number;
+  /** A client must send its request headers within this (node:http `headersTimeout`); else 408. Default min(60 s, clientRequestTimeoutMs). */
+  clientHeaderTimeoutMs?: number;
+  /** Longest pause between two reads of a request body (nginx `client_body_timeout`); else 408. Default 60 s. */
+  clientBodyTimeoutMs?: number;
+  /** A client must send its whole request (headers and body) within this (node:http `requestTimeout`); else 408. Default 300 s. */
+  clientRequestTimeoutMs?: number;
 }
 
 /**
@@ -63,7 +78,7 @@ export interface ProxyOptions {
  * const proxy = createProxy({ target: 'http://127.0.0.1:8080', meter, matcher: RouteMatcher.fromFile('spec.yaml') });
  * await proxy.listen(9000);
  */
-export class ApimeterProxy implements UpgradeHost {
+export class ApimeterProxy implements UpgradeHost, BodyHost {
   readonly server: http.Server;
   readonly agent: Agent;
   readonly meter: Meter;
@@ -75,6 +90,9 @@ export class ApimeterProxy implements UpgradeHost {
   readonly xForwarded: boolean;
   readonly preserveHost: boolean;
   readonly upgrades = new Set<Socket>();
+  /** The pool for streamed uploads (see `uploadConnections`). */
+  readonly uploadAgent: Agent;
+  readonly clientBodyTimeoutMs: number;
   private readonly origin: string;
   /** The Host field sent upstream, or null to pass the client's (preserveHost). */
   private readonly upstreamHost: string | null;
@@ -87,7 +105,10 @@ export class ApimeterProxy implements UpgradeHost {
     try {
       url = new URL(String(options.target));
     } catch {
-      throw createError('APIMETER_ERR_CONFIG_INVALID', `proxy: target "${String(options.target)}" is not a URL`);
+      throw createError(
+        'APIMETER_ERR_CONFIG_INVALID',
+        `proxy: target "${redactUrl(String(options.target))}" is not a URL`,
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw createError(
@@ -113,16 +134,42 @@ export class ApimeterProxy implements UpgradeHost {
     this.xForwarded = options.xForwarded ?? true;
     this.preserveHost = options.preserveHost ?? false;
     this.upstreamHost = this.preserveHost ? null : url.host;
-    this.agent = new Agent({
-      connections: positive('connections', options.connections, 256),
+    const connections = positive('connections', options.connections, 256);
+    const pool = {
       keepAliveTimeout: positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 30_000),
       keepAliveMaxTimeout: 10 * 60_000,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: { timeout: positive('connectTimeoutMs', options.connectTimeoutMs, Math.min(this.timeoutMs, 10_000)) },
+    };
+    this.agent = new Agent({ ...pool, connections });
+    this.uploadAgent = new Agent({
+      ...pool,
+      connections: positive('uploadConnections', options.uploadConnections, Math.max(1, Math.floor(connections / 4))),
     });
-    this.server = http.createServer({ maxHeaderSize: positive('maxHeaderSize', options.maxHeaderSize, 16 * 1024) });
+    const requestTimeout = positive('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 300_000);
+    // As node:http: the header deadline defaults to the shorter of 60 s and the whole-request one.
+    const headersTimeout = positive(
+      'clientHeaderTimeoutMs',
+      options.clientHeaderTimeoutMs,
+      Math.min(60_000, requestTimeout),
+    );
+    if (headersTimeout > requestTimeout) {
+      throw createError(
+        'APIMETER_ERR_CONFIG_INVALID',
+        `proxy: clientHeaderTimeoutMs (${headersTimeout}) must not exceed clientRequestTimeoutMs (${requestTimeout})`,
+      );
+    }
+    this.clientBodyTimeoutMs = positive('clientBodyTimeoutMs', options.clientBodyTimeoutMs, 60_000);
+    this.server = http.createServer({
+      maxHeaderSize: positive('maxHeaderSize', options.maxHeaderSize, 16 * 1024),
+      headersTimeout,
+      requestTimeout,
+      // node:http checks both deadlines on this interval (30 s by default): a quarter of the shorter one.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersTimeout / 4))),
+    });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+    this.server.on('timeout', (socket: Socket) => onSocketTimeout(socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
   }
@@ -144,7 +191,7 @@ export class ApimeterProxy implements UpgradeHost {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.uploadAgent.close()]);
   }
 
   /** The request listener (usable on a server of your own). */
@@ -174,17 +221,27 @@ export class ApimeterProxy implements UpgradeHost {
     }
     if (ep !== null) this.meter.begin(ep);
     const call = new ProxyCall(this, ep, req, res, startedAt);
+    call.target = target;
     track(res, call);
+    if (req.headers['transfer-encoding'] === undefined && call.requestBytes <= 0) this.forward(call, false);
+    else awaitBody(this, call, this.clientBodyTimeoutMs);
+  }
 
+  /**
+   * Sends the call upstream. A request whose body is still arriving (`streaming`) goes on the upload
+   * pool, so that clients stalling mid-upload can never take the connections other requests need.
+   */
+  forward(call: ProxyCall, streaming: boolean): void {
+    const req = call.req;
     let body: Dispatcher.DispatchOptions['body'] = null;
     if (req.headers['transfer-encoding'] !== undefined) body = countedBody(req, call) as unknown as IncomingMessage;
     else if (call.requestBytes > 0) body = req;
     try {
-      this.agent.dispatch(
+      (streaming ? this.uploadAgent : this.agent).dispatch(
         {
           origin: this.origin,
-          path: this.basePath + target,
-          method: method,
+          path: this.basePath + call.target,
+          method: req.method ?? 'GET',
           headers: upstreamHeaderList(req, this.upstreamHost, this.xForwarded),
           body,
           upgrade: null,
@@ -230,19 +287,36 @@ export class ApimeterProxy implements UpgradeHost {
     req.resume();
   }
 
-  /** Malformed requests node:http could not parse: oversized headers get 431, the rest 400. */
+  /**
+   * Malformed requests node:http could not parse: oversized headers get 431, the rest 400. A client too
+   * slow to send its request (clientHeaderTimeoutMs, clientRequestTimeoutMs) gets 408.
+   */
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (clientTimeout(socket)) return;
+      if (socket.bytesRead === 0) {
+        // Opened and never used (a browser's preconnect): closed quietly, as no request was made.
+        socket.destroy();
+        return;
+      }
+    }
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || (pending != null && pending.headersSent)) {
       socket.destroy();
       return;
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = tooLarge ? 431 : timedOut ? 408 : 400;
     const body = JSON.stringify({
-      detail: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request: the request could not be parsed',
+      detail: tooLarge
+        ? 'Request Header Fields Too Large'
+        : timedOut
+          ? 'Request Timeout: the request headers did not arrive in time'
+          : 'Bad Request: the request could not be parsed',
     });
     socket.end(
-      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     const ep = this.meter.unmatched('_OTHER');
@@ -252,6 +326,17 @@ export class ApimeterProxy implements UpgradeHost {
 
   /** WebSocket (and any other Upgrade) pass-through; recorded once, when the upstream answers. */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = req.url ?? '/';
+    if (this.local !== null && this.local.owns(url.startsWith('/') ? url : originForm(url))) {
+      // The metrics API upgrades nothing: answered as a plain request, then the connection is closed.
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket);
+      res.once('finish', () => socket.end(() => socket.destroy()));
+      socket.once('close', () => res.destroy());
+      this.local.handle(req, res);
+      return;
+    }
     passUpgrade(this, req, socket, head);
   }
 }
