@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
   /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
+  /** An optional package a feature needs is not installed; the message names it and the `npm install` line. */
+  APIMETER_ERR_MISSING_DEPENDENCY: 'optional dependency not installed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

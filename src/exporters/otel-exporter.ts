@@ -18,6 +18,7 @@ import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { ApimeterMetricProducer } from './otel-producer.js';
 import type { OtelProducerOptions } from './otel-producer.js';
 import { OtelStatsBackend } from './otel-stats.js';
+import { missingDependency, OTEL_PACKAGES } from './optional-deps.js';
 
 const SUCCESS = 0 as ExportResultCode;
 const FAILED = 1 as ExportResultCode;
@@ -222,7 +223,9 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
   let inner = options.exporter;
   let target = options.exporter !== undefined ? 'custom exporter' : (options.url ?? endpoint.url);
   if (inner === undefined) {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http').catch((error: unknown) => {
+      throw missingDependency(error, 'the OTLP exporter', OTEL_PACKAGES) ?? error;
+    });
     const url = options.url ?? (endpoint.explicit ? endpoint.url : undefined);
     target = options.url ?? endpoint.url;
     inner = new OTLPMetricExporter({
