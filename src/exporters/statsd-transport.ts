@@ -175,6 +175,7 @@ export class UdsTransport implements StatsdTransport {
   }
 
   async open(): Promise<void> {
+    this.asyncError = null; // from an earlier flush's socket: already judged
     if (this.module === null) {
       try {
         this.module = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
