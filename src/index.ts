@@ -21,5 +21,7 @@ export { windowTally, endpointSnapshot, summarize } from './core/query.js';
 export { Tally, F as TallyField, ERROR_FIELD, statusClassOf } from './core/tally.js';
 export { startExporters } from './exporters/start.js';
 export type { Exporters, StartExportersOptions } from './exporters/start.js';
+export { closeOnSignal } from './shutdown.js';
+export type { Closable, CloseStep, CloseOnSignalOptions, ShutdownHandle } from './shutdown.js';
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';
 export type { ErrorCode } from './errors.js';
