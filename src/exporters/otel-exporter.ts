@@ -339,7 +339,7 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
     // The collector's host is resolved off libuv's thread pool (a hanging dns.lookup would hold its threads).
     const resolver = new HostResolver({ lookupTimeoutMs: timeoutMs, ...options.dns });
     inner = new OTLPMetricExporter({
-      httpAgentOptions: { keepAlive: true, lookup: resolver.lookup as never },
+      httpAgentOptions: { keepAlive: true, lookup: resolver.lookup },
       ...(options.temporality === 'delta' && { temporalityPreference: AggregationTemporality.DELTA }),
       ...(url !== undefined && { url }),
       timeoutMillis: timeoutMs,

@@ -135,7 +135,8 @@ export class DatagramSender {
       for (const line of text.split('\n')) {
         const pipe = line.indexOf('|');
         const colon = line.lastIndexOf(':', pipe);
-        const isGauge = pipe > 0 && line.charCodeAt(pipe + 1) === 103 && (line.length === pipe + 2 || line[pipe + 2] === '|');
+        const isGauge =
+          pipe > 0 && line.charCodeAt(pipe + 1) === 103 && (line.length === pipe + 2 || line[pipe + 2] === '|');
         const value = line.charCodeAt(colon + 1);
         // Absolute gauges (not `+n`/`-n` changes): only the latest value of a series matters.
         if (isGauge && colon > 0 && value !== 43 && value !== 45) {

@@ -267,7 +267,7 @@ export class StatsdExporter implements StatsBackend {
     const asyncError = this.transport.takeError?.() ?? null;
     // Refused: nothing listened, so what the flush handed over was lost too; send all of it again.
     const refused = [sender.firstError, asyncError].some(
-      (e) => (e as NodeJS.ErrnoException | null)?.code === 'ECONNREFUSED',
+      (e: NodeJS.ErrnoException | null) => e?.code === 'ECONNREFUSED',
     );
     sender.settle(refused);
     report.lines = sender.linesAdded;

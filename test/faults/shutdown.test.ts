@@ -78,7 +78,7 @@ test('SIGTERM with requests in flight: the process exits by itself and every ans
   );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /ready (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
