@@ -59,6 +59,8 @@ export interface StatsdExporterOptions {
   dns?: HostResolverOptions;
   /** Bytes of undelivered datagrams kept for the next flush; more are dropped and counted. 0 = none. Default 1 MiB. */
   retryBufferBytes?: number;
+  /** Bytes of the retry queue one flush sends (first, before its own lines). Default 64 KiB. */
+  retryBytesPerFlush?: number;
   /** How long a flush waits after its sends for the sink's refusal (ICMP port unreachable), ms. Default 20. */
   refusalWaitMs?: number;
   /** close() gives its last flush at most this long, ms. Default 5,000. */

@@ -20,7 +20,11 @@ interface Dispatched {
   ok: boolean | null;
   /** Still in its flush's list (false once settle() ran while the send was pending). */
   tracked: boolean;
+  /** Position in its flush's list. */
+  index: number;
 }
+
+const isRefusal = (error: Error) => (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
 
 /**
  * Packs lines into datagrams of at most `maxDatagramBytes` (lines are ASCII, so characters are bytes)
@@ -28,8 +32,8 @@ interface Dispatched {
  * yet completed). When the buffer is full the sender waits up to `drainTimeoutMs` for room; if none
  * comes, that datagram and every later one of the flush are dropped and counted.
  *
- * Datagrams a flush could not deliver — their send failed, or (after {@link settle} with `allLost`) the
- * sink refused the flush — go to a retry queue of at most `maxRetryBytes` and are sent first by the next
+ * Datagrams a flush could not deliver — their send failed, or the sink refused after they were handed
+ * over ({@link noteRefusal}) — go to a retry queue of at most `maxRetryBytes` and are sent first by the next
  * flush: counters and timers as they were, gauges only their latest value (a newer one replaces an older
  * one). What does not fit is dropped and counted. Memory stays bounded whatever the network does.
  */
@@ -59,6 +63,8 @@ export class DatagramSender {
   linesAdded = 0;
   /** Datagrams of the current flush handed to the transport, in order (kept until {@link settle}). */
   private dispatched: Dispatched[] = [];
+  /** The flush's datagrams before this position are taken as lost: a refusal came after them. */
+  private refusedThrough = 0;
   /** Undelivered datagrams without their absolute gauges, oldest first, and their total size. */
   private retry: { datagram: Buffer; lines: number }[] = [];
   private retryBytes = 0;
@@ -72,7 +78,13 @@ export class DatagramSender {
     readonly maxBufferBytes: number,
     private readonly drainTimeoutMs = 1000,
     readonly maxRetryBytes = 1 << 20,
+    readonly retryBytesPerFlush = 64 * 1024,
   ) {}
+
+  /** Datagrams still waiting in the retry queue. */
+  get retryBacklog(): number {
+    return this.retry.length;
+  }
 
   /** Bytes waiting in the retry queue for the next flush. */
   get retryQueuedBytes(): number {
@@ -92,12 +104,22 @@ export class DatagramSender {
     this.firstError = null;
     this.linesAdded = 0;
     this.dispatched = [];
-    for (const item of this.retry) {
+    this.refusedThrough = 0;
+    // At most retryBytesPerFlush of the queue, oldest first: a sink that just came back (and its socket's
+    // receive buffer) is not flooded; the rest goes with the next flushes.
+    let taken = 0;
+    let bytes = 0;
+    while (
+      taken < this.retry.length &&
+      (taken === 0 || bytes + this.retry[taken].datagram.length <= this.retryBytesPerFlush)
+    ) {
+      const item = this.retry[taken++];
+      bytes += item.datagram.length;
       this.ready.push(item);
       this.linesAdded += item.lines;
     }
-    this.retry = [];
-    this.retryBytes = 0;
+    this.retry.splice(0, taken);
+    this.retryBytes -= bytes;
     const gauges = [...this.retryGauges.values()];
     this.retryGauges.clear();
     this.retryGaugeBytes = 0;
@@ -106,15 +128,26 @@ export class DatagramSender {
   }
 
   /**
-   * Ends the bookkeeping of a flush: datagrams whose send failed — or, with `allLost` (the sink refused:
-   * nothing listened), every datagram of the flush — are queued for the next flush, up to the retry bound.
+   * The sink refused (ICMP port unreachable: nothing listened). A refusal arrives after the datagram it
+   * answers, so every datagram of this flush handed over before now is taken as lost.
    */
-  settle(allLost: boolean): void {
+  noteRefusal(error: Error): void {
+    if (isRefusal(error)) this.refusedThrough = this.dispatched.length;
+  }
+
+  /**
+   * Ends the bookkeeping of a flush: datagrams whose send failed, and those handed over before the
+   * sink's last refusal ({@link noteRefusal}), are queued for the next flush, up to the retry bound.
+   * Datagrams after the last refusal count as delivered (UDP has no acknowledgement).
+   */
+  settle(): void {
     const c = this.counters;
+    const through = this.refusedThrough;
     for (const d of this.dispatched) {
       d.tracked = false;
-      if (d.ok === false || (allLost && d.ok === true)) {
-        if (d.ok === true) {
+      const lost = d.ok === true && d.index < through;
+      if (d.ok === false || lost) {
+        if (lost) {
           // Handed over but, as the refusal shows, not received.
           c.datagramsSent--;
           c.linesSent -= d.lines;
@@ -124,6 +157,7 @@ export class DatagramSender {
       }
     }
     this.dispatched = [];
+    this.refusedThrough = 0;
   }
 
   private requeue(datagram: Buffer, lines: number): void {
@@ -273,7 +307,13 @@ export class DatagramSender {
     this.inFlightBytes += bytes;
     this.pending++;
     let called = false;
-    const item: Dispatched = { datagram, lines, ok: null, tracked: this.maxRetryBytes > 0 };
+    const item: Dispatched = {
+      datagram,
+      lines,
+      ok: null,
+      tracked: this.maxRetryBytes > 0,
+      index: this.dispatched.length,
+    };
     if (item.tracked) this.dispatched.push(item);
     this.transport.send(datagram, (error) => {
       if (called) return;
@@ -287,6 +327,8 @@ export class DatagramSender {
         this.counters.bytesSent += bytes;
       } else {
         this.counters.sendErrors++;
+        // A refusal reported by this send (the socket's pending error) answers an earlier datagram.
+        if (item.tracked && isRefusal(error)) this.refusedThrough = Math.max(this.refusedThrough, item.index);
         // With a retry queue the lines are requeued (or dropped and counted) by settle().
         if (!item.tracked) {
           this.counters.linesDropped += lines;

@@ -21,6 +21,8 @@ export interface StatsdTransport {
   release?(): void;
   /** An error the transport saw outside a send callback since the last call (ICMP port unreachable…). */
   takeError?(): Error | null;
+  /** Calls `listener` at once with each error seen outside a send callback (null: stop). */
+  watch?(listener: ((error: Error) => void) | null): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export class UdpTransport implements StatsdTransport {
   private address: string | null = null;
   private family = 4;
   private asyncError: Error | null = null;
+  private listener: ((error: Error) => void) | null = null;
   private readonly resolver: HostResolver;
 
   constructor(
@@ -102,6 +105,10 @@ export class UdpTransport implements StatsdTransport {
     return error;
   }
 
+  watch(listener: ((error: Error) => void) | null): void {
+    this.listener = listener;
+  }
+
   async close(): Promise<void> {
     this.dropSocket();
   }
@@ -110,7 +117,9 @@ export class UdpTransport implements StatsdTransport {
     const socket = dgram.createSocket(this.family === 6 ? 'udp6' : 'udp4');
     // Without a listener an 'error' event would be thrown; ICMP errors arrive here on connected sockets.
     socket.on('error', (error) => {
-      if (this.socket === socket) this.asyncError = error;
+      if (this.socket !== socket) return;
+      this.asyncError = error;
+      this.listener?.(error);
     });
     socket.unref();
     this.socket = socket;

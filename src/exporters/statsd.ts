@@ -104,6 +104,7 @@ export class StatsdExporter implements StatsBackend {
       options.maxBufferBytes,
       options.drainTimeoutMs ?? 1000,
       options.retryBufferBytes ?? 1 << 20,
+      options.retryBytesPerFlush ?? 64 * 1024,
     );
     this.stats = new StatsAggregator(
       this.format,
@@ -162,7 +163,12 @@ export class StatsdExporter implements StatsBackend {
     const last = (async () => {
       // A flush already running read the registry before now: wait for it, then send the rest.
       if (this.running !== null) await this.running;
-      await this.flushOnce(true);
+      let report = await this.flushOnce(true);
+      // The retry queue goes out a share per flush: send the rest now, with a pause for the receiver.
+      while (report.error === null && this.sender.retryBacklog > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        report = await this.flushOnce(true);
+      }
     })();
     await Promise.race([last, bounded]);
     clearTimeout(timer);
@@ -244,6 +250,7 @@ export class StatsdExporter implements StatsBackend {
     }
     const sender = this.sender;
     sender.begin();
+    this.transport.watch?.((error) => sender.noteRefusal(error));
     let complete = true;
     try {
       this.registry.read();
@@ -262,14 +269,13 @@ export class StatsdExporter implements StatsBackend {
       // A bug here must not become an unhandled rejection from the timer.
       sender.firstError ??= error as Error;
     } finally {
+      this.transport.watch?.(null);
       this.transport.release?.();
     }
     const asyncError = this.transport.takeError?.() ?? null;
-    // Refused: nothing listened, so what the flush handed over was lost too; send all of it again.
-    const refused = [sender.firstError, asyncError].some(
-      (e: NodeJS.ErrnoException | null) => e?.code === 'ECONNREFUSED',
-    );
-    sender.settle(refused);
+    if (asyncError !== null && this.transport.watch === undefined) sender.noteRefusal(asyncError);
+    // Refused datagrams, and those the refusal shows were lost, wait in the retry queue.
+    sender.settle();
     report.lines = sender.linesAdded;
     const dropped = sender.counters.linesDropped + this.stats.dropped;
     this.lastDropped = dropped - this.droppedAtLastFlush;

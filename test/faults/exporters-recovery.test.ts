@@ -90,6 +90,37 @@ test('StatsD port closed, then open: the daemon gets every count and every timer
   assert.equal(statsd.health().counters!.retryQueuedBytes, 0);
 });
 
+test('StatsD on its own flush timer, the daemon starting mid-traffic: every count arrives, once', async () => {
+  const port = await freeUdpPort();
+  const meter = createMeter({ iniPath: false, env: {} });
+  const statsd = createStatsdExporter(meter, {
+    host: '127.0.0.1',
+    port,
+    flushIntervalMs: 100,
+    circuit: { failureThreshold: 3, cooldownMs: 100, maxCooldownMs: 400 },
+    onStateChange: quiet,
+  });
+  let sent = 0;
+  const load = setInterval(() => {
+    sent += traffic(meter, 10);
+  }, 5);
+  try {
+    await eventually(() => statsd.health().counters!.failedFlushes >= 5, 'refused flushes');
+    const daemon = await startEtsyStatsd(100, port);
+    cleanup.push(() => daemon.stop());
+    await eventually(() => statsdCount(daemon) > 0, 'counts at the daemon');
+    await eventually(() => statsd.health().counters!.flushes > 0 && statsd.breaker.state === 'closed', 'recovery');
+    clearInterval(load);
+    await statsd.close();
+    await eventually(() => statsdCount(daemon) >= sent, `${sent} counts at the daemon`);
+    assert.equal(statsdCount(daemon), sent);
+    assert.equal(statsdTimerCount(daemon), sent);
+  } finally {
+    clearInterval(load);
+    await statsd.close();
+  }
+});
+
 test('StatsD recovery: a stale refusal does not reopen the circuit; close() flushes with the circuit open', async () => {
   const port = await freeUdpPort();
   const clock = new ManualClock();
