@@ -37,7 +37,7 @@ export interface Exporters {
  * const meter = createMeter(); // apimeter.ini: [metrics] statsd_on = True
  * const exporters = await startExporters(meter);
  * exporters.stats.incr('jobs.started', 1, 1, { queue: 'default' });
- * process.on('SIGTERM', () => void exporters.close());
+ * closeOnSignal(server, exporters); // SIGTERM/SIGINT: server first, then the exporters' last flush
  */
 export async function startExporters(meter: Meter, options: StartExportersOptions = {}): Promise<Exporters> {
   const config = meter.config;
