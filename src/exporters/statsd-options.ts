@@ -63,7 +63,7 @@ export interface StatsdExporterOptions {
   retryBytesPerFlush?: number;
   /** How long a flush waits after its sends for the sink's refusal (ICMP port unreachable), ms. Default 20. */
   refusalWaitMs?: number;
-  /** close() gives its last flush at most this long, ms. Default 5,000. */
+  /** close() gives its last flush at most this long, ms. Default 3,000. */
   closeTimeoutMs?: number;
 }
 

@@ -149,7 +149,7 @@ export class StatsdExporter implements StatsBackend {
 
   /**
    * Stops the timer, flushes what is pending — also while the circuit is open: this is the last
-   * chance — and closes the socket, in at most `closeTimeoutMs` (default 5 s). Never rejects.
+   * chance — and closes the socket, in at most `closeTimeoutMs` (default 3 s). Never rejects.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -157,7 +157,7 @@ export class StatsdExporter implements StatsBackend {
     this.timer = null;
     let timer: NodeJS.Timeout | undefined;
     const bounded = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 5000);
+      timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 3000);
       timer.unref();
     });
     const last = (async () => {
