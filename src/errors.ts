@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_STORE_FULL: 'store disk full',
   /** A store call made while the store is not (yet) connected. */
   APIMETER_ERR_STORE_UNAVAILABLE: 'store not connected',
+  /** An optional package a feature needs is not installed; the message names it and the `npm install` line. */
+  APIMETER_ERR_MISSING_DEPENDENCY: 'optional dependency not installed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -27,5 +27,7 @@ export { SketchDelta } from './core/sketch-delta.js';
 export type { BucketSource, BucketSink } from './core/sketch-delta.js';
 export { startExporters } from './exporters/start.js';
 export type { Exporters, StartExportersOptions } from './exporters/start.js';
+export { closeOnSignal } from './shutdown.js';
+export type { Closable, CloseStep, CloseOnSignalOptions, ShutdownHandle } from './shutdown.js';
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';
 export type { ErrorCode } from './errors.js';

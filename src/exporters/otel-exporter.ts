@@ -3,36 +3,101 @@ import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import {
+  AggregationTemporality,
   AggregationType,
+  DataPointType,
   InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { MetricData, PushMetricExporter, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { ApimeterConfig } from '../core/config.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { Meter } from '../core/meter.js';
+import { redactUrl } from '../core/redact.js';
 import type { StatsBackend } from '../core/stats-backends.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { ApimeterMetricProducer } from './otel-producer.js';
 import type { OtelProducerOptions } from './otel-producer.js';
+import { HostResolver } from './host-resolver.js';
+import type { HostResolverOptions } from './host-resolver.js';
 import { OtelStatsBackend } from './otel-stats.js';
+import { missingDependency, OTEL_PACKAGES } from './optional-deps.js';
 
 const SUCCESS = 0 as ExportResultCode;
 const FAILED = 1 as ExportResultCode;
 
+/** Every URL inside `text` with its credentials hidden (see redactUrl). */
+export function redactUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (url) => redactUrl(url));
+}
+
+/** Delta sums and histograms of `batch`: what is lost if the batch is not delivered (cumulative points and gauges are superseded by the next collection). */
+function deltaPart(batch: ResourceMetrics): ResourceMetrics {
+  const scopeMetrics: ScopeMetrics[] = [];
+  for (const scope of batch.scopeMetrics) {
+    const metrics = scope.metrics.filter(
+      (m) =>
+        m.dataPointType !== DataPointType.GAUGE &&
+        m.aggregationTemporality === AggregationTemporality.DELTA &&
+        m.dataPoints.length > 0,
+    );
+    if (metrics.length > 0) scopeMetrics.push({ scope: scope.scope, metrics });
+  }
+  return { resource: batch.resource, scopeMetrics };
+}
+
+function pointsOf(batch: ResourceMetrics): number {
+  let n = 0;
+  for (const scope of batch.scopeMetrics) for (const m of scope.metrics) n += m.dataPoints.length;
+  return n;
+}
+
+/**
+ * `kept` (older undelivered delta batches) and `current` as one batch: per scope and metric, the data
+ * points of every batch, oldest first. Delta points cover disjoint intervals, so a receiver adds them up.
+ */
+export function mergeBatches(kept: readonly ResourceMetrics[], current: ResourceMetrics): ResourceMetrics {
+  const scopes = new Map<string, { scope: ScopeMetrics['scope']; metrics: Map<string, MetricData> }>();
+  for (const batch of [...kept, current]) {
+    for (const s of batch.scopeMetrics) {
+      const scopeKey = `${s.scope.name}\0${s.scope.version ?? ''}`;
+      let entry = scopes.get(scopeKey);
+      if (entry === undefined) scopes.set(scopeKey, (entry = { scope: s.scope, metrics: new Map() }));
+      for (const m of s.metrics) {
+        const key = `${m.descriptor.name}\0${m.dataPointType}\0${m.aggregationTemporality}`;
+        const have = entry.metrics.get(key);
+        if (have === undefined) entry.metrics.set(key, { ...m, dataPoints: [...m.dataPoints] } as MetricData);
+        else (have.dataPoints as unknown[]).push(...m.dataPoints);
+      }
+    }
+  }
+  return {
+    resource: current.resource,
+    scopeMetrics: [...scopes.values()].map((e) => ({ scope: e.scope, metrics: [...e.metrics.values()] })),
+  };
+}
+
 /**
  * Wraps the real exporter: refuses at once while the circuit is open, gives up after `timeoutMs` on a
- * collector that accepts and hangs, and keeps what /health shows.
+ * collector that accepts and hangs, and keeps what /health shows. Delta points of an export that failed
+ * or was refused are kept (up to `maxRetainedPoints`; past that they are dropped and counted) and sent
+ * again with the next export, so a collector that was down for a while still gets every count.
  */
 class GuardedExporter implements PushMetricExporter {
   exports = 0;
   failures = 0;
   refused = 0;
+  /** Delta data points given up because the retained batches were full. */
+  pointsDropped = 0;
   lastError: string | undefined;
   lastErrorAt: string | undefined;
   lastSuccessAt: string | undefined;
+  /** Set by close(): the last export is tried whatever the circuit says. */
+  closing = false;
+  private retained: ResourceMetrics[] = [];
+  private retainedPoints = 0;
   readonly selectAggregationTemporality?: PushMetricExporter['selectAggregationTemporality'];
   readonly selectAggregation?: PushMetricExporter['selectAggregation'];
 
@@ -42,14 +107,24 @@ class GuardedExporter implements PushMetricExporter {
     private readonly timeoutMs: number,
     private readonly tell: (message: string) => void,
     private readonly target: string,
+    private readonly maxRetainedPoints: number,
   ) {
     this.selectAggregationTemporality = inner.selectAggregationTemporality?.bind(inner);
     this.selectAggregation = inner.selectAggregation?.bind(inner);
   }
 
+  /** Delta data points waiting to be sent again. */
+  get pendingPoints(): number {
+    return this.retainedPoints;
+  }
+
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    if (!this.breaker.allow()) {
+    const batch = this.retained.length > 0 ? mergeBatches(this.retained, metrics) : metrics;
+    this.retained = [];
+    this.retainedPoints = 0;
+    if (!this.closing && !this.breaker.allow()) {
       this.refused++;
+      this.retain(batch);
       resultCallback({ code: FAILED, error: new Error('apimeter: OTLP export skipped, circuit open') });
       return;
     }
@@ -60,7 +135,10 @@ class GuardedExporter implements PushMetricExporter {
       done = true;
       clearTimeout(timer);
       if (result.code === SUCCESS) this.succeeded();
-      else this.failed(result.error ?? new Error('export failed'));
+      else {
+        this.retain(batch);
+        this.failed(result.error ?? new Error('export failed'));
+      }
       resultCallback(result);
     };
     const timer = setTimeout(
@@ -69,7 +147,7 @@ class GuardedExporter implements PushMetricExporter {
     );
     timer.unref();
     try {
-      this.inner.export(metrics, finish);
+      this.inner.export(batch, finish);
     } catch (error) {
       finish({ code: FAILED, error: error as Error });
     }
@@ -81,6 +159,18 @@ class GuardedExporter implements PushMetricExporter {
 
   shutdown(): Promise<void> {
     return this.inner.shutdown();
+  }
+
+  private retain(batch: ResourceMetrics): void {
+    const delta = deltaPart(batch);
+    const points = pointsOf(delta);
+    if (points === 0) return;
+    if (this.retainedPoints + points > this.maxRetainedPoints) {
+      this.pointsDropped += points;
+      return;
+    }
+    this.retained.push(delta);
+    this.retainedPoints += points;
   }
 
   private succeeded(): void {
@@ -96,7 +186,7 @@ class GuardedExporter implements PushMetricExporter {
     this.breaker.failure();
     const code = (error as NodeJS.ErrnoException).code;
     const prefix = typeof code === 'string' && !error.message.includes(code) ? `${code}: ` : '';
-    this.lastError = `${prefix}${error.message} (${this.target})`;
+    this.lastError = redactUrls(`${prefix}${error.message} (${this.target})`);
     this.lastErrorAt = new Date().toISOString();
     if (this.breaker.opened > before) {
       const seconds = Math.round(this.breaker.retryInMs / 1000);
@@ -120,6 +210,12 @@ export interface OtelExporterOptions extends Partial<OtelProducerOptions> {
   onStateChange?: (message: string) => void;
   /** Environment for the OTEL_* variables (default process.env). */
   env?: Record<string, string | undefined>;
+  /** How the collector's host is resolved (c-ares, off libuv's thread pool; see HostResolverOptions). */
+  dns?: HostResolverOptions;
+  /** Delta data points kept from failed exports and sent again with the next one. Default 50,000. */
+  maxRetainedPoints?: number;
+  /** close() waits at most this long for the last export, ms. Default: the export timeout plus 1,000. */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -140,6 +236,7 @@ export class OtelExporter {
     private readonly guard: GuardedExporter,
     readonly breaker: CircuitBreaker,
     readonly target: string,
+    private readonly closeTimeoutMs = 11_000,
   ) {
     this.unregister = meter.addHealthSource('otel', () => this.health());
   }
@@ -167,19 +264,31 @@ export class OtelExporter {
         exports: g.exports,
         exportFailures: g.failures,
         exportsSkipped: g.refused,
+        pointsPending: g.pendingPoints,
+        pointsDropped: g.pointsDropped,
         lastPoints: this.producer.lastPoints,
         circuitOpened: this.breaker.opened,
       },
     };
   }
 
-  /** Exports what is pending (unless the circuit is open) and shuts the provider down. Never rejects. */
+  /**
+   * Exports what is pending — also while the circuit is open: this is the last chance — and shuts the
+   * provider down, in at most `closeTimeoutMs`. Never rejects.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.unregister?.();
     this.unregister = null;
-    await this.provider.shutdown().catch(() => undefined);
+    this.guard.closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.closeTimeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.provider.shutdown().catch(() => undefined), bounded]);
+    clearTimeout(timer);
   }
 }
 
@@ -220,12 +329,18 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
         env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === 'base2_exponential_bucket_histogram'));
   const endpoint = otlpEndpoint(config, env);
   let inner = options.exporter;
-  let target = options.exporter !== undefined ? 'custom exporter' : (options.url ?? endpoint.url);
+  let target = options.exporter !== undefined ? 'custom exporter' : redactUrl(options.url ?? endpoint.url);
   if (inner === undefined) {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http').catch((error: unknown) => {
+      throw missingDependency(error, 'the OTLP exporter', OTEL_PACKAGES) ?? error;
+    });
     const url = options.url ?? (endpoint.explicit ? endpoint.url : undefined);
-    target = options.url ?? endpoint.url;
+    target = redactUrl(options.url ?? endpoint.url);
+    // The collector's host is resolved off libuv's thread pool (a hanging dns.lookup would hold its threads).
+    const resolver = new HostResolver({ lookupTimeoutMs: timeoutMs, ...options.dns });
     inner = new OTLPMetricExporter({
+      httpAgentOptions: { keepAlive: true, lookup: resolver.lookup },
+      ...(options.temporality === 'delta' && { temporalityPreference: AggregationTemporality.DELTA }),
       ...(url !== undefined && { url }),
       timeoutMillis: timeoutMs,
       aggregationPreference: (type) =>
@@ -237,12 +352,12 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
   const breaker = new CircuitBreaker(options.circuit);
   const tell = (message: string) => {
     try {
-      (options.onStateChange ?? console.warn)(message);
+      (options.onStateChange ?? console.warn)(redactUrls(message));
     } catch {
       // a logger that throws must not break the exporter
     }
   };
-  const guard = new GuardedExporter(inner, breaker, timeoutMs, tell, target);
+  const guard = new GuardedExporter(inner, breaker, timeoutMs, tell, target, options.maxRetainedPoints ?? 50_000);
   const producer = new ApimeterMetricProducer(meter, {
     ...options,
     histogram: options.histogram ?? (exponential ? 'exponential' : 'auto'),
@@ -258,7 +373,17 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
   const resource = options.resource ?? defaultOtelResource();
   const provider = new MeterProvider({ resource, readers: [reader] });
   const stats = new OtelStatsBackend(provider.getMeter('apimeter'), config.otelPrefix);
-  return new OtelExporter(meter, provider, reader, producer, stats, guard, breaker, target);
+  return new OtelExporter(
+    meter,
+    provider,
+    reader,
+    producer,
+    stats,
+    guard,
+    breaker,
+    target,
+    options.closeTimeoutMs ?? timeoutMs + 1000,
+  );
 }
 
 /** The SDK's default resource (service.name unknown_service:node, telemetry.sdk.*) with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. */

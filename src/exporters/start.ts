@@ -5,6 +5,7 @@ import type { StatsBackend } from '../core/stats-backends.js';
 import { createStatsdExporter } from './statsd.js';
 import type { StatsdExporter, StatsdExporterOptions } from './statsd.js';
 import type { OtelExporter, OtelExporterOptions } from './otel.js';
+import { missingDependency, OTEL_PACKAGES } from './optional-deps.js';
 
 export interface StartExportersOptions {
   /** Options of the returned Stats facade; its allow/block lists default to metrics_allow_list/metrics_block_list. */
@@ -29,13 +30,14 @@ export interface Exporters {
 /**
  * Starts the exporters `meter.config` turns on — StatsD or DogStatsD (`statsd_on`) and OpenTelemetry
  * (`otel_on`), several at once — and returns a Stats facade wired to them. With nothing on, the facade
- * checks and drops. The OpenTelemetry packages are loaded only when `otel_on` is set.
+ * checks and drops. The OpenTelemetry packages are loaded only when `otel_on` is set; when they are not
+ * installed it rejects with APIMETER_ERR_MISSING_DEPENDENCY, naming them and the `npm install` line.
  *
  * @example
  * const meter = createMeter(); // apimeter.ini: [metrics] statsd_on = True
  * const exporters = await startExporters(meter);
  * exporters.stats.incr('jobs.started', 1, 1, { queue: 'default' });
- * process.on('SIGTERM', () => void exporters.close());
+ * closeOnSignal(server, exporters); // SIGTERM/SIGINT: server first, then the exporters' last flush
  */
 export async function startExporters(meter: Meter, options: StartExportersOptions = {}): Promise<Exporters> {
   const config = meter.config;
@@ -47,7 +49,7 @@ export async function startExporters(meter: Meter, options: StartExportersOption
       otel = await startOtelExporter(meter, options.otel);
     } catch (error) {
       await statsd?.close();
-      throw error;
+      throw missingDependency(error, 'otel_on', OTEL_PACKAGES) ?? error;
     }
   }
   const backends: StatsBackend[] = [...(options.backends ?? [])];

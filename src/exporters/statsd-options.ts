@@ -1,6 +1,7 @@
 import type { ApimeterConfig } from '../core/config.js';
 import { createError } from '../errors.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import type { HostResolverOptions } from './host-resolver.js';
 import type { StatsdDialect } from './statsd-format.js';
 import type { StatsdTransport } from './statsd-transport.js';
 
@@ -54,6 +55,16 @@ export interface StatsdExporterOptions {
   maxPendingValues?: number;
   /** Told when the circuit opens or closes again. Default: console.warn. */
   onStateChange?: (message: string) => void;
+  /** How `host` is resolved (c-ares, off libuv's thread pool; TTL, timeout, servers). */
+  dns?: HostResolverOptions;
+  /** Bytes of undelivered datagrams kept for the next flush; more are dropped and counted. 0 = none. Default 1 MiB. */
+  retryBufferBytes?: number;
+  /** Bytes of the retry queue one flush sends (first, before its own lines). Default 64 KiB. */
+  retryBytesPerFlush?: number;
+  /** How long a flush waits after its sends for the sink's refusal (ICMP port unreachable), ms. Default 20. */
+  refusalWaitMs?: number;
+  /** close() gives its last flush at most this long, ms. Default 3,000. */
+  closeTimeoutMs?: number;
 }
 
 /** The exporter's options from the configuration keys (statsd_*, api_metrics_prefix, metrics_*_list). */

@@ -1,8 +1,10 @@
 import dgram from 'node:dgram';
-import dns from 'node:dns';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { createError } from '../errors.js';
+import { HostResolver } from './host-resolver.js';
+import type { HostResolverOptions } from './host-resolver.js';
 
 /**
  * Where StatsD datagrams go. The exporter calls `open()` before a flush, `send()` per datagram and
@@ -19,51 +21,41 @@ export interface StatsdTransport {
   release?(): void;
   /** An error the transport saw outside a send callback since the last call (ICMP port unreachable…). */
   takeError?(): Error | null;
+  /** Calls `listener` at once with each error seen outside a send callback (null: stop). */
+  watch?(listener: ((error: Error) => void) | null): void;
   close(): Promise<void>;
 }
 
-export interface UdpTransportOptions {
-  /** How long a resolved address is used before the host is looked up again, ms. Default 60,000. */
-  dnsTtlMs?: number;
-  /** Give up waiting for a lookup after this many ms (the lookup itself cannot be cancelled). Default 5,000. */
-  lookupTimeoutMs?: number;
-  /** Replaces dns.lookup (tests). */
-  lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
-}
-
-const defaultLookup = (host: string) => dns.promises.lookup(host, { all: true });
+/** DNS options of the UDP transport: see {@link HostResolverOptions} (`dnsTtlMs`, `lookupTimeoutMs`, `dnsServers`, …). */
+export type UdpTransportOptions = HostResolverOptions;
 
 /**
  * UDP to `host:port` over one connected `node:dgram` socket (unref'd: it never keeps the process alive).
- * The host is looked up at most once per `dnsTtlMs` and never twice at a time (a lookup that hangs holds
- * one libuv thread, not more); IPv4 answers are preferred, as StatsD daemons and the DataDog Agent listen
- * on 127.0.0.1 by default. When a new lookup fails the last good address is kept. A connected socket
- * hears ICMP "port unreachable", so "nothing listens there" shows up as ECONNREFUSED in /health.
+ * The host is resolved by a {@link HostResolver}: through c-ares, not libuv's thread pool, at most once per
+ * `dnsTtlMs` and never twice at a time; IPv4 answers are preferred, as StatsD daemons and the DataDog Agent
+ * listen on 127.0.0.1 by default. When a new lookup fails the last good address is kept. A connected
+ * socket hears ICMP "port unreachable", so "nothing listens there" shows up as ECONNREFUSED in /health.
+ * Such an error arrives after the send it belongs to; one still unread when the next flush opens belongs
+ * to earlier sends, so it is discarded and the socket replaced (a fresh socket carries no stale error).
  */
 export class UdpTransport implements StatsdTransport {
   private socket: dgram.Socket | null = null;
   private address: string | null = null;
   private family = 4;
-  private resolvedAt = -Infinity;
-  private lookup: Promise<{ address: string; family: number }> | null = null;
   private asyncError: Error | null = null;
-  private readonly ttl: number;
-  private readonly timeout: number;
-  private readonly lookupFn: (host: string) => Promise<{ address: string; family: number }[]>;
+  private listener: ((error: Error) => void) | null = null;
+  private readonly resolver: HostResolver;
 
   constructor(
     readonly host: string,
     readonly port: number,
     options: UdpTransportOptions = {},
   ) {
-    this.ttl = options.dnsTtlMs ?? 60_000;
-    this.timeout = options.lookupTimeoutMs ?? 5_000;
-    this.lookupFn = options.lookup ?? defaultLookup;
+    this.resolver = new HostResolver(options);
     const family = net.isIP(host);
     if (family !== 0) {
       this.address = host;
       this.family = family;
-      this.resolvedAt = Infinity;
     }
   }
 
@@ -73,10 +65,13 @@ export class UdpTransport implements StatsdTransport {
   }
 
   async open(): Promise<void> {
-    if (Date.now() - this.resolvedAt >= this.ttl) {
+    if (this.asyncError !== null) {
+      this.asyncError = null;
+      this.dropSocket();
+    }
+    if (net.isIP(this.host) === 0) {
       try {
-        const found = await this.resolve();
-        this.resolvedAt = Date.now();
+        const found = await this.resolver.resolve(this.host);
         if (found.address !== this.address) {
           this.dropSocket();
           this.address = found.address;
@@ -110,40 +105,21 @@ export class UdpTransport implements StatsdTransport {
     return error;
   }
 
-  async close(): Promise<void> {
-    this.dropSocket();
+  watch(listener: ((error: Error) => void) | null): void {
+    this.listener = listener;
   }
 
-  private resolve(): Promise<{ address: string; family: number }> {
-    this.lookup ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error(`lookup ${this.host} timed out`), { code: 'ETIMEOUT' })),
-          this.timeout,
-        );
-        timer.unref();
-      });
-      try {
-        const all = await Promise.race([this.lookupFn(this.host), timedOut]);
-        const pick = all.find((a) => a.family === 4) ?? all[0];
-        if (pick === undefined)
-          throw Object.assign(new Error(`lookup ${this.host}: no address`), { code: 'ENOTFOUND' });
-        return pick;
-      } finally {
-        clearTimeout(timer);
-      }
-    })().finally(() => {
-      this.lookup = null;
-    });
-    return this.lookup;
+  async close(): Promise<void> {
+    this.dropSocket();
   }
 
   private connect(): Promise<void> {
     const socket = dgram.createSocket(this.family === 6 ? 'udp6' : 'udp4');
     // Without a listener an 'error' event would be thrown; ICMP errors arrive here on connected sockets.
     socket.on('error', (error) => {
+      if (this.socket !== socket) return;
       this.asyncError = error;
+      this.listener?.(error);
     });
     socket.unref();
     this.socket = socket;
@@ -208,13 +184,14 @@ export class UdsTransport implements StatsdTransport {
   }
 
   async open(): Promise<void> {
+    this.asyncError = null; // from an earlier flush's socket: already judged
     if (this.module === null) {
       try {
         this.module = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
       } catch {
-        throw Object.assign(
-          new Error('statsd_uds_path needs the unix-dgram package (npm install unix-dgram, or install hot-shots)'),
-          { code: 'ERR_MODULE_NOT_FOUND' },
+        throw createError(
+          'APIMETER_ERR_MISSING_DEPENDENCY',
+          'statsd_uds_path needs the unix-dgram package: npm install unix-dgram (or npm install hot-shots, which brings it)',
         );
       }
     }

@@ -57,7 +57,10 @@ export interface FlushReport {
  * error or a full buffer counts a failure; after `circuit.failureThreshold` failures in a row the circuit
  * opens and flushes are skipped for a cooldown. A flush skipped that way, or stopped because the host
  * does not resolve, leaves the registry baseline where it was: the next flush that runs sends those
- * counts and latencies. Lines that a flush produced but could not send are dropped and counted.
+ * counts and latencies. Datagrams a flush could not deliver (a failed send; every datagram of a flush
+ * the sink refused) are kept, up to `retryBufferBytes`, and sent first by the next flush; past that
+ * bound they are dropped and counted. An error that arrives between flushes belongs to earlier sends
+ * and is ignored, and `close()` tries a last flush even with the circuit open.
  */
 export class StatsdExporter implements StatsBackend {
   readonly options: Readonly<StatsdExporterOptions>;
@@ -90,7 +93,9 @@ export class StatsdExporter implements StatsBackend {
     this.format = new StatsdFormat(options.dialect, options.constantTags, options.disabledTags);
     this.transport =
       options.transport ??
-      (options.udsPath !== '' ? new UdsTransport(options.udsPath) : new UdpTransport(options.host, options.port));
+      (options.udsPath !== ''
+        ? new UdsTransport(options.udsPath)
+        : new UdpTransport(options.host, options.port, options.dns));
     this.breaker = new CircuitBreaker(options.circuit);
     this.healthName = options.dialect === 'datadog' ? 'dogstatsd' : 'statsd';
     this.sender = new DatagramSender(
@@ -98,6 +103,8 @@ export class StatsdExporter implements StatsBackend {
       options.maxDatagramBytes,
       options.maxBufferBytes,
       options.drainTimeoutMs ?? 1000,
+      options.retryBufferBytes ?? 1 << 20,
+      options.retryBytesPerFlush ?? 64 * 1024,
     );
     this.stats = new StatsAggregator(
       this.format,
@@ -124,11 +131,15 @@ export class StatsdExporter implements StatsBackend {
    * another call returns its report instead of starting a second one.
    */
   flush(): Promise<FlushReport> {
+    return this.flushOnce(false);
+  }
+
+  private flushOnce(force: boolean): Promise<FlushReport> {
     if (this.running !== null) {
       this.skippedFlushes++;
       return this.running;
     }
-    this.running = this.run()
+    this.running = this.run(force)
       .catch((error: unknown): FlushReport => ({ lines: 0, skipped: false, error: error as Error }))
       .finally(() => {
         this.running = null;
@@ -136,14 +147,31 @@ export class StatsdExporter implements StatsBackend {
     return this.running;
   }
 
-  /** Stops the timer, flushes what is pending (unless the circuit is open) and closes the socket. */
+  /**
+   * Stops the timer, flushes what is pending — also while the circuit is open: this is the last
+   * chance — and closes the socket, in at most `closeTimeoutMs` (default 3 s). Never rejects.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    // A flush already running read the registry before now: wait for it, then send the rest.
-    if (this.running !== null) await this.running;
-    await this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 3000);
+      timer.unref();
+    });
+    const last = (async () => {
+      // A flush already running read the registry before now: wait for it, then send the rest.
+      if (this.running !== null) await this.running;
+      let report = await this.flushOnce(true);
+      // The retry queue goes out a share per flush: send the rest now, with a pause for the receiver.
+      while (report.error === null && this.sender.retryBacklog > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        report = await this.flushOnce(true);
+      }
+    })();
+    await Promise.race([last, bounded]);
+    clearTimeout(timer);
     this.closed = true;
     this.unregister?.();
     this.unregister = null;
@@ -188,6 +216,8 @@ export class StatsdExporter implements StatsBackend {
         datagramsDropped: c.datagramsDropped,
         sendErrors: c.sendErrors,
         bufferedBytes: this.sender.inFlightBytes,
+        retryQueuedBytes: this.sender.retryQueuedBytes,
+        linesRequeued: c.linesRequeued,
         circuitOpened: this.breaker.opened,
       },
     };
@@ -203,9 +233,9 @@ export class StatsdExporter implements StatsBackend {
     return { ...this.sender.counters, statsDropped: this.stats.dropped };
   }
 
-  private async run(): Promise<FlushReport> {
+  private async run(force: boolean): Promise<FlushReport> {
     const report: FlushReport = { lines: 0, skipped: false, error: null };
-    if (this.closed || !this.breaker.allow()) {
+    if (this.closed || (!force && !this.breaker.allow())) {
       this.skippedFlushes++;
       report.skipped = true;
       return report;
@@ -220,6 +250,7 @@ export class StatsdExporter implements StatsBackend {
     }
     const sender = this.sender;
     sender.begin();
+    this.transport.watch?.((error) => sender.noteRefusal(error));
     let complete = true;
     try {
       this.registry.read();
@@ -229,19 +260,29 @@ export class StatsdExporter implements StatsBackend {
       }
       this.stats.drain((text, lines) => sender.add(text, lines));
       complete = await sender.end();
+      // A refusal (ICMP port unreachable) arrives after the send it answers: give it a moment.
+      const wait = this.options.refusalWaitMs ?? 20;
+      if (this.transport.takeError !== undefined && wait > 0 && sender.linesAdded > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     } catch (error) {
       // A bug here must not become an unhandled rejection from the timer.
       sender.firstError ??= error as Error;
     } finally {
+      this.transport.watch?.(null);
       this.transport.release?.();
     }
+    const asyncError = this.transport.takeError?.() ?? null;
+    if (asyncError !== null && this.transport.watch === undefined) sender.noteRefusal(asyncError);
+    // Refused datagrams, and those the refusal shows were lost, wait in the retry queue.
+    sender.settle();
     report.lines = sender.linesAdded;
     const dropped = sender.counters.linesDropped + this.stats.dropped;
     this.lastDropped = dropped - this.droppedAtLastFlush;
     this.droppedAtLastFlush = dropped;
     const error =
       sender.firstError ??
-      this.transport.takeError?.() ??
+      asyncError ??
       (complete ? null : new Error(`send buffer full (${this.options.maxBufferBytes} bytes): lines dropped`));
     if (error !== null) {
       this.failed(error);

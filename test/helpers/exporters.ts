@@ -71,9 +71,9 @@ exports.init = function (startupTime, config, events) {
 `;
 
 /** Starts `node_modules/statsd/stats.js` on loopback with a file-writing backend and a short flush interval. */
-export async function startEtsyStatsd(flushInterval = 200): Promise<EtsyStatsd> {
+export async function startEtsyStatsd(flushInterval = 200, udpPort?: number): Promise<EtsyStatsd> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-statsd-'));
-  const port = await freeUdpPort();
+  const port = udpPort ?? (await freeUdpPort());
   const mgmtPort = await freeTcpPort();
   const out = path.join(dir, 'flushes.jsonl');
   writeFileSync(path.join(dir, 'backend.cjs'), BACKEND);
@@ -299,7 +299,7 @@ export function otlpAttributes(list: OtlpAttribute[] | undefined): Record<string
  * An OTLP/HTTP receiver. `mode`: `ok` answers 200; `refuse` is not offered (use a closed port);
  * `hang` accepts requests and never answers.
  */
-export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok'): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok', listenPort = 0): Promise<OtlpReceiver> {
   const bodies: OtlpBody[] = [];
   const headers: http.IncomingHttpHeaders[] = [];
   const hanging = new Set<http.ServerResponse>();
@@ -320,7 +320,7 @@ export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok'): Promise<Otl
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1/metrics`,
