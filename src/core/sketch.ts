@@ -535,6 +535,11 @@ export function relativeErrorBound(layout: SketchLayout): number {
   return (b - 1) / (b + 1);
 }
 
+/** {@link relativeErrorBound} as descriptions write it, two significant digits: `0.54 %` at scale 6, `4.3 %` at 3. */
+export function relativeErrorText(layout: SketchLayout): string {
+  return `${(relativeErrorBound(layout) * 100).toPrecision(2)} %`;
+}
+
 // Scratch for pack() and packMerged(): a sketch's buckets in ascending order, and a packed one's.
 // Grown to the largest sketch packed (at most a layout's range), then reused.
 let ownIndex: number[] = zeros(SPARSE_LIMIT);
