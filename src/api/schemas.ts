@@ -301,7 +301,14 @@ export const Health = z.object({
     event_loop_utilization: ratio.nullable(),
     uptime_seconds: z.number().min(0),
   }),
-  meter: z.object({ endpoints: count, overflowed_endpoints: count, overflowed_records: count }),
+  meter: z.object({
+    endpoints: count,
+    overflowed_endpoints: count,
+    overflowed_records: count,
+    latency_clamped: count.describe(
+      "sampled durations outside the latency sketch's range (≤ ~1 µs or > ~4.66 h), counted in its end buckets",
+    ),
+  }),
 });
 
 export const Problem = z.object({
