@@ -272,29 +272,30 @@ export class RegistryLines {
     const merged = group.members > 1 ? mergePairs(pairs) : pairs;
     const exact = mode === 'values';
     let r = this.sampleRate;
-    // values mode past statsd_timer_max_values: every bucket sends the same share of its values
-    // (cumulative rounding, so exactly `max` lines), all with one rate — a uniform sample, so a server
-    // weighting by 1/rate (Etsy's statsd, the DataDog Agent) keeps the right count, mean and percentiles.
-    let share = 1;
-    let sent = 0;
-    let seen = 0;
+    // values mode past statsd_timer_max_values (`max` lines for `total` values): a systematic sample of
+    // the values in ascending order, at ranks 0, step, 2·step, …, total − 1 (step = (total − 1)/(max − 1)),
+    // every line with one rate r·max/total. Rank 0 and rank total − 1 are always taken, so the server's
+    // lower and upper are the true min and max (within the sketch bound); the rate keeps its count exact
+    // and the sample keeps mean and percentiles within one sampled rank. Etsy's daemon adds the values it
+    // got without weighting them, so its `sum` is then mean × values received, not the true total
+    // (docs/exporters.md, Timers).
+    let total = zeros;
+    for (let i = 1; i < merged.length; i += 2) total += merged[i];
     const max = this.options.timerMaxValues ?? 1000;
-    if (exact && max > 0) {
-      let total = zeros;
-      for (let i = 1; i < merged.length; i += 2) total += merged[i];
-      if (total > max) {
-        share = max / total;
-        r *= share;
-      }
-    }
+    const capped = exact && max > 0 && total > max;
+    if (capped) r *= max / total;
+    let seen = 0;
+    let sent = 0;
+    /** Sample ranks below `s`: #{j ≥ 0 : j·step ≤ s − 1}, in integers. */
+    const taken = (s: number) => (s === 0 ? 0 : max === 1 ? 1 : Math.floor(((s - 1) * (max - 1)) / (total - 1)) + 1);
     const write = (value: string, n: number) => {
       if (!exact) {
         this.sender.add(fmt.line(head, value, type, this.rate(n), tail));
         return;
       }
-      if (share < 1) {
+      if (capped) {
         seen += n;
-        const upTo = Math.floor(seen * share + 1e-9);
+        const upTo = taken(seen);
         n = upTo - sent;
         sent = upTo;
       }
