@@ -60,3 +60,25 @@ test('every catalogue name is in the generated docs, and every metric name in th
     'documented names missing from the catalogue',
   );
 });
+
+test('every metric name docs/metrics.md writes is a catalogue name (defaults: `api`, otel_prefix `apimeter`)', () => {
+  // Not metric names: a config key, an auth_type value, and the attributes every point has.
+  const known = new Set<string>(['api_metrics_prefix', 'api_key', 'http.route', 'http.request.method']);
+  known.add('http.response.status_code');
+  for (const m of Object.values(CATALOGUE) as CatalogueMetric[]) {
+    if (m.statsd) known.add(`api.${m.statsd.suffix}`);
+    if (m.otel) {
+      known.add(m.otel.prefixed ? `apimeter.${m.otel.name}` : m.otel.name);
+      for (const a of m.otel.attributes) known.add(a);
+    }
+    if (m.prometheus) for (const preset of PROMETHEUS_PRESETS) known.add(m.prometheus.names[preset]);
+  }
+  const written = [...doc('metrics.md').matchAll(/`((?:api|apimeter|http)[._][a-z_.]*[a-z])(?:\{[^`]*\})?`/g)].map(
+    (m) => m[1],
+  );
+  assert.ok(written.length >= 20, `only ${written.length} names found`);
+  assert.deepEqual(
+    written.filter((n) => !known.has(n)),
+    [],
+  );
+});
