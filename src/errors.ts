@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   APIMETER_ERR_SKETCH_LAYOUT: 'sketch layout mismatch',
   /** attachOtelProducer() was given an OpenTelemetry MetricReader it cannot add a producer to. */
   APIMETER_ERR_OTEL_READER: 'metric reader cannot take a producer',
+  /** An alert rules file is invalid; `problems` has one line per field (rule, field, value, what is expected). */
+  APIMETER_ERR_ALERT_RULES_INVALID: 'invalid alert rules',
+  /** The alert rules file could not be read or is not YAML. */
+  APIMETER_ERR_ALERT_RULES_FILE: 'alert rules file unreadable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
