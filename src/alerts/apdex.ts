@@ -5,7 +5,11 @@ import type { Sketch } from '../core/sketch.js';
  * holds `limit` (scale 6: values within ~1.1 % of it); that bucket counts as below when its midpoint is.
  */
 export function shareAtOrBelow(sketch: Sketch, limit: number): number {
-  if (sketch.count === 0) return NaN;
+  return sketch.count === 0 ? NaN : countAtOrBelow(sketch, limit) / sketch.count;
+}
+
+/** Values of the sketch at or below `limit` (see {@link shareAtOrBelow} for the one straddling bucket). */
+export function countAtOrBelow(sketch: Sketch, limit: number): number {
   if (limit < 0) return 0;
   let below = sketch.zeroCount;
   sketch.forEachBucket((index, n) => {
@@ -13,7 +17,7 @@ export function shareAtOrBelow(sketch: Sketch, limit: number): number {
     const hi = sketch.lowerBound(index + 1);
     if (hi <= limit || (lo < limit && (lo + hi) / 2 <= limit)) below += n;
   });
-  return below / sketch.count;
+  return below;
 }
 
 /**

@@ -37,8 +37,6 @@ export interface EvaluatorStats {
   lastError: string | null;
 }
 
-const key = (rule: string, endpoint: string) => `${rule}\u0000${endpoint}`;
-
 function fmt(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)));
@@ -59,8 +57,8 @@ function fill(text: string, inst: AlertInstance): string {
 export class AlertEvaluator {
   readonly rules: readonly AlertRule[];
   readonly slos: readonly SloDefinition[];
-  /** By rule name and endpoint. */
-  readonly instances = new Map<string, AlertInstance>();
+  /** Per rule (same index as {@link rules}): instances by endpoint or group. */
+  readonly byRule: Map<string, AlertInstance>[];
   /** Latest status of each SLO (from the last evaluation), in rules-file order. */
   sloStatuses: SloStatus[] = [];
   readonly stats: EvaluatorStats = {
@@ -80,7 +78,6 @@ export class AlertEvaluator {
   private readonly apdexCache = new Map<string, number>();
   private readonly deliveries = new Set<Promise<void>>();
   private running: Promise<AlertEvent[]> | null = null;
-  private readonly ruleByName = new Map<string, AlertRule>();
 
   constructor(private readonly options: EvaluatorOptions) {
     this.source = options.source;
@@ -91,12 +88,16 @@ export class AlertEvaluator {
     this.notifiers = options.notifiers ?? [];
     this.baseline = new BaselineCache(this.source);
     this.matchCache = this.rules.map(() => new Map());
-    for (const r of this.rules) this.ruleByName.set(r.name, r);
+    this.byRule = this.rules.map(() => new Map());
   }
 
-  /** The rule an instance belongs to. */
-  ruleOf(inst: AlertInstance): AlertRule | undefined {
-    return this.ruleByName.get(inst.rule);
+  /** Every pending, firing and recently resolved instance with its rule. */
+  instances(): { rule: AlertRule; instance: AlertInstance }[] {
+    const out: { rule: AlertRule; instance: AlertInstance }[] = [];
+    this.byRule.forEach((m, i) => {
+      for (const instance of m.values()) out.push({ rule: this.rules[i], instance });
+    });
+    return out;
   }
 
   /** Apdex T (ms) of an endpoint: the first `apdex:` target matching it, else `[alerts] apdex_t_ms`. */
@@ -152,31 +153,33 @@ export class AlertEvaluator {
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i];
       const values = await this.values(rule, i, read, baseline);
+      const instances = this.byRule[i];
       for (const [endpoint, value] of values) {
-        const k = key(rule.name, endpoint);
-        let inst = this.instances.get(k);
+        let inst = instances.get(endpoint);
         if (inst === undefined) {
           if (value === null) continue;
           inst = newInstance(rule, endpoint, now);
         }
         const change = step(inst, rule, value, now);
-        if (inst.state === 'inactive') this.instances.delete(k);
-        else this.instances.set(k, inst);
+        if (inst.state === 'inactive') instances.delete(endpoint);
+        else instances.set(endpoint, inst);
         if (change === 'firing' || change === 'resolved' || (change === 'none' && inst.state === 'firing')) {
           events.push(this.event(rule, inst));
         }
       }
       // Instances whose endpoint had no value this time (gone from the window): nothing to judge.
-      for (const [k, inst] of this.instances) {
-        if (inst.rule !== rule.name || values.has(inst.endpoint)) continue;
+      for (const [endpoint, inst] of instances) {
+        if (values.has(endpoint)) continue;
         const change = step(inst, rule, null, now);
-        if (inst.state === 'inactive') this.instances.delete(k);
+        if (inst.state === 'inactive') instances.delete(endpoint);
         if (change === 'resolved' || (change === 'none' && inst.state === 'firing'))
           events.push(this.event(rule, inst));
       }
     }
-    for (const [k, inst] of this.instances) {
-      if (inst.state === 'resolved' && now - inst.resolvedAt >= RESOLVED_RETENTION_MS) this.instances.delete(k);
+    for (const instances of this.byRule) {
+      for (const [k, inst] of instances) {
+        if (inst.state === 'resolved' && now - inst.resolvedAt >= RESOLVED_RETENTION_MS) instances.delete(k);
+      }
     }
     this.stats.evaluations++;
     this.stats.lastEvaluatedAt = now;

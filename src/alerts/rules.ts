@@ -360,7 +360,7 @@ function sloRules(slo: SloDefinition): AlertRule[] {
   return burnWindows(slo.periodMs).map((w) =>
     compileRule(
       {
-        name: `ErrorBudgetBurn${formatDuration(w.longMs)}`,
+        name: `ErrorBudgetBurn${Math.floor(w.factor)}x`,
         endpoints: slo.endpoints.slice(),
         signal: 'slo_burn_rate',
         slo: slo.name,

@@ -1,6 +1,6 @@
 import { LATENCY_SKETCH, relativeErrorBound } from '../core/sketch.js';
 import { F, Tally } from '../core/tally.js';
-import { shareAtOrBelow } from './apdex.js';
+import { countAtOrBelow } from './apdex.js';
 import { formatDuration } from './duration.js';
 import { burnWindows } from './rules.js';
 import type { Severity } from './rules.js';
@@ -30,7 +30,10 @@ export function sloCounts(slo: SloDefinition, t: Tally): SloCounts {
   const total = c[F.count];
   if (slo.sli === 'latency') {
     if (t.latency.count === 0) return { total: 0, bad: 0 };
-    return { total, bad: total * (1 - shareAtOrBelow(t.latency, slo.thresholdMs!)) };
+    const sampled = t.latency.count;
+    const above = sampled - countAtOrBelow(t.latency, slo.thresholdMs!);
+    // Exact when every request is in the sketch; scaled up from the sample otherwise.
+    return { total, bad: sampled === total ? above : (total * above) / sampled };
   }
   const aborted = t.statusCodes().get(499) ?? 0;
   let bad = c[F.status1xx + 4];

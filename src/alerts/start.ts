@@ -6,7 +6,7 @@ import type { EvaluatorStats } from './evaluator.js';
 import { burnDown, evaluateSlo } from './slo.js';
 import type { BurnDownPoint, SloStatus } from './slo.js';
 import { compileRules, loadRulesFile } from './rules.js';
-import type { RuleDefaults, RuleSet } from './rules.js';
+import type { AlertRule, RuleDefaults, RuleSet } from './rules.js';
 import { MeterSource } from './source.js';
 import type { AlertInstance } from './state.js';
 import type { Notifier } from './types.js';
@@ -35,6 +35,8 @@ export interface Alerts {
   readonly stats: Readonly<EvaluatorStats>;
   /** Pending, firing and recently resolved instances. */
   instances(): AlertInstance[];
+  /** The same, each with its rule. */
+  instancesWithRules(): { rule: AlertRule; instance: AlertInstance }[];
   /** Latest SLO statuses (from the last evaluation). */
   slos(): readonly SloStatus[];
   /** One SLO now, or over a past range (retroactive), with its burn-down. Null for an unknown name. */
@@ -110,7 +112,8 @@ export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Ale
     evaluator,
     source,
     stats: evaluator.stats,
-    instances: () => [...evaluator.instances.values()],
+    instances: () => evaluator.instances().map((x) => x.instance),
+    instancesWithRules: () => evaluator.instances(),
     slos: () => evaluator.sloStatuses,
     async slo(name, range) {
       const def = rules.slos.find((s) => s.name === name);
