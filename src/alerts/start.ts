@@ -1,6 +1,7 @@
 import type { HistorySource } from '../api/history.js';
 import type { Clock } from '../core/clock.js';
 import type { Meter } from '../core/meter.js';
+import { attachAlerts, detachAlerts } from './attach.js';
 import { AlertEvaluator } from './evaluator.js';
 import type { EvaluatorStats } from './evaluator.js';
 import { burnDown, evaluateSlo } from './slo.js';
@@ -50,12 +51,7 @@ export interface Alerts {
   close(): Promise<void>;
 }
 
-const attached = new WeakMap<Meter, Alerts>();
-
-/** The alerts started for `meter`, if any (the metrics API and the Prometheus exposition read it). */
-export function alertsOf(meter: Meter): Alerts | undefined {
-  return attached.get(meter);
-}
+export { alertsOf } from './attach.js';
 
 /** The `[alerts]` keys default rules read. */
 export function ruleDefaults(meter: Meter): RuleDefaults {
@@ -130,13 +126,13 @@ export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Ale
     close() {
       closing ??= (async () => {
         if (timer !== null) clearInterval(timer);
-        if (attached.get(meter) === alerts) attached.delete(meter);
+        detachAlerts(meter, alerts);
         await evaluator.settle();
         await Promise.all((options.notifiers ?? []).map((n) => n.close().catch(() => undefined)));
       })();
       return closing;
     },
   };
-  attached.set(meter, alerts);
+  attachAlerts(meter, alerts);
   return alerts;
 }

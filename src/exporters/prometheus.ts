@@ -7,6 +7,7 @@ import { ERROR_FIELD, F, statusClassOf } from '../core/tally.js';
 import type { Tally } from '../core/tally.js';
 import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
+import { alertFamilies } from './prometheus-alerts.js';
 import { ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
 import type { ExpositionFormat } from './prometheus-text.js';
 
@@ -199,5 +200,6 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   w.family('apimeter_overflowed_records_total', 'counter', 'Requests recorded on the overflow endpoint past the cap.');
   w.sample('apimeter_overflowed_records_total', '', registry.overflowedRecords);
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, tallies, base);
+  alertFamilies(w, meter);
   return w.finish();
 }
