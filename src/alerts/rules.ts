@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { ApimeterConfig } from '../core/config.js';
 import { createError } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { globsMatcher } from './glob.js';
@@ -61,6 +62,18 @@ export interface RuleDefaults {
   authFailureThreshold: number;
   anomalyThreshold: number;
   anomalyMinRequests: number;
+}
+
+/** The `[alerts]` keys default rules read. */
+export function ruleDefaultsOf(c: ApimeterConfig): RuleDefaults {
+  return {
+    defaultRules: c.alertsDefaultRules,
+    errorRateThreshold: c.alertsErrorRateThreshold,
+    p95ThresholdMs: c.alertsP95ThresholdMs,
+    authFailureThreshold: c.alertsAuthFailureThreshold,
+    anomalyThreshold: c.alertsAnomalyThreshold,
+    anomalyMinRequests: c.alertsAnomalyMinRequests,
+  };
 }
 
 const MIN_WINDOW = 60_000;
@@ -283,7 +296,11 @@ function crossProblems(rules: RuleInput[], slos: SloInput[]): string[] {
         const known = [...sloNames].join(', ') || 'none defined';
         out.push(`${who}: field slo = ${shown(r.slo)}: expected the name of an SLO in this file (${known})`);
       }
-      if (r.short_window !== undefined && parseDuration(r.short_window) >= parseDuration(r.window)) {
+      if (
+        typeof r.short_window === 'string' &&
+        typeof r.window === 'string' &&
+        parseDuration(r.short_window) >= parseDuration(r.window)
+      ) {
         out.push(
           `${who}: field short_window = ${shown(r.short_window)}: expected a duration shorter than window (${r.window})`,
         );
@@ -456,7 +473,16 @@ export function compileRules(document: unknown, defaults: RuleDefaults, source =
   const doc = document === null || document === undefined ? {} : document;
   const checked = FILE.safeParse(doc);
   const problems = checked.success ? [] : zodProblems(doc, checked.error.issues);
-  if (checked.success) problems.push(...crossProblems(checked.data.rules ?? [], checked.data.slos ?? []));
+  // Cross-field checks also run on a file with field errors, over the entries shaped well enough for them.
+  const raw = doc as { rules?: unknown; slos?: unknown };
+  const named = (list: unknown) =>
+    Array.isArray(list)
+      ? list.filter(
+          (x): x is Record<string, unknown> =>
+            typeof x === 'object' && x !== null && typeof (x as { name?: unknown }).name === 'string',
+        )
+      : [];
+  problems.push(...crossProblems(named(raw.rules) as RuleInput[], named(raw.slos) as SloInput[]));
   if (problems.length > 0) {
     const n = problems.length;
     throw createError(

@@ -47,9 +47,14 @@ export class MeterSource implements WindowReader {
   /** History answers by `from|to`, reused while the same persisted range is asked again (a few per tick). */
   private readonly cache = new Map<string, Promise<{ from: number; endpoints: WindowRow[] }>>();
 
+  /**
+   * `ringWindows: false` reads every window through {@link range} (history, then the ring after what it
+   * persisted): for a process that only reports on a store, whose rings are empty.
+   */
   constructor(
     readonly meter: Meter,
     readonly history: HistorySource | null,
+    private readonly ringWindows = true,
   ) {}
 
   now(): number {
@@ -71,7 +76,7 @@ export class MeterSource implements WindowReader {
 
   /** Every endpoint's data over the `windowMs` ending at `now`: from the rings, history, or both. */
   async window(windowMs: number, now: number): Promise<WindowData> {
-    if (windowMs <= this.ringSpanMs) return this.ringWindow(windowMs, now);
+    if (this.ringWindows && windowMs <= this.ringSpanMs) return this.ringWindow(windowMs, now);
     return this.range(now - windowMs, now, now);
   }
 

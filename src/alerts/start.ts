@@ -6,8 +6,8 @@ import { AlertEvaluator } from './evaluator.js';
 import type { EvaluatorStats } from './evaluator.js';
 import { burnDown, evaluateSlo } from './slo.js';
 import type { BurnDownPoint, SloStatus } from './slo.js';
-import { compileRules, loadRulesFile } from './rules.js';
-import type { AlertRule, RuleDefaults, RuleSet } from './rules.js';
+import { compileRules, loadRulesFile, ruleDefaultsOf } from './rules.js';
+import type { AlertRule, RuleSet } from './rules.js';
 import { MeterSource } from './source.js';
 import type { AlertInstance } from './state.js';
 import type { Notifier } from './types.js';
@@ -53,19 +53,6 @@ export interface Alerts {
 
 export { alertsOf } from './attach.js';
 
-/** The `[alerts]` keys default rules read. */
-export function ruleDefaults(meter: Meter): RuleDefaults {
-  const c = meter.config;
-  return {
-    defaultRules: c.alertsDefaultRules,
-    errorRateThreshold: c.alertsErrorRateThreshold,
-    p95ThresholdMs: c.alertsP95ThresholdMs,
-    authFailureThreshold: c.alertsAuthFailureThreshold,
-    anomalyThreshold: c.alertsAnomalyThreshold,
-    anomalyMinRequests: c.alertsAnomalyMinRequests,
-  };
-}
-
 /**
  * Starts evaluating alert rules and SLOs for `meter` every `[alerts] evaluation_interval` seconds, on an
  * unref'd timer, never on the request path. The rules file (`[alerts] rules_file`) is read and validated
@@ -80,7 +67,7 @@ export function ruleDefaults(meter: Meter): RuleDefaults {
  */
 export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Alerts {
   const c = meter.config;
-  const defaults = ruleDefaults(meter);
+  const defaults = ruleDefaultsOf(c);
   const file = options.rulesFile ?? c.alertsRulesFile;
   const rules = !c.alertsEnabled
     ? compileRules({}, { ...defaults, defaultRules: false })
