@@ -10,6 +10,7 @@ import { globMatcher } from '../src/alerts/glob.js';
 import { compileRules, loadRulesFile, parseRules } from '../src/alerts/rules.js';
 import type { RuleDefaults } from '../src/alerts/rules.js';
 import { startAlerts } from '../src/alerts/start.js';
+import { fileAlertState } from '../src/alerts/state-store.js';
 import type { AlertEvent, Notifier } from '../src/alerts/types.js';
 import { exactQuantile } from './helpers/datasets.js';
 
@@ -398,5 +399,42 @@ describe('every signal against an independent count of generated traffic', () =>
     assert.ok(Math.abs(at125 - exact(125)) < 0.01, `${at125} vs ${exact(125)}`);
     assert.notEqual(at125, exact(500));
     assert.ok(Number.isNaN(apdex(new Sketch(LATENCY_SKETCH), 500)));
+  });
+});
+
+describe('state across restarts', () => {
+  test('a firing instance stays firing with its start time; a pending one keeps its `for` progress', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'apimeter-state-')), 'alerts.json');
+    const rules = parseRules(
+      `rules:\n  - name: Errors\n    signal: error_rate_5xx\n    window: 1m\n    above: 0.5\n    for: 1m\n`,
+      DEFAULTS,
+    );
+    const clock = new ManualClock(T0);
+    const run = async (steps: number) => {
+      // A fresh meter and evaluator each time: a restarted process.
+      const meter = createMeter({ iniPath: false, env: {}, clock });
+      const a = meter.endpoint('GET', '/a')!;
+      const b = meter.endpoint('GET', '/b')!;
+      const alerts = startAlerts(meter, { rules, intervalSeconds: 0, state: fileAlertState(file) });
+      for (let i = 0; i < steps; i++) {
+        for (let k = 0; k < 5; k++) meter.record(a, 500, 5, -1, -1, ErrorKind.None);
+        if (clock.now() >= T0 + 60_000) for (let k = 0; k < 5; k++) meter.record(b, 500, 5, -1, -1, ErrorKind.None);
+        await alerts.evaluateNow();
+        clock.advance(30_000);
+      }
+      const states = new Map(alerts.instances().map((x) => [x.endpoint, x]));
+      await alerts.close();
+      return states;
+    };
+    const first = await run(4); // /a: pending at 0 s, firing at 60 s; /b: pending at 60 s, evaluated up to 90 s
+    assert.equal(first.get('GET /a')!.state, 'firing');
+    assert.equal(first.get('GET /a')!.firedAt, T0 + 60_000);
+    assert.equal(first.get('GET /b')!.state, 'pending');
+    const second = await run(1); // restarted at 120 s
+    assert.equal(second.get('GET /a')!.state, 'firing');
+    assert.equal(second.get('GET /a')!.firedAt, T0 + 60_000, 'not re-fired after the restart');
+    // /b went pending at 60 s: at 120 s its minute has passed, so it fires though this process just started.
+    assert.equal(second.get('GET /b')!.state, 'firing');
+    assert.equal(second.get('GET /b')!.activeAt, T0 + 60_000);
   });
 });

@@ -12,6 +12,7 @@ import type { MeterSource, WindowData, WindowReader } from './source.js';
 import { newInstance, RESOLVED_RETENTION_MS, step } from './state.js';
 import type { AlertInstance } from './state.js';
 import type { AlertEvent, Notifier } from './types.js';
+import type { AlertStateStore } from './state-store.js';
 
 export interface EvaluatorOptions {
   source: MeterSource;
@@ -25,6 +26,8 @@ export interface EvaluatorOptions {
   service: string;
   /** Failures of an evaluation (a history store that fails, a bug); the evaluator carries on. */
   onError?: (error: unknown) => void;
+  /** Instances saved across restarts: loaded before the first evaluation, saved after each. */
+  state?: AlertStateStore;
 }
 
 export interface EvaluatorStats {
@@ -78,6 +81,7 @@ export class AlertEvaluator {
   private readonly apdexCache = new Map<string, number>();
   private readonly deliveries = new Set<Promise<void>>();
   private running: Promise<AlertEvent[]> | null = null;
+  private restored = false;
 
   constructor(private readonly options: EvaluatorOptions) {
     this.source = options.source;
@@ -134,7 +138,33 @@ export class AlertEvaluator {
     return this.running;
   }
 
+  /** Takes back instances a previous run saved (rules that no longer exist are dropped). */
+  async restore(): Promise<number> {
+    this.restored = true;
+    const saved = await this.options.state?.load();
+    if (saved == null) return 0;
+    let n = 0;
+    for (const s of saved.instances) {
+      const i = this.rules.findIndex((r) => r.name === s.rule && (r.group === null || r.group === s.endpoint));
+      if (i === -1 || (s.state !== 'pending' && s.state !== 'firing' && s.state !== 'resolved')) continue;
+      const inst = newInstance(this.rules[i], s.endpoint, s.since);
+      Object.assign(inst, {
+        state: s.state,
+        since: s.since,
+        activeAt: s.activeAt,
+        firedAt: s.firedAt,
+        resolvedAt: s.resolvedAt,
+        lastTrueAt: s.lastTrueAt,
+        value: s.value ?? NaN,
+      });
+      this.byRule[i].set(s.endpoint, inst);
+      n++;
+    }
+    return n;
+  }
+
   private async run(): Promise<AlertEvent[]> {
+    if (!this.restored) await this.restore();
     const now = this.clock.now();
     const reads = new Map<number, Promise<WindowData>>();
     const read = (ms: number) => {
@@ -184,6 +214,10 @@ export class AlertEvaluator {
     this.stats.evaluations++;
     this.stats.lastEvaluatedAt = now;
     if (events.length > 0) this.deliver(events);
+    if (this.options.state !== undefined) {
+      const instances = this.instances().map((x) => ({ ...x.instance }));
+      await this.options.state.save({ version: 1, savedAt: now, instances });
+    }
     return events;
   }
 

@@ -11,6 +11,7 @@ import type { AlertRule, RuleSet } from './rules.js';
 import { MeterSource } from './source.js';
 import type { AlertInstance } from './state.js';
 import type { Notifier } from './types.js';
+import type { AlertStateStore } from './state-store.js';
 
 export interface StartAlertsOptions {
   /** Persisted history (the store's): windows over an hour, SLO periods, anomaly baselines. */
@@ -26,6 +27,8 @@ export interface StartAlertsOptions {
   intervalSeconds?: number;
   /** Failures of an evaluation or a notifier. Default: none (they are counted in `stats`). */
   onError?: (error: unknown) => void;
+  /** Keeps instances across restarts, e.g. `fileAlertState('./data/apimeter-alerts.json')`. Default: none. */
+  state?: AlertStateStore;
 }
 
 /** What the API, the Prometheus exposition and the application see of running alerts. */
@@ -82,6 +85,7 @@ export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Ale
     apdexTMs: c.alertsApdexTMs,
     service: c.alertsService,
     onError: options.onError,
+    state: options.state,
   });
   const seconds = options.intervalSeconds ?? c.alertsEvaluationInterval;
   let timer: ReturnType<typeof setInterval> | null = null;
