@@ -35,6 +35,10 @@ export interface WindowReader {
   range(from: number, to: number, now: number): Promise<WindowData>;
 }
 
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
 const keys = new WeakMap<EndpointStats, string>();
 function endpointKey(ep: EndpointStats): string {
   let k = keys.get(ep);
@@ -135,30 +139,43 @@ export class MeterSource implements WindowReader {
       }
     }
     let covered = liveFrom < to ? Math.min(to, now) - liveFrom : 0;
-    let start = liveFrom < to ? liveFrom : to;
+    let begin = liveFrom < to ? liveFrom : to;
     let usedHistory = false;
     const historyTo = Math.min(to, split);
     if (this.history !== null && from < historyTo) {
-      // Whole minutes (history snaps to its intervals anyway), so consecutive ticks share one answer.
-      const answer = await this.historyRange(Math.floor(from / 60_000) * 60_000, historyTo);
+      // Long windows start on the hour (up to an hour more than asked, < 5 % of a day), where rollups
+      // apply; shorter ones on the minute. The part before the last whole hour is one cached read that
+      // stays valid for the hour; the rest (under an hour, raw rows) is read as persisted data grows.
+      const unit = to - from >= DAY ? HOUR : MINUTE;
+      const start = Math.floor(from / unit) * unit;
+      const cut = Math.max(start, Math.floor(historyTo / HOUR) * HOUR);
+      const parts = await Promise.all([
+        start < cut ? this.historyRange(start, cut) : null,
+        cut < historyTo ? this.historyRange(cut, historyTo) : null,
+      ]);
       usedHistory = true;
-      for (const e of answer.endpoints) {
-        const row = rows.get(e.endpoint);
-        if (row === undefined) rows.set(e.endpoint, { ...e, tally: new Tally().merge(e.tally) });
-        else row.tally.merge(e.tally);
+      let answerFrom = historyTo;
+      for (const answer of parts) {
+        if (answer === null) continue;
+        answerFrom = Math.min(answerFrom, answer.from);
+        for (const e of answer.endpoints) {
+          const row = rows.get(e.endpoint);
+          if (row === undefined) rows.set(e.endpoint, { ...e, tally: new Tally().merge(e.tally) });
+          else row.tally.merge(e.tally);
+        }
       }
-      covered += historyTo - Math.max(from, answer.from);
-      start = Math.min(start, Math.max(from, answer.from));
+      covered += historyTo - Math.max(from, answerFrom);
+      begin = Math.min(begin, Math.max(from, answerFrom));
     }
     const source = usedHistory ? (liveFrom < to ? 'memory+history' : 'history') : 'memory';
-    return { from: start, to, seconds: Math.max(0, covered) / 1000, source, rows: [...rows.values()] };
+    return { from: begin, to, seconds: Math.max(0, covered) / 1000, source, rows: [...rows.values()] };
   }
 
   private historyRange(from: number, to: number): Promise<{ from: number; endpoints: WindowRow[] }> {
     const key = `${from}|${to}`;
     let hit = this.cache.get(key);
     if (hit === undefined) {
-      if (this.cache.size >= 64) this.cache.clear();
+      if (this.cache.size >= 256) this.cache.clear();
       hit = this.history!.endpoints({ from, to }).then((a) => ({
         from: a.from,
         endpoints: a.endpoints.map((e) => ({
