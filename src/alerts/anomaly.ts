@@ -26,12 +26,32 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median and scale (1.4826 MAD, floored at 10 % of the median and at `minScale`) of samples. */
-export function robust(samples: readonly number[], minScale: number): { median: number; scale: number } {
-  const m = median(samples);
-  const mad = median(samples.map((x) => Math.abs(x - m)));
-  return { median: m, scale: Math.max(MAD_TO_SIGMA * mad, 0.1 * m, minScale) };
+// Baseline samples live for an hour: their median and MAD are computed once, not per tick.
+const stats = new WeakMap<readonly number[], Map<number, { median: number; mad: number }>>();
+
+/**
+ * Median and scale (1.4826 MAD, floored at 10 % of the median and at `minScale`) of samples, padded with
+ * zeros to `days` samples.
+ */
+export function robust(
+  samples: readonly number[],
+  minScale: number,
+  days = samples.length,
+): { median: number; scale: number } {
+  let byDays = stats.get(samples);
+  if (byDays === undefined) stats.set(samples, (byDays = new Map()));
+  let s = byDays.get(days);
+  if (s === undefined) {
+    const all = [...samples];
+    while (all.length < days) all.push(0);
+    const m = median(all);
+    s = { median: m, mad: median(all.map((x) => Math.abs(x - m))) };
+    byDays.set(days, s);
+  }
+  return { median: s.median, scale: Math.max(MAD_TO_SIGMA * s.mad, 0.1 * s.median, minScale) };
 }
+
+const NO_SAMPLES: readonly number[] = [];
 
 /**
  * The request-rate anomaly of one endpoint: |rate − median| / scale over the baseline, capped at
@@ -47,10 +67,8 @@ export function rateAnomaly(
   minRequests: number,
 ): number | null {
   if (days < BASELINE_MIN_DAYS || seconds <= 0) return null;
-  const all = [...(samples ?? [])];
   // A day the store recorded but this endpoint had no request is a zero, not a missing day.
-  while (all.length < days) all.push(0);
-  const { median: m, scale } = robust(all, (0.1 * Math.max(minRequests, 1)) / seconds);
+  const { median: m, scale } = robust(samples ?? NO_SAMPLES, (0.1 * Math.max(minRequests, 1)) / seconds, days);
   const expected = m * seconds;
   if (expected < minRequests && count < minRequests) return null;
   if (count === 0) return SILENT;

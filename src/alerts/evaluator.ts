@@ -169,7 +169,8 @@ export class AlertEvaluator {
     const reads = new Map<number, Promise<WindowData>>();
     const read = (ms: number) => {
       let r = reads.get(ms);
-      if (r === undefined) reads.set(ms, (r = this.source.window(ms, now)));
+      // Scratch reads: the tick's window tallies are reused from tick to tick (read only within it).
+      if (r === undefined) reads.set(ms, (r = this.source.window(ms, now, true)));
       return r;
     };
     const memo: WindowReader = { window: (ms: number) => read(ms), range: (a, b, n) => this.source.range(a, b, n) };

@@ -78,17 +78,24 @@ export class MeterSource implements WindowReader {
       .map((ep) => ({ endpoint: endpointKey(ep), method: ep.method, route: ep.route, inflight: ep.inflight }));
   }
 
-  /** Every endpoint's data over the `windowMs` ending at `now`: from the rings, history, or both. */
-  async window(windowMs: number, now: number): Promise<WindowData> {
-    if (this.ringWindows && windowMs <= this.ringSpanMs) return this.ringWindow(windowMs, now);
+  /**
+   * Every endpoint's data over the `windowMs` ending at `now`: from the rings, history, or both. With
+   * `scratch`, ring windows reuse this window's tallies from the previous scratch read (reset, storage
+   * kept): no allocation per endpoint per tick, but the rows are only valid until the next scratch read
+   * of the same window — for the evaluator's own tick, never for answers handed out.
+   */
+  async window(windowMs: number, now: number, scratch = false): Promise<WindowData> {
+    if (this.ringWindows && windowMs <= this.ringSpanMs) return this.ringWindow(windowMs, now, scratch);
     return this.range(now - windowMs, now, now);
   }
+
+  private readonly scratch = new Map<number, WeakMap<EndpointStats, Tally>>();
 
   /**
    * The last `windowMs` from the rings: the slot holding `now` (partial) and the whole slots before it,
    * as many as the window spans (as `windowTally` reads its named windows).
    */
-  ringWindow(windowMs: number, now: number): WindowData {
+  ringWindow(windowMs: number, now: number, scratch = false): WindowData {
     const meter = this.meter;
     const { fineMs, fineSlots, coarseMs, coarseSlots } = meter.rings;
     const fine = windowMs <= fineMs * (fineSlots - 1);
@@ -96,8 +103,14 @@ export class MeterSource implements WindowReader {
     const n = Math.min(Math.ceil(windowMs / slotMs), fine ? fineSlots : coarseSlots);
     const current = Math.floor(now / slotMs);
     const rows: WindowRow[] = [];
+    let reuse = scratch ? this.scratch.get(windowMs) : undefined;
+    if (scratch && reuse === undefined) this.scratch.set(windowMs, (reuse = new WeakMap()));
     for (const ep of meter.registry.endpoints()) {
-      const tally = new Tally();
+      let tally = reuse?.get(ep);
+      if (tally === undefined) {
+        tally = new Tally();
+        reuse?.set(ep, tally);
+      } else tally.reset(-1);
       for (let id = current - n + 1; id <= current; id++) ep.mergeSlot(fine ? 'fine' : 'coarse', id, tally);
       const open = fine ? undefined : ep.unfolded();
       if (open !== undefined) {
