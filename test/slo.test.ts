@@ -11,7 +11,9 @@ import type { RuleDefaults } from '../src/alerts/rules.js';
 import { startAlerts } from '../src/alerts/start.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { StoreHistory } from '../src/store/history.js';
-import type { SnapshotRow } from '../src/store/store.js';
+import type { SnapshotRow, SnapshotStore } from '../src/store/store.js';
+import { openPostgresStore } from '../src/store/postgres.js';
+import pg from 'pg';
 
 const DEFAULTS: RuleDefaults = {
   defaultRules: false,
@@ -114,99 +116,128 @@ describe('SLO budgets and burn rates from the rings, against the requests the te
   });
 });
 
-describe('SLO over 30 days stored in real SQLite', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'apimeter-slo-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const NOW = Date.parse('2025-06-30T00:00:00Z');
+const dir = mkdtempSync(join(tmpdir(), 'apimeter-slo-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const PG_URL = process.env.APIMETER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-  test('period budget, long burn windows, retroactive range and burn-down', async () => {
-    const store = await openSqliteStore(join(dir, 'slo.db'));
-    const rows: SnapshotRow[] = [];
-    const hours: { start: number; total: number; bad: number; slow: number }[] = [];
-    for (let h = 1; h <= 30 * 24; h++) {
-      const start = NOW - h * HOUR;
-      const total = 100 + (h % 13);
-      const bad = h % 17 === 0 ? 5 : h % 5 === 0 ? 1 : 0;
-      const slow = h % 7 === 0 ? 3 : 0;
-      const requests: [number, number][] = [];
-      for (let i = 0; i < total; i++) requests.push([i < bad ? 500 : 200, i >= total - slow ? 800 : 50]);
-      rows.push({
-        instance: 'i1',
-        method: 'GET',
-        route: '/api/x',
-        bucketStart: start,
-        bucketSeconds: 3600,
-        tally: tallyOf(requests),
-      });
-      hours.push({ start, total, bad, slow });
-    }
-    await store.writeSnapshot(rows);
-    const history = new StoreHistory(store, { stepMs: HOUR });
-    await history.refresh();
-    const meter = createMeter({ iniPath: false, env: {}, clock: new ManualClock(NOW) });
-    const rules = compileRules(
-      {
-        slos: [
-          { name: 'avail', sli: 'availability', objective: 99.5 },
-          { name: 'fast', sli: 'latency', threshold_ms: 300, objective: 99 },
-        ],
-      },
-      DEFAULTS,
-    );
-    const alerts = startAlerts(meter, { rules, history, intervalSeconds: 0 });
-    await alerts.evaluateNow();
-    const [avail, fast] = alerts.slos();
-    const sum = (list: typeof hours, f: (h: (typeof hours)[number]) => number) => list.reduce((s, h) => s + f(h), 0);
-    const total = sum(hours, (h) => h.total);
-    const bad = sum(hours, (h) => h.bad);
-    assert.equal(avail.total, total);
-    assert.equal(avail.bad, bad);
-    assert.equal(avail.coveredSeconds, 30 * 86_400);
-    assert.equal(avail.source, 'history');
-    assert.ok(Math.abs(avail.budget.remainingShare - (1 - bad / (total * 0.005))) < 1e-9);
-    assert.equal(
-      fast.bad,
-      sum(hours, (h) => h.slow),
-    );
-    const burn = new Map(avail.burnRates.map((r) => [r.window, r.burnRate]));
-    for (const [name, ms] of [
-      ['6h', 6 * HOUR],
-      ['1d', DAY],
-      ['3d', 3 * DAY],
-      ['2h', 2 * HOUR],
-    ] as const) {
-      const inside = hours.filter((h) => h.start >= NOW - ms);
-      const expected = sum(inside, (h) => h.bad) / sum(inside, (h) => h.total) / 0.005;
-      assert.ok(Math.abs(burn.get(name)! - expected) < 1e-9, `${name}: ${burn.get(name)} vs ${expected}`);
-    }
-    // The 1h window is the ring's, which has nothing after a restart without traffic.
-    assert.equal(burn.get('1h'), null);
+const STORES: [string, () => Promise<{ store: SnapshotStore; cleanup: () => Promise<void> }>][] = [
+  [
+    'SQLite',
+    async () => {
+      const store = await openSqliteStore(join(dir, 'slo.db'));
+      return { store, cleanup: () => store.close() };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const schema = `apimeter_slo_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      const store = await openPostgresStore({ url: PG_URL, schema, max: 2 });
+      return {
+        store,
+        cleanup: async () => {
+          await store.close();
+          const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+          await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await pool.end();
+        },
+      };
+    },
+  ],
+];
 
-    // Retroactive: any past range the store holds.
-    const from = NOW - 20 * DAY;
-    const to = NOW - 10 * DAY;
-    const retro = (await alerts.slo('avail', { from, to }))!;
-    const inside = hours.filter((h) => h.start >= from && h.start < to);
-    assert.equal(
-      retro.status.total,
-      sum(inside, (h) => h.total),
-    );
-    assert.equal(
-      retro.status.bad,
-      sum(inside, (h) => h.bad),
-    );
-    assert.equal(retro.burnDown.length, 30);
-    assert.equal(
-      sum(retro.burnDown as never, (p: { total: number }) => p.total),
-      sum(inside, (h) => h.total),
-    );
-    const last = retro.burnDown[retro.burnDown.length - 1];
-    assert.ok(Math.abs(last.remainingShare - retro.status.budget.remainingShare) < 1e-9);
-    assert.equal(await alerts.slo('nope'), null);
-    await alerts.close();
-    await store.close();
+for (const [kind, open] of STORES)
+  describe(`SLO over 30 days stored in real ${kind}`, () => {
+    const NOW = Date.parse('2025-06-30T00:00:00Z');
+
+    test('period budget, long burn windows, retroactive range and burn-down', async () => {
+      const { store, cleanup } = await open();
+      const rows: SnapshotRow[] = [];
+      const hours: { start: number; total: number; bad: number; slow: number }[] = [];
+      for (let h = 1; h <= 30 * 24; h++) {
+        const start = NOW - h * HOUR;
+        const total = 100 + (h % 13);
+        const bad = h % 17 === 0 ? 5 : h % 5 === 0 ? 1 : 0;
+        const slow = h % 7 === 0 ? 3 : 0;
+        const requests: [number, number][] = [];
+        for (let i = 0; i < total; i++) requests.push([i < bad ? 500 : 200, i >= total - slow ? 800 : 50]);
+        rows.push({
+          instance: 'i1',
+          method: 'GET',
+          route: '/api/x',
+          bucketStart: start,
+          bucketSeconds: 3600,
+          tally: tallyOf(requests),
+        });
+        hours.push({ start, total, bad, slow });
+      }
+      await store.writeSnapshot(rows);
+      const history = new StoreHistory(store, { stepMs: HOUR });
+      await history.refresh();
+      const meter = createMeter({ iniPath: false, env: {}, clock: new ManualClock(NOW) });
+      const rules = compileRules(
+        {
+          slos: [
+            { name: 'avail', sli: 'availability', objective: 99.5 },
+            { name: 'fast', sli: 'latency', threshold_ms: 300, objective: 99 },
+          ],
+        },
+        DEFAULTS,
+      );
+      const alerts = startAlerts(meter, { rules, history, intervalSeconds: 0 });
+      await alerts.evaluateNow();
+      const [avail, fast] = alerts.slos();
+      const sum = (list: typeof hours, f: (h: (typeof hours)[number]) => number) => list.reduce((s, h) => s + f(h), 0);
+      const total = sum(hours, (h) => h.total);
+      const bad = sum(hours, (h) => h.bad);
+      assert.equal(avail.total, total);
+      assert.equal(avail.bad, bad);
+      assert.equal(avail.coveredSeconds, 30 * 86_400);
+      assert.equal(avail.source, 'history');
+      assert.ok(Math.abs(avail.budget.remainingShare - (1 - bad / (total * 0.005))) < 1e-9);
+      assert.equal(
+        fast.bad,
+        sum(hours, (h) => h.slow),
+      );
+      const burn = new Map(avail.burnRates.map((r) => [r.window, r.burnRate]));
+      for (const [name, ms] of [
+        ['6h', 6 * HOUR],
+        ['1d', DAY],
+        ['3d', 3 * DAY],
+        ['2h', 2 * HOUR],
+      ] as const) {
+        const inside = hours.filter((h) => h.start >= NOW - ms);
+        const expected = sum(inside, (h) => h.bad) / sum(inside, (h) => h.total) / 0.005;
+        assert.ok(Math.abs(burn.get(name)! - expected) < 1e-9, `${name}: ${burn.get(name)} vs ${expected}`);
+      }
+      // The 1h window is the ring's, which has nothing after a restart without traffic.
+      assert.equal(burn.get('1h'), null);
+
+      // Retroactive: any past range the store holds.
+      const from = NOW - 20 * DAY;
+      const to = NOW - 10 * DAY;
+      const retro = (await alerts.slo('avail', { from, to }))!;
+      const inside = hours.filter((h) => h.start >= from && h.start < to);
+      assert.equal(
+        retro.status.total,
+        sum(inside, (h) => h.total),
+      );
+      assert.equal(
+        retro.status.bad,
+        sum(inside, (h) => h.bad),
+      );
+      assert.equal(retro.burnDown.length, 30);
+      assert.equal(
+        sum(retro.burnDown as never, (p: { total: number }) => p.total),
+        sum(inside, (h) => h.total),
+      );
+      const last = retro.burnDown[retro.burnDown.length - 1];
+      assert.ok(Math.abs(last.remainingShare - retro.status.budget.remainingShare) < 1e-9);
+      assert.equal(await alerts.slo('nope'), null);
+      await alerts.close();
+      await cleanup();
+    });
   });
-});
 
 describe('traffic anomaly against a baseline of the same hour over 7 days', () => {
   const NOW = Date.parse('2025-06-10T14:20:00Z');

@@ -187,8 +187,12 @@ export class MeterSource implements WindowReader {
   private historyRange(from: number, to: number): Promise<{ from: number; endpoints: WindowRow[] }> {
     const key = `${from}|${to}`;
     let hit = this.cache.get(key);
-    if (hit === undefined) {
-      if (this.cache.size >= 256) this.cache.clear();
+    if (hit !== undefined) {
+      // Least recently used last out: the hour-long bulk reads stay while minute-keyed ones come and go.
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+    } else {
+      if (this.cache.size >= 64) this.cache.delete(this.cache.keys().next().value!);
       hit = this.history!.endpoints({ from, to }).then((a) => ({
         from: a.from,
         endpoints: a.endpoints.map((e) => ({
