@@ -148,6 +148,18 @@ describe('alert and SLO routes, OpenAPI and Prometheus', () => {
     assert.match(text, /apimeter_slo_burn_rate\{slo="avail",window="2m"\} /);
   });
 
+  test('/health lists the evaluator with its counters', async () => {
+    const res = await get<{ components: { name: string; state: string; counters?: Record<string, number> }[] }>(
+      `${served.base}${P}/health`,
+    );
+    const c = res.json.components.find((x) => x.name === 'alerts');
+    assert.ok(c, JSON.stringify(res.json.components));
+    assert.equal(c.state, 'ok');
+    assert.equal(c.counters!.rules, 5);
+    assert.equal(c.counters!.firing, alerts.instances().filter((i) => i.state === 'firing').length);
+    assert.ok(c.counters!.firing >= 1);
+  });
+
   test('without startAlerts the routes answer 404 saying how to start them', async () => {
     const other = await serveApi({ meter: createMeter({ iniPath: false, env: {} }), cacheSeconds: 0 });
     try {

@@ -93,6 +93,37 @@ export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Ale
     timer = setInterval(() => void evaluator.evaluate(), seconds * 1000);
     (timer as { unref?: () => void }).unref?.();
   }
+  // /health: the evaluator (failing when its last evaluation failed) and every notifier as it reports itself.
+  const unregister = [
+    meter.addHealthSource('alerts', () => ({
+      name: 'alerts',
+      state: !c.alertsEnabled
+        ? 'off'
+        : evaluator.stats.lastError !== null && evaluator.stats.failures > 0
+          ? 'degraded'
+          : 'ok',
+      ...(evaluator.stats.lastError === null ? {} : { lastError: evaluator.stats.lastError }),
+      counters: {
+        rules: rules.rules.length,
+        slos: rules.slos.length,
+        evaluations: evaluator.stats.evaluations,
+        skipped: evaluator.stats.skipped,
+        failures: evaluator.stats.failures,
+        firing: evaluator.instances().filter((x) => x.instance.state === 'firing').length,
+      },
+    })),
+    ...(options.notifiers ?? []).map((n) =>
+      meter.addHealthSource(`notifier:${n.name}`, () => {
+        const h = n.health();
+        return {
+          name: `notifier:${n.name}`,
+          state: h.state,
+          ...(h.lastError === null ? {} : { lastError: h.lastError }),
+          counters: { pending: h.pending },
+        };
+      }),
+    ),
+  ];
   let closing: Promise<void> | null = null;
   const alerts: Alerts = {
     rules,
@@ -118,6 +149,7 @@ export function startAlerts(meter: Meter, options: StartAlertsOptions = {}): Ale
       closing ??= (async () => {
         if (timer !== null) clearInterval(timer);
         detachAlerts(meter, alerts);
+        for (const off of unregister) off();
         await evaluator.settle();
         await Promise.all((options.notifiers ?? []).map((n) => n.close().catch(() => undefined)));
       })();
