@@ -173,7 +173,21 @@ export class AlertEvaluator {
       if (r === undefined) reads.set(ms, (r = this.source.window(ms, now, true)));
       return r;
     };
-    const memo: WindowReader = { window: (ms: number) => read(ms), range: (a, b, n) => this.source.range(a, b, n) };
+    const memo: WindowReader = {
+      window: (ms: number) => read(ms),
+      range: (a, b, n) => this.source.range(a, b, n),
+      // Nested windows read together, and remembered for the rules of this tick.
+      windows: async (list: readonly number[]) => {
+        const missing = list.filter((ms) => !reads.has(ms));
+        if (missing.length > 0) {
+          const got = await this.source.windows(missing, now, true);
+          for (const [ms, data] of got) reads.set(ms, Promise.resolve(data));
+        }
+        const out = new Map<number, WindowData>();
+        for (const ms of list) out.set(ms, await read(ms));
+        return out;
+      },
+    };
     const statuses: SloStatus[] = [];
     for (const slo of this.slos) statuses.push(await evaluateSlo(slo, memo, now));
     this.sloStatuses = statuses;

@@ -33,6 +33,35 @@ export interface WindowData {
 export interface WindowReader {
   window(windowMs: number, now: number): Promise<WindowData>;
   range(from: number, to: number, now: number): Promise<WindowData>;
+  /** Several windows ending now at once (nested windows share their reads). */
+  windows?(list: readonly number[], now: number): Promise<Map<number, WindowData>>;
+}
+
+/** Where a window of `ms` starts: on the hour from a day up (rollups apply), else on the minute. */
+function windowStart(now: number, ms: number): number {
+  const unit = ms >= DAY ? HOUR : MINUTE;
+  return Math.floor((now - ms) / unit) * unit;
+}
+
+/** `a` and `b` (disjoint ranges) as one: tallies merged per endpoint into new ones. */
+function union(a: WindowData, b: WindowData): WindowData {
+  const rows = new Map<string, WindowRow>();
+  for (const r of [...a.rows, ...b.rows]) {
+    const held = rows.get(r.endpoint);
+    if (held === undefined) rows.set(r.endpoint, { ...r, tally: new Tally().merge(r.tally) });
+    else {
+      held.tally.merge(r.tally);
+      if (r.inflight > held.inflight) rows.set(r.endpoint, { ...held, inflight: r.inflight });
+    }
+  }
+  const mixed = a.source !== b.source || a.source === 'memory+history';
+  return {
+    from: Math.min(a.from, b.from),
+    to: Math.max(a.to, b.to),
+    seconds: a.seconds + b.seconds,
+    source: mixed ? 'memory+history' : a.source,
+    rows: [...rows.values()],
+  };
 }
 
 const MINUTE = 60_000;
@@ -90,6 +119,31 @@ export class MeterSource implements WindowReader {
   }
 
   private readonly scratch = new Map<number, WeakMap<EndpointStats, Tally>>();
+
+  /**
+   * Several windows ending at `now`. The ones longer than the rings are nested, so each is read as the
+   * next shorter one plus the disjoint range before it: every stored row is read once, not once per
+   * window (an SLO's 30-day period holds its 3-day, 1-day, 6-hour and 2-hour burn windows).
+   */
+  async windows(list: readonly number[], now: number, scratch = false): Promise<Map<number, WindowData>> {
+    const out = new Map<number, WindowData>();
+    const long: number[] = [];
+    for (const ms of new Set(list)) {
+      if (this.ringWindows && ms <= this.ringSpanMs) out.set(ms, this.ringWindow(ms, now, scratch));
+      else long.push(ms);
+    }
+    long.sort((a, b) => a - b);
+    let acc: WindowData | null = null;
+    let start = now;
+    for (const ms of long) {
+      const from = windowStart(now, ms);
+      if (acc === null) acc = await this.range(from, now, now);
+      else if (from < start) acc = union(acc, await this.range(from, start, now));
+      start = Math.min(start, from);
+      out.set(ms, acc);
+    }
+    return out;
+  }
 
   /**
    * The last `windowMs` from the rings: the slot holding `now` (partial) and the whole slots before it,
