@@ -438,3 +438,26 @@ describe('state across restarts', () => {
     assert.equal(second.get('GET /b')!.activeAt, T0 + 60_000);
   });
 });
+
+test('a group rule merges its endpoints into one instance named after the group', async () => {
+  const clock = new ManualClock(T0);
+  const meter = createMeter({ iniPath: false, env: {}, clock });
+  const a = meter.endpoint('GET', '/api/a')!;
+  const b = meter.endpoint('POST', '/api/b')!;
+  const c = meter.endpoint('GET', '/other')!;
+  for (let i = 0; i < 30; i++) meter.record(a, i < 3 ? 500 : 200, 5, -1, -1, ErrorKind.None); // 3 of 30
+  for (let i = 0; i < 10; i++) meter.record(b, i < 5 ? 502 : 200, 5, -1, -1, ErrorKind.None); // 5 of 10
+  for (let i = 0; i < 10; i++) meter.record(c, 500, 5, -1, -1, ErrorKind.None); // not in the group
+  const rules = parseRules(
+    `rules:\n  - name: ApiErrors\n    endpoints: "* /api/*"\n    group: api\n    signal: error_rate_5xx\n    window: 5m\n    above: 0.1\n`,
+    DEFAULTS,
+  );
+  const alerts = startAlerts(meter, { rules, intervalSeconds: 0 });
+  await alerts.evaluateNow();
+  const list = alerts.instances();
+  assert.equal(list.length, 1);
+  assert.equal(list[0].endpoint, 'api');
+  assert.equal(list[0].value, 8 / 40);
+  assert.equal(list[0].state, 'firing');
+  await alerts.close();
+});
