@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryHistory } from '../src/api/history.js';
+import { MemoryHistory } from '../src/core/history.js';
 import { compileRules } from '../src/alerts/rules.js';
 import { evaluateSlo } from '../src/alerts/slo.js';
 import { MeterSource } from '../src/alerts/source.js';

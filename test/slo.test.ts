@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createMeter, ErrorKind, LATENCY_SKETCH, ManualClock, Sketch, Tally, statusClassOf } from '../src/index.js';
-import { MemoryHistory } from '../src/api/history.js';
+import { MemoryHistory } from '../src/core/history.js';
 import { median } from '../src/alerts/anomaly.js';
 import { compileRules } from '../src/alerts/rules.js';
 import type { RuleDefaults } from '../src/alerts/rules.js';

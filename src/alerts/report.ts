@@ -1,4 +1,4 @@
-import { toCsv } from '../api/csv.js';
+import { toCsv } from '../core/csv.js';
 import { formatDuration } from './duration.js';
 import type { BurnDownPoint, SloStatus } from './slo.js';
 import type { AlertRule } from './rules.js';

@@ -1,4 +1,4 @@
-import type { HistorySource } from '../api/history.js';
+import type { HistorySource } from '../core/history.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ringHorizon } from '../core/query.js';

@@ -1,4 +1,4 @@
-import type { HistorySource } from '../api/history.js';
+import type { HistorySource } from '../core/history.js';
 import type { Clock } from '../core/clock.js';
 import type { Meter } from '../core/meter.js';
 import { attachAlerts, detachAlerts } from './attach.js';
