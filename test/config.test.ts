@@ -100,11 +100,12 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
-  assert.equal(Object.keys(config).length, 49);
+  assert.equal(config.metricsUiTraceUrl, '');
+  assert.equal(Object.keys(config).length, 50);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 49);
+  assert.equal(CONFIG_KEYS.length, 50);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     assert.equal(row.option, camel(row.key), row.key);
@@ -138,6 +139,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_health_error_rate_degraded',
       'metrics_health_error_rate_unhealthy',
       'metrics_health_fail_on_unhealthy',
+      'metrics_ui_trace_url',
     ],
   );
 });
@@ -473,7 +475,7 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
     'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
     'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',
     'metrics_health_p95_unhealthy_ms, metrics_health_error_rate_degraded, metrics_health_error_rate_unhealthy',
-    'metrics_health_fail_on_unhealthy',
+    'metrics_health_fail_on_unhealthy, metrics_ui_trace_url',
   ].join(', ');
   assert.deepEqual(problems, [
     `[api] metrics_sampel_rate (apimeter.ini:2): unknown key; did you mean [api] metrics_sample_rate? known keys: ${apiKeys}`,
