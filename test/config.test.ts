@@ -112,7 +112,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 49);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 50);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
