@@ -17,6 +17,7 @@ import type { MetricsApiOptions, ResolvedOptions } from './options.js';
 import { ProcessMonitor } from './process-monitor.js';
 import type { Route } from './route.js';
 import { summary } from './summary.js';
+import { createUi } from '../ui/ui.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -68,6 +69,7 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const { meter, prefix } = opts;
   const access = createAccessCheck(opts);
   const monitor = new ProcessMonitor();
+  const ui = createUi(opts, access);
   const cache = new AnswerCache<{ response: ApiResponse; size: number }>(
     opts.cacheMs,
     opts.cacheEntries,
@@ -106,6 +108,8 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
 
   async function answer(request: ApiRequest): Promise<ApiResponse> {
     const [path, search] = splitUrl(request.url);
+    // The web page ({prefix}/ui) does its own access check: its login page is open.
+    if (ui.owns(path)) return ui.answer(request, path);
     if (path.length > MAX_PATH) throw new ApiProblem(404, `path of ${path.length} characters: no such route`);
     const to = target(path);
     if (to.kind === 'unknown') {
