@@ -66,7 +66,13 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
     count('GET /items/:id');
   }
   for (let i = 0; i < 12; i++) {
-    jobs.push(fetch(`${base}/orders`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }).then((r) => r.arrayBuffer()));
+    jobs.push(
+      fetch(`${base}/orders`, {
+        method: 'POST',
+        body: '{"a":1}',
+        headers: { 'content-type': 'application/json' },
+      }).then((r) => r.arrayBuffer()),
+    );
     count('POST /orders');
   }
   for (let i = 0; i < 8; i++) {
@@ -84,7 +90,12 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
   class XssError extends Error {}
   Object.defineProperty(XssError, 'name', { value: XSS_CLASS });
   for (let i = 0; i < 3; i++) {
-    send(meter, xss, { status: 500, ms: 5 + i, error: new XssError(XSS_MESSAGE), trace: [XSS_TRACE, `<b>span${i}</b>`] });
+    send(meter, xss, {
+      status: 500,
+      ms: 5 + i,
+      error: new XssError(XSS_MESSAGE),
+      trace: [XSS_TRACE, `<b>span${i}</b>`],
+    });
   }
   for (let i = 0; i < extraEndpoints; i++) {
     const ep = meter.endpoint('GET', `/generated/${i}/{id}`)!;
