@@ -43,6 +43,7 @@ form.addEventListener('submit', (event) => {
   })
     .then(async (res) => {
       if (res.status === 204) {
+        await res.arrayBuffer();
         input.value = '';
         location.reload();
         return;
