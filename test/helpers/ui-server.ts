@@ -14,7 +14,8 @@ export const TOKEN = 'ui-test-token-0123456789';
 export const TRACE_URL = 'https://traces.example/trace/{trace_id}?span={span_id}';
 /** Each payload sets window.__xss if it ever runs. */
 export const XSS_ROUTE = '/x/<script>window.__xss="route"</script>';
-export const XSS_MESSAGE = '"><img src=x onerror="window.__xss=\'message\'">';
+/** Survives the message normalizer (no quotes or numbers); would open a dialog if it ran. */
+export const XSS_MESSAGE = '<img src=x onerror=alert(document.domain)><script>alert(document.title)</script>';
 export const XSS_TRACE = '<img src=x onerror=window.__xss="trace">';
 export const XSS_CLASS = '<svg/onload=window.__xss="class">';
 
