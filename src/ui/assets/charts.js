@@ -46,7 +46,7 @@ export function timeChart(container, { height = 220, format = (v) => String(v) }
         scales: {
           x: {
             time: true,
-            range: (_u, min, max) => span ?? (min === max ? [min - 60, max + 60] : [min, max]),
+            range: () => span,
           },
         },
         legend: { live: true },
@@ -60,7 +60,9 @@ export function timeChart(container, { height = 220, format = (v) => String(v) }
   return {
     /** `range`: [from, to] in seconds, the x axis' extent (default: the data's). */
     update(times, series, range = null) {
-      span = range;
+      const first = times[0] ?? Date.now() / 1000;
+      const lastAt = times[times.length - 1] ?? first;
+      span = range ?? (first === lastAt ? [first - 60, lastAt + 60] : [first, lastAt]);
       last = [times, series, range];
       const key = series.map((s) => s.label).join('\0');
       if (plot === null || key !== labels) {
