@@ -34,7 +34,9 @@ async function until(page: Page, info: string, route?: string): Promise<void> {
   await page.waitForFunction(
     ([i, r]) =>
       document.getElementById('endpoints-info')?.textContent === i &&
-      (r === undefined || r === null || document.querySelector('#endpoints-table tbody tr td:nth-child(2)')?.textContent === r),
+      (r === undefined ||
+        r === null ||
+        document.querySelector('#endpoints-table tbody tr td:nth-child(2)')?.textContent === r),
     [info, route] as const,
   );
 }

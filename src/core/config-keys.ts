@@ -304,7 +304,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'string',
     default: '',
     description:
-      'Link template of the web page\'s trace-id exemplars and error samples: {trace_id} (and {span_id}) are replaced by the URL-encoded ids; empty = trace ids shown without links.',
+      "Link template of the web page's trace-id exemplars and error samples: {trace_id} (and {span_id}) are replaced by the URL-encoded ids; empty = trace ids shown without links.",
     expected: 'empty, or an http(s) URL containing {trace_id}',
     schema: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S*\{trace_id\}\S*$/)]),
   },

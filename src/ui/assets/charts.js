@@ -41,7 +41,7 @@ export function timeChart(container, { height = 220, format = (v) => String(v) }
             value: (_u, v) => (v === null || v === undefined ? '–' : format(v)),
           })),
         ],
-        axes: [axis, { ...axis, size: 72, values: (_u, ticks) => ticks.map((v) => format(v)) }],
+        axes: [axis, { ...axis, size: 80, values: (_u, ticks) => ticks.map((v) => format(v)) }],
         // The x axis spans the range asked for (the whole window), not just the slots with data.
         scales: {
           x: {
