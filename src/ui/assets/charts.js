@@ -48,6 +48,8 @@ export function timeChart(container, { height = 220, format = (v) => String(v) }
             time: true,
             range: () => span,
           },
+          // From zero (or the lowest negative value), so no line leaves the plot at the bottom.
+          y: { range: (_u, min, max) => [Math.min(0, min ?? 0), max > 0 ? max * 1.1 : 1] },
         },
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
