@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -34,4 +35,6 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // The web page's scripts run in the browser.
+  { files: ['src/ui/assets/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -292,6 +292,7 @@ function banner(demo: RunningDemo, opts: DemoOptions): string {
     'apimeter demo: an Airflow-shaped API on Fastify + SQLite, measured by apimeter',
     `  API         ${demo.url}/api/v2/dags`,
     `  metrics API ${demo.metricsUrl}/summary  (also /endpoints, /endpoints/{endpoint}, /health, /openapi.json)`,
+    `  web page    ${demo.metricsUrl}/ui  (sign in with the token)`,
     `  token       ${shownToken}`,
     `  try         curl -H "Authorization: Bearer ${curlToken}" '${demo.metricsUrl}/endpoints?window=5m&limit=5'`,
     `  Prometheus  ${demo.url}${PROMETHEUS_PATH}  (open, no token)`,

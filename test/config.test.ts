@@ -111,11 +111,12 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.alertsAnomalyMinRequests, 50);
   assert.equal(config.alertsApdexTMs, 500);
   assert.equal(config.alertsService, 'api');
-  assert.equal(Object.keys(config).length, 60);
+  assert.equal(config.metricsUiTraceUrl, '');
+  assert.equal(Object.keys(config).length, 61);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 60);
+  assert.equal(CONFIG_KEYS.length, 61);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     // The seed's [api]/[metrics] keys carry their own prefixes; newer sections' options are prefixed with the section.
@@ -124,7 +125,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 60);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 61);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
@@ -151,6 +152,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_health_error_rate_degraded',
       'metrics_health_error_rate_unhealthy',
       'metrics_health_fail_on_unhealthy',
+      'metrics_ui_trace_url',
     ],
   );
 });
@@ -486,7 +488,7 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
     'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
     'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',
     'metrics_health_p95_unhealthy_ms, metrics_health_error_rate_degraded, metrics_health_error_rate_unhealthy',
-    'metrics_health_fail_on_unhealthy',
+    'metrics_health_fail_on_unhealthy, metrics_ui_trace_url',
   ].join(', ');
   assert.deepEqual(problems, [
     `[api] metrics_sampel_rate (apimeter.ini:2): unknown key; did you mean [api] metrics_sample_rate? known keys: ${apiKeys}`,

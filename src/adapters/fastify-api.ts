@@ -61,6 +61,9 @@ function apimeterApiFastify(
   if (prefix !== '') paths.push(prefix, `${prefix}/*`);
   if (prometheusPath !== '') paths.push(prometheusPath);
   for (const url of paths) fastify.get(url, apimeterApiRoute);
+  // The web page (docs/web-page.md): its own paths, for a prefix at the root, and its login and logout.
+  if (prefix === '') for (const url of ['/ui', '/ui/*']) fastify.get(url, apimeterApiRoute);
+  for (const url of ['login', 'logout']) fastify.post(`${prefix}/ui/${url}`, apimeterApiRoute);
   if (!('api' in options)) fastify.addHook('onClose', (_instance, next) => (api.close(), next()));
   done();
 }

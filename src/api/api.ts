@@ -19,6 +19,7 @@ import type { Route } from './route.js';
 import { summary } from './summary.js';
 import { listAlerts, listRules } from './alerts.js';
 import { listSlos, sloDetail } from './slo.js';
+import { createUi } from '../ui/ui.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -80,6 +81,7 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const { meter, prefix } = opts;
   const access = createAccessCheck(opts);
   const monitor = new ProcessMonitor();
+  const ui = createUi(opts, access);
   const cache = new AnswerCache<{ response: ApiResponse; size: number; at: number }>(
     opts.cacheMs,
     opts.cacheEntries,
@@ -141,6 +143,8 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
 
   async function answer(request: ApiRequest): Promise<ApiResponse> {
     const [path, search] = splitUrl(request.url);
+    // The web page ({prefix}/ui) does its own access check: its login page is open.
+    if (ui.owns(path)) return ui.answer(request, path);
     const to: Target = path.length > MAX_PATH ? { kind: 'unknown', path, underPrefix: false } : target(path);
     // Access first, for every path and method (but an open Prometheus path): without credentials a client
     // learns nothing, not even which routes exist.

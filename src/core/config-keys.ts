@@ -31,6 +31,7 @@ export interface ApimeterConfig {
   readonly metricsHealthErrorRateDegraded: number;
   readonly metricsHealthErrorRateUnhealthy: number;
   readonly metricsHealthFailOnUnhealthy: boolean;
+  readonly metricsUiTraceUrl: string;
   readonly apiMetricsPrefix: string;
   readonly apiMetricsPersistence: boolean;
   readonly apiMetricsRetentionDays: number;
@@ -307,6 +308,16 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
       'Answer GET /health with HTTP 503 (instead of 200) when the status is unhealthy, for load-balancer probes.',
     expected: BOOL_EXPECTED,
     schema: BOOL,
+  },
+  metricsUiTraceUrl: {
+    section: 'api',
+    key: 'metrics_ui_trace_url',
+    type: 'string',
+    default: '',
+    description:
+      "Link template of the web page's trace-id exemplars and error samples: {trace_id} (and {span_id}) are replaced by the URL-encoded ids; empty = trace ids shown without links.",
+    expected: 'empty, or an http(s) URL containing {trace_id}',
+    schema: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S*\{trace_id\}\S*$/)]),
   },
   apiMetricsPrefix: {
     section: 'metrics',
