@@ -228,7 +228,7 @@ test('page weight: every asset, gzip-compressed, under 150 kB', async () => {
 
 test(
   'the build ships the page: dist/ui/assets holds every asset',
-  { skip: existsSync(new URL('../dist/ui/ui.js', import.meta.url)) ? false : 'dist/ not built (npm run build)' },
+  { skip: existsSync(new URL('../dist/ui/assets.js', import.meta.url)) ? false : 'dist/ not built (npm run build)' },
   () => {
     const built = readdirSync(new URL('../dist/ui/assets/', import.meta.url));
     assert.deepEqual([...built].sort(), [...ASSETS].sort());

@@ -19,7 +19,7 @@ import type { Route } from './route.js';
 import { summary } from './summary.js';
 import { listAlerts, listRules } from './alerts.js';
 import { listSlos, sloDetail } from './slo.js';
-import { createUi } from '../ui/ui.js';
+import { createUi } from './ui.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */

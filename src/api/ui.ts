@@ -1,11 +1,11 @@
-import type { AccessDecision } from '../api/auth.js';
-import { bearerToken, TOKEN_COOKIE } from '../api/auth.js';
-import { ApiProblem, headerOf } from '../api/http.js';
-import type { ApiRequest, ApiResponse } from '../api/http.js';
-import type { ResolvedOptions } from '../api/options.js';
-import { loadAssets, PUBLIC_ASSETS } from './assets.js';
-import type { Asset } from './assets.js';
-import { appPage, loginPage } from './page.js';
+import type { AccessDecision } from './auth.js';
+import { bearerToken, TOKEN_COOKIE } from './auth.js';
+import { ApiProblem, headerOf } from './http.js';
+import type { ApiRequest, ApiResponse } from './http.js';
+import type { ResolvedOptions } from './options.js';
+import { loadAssets, PUBLIC_ASSETS } from '../ui/assets.js';
+import type { Asset } from '../ui/assets.js';
+import { appPage, loginPage } from '../ui/page.js';
 
 /** The web page under `{prefix}/ui`: the login page, the app page, their assets, login and logout. */
 export interface Ui {
