@@ -1,5 +1,5 @@
 export { createMeter, Meter } from './core/meter.js';
-export type { MeterOptions } from './core/meter.js';
+export type { MeterOptions, SnapshotOptions } from './core/meter.js';
 export { Sketch, LATENCY_SKETCH, SIZE_SKETCH, relativeErrorBound } from './core/sketch.js';
 export type { SketchLayout, SketchJSON } from './core/sketch.js';
 export { ManualClock, systemClock } from './core/clock.js';
@@ -32,9 +32,11 @@ export type { Closable, CloseStep, CloseOnSignalOptions, ShutdownHandle } from '
 export { ApimeterError, ERROR_CODES, createError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { startAlerts, alertsOf } from './alerts/start.js';
+export { apdexTargetsOf } from './alerts/attach.js';
 export type { Alerts, StartAlertsOptions } from './alerts/start.js';
 export type { AlertEvent, Notifier } from './alerts/types.js';
-export { apdex } from './alerts/apdex.js';
+export { apdex, apdexFigures } from './core/apdex.js';
+export type { ApdexFigures, ApdexT } from './core/apdex.js';
 export { compileRules, parseRules, loadRulesFile, defaultRules, burnWindows, BURN_WINDOWS } from './alerts/rules.js';
 export type { AlertRule, RuleSet, RuleDefaults, Severity, ApdexTarget } from './alerts/rules.js';
 export type { SloDefinition } from './alerts/slo-types.js';

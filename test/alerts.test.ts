@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ApimeterError, createMeter, ErrorKind, LATENCY_SKETCH, ManualClock, Sketch } from '../src/index.js';
-import { apdex } from '../src/alerts/apdex.js';
+import { apdex } from '../src/core/apdex.js';
 import { parseDuration } from '../src/alerts/duration.js';
 import { globMatcher } from '../src/alerts/glob.js';
 import { compileRules, loadRulesFile, parseRules } from '../src/alerts/rules.js';

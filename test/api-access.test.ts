@@ -279,11 +279,12 @@ describe('mounting', () => {
       'status',
       'search',
       'format',
+      'apdex_t_ms',
       'window',
       'start',
       'end',
     ]);
-    assert.deepEqual(names('/m/endpoints/{endpoint}'), ['endpoint', 'method', 'window', 'start', 'end']);
+    assert.deepEqual(names('/m/endpoints/{endpoint}'), ['endpoint', 'method', 'apdex_t_ms', 'window', 'start', 'end']);
     for (const name of ['EndpointList', 'EndpointDetail', 'Summary', 'Health', 'Problem']) {
       assert.ok(name in doc.components.schemas, name);
     }

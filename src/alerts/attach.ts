@@ -17,3 +17,15 @@ export function attachAlerts(meter: Meter, alerts: Alerts): void {
 export function detachAlerts(meter: Meter, alerts: Alerts): void {
   if (attached.get(meter) === alerts) attached.delete(meter);
 }
+
+/**
+ * The Apdex T of each endpoint of `meter`: the first `apdex:` target of its alerts' rules file matching
+ * `METHOD route`, else `[alerts] apdex_t_ms` (also without alerts). For `meter.snapshot(w, { apdexTMs })`
+ * and the metrics API.
+ */
+export function apdexTargetsOf(meter: Meter): (method: string, route: string) => number {
+  const alerts = attached.get(meter);
+  const fallback = meter.config.alertsApdexTMs;
+  if (alerts === undefined || alerts.rules.apdex.length === 0) return () => fallback;
+  return (method, route) => alerts.evaluator.apdexT(`${method} ${route}`);
+}

@@ -1,6 +1,6 @@
 import { F } from '../core/tally.js';
 import type { Tally } from '../core/tally.js';
-import { apdex } from './apdex.js';
+import { apdex } from '../core/apdex.js';
 
 /** What a rule can watch. Ratios are 0..1; latencies ms; rates requests per second. */
 export const SIGNALS = [

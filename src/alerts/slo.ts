@@ -1,6 +1,6 @@
 import { LATENCY_SKETCH, relativeErrorBound } from '../core/sketch.js';
 import { F, Tally } from '../core/tally.js';
-import { countAtOrBelow } from './apdex.js';
+import { countAtOrBelow } from '../core/apdex.js';
 import { formatDuration } from './duration.js';
 import { burnWindows } from './rules.js';
 import type { Severity } from './rules.js';

@@ -32,6 +32,8 @@ export const COLUMNS: readonly Column[] = [
   col('p95', '95th percentile latency, ms', (s) => s.latency_ms.p95),
   col('p99', '99th percentile latency, ms', (s) => s.latency_ms.p99),
   col('max', 'slowest request, ms', (s) => s.latency_ms.max),
+  col('apdex', 'Apdex score at apdex_t_ms, 0..1 (empty without requests)', (s) => s.apdex),
+  col('apdex_t_ms', 'Apdex target T used, ms', (s) => s.apdex_t_ms),
   ...(['1xx', '2xx', '3xx', '4xx', '5xx'] as const).map((k) =>
     col(`status_${k}`, `${k} responses`, (s) => s.status_classes[k]),
   ),

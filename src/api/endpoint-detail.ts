@@ -1,6 +1,8 @@
 import type { EndpointStats } from '../core/endpoint.js';
 import { exceptionList } from '../core/query.js';
 import { Sketch } from '../core/sketch.js';
+import { apdexFigures, apdexTOf } from '../core/apdex.js';
+import { APDEX_PARAM, apdexCountsJson, apdexTargets } from './apdex.js';
 import { collect, collectSeries } from './dataset.js';
 import { detailJson } from './detail.js';
 import { METHOD_CHOICES, methodOf } from './filters.js';
@@ -19,6 +21,7 @@ const PARAMS: readonly ParamDef[] = [
     description: 'Only this method (default: every method of the route, merged).',
     schema: { type: 'string', enum: [...METHOD_CHOICES] },
   },
+  APDEX_PARAM,
   ...rangeParams('1h'),
 ];
 
@@ -90,6 +93,9 @@ export const endpointDetail: Route = {
     }
     const series = await collectSeries(opts, spec, data, { route, method });
     const detailed = hasDetail(opts.meter.detailed, rows);
+    const apdexT = apdexTargets(opts, query);
+    // Methods merged: the strictest (smallest) of their Ts; by_method gives each its own.
+    const t = Math.min(...rows.map((r) => apdexTOf(apdexT, r.method, r.route)));
     const { method: _m, ...merged } = endpointStats(
       rows[0].method,
       route,
@@ -97,18 +103,20 @@ export const endpointDetail: Route = {
       data.seconds,
       inflight,
       sizes,
+      t,
       detailed,
     );
     const body: EndpointDetailJson = {
       ...merged,
       method: method ?? null,
       methods: [...new Set([...known, ...rows.map((r) => r.method)])].sort(),
-      by_method: rows.map((r) => rowStats(r, data, detailed)),
+      by_method: rows.map((r) => rowStats(r, data, apdexT, detailed)),
+      apdex_counts: apdexCountsJson(apdexFigures(tally.latency, t)),
       exceptions: exceptions(eps),
       ...(detailed ? { detail: detailJson(tally, eps) } : {}),
       series: {
         step_seconds: series.stepMs / 1000,
-        points: series.points.map((p) => seriesPoint(p.start, p.tally, series.stepMs / 1000)),
+        points: series.points.map((p) => seriesPoint(p.start, p.tally, series.stepMs / 1000, t)),
       },
       range: rangeJson(data),
     };

@@ -53,7 +53,7 @@ export const health: Route = {
     const data = await collect(opts, { kind: 'window', window });
     const all = new Tally();
     for (const r of data.rows) all.merge(r.tally);
-    const f = tallyFigures(all, data.seconds);
+    const f = tallyFigures(all, data.seconds, opts.meter.config.alertsApdexTMs);
     const count = f.count;
     const enough = count >= t.minRequests && count > 0;
     const p95 = f.latencyMs.p95 === null ? null : finite(f.latencyMs.p95);

@@ -1,3 +1,4 @@
+import { APDEX_PARAM, apdexTargets } from './apdex.js';
 import { columnsFor, orderParam, ORDER_KEYS, sortStats } from './columns.js';
 import { CSV_TYPE, toCsv } from '../core/csv.js';
 import { collect } from './dataset.js';
@@ -51,6 +52,7 @@ const PARAMS: readonly ParamDef[] = [
     description: 'json (default) or csv; `Accept: text/csv` also asks for CSV.',
     schema: { type: 'string', enum: ['json', 'csv'] },
   },
+  APDEX_PARAM,
   ...rangeParams('1h'),
 ];
 
@@ -92,6 +94,7 @@ export const listEndpoints: Route = {
     const statuses = statusParam(query);
     const search = textParam(query, 'search', MAX_SEARCH)?.toLowerCase();
     const csv = wantsCsv(input, query);
+    const apdexT = apdexTargets(opts, query);
     const spec = parseRange(query, opts.meter.clock.now(), '1h');
 
     const data = await collect(opts, spec);
@@ -103,7 +106,7 @@ export const listEndpoints: Route = {
     );
     const detailed = hasDetail(opts.meter.detailed, data.rows);
     const sorted = sortStats(
-      rows.map((r) => rowStats(r, data, detailed)),
+      rows.map((r) => rowStats(r, data, apdexT, detailed)),
       order,
     );
     const page: EndpointListJson = {

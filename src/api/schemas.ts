@@ -62,6 +62,25 @@ const ERRORS = count.describe(
 const RATE_5XX = ratio.describe('share of 5xx responses (0 without requests)');
 const RATE_4XX = ratio.describe('share of 4xx responses, aborted requests (499) included (0 without requests)');
 const AVAILABILITY = ratio.describe('share of requests that were not 5xx, 0..1 (1 without requests)');
+const APDEX = ratio
+  .nullable()
+  .describe(
+    `Apdex at apdex_t_ms: (satisfied + tolerating / 2) / requests, satisfied ≤ T, tolerating ≤ 4T; from the latency sketch (requests within ${relativeErrorText(LATENCY_SKETCH)} of T or 4T may land on either side); null without requests`,
+  );
+const APDEX_T = z
+  .number()
+  .positive()
+  .describe(
+    'the Apdex target T (ms) used: apdex_t_ms=, else the endpoint’s apdex: target in the alerts rules file, else [alerts] apdex_t_ms',
+  );
+
+export const ApdexCounts = z
+  .object({
+    satisfied: count.describe('requests ≤ T'),
+    tolerating: count.describe('requests > T and ≤ 4T'),
+    frustrated: count.describe('requests > 4T'),
+  })
+  .describe('The latency values behind the Apdex score (every request, or the sample when sampling)');
 
 export const EndpointStats = z.object({
   method: z.string(),
@@ -75,6 +94,8 @@ export const EndpointStats = z.object({
   status_codes: z.record(z.string().regex(/^\d+$/), count),
   error_types: ErrorTypes,
   latency_ms: Distribution,
+  apdex: APDEX,
+  apdex_t_ms: APDEX_T,
   request_bytes: SizeStats,
   response_bytes: SizeStats,
   inflight: count.describe('requests in progress now'),
@@ -120,6 +141,7 @@ export const SeriesPoint = z.object({
   p50: ms,
   p95: ms,
   p99: ms,
+  apdex: APDEX.describe('Apdex of the slot at the answer’s apdex_t_ms; null without requests'),
 });
 
 const PerRequest = (unit: string) =>
@@ -182,7 +204,8 @@ export const DetailedStats = z
 export const EndpointDetail = EndpointStats.omit({ method: true }).extend({
   method: z.string().nullable().describe('the method asked for, null for all methods merged'),
   methods: z.array(z.string()).describe('methods recorded on this route'),
-  by_method: z.array(EndpointStats),
+  by_method: z.array(EndpointStats).describe('one per method, each with its own apdex_t_ms'),
+  apdex_counts: ApdexCounts,
   exceptions: z
     .array(ExceptionInfo)
     .describe('exception classes since start-up (not windowed), most frequent first, at most 20'),
@@ -202,6 +225,8 @@ export const TopEntry = z.object({
   error_rate_5xx: RATE_5XX,
   error_rate_4xx: RATE_4XX,
   p95: ms,
+  apdex: APDEX,
+  apdex_t_ms: APDEX_T,
 });
 
 export const CHANGE_FIELDS = [
@@ -249,6 +274,9 @@ export const Summary = z.object({
   status_classes: StatusClasses,
   error_types: ErrorTypes,
   latency_ms: Distribution.describe('percentiles of all requests, from merged sketches (never averaged)'),
+  apdex: APDEX.describe('Apdex of all requests (merged latency sketch) at apdex_t_ms; null without requests'),
+  apdex_t_ms: z.number().positive().describe('T (ms) of the overall apdex: apdex_t_ms=, else [alerts] apdex_t_ms'),
+  apdex_counts: ApdexCounts,
   inflight: count,
   overflowed_records: count,
   auth_attempts: count.optional().describe('detailed mode only: totals over every endpoint in the range'),
@@ -354,6 +382,7 @@ export const COMPONENTS = {
   SizeStats,
   StatusClasses,
   ErrorTypes,
+  ApdexCounts,
   Range,
   EndpointStats,
   EndpointList,

@@ -1,3 +1,5 @@
+import { apdexTOf } from '../core/apdex.js';
+import type { ApdexT } from '../core/apdex.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { detailCounts, detailedRequests, tallyFigures } from '../core/query.js';
 import type { DetailCounts, Distribution, Figures, SizeSketches, SizeStats } from '../core/query.js';
@@ -59,6 +61,8 @@ export function figuresJson(
   | 'status_codes'
   | 'error_types'
   | 'latency_ms'
+  | 'apdex'
+  | 'apdex_t_ms'
   | 'request_bytes'
   | 'response_bytes'
 > {
@@ -72,6 +76,8 @@ export function figuresJson(
     status_codes: f.statusCodes,
     error_types: { ...f.errorTypes },
     latency_ms: distributionJson(f.latencyMs),
+    apdex: maybe(f.apdex.score),
+    apdex_t_ms: f.apdex.tMs,
     request_bytes: sizesJson(f.requestBytes),
     response_bytes: sizesJson(f.responseBytes),
   };
@@ -91,8 +97,8 @@ export function detailCountsJson(d: DetailCounts): Required<Pick<EndpointStatsJs
 type DetailCountKey = 'auth_attempts' | 'auth_failures' | 'rate_limited' | 'db_queries' | 'db_queries_per_request';
 
 /**
- * An endpoint's statistics over a range. Size percentiles come from the since-start size sketches, so
- * they are given for window=all only (`sizeSketches`).
+ * An endpoint's statistics over a range, Apdex at `apdexTMs`. Size percentiles come from the since-start
+ * size sketches, so they are given for window=all only (`sizeSketches`).
  */
 export function endpointStats(
   method: string,
@@ -101,21 +107,24 @@ export function endpointStats(
   seconds: number,
   inflight: number,
   sizeSketches: SizeSketches | null,
+  apdexTMs: number,
   detailed = false,
 ): EndpointStatsJson {
   return {
     method,
     route,
-    ...figuresJson(tallyFigures(t, seconds, sizeSketches)),
+    ...figuresJson(tallyFigures(t, seconds, apdexTMs, sizeSketches)),
     inflight,
     ...(detailed ? detailCountsJson(detailCounts(t)) : {}),
   };
 }
 
-export function rowStats(row: Row, data: Dataset, detailed = false): EndpointStatsJson {
+/** A row's statistics, Apdex at the row's T from `apdexT`. */
+export function rowStats(row: Row, data: Dataset, apdexT: ApdexT, detailed = false): EndpointStatsJson {
   const ep = row.ep;
   const sketches = data.window === 'all' && ep !== null ? { request: ep.requestSize, response: ep.responseSize } : null;
-  return endpointStats(row.method, row.route, row.tally, data.seconds, row.inflight, sketches, detailed);
+  const t = apdexTOf(apdexT, row.method, row.route);
+  return endpointStats(row.method, row.route, row.tally, data.seconds, row.inflight, sketches, t, detailed);
 }
 
 /**
@@ -140,8 +149,8 @@ export function mergeRows(rows: readonly Row[]): { tally: Tally; inflight: numbe
   return { tally, inflight, eps };
 }
 
-export function seriesPoint(start: number, t: Tally, stepSeconds: number): SeriesPointJson {
-  const f = tallyFigures(t, stepSeconds);
+export function seriesPoint(start: number, t: Tally, stepSeconds: number, apdexTMs: number): SeriesPointJson {
+  const f = tallyFigures(t, stepSeconds, apdexTMs);
   return {
     start: iso(start),
     count: f.count,
@@ -151,5 +160,6 @@ export function seriesPoint(start: number, t: Tally, stepSeconds: number): Serie
     p50: maybe(f.latencyMs.p50),
     p95: maybe(f.latencyMs.p95),
     p99: maybe(f.latencyMs.p99),
+    apdex: maybe(f.apdex.score),
   };
 }

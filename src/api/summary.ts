@@ -2,6 +2,9 @@ import { detailCounts, ringHorizon, tallyFigures } from '../core/query.js';
 import type { Figures } from '../core/query.js';
 import { Tally } from '../core/tally.js';
 import { retentionCutoff } from '../core/history.js';
+import { apdexTOf } from '../core/apdex.js';
+import type { ApdexT } from '../core/apdex.js';
+import { APDEX_PARAM, apdexCountsJson, apdexTargets, overallApdexT } from './apdex.js';
 import { collect } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';
@@ -13,7 +16,7 @@ import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import { CHANGE_FIELDS } from './schemas.js';
 import type { PeriodTotalsJson, SummaryJson, TopEntryJson } from './schemas.js';
-import { distributionJson, figuresJson, hasDetail, iso, rangeJson } from './stats.js';
+import { distributionJson, figuresJson, finite, hasDetail, iso, rangeJson } from './stats.js';
 import type { ResolvedOptions } from './options.js';
 
 const DEFAULT_TOP = 5;
@@ -25,13 +28,18 @@ const PARAMS: readonly ParamDef[] = [
     description: `Endpoints in each top list (default ${DEFAULT_TOP}; larger values are capped at ${MAX_TOP}).`,
     schema: { type: 'integer', minimum: 1, default: DEFAULT_TOP },
   },
+  {
+    ...APDEX_PARAM,
+    description:
+      'Apdex target T in ms for this request: of the totals and of every top entry (default: [alerts] apdex_t_ms for the totals; for each top entry its T from the alerts rules file’s apdex: list, else that). Any T works: Apdex is read from the latency sketch.',
+  },
   ...rangeParams('1h'),
 ];
 
-function totalsOf(data: Dataset): { tally: Tally; figures: Figures } {
+function totalsOf(data: Dataset, apdexTMs: number): { tally: Tally; figures: Figures } {
   const tally = new Tally();
   for (const r of data.rows) tally.merge(r.tally);
-  return { tally, figures: tallyFigures(tally, data.seconds) };
+  return { tally, figures: tallyFigures(tally, data.seconds, apdexTMs) };
 }
 
 function periodTotals(data: Dataset, f: Figures): PeriodTotalsJson {
@@ -52,11 +60,11 @@ function periodTotals(data: Dataset, f: Figures): PeriodTotalsJson {
   };
 }
 
-function topLists(data: Dataset, n: number): SummaryJson['top'] {
+function topLists(data: Dataset, n: number, apdexT: ApdexT): SummaryJson['top'] {
   const entries: TopEntryJson[] = data.rows
     .filter((r) => r.tally.count > 0)
     .map((r) => {
-      const j = figuresJson(tallyFigures(r.tally, data.seconds));
+      const j = figuresJson(tallyFigures(r.tally, data.seconds, apdexTOf(apdexT, r.method, r.route)));
       return {
         method: r.method,
         route: r.route,
@@ -65,6 +73,8 @@ function topLists(data: Dataset, n: number): SummaryJson['top'] {
         error_rate_5xx: j.error_rate_5xx,
         error_rate_4xx: j.error_rate_4xx,
         p95: j.latency_ms.p95,
+        apdex: j.apdex,
+        apdex_t_ms: j.apdex_t_ms,
       };
     });
   const tie = (a: TopEntryJson, b: TopEntryJson) =>
@@ -174,7 +184,8 @@ export const summary: Route = {
     const now = opts.meter.clock.now();
     const spec = parseRange(query, now, '1h');
     const data = await collect(opts, spec);
-    const totals = totalsOf(data);
+    const apdexT = overallApdexT(opts, query);
+    const totals = totalsOf(data, apdexT);
     const f = totals.figures;
     const current = periodTotals(data, f);
 
@@ -183,7 +194,7 @@ export const summary: Route = {
     if (typeof prev === 'string') comparison.reason = prev;
     else {
       const prevData = await collect(opts, prev);
-      const previous = periodTotals(prevData, totalsOf(prevData).figures);
+      const previous = periodTotals(prevData, totalsOf(prevData, apdexT).figures);
       const change = Object.fromEntries(
         CHANGE_FIELDS.map((f) => {
           const a = current[f];
@@ -211,6 +222,9 @@ export const summary: Route = {
       status_classes: { ...f.statusClasses },
       error_types: { ...f.errorTypes },
       latency_ms: distributionJson(f.latencyMs),
+      apdex: f.apdex.score === null ? null : finite(f.apdex.score),
+      apdex_t_ms: f.apdex.tMs,
+      apdex_counts: apdexCountsJson(f.apdex),
       inflight,
       overflowed_records: opts.meter.registry.overflowedRecords,
       ...(d === null
@@ -222,7 +236,7 @@ export const summary: Route = {
             db_queries: d.dbQueries,
             db_query_ms: d.dbMs,
           }),
-      top: topLists(data, n),
+      top: topLists(data, n, apdexTargets(opts, query)),
       comparison,
     };
     return { response: jsonResponse(200, body), cacheable: readsHistory(data) };

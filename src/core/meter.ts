@@ -12,6 +12,8 @@ import { LATENCY_RANGE_MS, LATENCY_SKETCH, Sketch } from './sketch.js';
 import { MeterReader } from './reader.js';
 import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
+import { apdexTOf } from './apdex.js';
+import type { ApdexT } from './apdex.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
 import type { ComponentHealth, HealthSource } from './health.js';
 import {
@@ -387,22 +389,47 @@ export class Meter {
     });
   }
 
-  /** Statistics of every endpoint over a window (`1m`, `5m`, `15m`, `1h`, or `all` since start-up). */
-  snapshot(window: WindowName = 'all'): EndpointSnapshot[] {
+  /**
+   * Statistics of every endpoint over a window (`1m`, `5m`, `15m`, `1h`, or `all` since start-up). Apdex
+   * is at `apdexTMs`: one T, or one per endpoint (`apdexTargetsOf(meter)` gives the alerts rules file's);
+   * default `[alerts] apdex_t_ms`.
+   */
+  snapshot(
+    window: WindowName = 'all',
+    { apdexTMs = this.config.alertsApdexTMs }: SnapshotOptions = {},
+  ): EndpointSnapshot[] {
     const now = this.clock.now();
-    return this.registry.endpoints().map((ep) => endpointSnapshot(ep, window, now, this.startedAt));
+    return this.registry
+      .endpoints()
+      .map((ep) => endpointSnapshot(ep, window, now, this.startedAt, apdexTOf(apdexTMs, ep.method, ep.route)));
   }
 
   /** One endpoint, or undefined when the registry has never seen it. */
-  endpointSnapshot(method: string, route: string, window: WindowName = 'all'): EndpointSnapshot | undefined {
+  endpointSnapshot(
+    method: string,
+    route: string,
+    window: WindowName = 'all',
+    { apdexTMs = this.config.alertsApdexTMs }: SnapshotOptions = {},
+  ): EndpointSnapshot | undefined {
     const ep = this.registry.find(normalizeMethod(method), route);
-    return ep && endpointSnapshot(ep, window, this.clock.now(), this.startedAt);
+    return (
+      ep && endpointSnapshot(ep, window, this.clock.now(), this.startedAt, apdexTOf(apdexTMs, ep.method, ep.route))
+    );
   }
 
-  /** Totals over all endpoints, with percentiles from merged sketches. */
-  summary(window: WindowName = 'all'): MeterSummary {
-    return summarize(this.registry, window, this.clock.now(), this.startedAt);
+  /** Totals over all endpoints, with percentiles from merged sketches; Apdex at one T (default `[alerts] apdex_t_ms`). */
+  summary(
+    window: WindowName = 'all',
+    { apdexTMs = this.config.alertsApdexTMs }: { apdexTMs?: number } = {},
+  ): MeterSummary {
+    return summarize(this.registry, window, this.clock.now(), this.startedAt, apdexTMs);
   }
+}
+
+/** Options of `meter.snapshot()` and `meter.endpointSnapshot()`. */
+export interface SnapshotOptions {
+  /** Apdex T in ms, one for all or per endpoint; default `[alerts] apdex_t_ms`. */
+  apdexTMs?: ApdexT;
 }
 
 function stripQuery(path: string): string {

@@ -9,6 +9,8 @@ import type { AuthType, EndpointDetail, Exemplar } from './detail.js';
 import { Tally } from './tally.js';
 import { Counters, readCounters, STATUS_CLASSES } from './counts.js';
 import type { ByteCounts } from './counts.js';
+import { apdexFigures } from './apdex.js';
+import type { ApdexFigures } from './apdex.js';
 
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 } as const;
 export type WindowName = keyof typeof WINDOWS | 'all';
@@ -57,6 +59,8 @@ export interface Figures {
   statusClasses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;
   errorTypes: Record<ErrorType, number>;
   latencyMs: Distribution;
+  /** Apdex of the latency sketch at the T the reader passed (`[alerts] apdex_t_ms`, or the endpoint's own). */
+  apdex: ApdexFigures;
   requestBytes: SizeStats;
   responseBytes: SizeStats;
   /** count / the seconds the range covers (0 for an empty range). */
@@ -161,6 +165,8 @@ export interface MeterSummary {
   availability: number;
   ratePerSecond: number;
   latencyMs: Distribution;
+  /** Apdex of all requests (merged latency sketch) at one T. */
+  apdex: ApdexFigures;
   inflight: number;
   overflowedRecords: number;
   /** Detailed mode only: auth, rate-limit and database totals over all endpoints in the window. */
@@ -256,10 +262,16 @@ export interface SizeSketches {
 }
 
 /**
- * The figures of a tally covering `seconds`. Size percentiles come from since-start sketches, so they
- * are given only when `sizeSketches` is (window=all).
+ * The figures of a tally covering `seconds`, Apdex at `apdexTMs` (core knows no rules file: the reader
+ * resolves the endpoint's T). Size percentiles come from since-start sketches, so they are given only
+ * when `sizeSketches` is (window=all).
  */
-export function tallyFigures(t: Tally, seconds: number, sizeSketches: SizeSketches | null = null): Figures {
+export function tallyFigures(
+  t: Tally,
+  seconds: number,
+  apdexTMs: number,
+  sizeSketches: SizeSketches | null = null,
+): Figures {
   const c = counters(t);
   const count = c.count;
   const errors = c.errorTotal;
@@ -286,6 +298,7 @@ export function tallyFigures(t: Tally, seconds: number, sizeSketches: SizeSketch
     statusClasses,
     errorTypes,
     latencyMs: distribution(t.latency),
+    apdex: apdexFigures(t.latency, apdexTMs),
     requestBytes: sizes(c.request, sizeSketches?.request ?? null),
     responseBytes: sizes(c.response, sizeSketches?.response ?? null),
     ratePerSecond: seconds > 0 ? count / seconds : 0,
@@ -333,6 +346,7 @@ export function endpointSnapshot(
   window: WindowName,
   now: number,
   startedAt: number,
+  apdexTMs: number,
 ): EndpointSnapshot {
   const [t, seconds] = windowTally(ep, window, now, startedAt);
   const sizeSketches = window === 'all' ? { request: ep.requestSize, response: ep.responseSize } : null;
@@ -341,7 +355,7 @@ export function endpointSnapshot(
     route: ep.route,
     window,
     windowSeconds: seconds,
-    ...tallyFigures(t, seconds, sizeSketches),
+    ...tallyFigures(t, seconds, apdexTMs, sizeSketches),
     exceptions: exceptionList([ep]),
     movingAverages: movingAverages(ep, now, startedAt),
     inflight: ep.inflight,
@@ -477,7 +491,13 @@ export function detailSnapshot(t: Tally, details: readonly EndpointDetail[]): En
   };
 }
 
-export function summarize(registry: Registry, window: WindowName, now: number, startedAt: number): MeterSummary {
+export function summarize(
+  registry: Registry,
+  window: WindowName,
+  now: number,
+  startedAt: number,
+  apdexTMs: number,
+): MeterSummary {
   const merged = new Tally();
   let seconds = 0;
   let inflight = 0;
@@ -490,7 +510,7 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     inflight += ep.inflight;
   }
   if (registry.size === 0) seconds = window === 'all' ? (now - startedAt) / 1000 : 0;
-  const f = tallyFigures(merged, seconds);
+  const f = tallyFigures(merged, seconds, apdexTMs);
   const d = detailed ? detailCounts(merged) : null;
   return {
     window,
@@ -504,6 +524,7 @@ export function summarize(registry: Registry, window: WindowName, now: number, s
     availability: f.availability,
     ratePerSecond: f.ratePerSecond,
     latencyMs: f.latencyMs,
+    apdex: f.apdex,
     inflight,
     overflowedRecords: registry.overflowedRecords,
     ...(d === null
