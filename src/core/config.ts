@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { unsafe as iniUnescape } from 'ini';
 import { z } from 'zod';
 import { createError } from '../errors.js';
@@ -14,6 +12,7 @@ import {
   type ConfigValueType,
   type InternalKey,
 } from './config-keys.js';
+import { hostEnv, nodeFiles } from './runtime.js';
 
 export { CONFIG_KEYS, envVarName } from './config-keys.js';
 export type {
@@ -63,9 +62,8 @@ type ReadItem = Setting | string;
  * config.metricsSampleRate; // 0.1 unless that option is absent; then env, then apimeter.ini, then 1
  */
 export function loadConfig(input: LoadConfigInput = {}): ApimeterConfig {
-  const cwd = input.cwd ?? process.cwd();
-  const env = input.env ?? process.env;
-  const items = [...readIni(input.iniPath, env, cwd), ...readEnv(env), ...readOptions(input.options)];
+  const env = input.env ?? hostEnv();
+  const items = [...readIni(input.iniPath, env, input.cwd), ...readEnv(env), ...readOptions(input.options)];
 
   const problems: string[] = [];
   const values = new Map<string, ConfigValue>();
@@ -268,35 +266,47 @@ interface IniFile {
   required: boolean;
 }
 
-function locateIni(
-  iniPath: string | false | undefined,
-  env: Record<string, string | undefined>,
-  cwd: string,
-): IniFile | undefined {
+/** Which file to read, as named (relative to the working directory); undefined for none. */
+function locateIni(iniPath: string | false | undefined, env: Record<string, string | undefined>): IniFile | undefined {
   if (iniPath === false) return undefined;
-  if (iniPath !== undefined) return { file: path.resolve(cwd, iniPath), origin: 'option iniPath', required: true };
+  if (iniPath !== undefined) return { file: iniPath, origin: 'option iniPath', required: true };
   const fromEnv = env[ENV_CONFIG_FILE];
-  if (fromEnv) return { file: path.resolve(cwd, fromEnv), origin: `env ${ENV_CONFIG_FILE}`, required: true };
-  return { file: path.resolve(cwd, DEFAULT_INI_FILE), origin: 'default', required: false };
+  if (fromEnv) return { file: fromEnv, origin: `env ${ENV_CONFIG_FILE}`, required: true };
+  return { file: DEFAULT_INI_FILE, origin: 'default', required: false };
 }
 
 /** A path as the user would recognise it: relative to cwd when inside it. */
-function displayPath(file: string, cwd: string): string {
+function displayPath(path: NodePath, file: string, cwd: string): string {
   const relative = path.relative(cwd, file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
+type NodePath = NonNullable<ReturnType<typeof nodeFiles>>['path'];
+
+/**
+ * The INI file's settings. The file system comes from the runtime (see runtime.ts): where there is
+ * none, the default file is skipped and a file named by option or environment is an error.
+ */
 function readIni(
   iniPath: string | false | undefined,
   env: Record<string, string | undefined>,
-  cwd: string,
+  cwdOption: string | undefined,
 ): ReadItem[] {
-  const ini = locateIni(iniPath, env, cwd);
-  if (ini === undefined) return [];
-  const shown = displayPath(ini.file, cwd);
+  const named = locateIni(iniPath, env);
+  if (named === undefined) return [];
+  const files = nodeFiles();
+  if (files === undefined) {
+    if (!named.required) return [];
+    const why = 'no file system on this runtime; pass the settings as options';
+    throw createError('APIMETER_ERR_CONFIG_FILE', `cannot read ${named.file}: ${why}`, [`${named.file}: ${why}`]);
+  }
+  const { fs, path } = files;
+  const cwd = cwdOption ?? files.cwd;
+  const ini = { ...named, file: path.resolve(cwd, named.file) };
+  const shown = displayPath(path, ini.file, cwd);
   let text: string;
   try {
-    text = readFileSync(ini.file, 'utf8');
+    text = fs.readFileSync(ini.file, 'utf8');
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     if (code === 'ENOENT' && !ini.required) return [];
