@@ -111,7 +111,7 @@ function requestSamples(
 
 /**
  * The meter's metrics as a Prometheus exposition, cumulative since the meter started (each endpoint's
- * `meter.reader.cumulative(ep)`). Names follow DESIGN.md's catalogue (docs/prometheus.md lists them).
+ * `meter.reader.cumulative(ep)`). Names follow the metric catalogue (docs/metrics.md; docs/prometheus.md lists them).
  *
  * @example
  * res.setHeader('content-type', TEXT_CONTENT_TYPE);

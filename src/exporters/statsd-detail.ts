@@ -19,7 +19,7 @@ export const DETAIL_SLOTS = DETAIL.auth + AUTH_TYPES.length * 2;
 
 export type DetailMetric = 'auth' | 'rateLimited' | 'dbQueries' | 'dbDuration';
 
-/** Name suffixes after `api_metrics_prefix` (DESIGN.md's catalogue). */
+/** Name suffixes after `api_metrics_prefix` (the metric catalogue: docs/metrics.md, detailed mode). */
 export const DETAIL_SUFFIXES: Record<DetailMetric, string> = {
   auth: 'auth.count',
   rateLimited: 'ratelimit.hits',
