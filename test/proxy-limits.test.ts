@@ -24,6 +24,8 @@ class Upstream {
   maxOpenUploads = 0;
   /** Upload requests whose body never ended, by request target. */
   aborted = new Map<string, number>();
+  /** Upload requests that reached the upstream, by request target. */
+  seen = new Map<string, number>();
 
   async start(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -38,6 +40,7 @@ class Upstream {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.url!.startsWith('/api/v2/upload')) {
       this.maxOpenUploads = Math.max(this.maxOpenUploads, ++this.openUploads);
+      this.seen.set(req.url!, (this.seen.get(req.url!) ?? 0) + 1);
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('close', () => {
@@ -141,9 +144,12 @@ describe('proxy client limits', () => {
   });
 
   test('a body that pauses longer than clientBodyTimeoutMs gets 408, recorded, upstream request cancelled', async () => {
-    const { port, meter } = await start({ clientBodyTimeoutMs: 300 });
+    // Long enough that, even on a loaded machine, the request reaches the upstream before the deadline.
+    const { port, meter } = await start({ clientBodyTimeoutMs: 1500 });
     const socket = await slowUpload(port, 1000, 10, '/api/v2/upload?paused');
-    const text = await answer(socket, 10_000);
+    const answered = answer(socket, 10_000);
+    await until('the upstream to see the request', () => upstream.seen.get('/api/v2/upload?paused') === 1);
+    const text = await answered;
     assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.match(text, /connection: close/i);
     await until('the upstream to see its request cancelled', () => upstream.aborted.get('/api/v2/upload?paused') === 1);

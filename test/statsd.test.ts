@@ -204,6 +204,61 @@ test('values mode past statsd_timer_max_values: a uniform share with one rate, c
   await exporter.close();
 });
 
+test('values mode at the default cap: the daemon gets the true count, lower and upper; mean and sum as Etsy computes them', async () => {
+  // Etsy's daemon (lib/process_metrics.js), for the values v and rates r it got for a timer in one flush:
+  // count = Σ 1/r, lower = min v, upper = max v, sum = Σ v (unweighted), mean = sum / #values.
+  const bound = relativeErrorBound(LATENCY_SKETCH) + 1e-5; // values are sent with 6 significant digits
+  for (const [name, values] of [
+    ['lognormal', datasets().lognormal.slice(0, 5000)],
+    ['heavytail', datasets().heavyTail.slice(0, 5000)],
+    ['withzeros', datasets().withZeros.slice(0, 5000)],
+  ] as const) {
+    const local = createMeter({ iniPath: false, env: {}, statsdPrefix: `cap${name}` });
+    const exporter = createStatsdExporter(local, {
+      host: '127.0.0.1',
+      port: daemon.port,
+      flushIntervalMs: 0,
+      onStateChange: () => {},
+    });
+    const ep = local.endpoint('GET', '/t')!;
+    for (const v of values) local.record(ep, 200, v, -1, -1, ErrorKind.None);
+    assert.equal((await exporter.flush()).error, null);
+    const key = `cap${name}.api.request.duration.t.GET`;
+    await eventually(() => (daemon.totals().timerCounts.get(key) ?? 0) >= 5000 - 1e-6, `${name}: the values`);
+    const { timers, timerCounts } = daemon.totals();
+    const got = timers.get(key)!;
+    // What the test sent, computed here.
+    const truth = [...values].sort((a, b) => a - b);
+    const n = truth.length;
+    const trueSum = truth.reduce((a, b) => a + b, 0);
+    const trueMean = trueSum / n;
+    assert.equal(got.length, 1000, `${name}: statsd_timer_max_values (default 1,000) lines`);
+    assert.ok(Math.abs(timerCounts.get(key)! - n) < 1e-6, `${name}: count ${timerCounts.get(key)}`);
+    const lower = Math.min(...got);
+    const upper = Math.max(...got);
+    assert.ok(Math.abs(lower - truth[0]) <= bound * truth[0], `${name}: lower ${lower} vs min ${truth[0]}`);
+    assert.ok(Math.abs(upper - truth[n - 1]) <= bound * truth[n - 1], `${name}: upper ${upper} vs max ${truth[n - 1]}`);
+    // A systematic sample of the sorted values, one per stratum of (n−1)/999 ranks: its mean is within
+    // (max − min)/1000 (the strata's spreads telescope) plus one stratum's weight and the sketch bound.
+    const mean = got.reduce((a, b) => a + b, 0) / got.length;
+    const tolerance = (truth[n - 1] - truth[0]) / got.length + trueMean * (got.length / n + bound);
+    assert.ok(Math.abs(mean - trueMean) <= tolerance, `${name}: mean ${mean} vs ${trueMean} ± ${tolerance}`);
+    // So mean × count is the true sum; Etsy's own `sum` is Σ v, i.e. mean × 1,000 values.
+    const count = timerCounts.get(key)!;
+    assert.ok(Math.abs(mean * count - trueSum) <= tolerance * n, `${name}: mean × count vs the true sum`);
+    // The daemon's own statistics, when its flush held the whole batch.
+    const flushes = daemon.flushes().filter((f) => (f.timers[key]?.length ?? 0) > 0);
+    if (flushes.length === 1) {
+      const t = flushes[0].timer_data[key];
+      assert.equal(t.lower, lower);
+      assert.equal(t.upper, upper);
+      assert.ok(Math.abs(t.count - n) < 1e-6);
+      assert.ok(Math.abs(t.sum - mean * got.length) <= 1e-9 * t.sum);
+    }
+    await exporter.close();
+  }
+});
+
 test('sampled timer mode: one value per bucket, the daemon still counts every request', async () => {
   const values = datasets().bimodal.slice(0, 3000);
   const local = createMeter({ iniPath: false, env: {}, statsdPrefix: 'sampled' });

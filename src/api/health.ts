@@ -105,6 +105,7 @@ export const health: Route = {
         endpoints: registry.size,
         overflowed_endpoints: registry.overflowedEndpoints,
         overflowed_records: registry.overflowedRecords,
+        latency_clamped: registry.latencyClamped,
       },
     };
     const code = status === 'unhealthy' && t.failOnUnhealthy ? 503 : 200;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AUTH_TYPES } from '../core/detail.js';
+import { LATENCY_SKETCH, relativeErrorText, SIZE_SKETCH } from '../core/sketch.js';
 
 /**
  * Response schemas of the metrics REST API. The OpenAPI document is generated from them
@@ -23,7 +24,9 @@ export const Distribution = z
     p99: ms,
     max: ms,
   })
-  .describe('Latency in milliseconds; percentiles within 0.54 % of a true value of that rank, null when empty');
+  .describe(
+    `Latency in milliseconds; percentiles within ${relativeErrorText(LATENCY_SKETCH)} of a true value of that rank, null when empty`,
+  );
 
 export const SizeStats = z
   .object({
@@ -146,8 +149,10 @@ export const DetailedStats = z
       queries: count.describe('database queries in the range'),
       query_ms: z.number().min(0).describe('their summed time, ms'),
       queries_per_request_mean: z.number().min(0).nullable().describe('queries / requests in the range'),
-      queries_per_request: PerRequest('Database queries (4.3 % relative error)'),
-      db_ms_per_request: PerRequest('Database time in ms, over requests that queried (0.54 % relative error),'),
+      queries_per_request: PerRequest(`Database queries (${relativeErrorText(SIZE_SKETCH)} relative error)`),
+      db_ms_per_request: PerRequest(
+        `Database time in ms, over requests that queried (${relativeErrorText(LATENCY_SKETCH)} relative error),`,
+      ),
     }),
     error_messages: z
       .array(z.object({ class: z.string(), message: z.string(), count, last_at: isoTime }))
@@ -311,7 +316,14 @@ export const Health = z.object({
     event_loop_utilization: ratio.nullable(),
     uptime_seconds: z.number().min(0),
   }),
-  meter: z.object({ endpoints: count, overflowed_endpoints: count, overflowed_records: count }),
+  meter: z.object({
+    endpoints: count,
+    overflowed_endpoints: count,
+    overflowed_records: count,
+    latency_clamped: count.describe(
+      "sampled durations outside the latency sketch's range (≤ ~1 µs or > ~4.66 h), counted in its end buckets",
+    ),
+  }),
 });
 
 export const Problem = z.object({

@@ -483,7 +483,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'integer',
     default: 1000,
     description:
-      'values mode: most values sent per timer (endpoint) per flush; beyond it a uniform share of every bucket goes with |@rate = sent/total, so the cost per flush stays bounded at any request rate (0 = no limit).',
+      'values mode: most values sent per timer (endpoint) per flush; beyond it a systematic sample of the values (always the smallest and largest) goes with |@rate = sent/total, so the cost per flush stays bounded at any request rate (0 = no limit).',
     expected: 'a whole number from 0 (no limit) up',
     schema: z.number().int().min(0),
   },

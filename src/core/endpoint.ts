@@ -62,6 +62,11 @@ export class EndpointStats {
   redirect: EndpointStats | null = null;
   readonly requestSize = new Sketch(SIZE_SKETCH);
   readonly responseSize = new Sketch(SIZE_SKETCH);
+  /**
+   * Sampled durations outside the latency sketch's range (≤ ~1 µs or > ~4.66 h, LATENCY_RANGE_MS), since
+   * start-up: recorded in its first or last bucket, so their quantiles are not within the bound.
+   */
+  latencyClamped = 0;
   exceptions: Map<string, ExceptionInfo> | null = null;
   /** Detailed mode's per-endpoint data, created on the first detailed record. */
   detail: EndpointDetail | null = null;

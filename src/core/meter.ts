@@ -7,7 +7,7 @@ import { normalizeMethod } from './methods.js';
 import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './record.js';
 import type { RequestRecord } from './record.js';
 import { Registry } from './registry.js';
-import { LATENCY_SKETCH, Sketch } from './sketch.js';
+import { LATENCY_RANGE_MS, LATENCY_SKETCH, Sketch } from './sketch.js';
 import { MeterReader } from './reader.js';
 import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
@@ -26,6 +26,8 @@ export type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
 
 // Computes bucket indices for the three latency sketches (total, fine slot, coarse slot) once.
 const indexer = new Sketch(LATENCY_SKETCH);
+const LATENCY_LOW = LATENCY_RANGE_MS.low;
+const LATENCY_HIGH = LATENCY_RANGE_MS.high;
 
 /**
  * The framework-free core: adapters resolve an endpoint once per route with {@link Meter.endpoint} and
@@ -168,7 +170,13 @@ export class Meter {
                 : -1;
     const sampled = this.sampleRate >= 1 || this.random() < this.sampleRate;
     let latencyIndex = NaN;
-    if (sampled) latencyIndex = durationMs > 0 ? indexer.indexOf(durationMs) : durationMs === 0 ? ZERO_INDEX : NaN;
+    if (sampled) {
+      if (durationMs > 0) {
+        latencyIndex = indexer.indexOf(durationMs);
+        // Outside the sketch's range: clamped into its first or last bucket; counted, so it is not silent.
+        if (durationMs <= LATENCY_LOW || durationMs > LATENCY_HIGH) ep.latencyClamped++;
+      } else if (durationMs === 0) latencyIndex = ZERO_INDEX;
+    }
     if (!(requestBytes >= 0)) requestBytes = -1;
     if (!(responseBytes >= 0)) responseBytes = -1;
     const fineId = Math.floor(now / this.rings.fineMs);

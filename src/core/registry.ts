@@ -102,6 +102,13 @@ export class Registry {
   }
 
   /** Endpoints that have recorded at least once, in order of first record. Live array: do not modify. */
+  /** Sampled durations clamped into the latency sketch's end buckets, over every endpoint (EndpointStats.latencyClamped). */
+  get latencyClamped(): number {
+    let n = 0;
+    for (const ep of this.endpoints()) n += ep.latencyClamped;
+    return n;
+  }
+
   endpoints(): readonly EndpointStats[] {
     return this.listed;
   }

@@ -12,6 +12,17 @@ export interface SketchLayout {
 
 /** Latencies in milliseconds: scale 6 (0.54 % error) from ~1 µs to ~4.6 h. */
 export const LATENCY_SKETCH: SketchLayout = Object.freeze({ scale: 6, minIndex: -10 * 64, maxIndex: 24 * 64 - 1 });
+/**
+ * The values a layout's buckets hold, `(low, high]`: `indexOf` clamps anything outside into the first or
+ * last bucket (the sketch keeps min and max exact, but those values' quantiles lose the bound).
+ */
+export function layoutRange(layout: SketchLayout): { readonly low: number; readonly high: number } {
+  return { low: 2 ** (layout.minIndex / 2 ** layout.scale), high: 2 ** ((layout.maxIndex + 1) / 2 ** layout.scale) };
+}
+
+/** Latencies the latency sketch holds without clamping, in ms: (2^−10, 2^24] = (~0.98 µs, ~4.66 h]. */
+export const LATENCY_RANGE_MS = layoutRange(LATENCY_SKETCH);
+
 /** Body sizes in bytes: scale 3 (4.3 % error) from 1 byte to 4 GiB. */
 export const SIZE_SKETCH: SketchLayout = Object.freeze({ scale: 3, minIndex: 0, maxIndex: 32 * 8 - 1 });
 
@@ -421,6 +432,11 @@ export function bucketValue(scale: number, index: number): number {
 export function relativeErrorBound(layout: SketchLayout): number {
   const b = 2 ** (2 ** -layout.scale);
   return (b - 1) / (b + 1);
+}
+
+/** {@link relativeErrorBound} as descriptions write it, two significant digits: `0.54 %` at scale 6, `4.3 %` at 3. */
+export function relativeErrorText(layout: SketchLayout): string {
+  return `${(relativeErrorBound(layout) * 100).toPrecision(2)} %`;
 }
 
 /** An array of n zeros with exactly n elements of capacity (push() would over-allocate). */

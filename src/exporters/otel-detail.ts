@@ -3,6 +3,8 @@ import type { Attributes } from '@opentelemetry/api';
 import type { DataPoint } from '@opentelemetry/sdk-metrics';
 import type { Counters } from '../core/counts.js';
 import { AUTH_TYPES } from '../core/detail.js';
+import { otelName } from './catalogue.js';
+import type { MetricKey } from './catalogue.js';
 
 /**
  * Detailed mode's OpenTelemetry series (`metrics_detailed`), for endpoints that recorded in it:
@@ -12,13 +14,13 @@ import { AUTH_TYPES } from '../core/detail.js';
  */
 export type DetailMetric = 'auth' | 'rateLimited' | 'dbQueries' | 'dbDuration';
 
-/** Names of the detailed series, `own(suffix)` adding `otel_prefix`. */
-export function detailNames(own: (suffix: string) => string): Record<DetailMetric, string> {
+/** Names of the detailed series, with `otel_prefix` (catalogue.ts). */
+export function detailNames(prefix: string): Record<DetailMetric, string> {
   return {
-    auth: own('auth.attempts'),
-    rateLimited: own('ratelimit.hits'),
-    dbQueries: own('db.client.queries'),
-    dbDuration: own('db.client.duration'),
+    auth: otelName('auth', prefix),
+    rateLimited: otelName('rateLimited', prefix),
+    dbQueries: otelName('dbQueries', prefix),
+    dbDuration: otelName('dbDuration', prefix),
   };
 }
 
@@ -56,30 +58,18 @@ export function collectDetail(
   if (on.dbDuration) counter(out.dbDuration, attributes, c.dbMs / 1000);
 }
 
-/** Adds a monotonic or not sum metric (the producer's, which knows the temporality). */
+/** Adds a monotonic or not sum metric of the catalogue (the producer's, which knows the names and temporality). */
 export type SumMetric = (
-  name: string,
-  description: string,
+  key: MetricKey,
   points: DataPoint<number>[],
   monotonic: boolean,
-  unit?: string,
   valueType?: ValueType,
 ) => void;
 
 /** The detailed metrics, after the core ones. */
-export function detailMetrics(
-  names: Readonly<Record<DetailMetric, string>>,
-  on: Readonly<Record<DetailMetric, boolean>>,
-  out: DetailPoints,
-  sum: SumMetric,
-): void {
-  if (on.auth)
-    sum(names.auth, 'Authentication attempts by kind of credentials and outcome.', out.auth, true, '{attempt}');
-  if (on.rateLimited) sum(names.rateLimited, 'HTTP server requests refused by a rate limiter.', out.rateLimited, true);
-  if (on.dbQueries)
-    sum(names.dbQueries, 'Database queries made while serving requests.', out.dbQueries, true, '{query}');
-  if (on.dbDuration) {
-    const what = 'Time spent in database queries while serving requests.';
-    sum(names.dbDuration, what, out.dbDuration, true, 's', ValueType.DOUBLE);
-  }
+export function detailMetrics(on: Readonly<Record<DetailMetric, boolean>>, out: DetailPoints, sum: SumMetric): void {
+  if (on.auth) sum('auth', out.auth, true);
+  if (on.rateLimited) sum('rateLimited', out.rateLimited, true);
+  if (on.dbQueries) sum('dbQueries', out.dbQueries, true);
+  if (on.dbDuration) sum('dbDuration', out.dbDuration, true, ValueType.DOUBLE);
 }

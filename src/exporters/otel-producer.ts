@@ -24,7 +24,9 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import { sketchSource, toExplicitHistogram, toExponentialHistogram } from './otel-convert.js';
 import type { BucketSource } from './otel-convert.js';
 import { collectDetail, detailMetrics, detailNames, emptyDetailPoints } from './otel-detail.js';
-import type { DetailMetric, DetailPoints } from './otel-detail.js';
+import type { DetailMetric, DetailPoints, SumMetric } from './otel-detail.js';
+import { otelName, otelOf } from './catalogue.js';
+import type { MetricKey } from './catalogue.js';
 import { otelProducerOptionsFromConfig } from './otel-options.js';
 import type { OtelProducerOptions } from './otel-options.js';
 import { nameFilter } from './statsd-options.js';
@@ -104,15 +106,15 @@ export class ApimeterMetricProducer implements MetricProducer {
     options: Partial<OtelProducerOptions> = {},
   ) {
     this.options = Object.freeze({ ...otelProducerOptionsFromConfig(meter.config), ...options });
-    const own = (suffix: string) => [this.options.prefix, suffix].filter((p) => p !== '').join('.');
+    const prefix = this.options.prefix;
     this.names = {
-      duration: 'http.server.request.duration',
-      active: 'http.server.active_requests',
-      requestSize: 'http.server.request.body.size',
-      responseSize: 'http.server.response.body.size',
-      requests: own('http.server.requests'),
-      errors: own('http.server.errors'),
-      ...detailNames(own),
+      duration: otelName('duration', prefix),
+      active: otelName('active', prefix),
+      requestSize: otelName('requestSize', prefix),
+      responseSize: otelName('responseSize', prefix),
+      requests: otelName('requests', prefix),
+      errors: otelName('errors', prefix),
+      ...detailNames(prefix),
     };
     const allowed = nameFilter(this.options.allowList, this.options.blockList);
     this.on = {
@@ -199,7 +201,9 @@ export class ApimeterMetricProducer implements MetricProducer {
     deltas?.commit();
     this.lastCollect = now;
     const metrics: MetricData[] = [];
-    const histogram = (name: string, unit: string, description: string, points: Collected['duration']) => {
+    const histogram = (key: MetricKey, points: Collected['duration']) => {
+      const { unit, description } = otelOf(key);
+      const name = this.names[key as CoreMetric];
       const temporality = histogramDelta ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
       const descriptor = { name, unit, description, valueType: ValueType.DOUBLE };
       if (exponential) {
@@ -218,14 +222,9 @@ export class ApimeterMetricProducer implements MetricProducer {
         });
       }
     };
-    const sum = (
-      name: string,
-      description: string,
-      points: DataPoint<number>[],
-      monotonic: boolean,
-      unit = '{request}',
-      valueType = ValueType.INT,
-    ) =>
+    const sum: SumMetric = (key, points, monotonic, valueType = ValueType.INT) => {
+      const { unit, description } = otelOf(key);
+      const name = this.names[key as CoreMetric | DetailMetric];
       metrics.push({
         descriptor: { name, unit, description, valueType },
         aggregationTemporality:
@@ -234,15 +233,15 @@ export class ApimeterMetricProducer implements MetricProducer {
         isMonotonic: monotonic,
         dataPoints: points,
       });
+    };
     const on = this.on;
-    if (on.duration) histogram(this.names.duration, 's', 'Duration of HTTP server requests.', out.duration);
-    if (on.active) sum(this.names.active, 'Number of active HTTP server requests.', out.active, false);
-    if (on.requestSize) histogram(this.names.requestSize, 'By', 'Size of HTTP server request bodies.', out.requestSize);
-    if (on.responseSize)
-      histogram(this.names.responseSize, 'By', 'Size of HTTP server response bodies.', out.responseSize);
-    if (on.requests) sum(this.names.requests, 'HTTP server requests by status.', out.requests, true);
-    if (on.errors) sum(this.names.errors, 'HTTP server requests that failed, by error type.', out.errors, true);
-    if (detailed) detailMetrics(this.names, on, out.detail, sum);
+    if (on.duration) histogram('duration', out.duration);
+    if (on.active) sum('active', out.active, false);
+    if (on.requestSize) histogram('requestSize', out.requestSize);
+    if (on.responseSize) histogram('responseSize', out.responseSize);
+    if (on.requests) sum('requests', out.requests, true);
+    if (on.errors) sum('errors', out.errors, true);
+    if (detailed) detailMetrics(on, out.detail, sum);
     this.lastPoints = metrics.reduce((n, m) => n + m.dataPoints.length, 0);
     this.lastCollectMs = performance.now() - started;
     return { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] };

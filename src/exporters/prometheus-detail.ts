@@ -2,7 +2,8 @@ import { AUTH_TYPES } from '../core/detail.js';
 import type { Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Counts } from '../core/counts.js';
-import { formatValue, labelSet } from './prometheus-text.js';
+import { prometheusOf } from './catalogue.js';
+import { catalogueFamily, formatValue, labelSet } from './prometheus-text.js';
 import type { ExpositionWriter } from './prometheus-text.js';
 
 type Labels = readonly (readonly [string, string])[];
@@ -58,49 +59,31 @@ export function detailFamilies(
 ): void {
   const rows = eps.flatMap((ep, i) => (ep.detail === null ? [] : [{ ep, d: ep.detail, c: counts[i] }]));
 
-  w.family(
-    'apimeter_auth_attempts_total',
-    'counter',
-    'Authentication attempts (credentials presented, or refused with 401/403), by kind of credentials and outcome.',
-  );
+  const family = (key: Parameters<typeof prometheusOf>[0]) => catalogueFamily(w, prometheusOf(key));
+
+  const auth = family('auth');
   for (const { ep, d } of rows) {
     AUTH_TYPES.forEach((type, k) => {
       for (const success of [false, true]) {
         const n = d.auth[k * 2 + (success ? 1 : 0)];
-        if (n > 0) {
-          const labels = labelSet([...base(ep), ['auth_type', type], ['success', String(success)]]);
-          w.sample('apimeter_auth_attempts_total', labels, n);
-        }
+        if (n > 0) w.sample(auth, labelSet([...base(ep), ['auth_type', type], ['success', String(success)]]), n);
       }
     });
   }
 
-  w.family(
-    'apimeter_rate_limited_total',
-    'counter',
-    'Requests refused by a rate limiter (answered 429, or reported by the application).',
-  );
-  for (const { ep, c } of rows) w.sample('apimeter_rate_limited_total', labelSet(base(ep)), c.rateLimited);
-  w.family('apimeter_rate_limit_limit', 'gauge', 'Requests the rate limiter allows per window, as last reported.');
+  const rateLimited = family('rateLimited');
+  for (const { ep, c } of rows) w.sample(rateLimited, labelSet(base(ep)), c.rateLimited);
+  const limit = family('rateLimitLimit');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0) w.sample('apimeter_rate_limit_limit', labelSet(base(ep)), d.rateLimit);
+    if (d.rateLimit >= 0) w.sample(limit, labelSet(base(ep)), d.rateLimit);
   }
-  w.family('apimeter_rate_limit_remaining', 'gauge', 'Requests left in the rate limiter window, as last reported.');
+  const remaining = family('rateLimitRemaining');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0 && d.rateRemaining >= 0) {
-      w.sample('apimeter_rate_limit_remaining', labelSet(base(ep)), d.rateRemaining);
-    }
+    if (d.rateLimit >= 0 && d.rateRemaining >= 0) w.sample(remaining, labelSet(base(ep)), d.rateRemaining);
   }
 
-  w.family('apimeter_db_queries_total', 'counter', 'Database queries made while serving requests.');
-  for (const { ep, c } of rows) w.sample('apimeter_db_queries_total', labelSet(base(ep)), c.dbQueries);
-  w.family(
-    'apimeter_db_query_duration_seconds_total',
-    'counter',
-    'Time spent in database queries while serving requests, in seconds.',
-    'seconds',
-  );
-  for (const { ep, c } of rows) {
-    w.sample('apimeter_db_query_duration_seconds_total', labelSet(base(ep)), c.dbMs / 1000);
-  }
+  const queries = family('dbQueries');
+  for (const { ep, c } of rows) w.sample(queries, labelSet(base(ep)), c.dbQueries);
+  const dbDuration = family('dbDuration');
+  for (const { ep, c } of rows) w.sample(dbDuration, labelSet(base(ep)), c.dbMs / 1000);
 }

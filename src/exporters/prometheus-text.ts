@@ -3,6 +3,8 @@
  * the metadata lines of a family. The two formats differ in the family name of counters (OpenMetrics
  * names the family without `_total`), the `# UNIT` line, the `le` spelling and the closing `# EOF`.
  */
+import type { PrometheusMetric } from './catalogue.js';
+
 export type ExpositionFormat = 'text' | 'openmetrics';
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -79,4 +81,13 @@ export class ExpositionWriter {
     if (this.format === 'openmetrics') this.lines.push('# EOF');
     return this.lines.join('\n') + '\n';
   }
+}
+
+/**
+ * Metadata of a catalogue family whose name and HELP are the same in every naming preset; returns its
+ * sample name.
+ */
+export function catalogueFamily(w: ExpositionWriter, m: PrometheusMetric): string {
+  w.family(m.names.otel, m.type, m.help.otel, m.unit);
+  return m.names.otel;
 }

@@ -6,8 +6,10 @@ import { ERROR_TYPES } from '../core/record.js';
 import type { Sketch } from '../core/sketch.js';
 import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
-import { ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
+import { catalogueFamily, ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
 import type { ExpositionFormat } from './prometheus-text.js';
+import { prometheusOf } from './catalogue.js';
+import type { MetricKey, PrometheusPreset } from './catalogue.js';
 
 export { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
@@ -52,20 +54,15 @@ interface Names {
   legacyStatus: boolean;
 }
 
-const NAMES: Record<'otel' | 'legacy', Names> = {
-  otel: {
-    requests: 'http_server_requests_total',
-    requestsHelp: 'HTTP requests answered, by method, route template and status class.',
-    duration: 'http_server_request_duration_seconds',
-    legacyStatus: false,
-  },
-  legacy: {
-    requests: 'http_requests_total',
-    requestsHelp: 'HTTP requests answered, by method, route template and status code.',
-    duration: 'http_request_duration_seconds',
-    legacyStatus: true,
-  },
-};
+const presetNames = (preset: PrometheusPreset): Names => ({
+  requests: prometheusOf('requests').names[preset],
+  requestsHelp: prometheusOf('requests').help[preset],
+  duration: prometheusOf('duration').names[preset],
+  legacyStatus: preset === 'legacy',
+});
+const NAMES: Record<PrometheusPreset, Names> = { otel: presetNames('otel'), legacy: presetNames('legacy') };
+
+const family = (w: ExpositionWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
 
 function histogram(
   w: ExpositionWriter,
@@ -111,7 +108,7 @@ function requestSamples(
 
 /**
  * The meter's metrics as a Prometheus exposition, cumulative since the meter started (each endpoint's
- * `meter.reader.cumulative(ep)`). Names follow the metric catalogue (docs/metrics.md; docs/prometheus.md lists them).
+ * `meter.reader.cumulative(ep)`). Names come from the metric catalogue (catalogue.ts; docs/prometheus.md lists them).
  *
  * @example
  * res.setHeader('content-type', TEXT_CONTENT_TYPE);
@@ -119,7 +116,8 @@ function requestSamples(
  */
 export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}): string {
   const w = new ExpositionWriter(options.format ?? 'text');
-  const names = NAMES[options.naming ?? 'otel'];
+  const preset = options.naming ?? 'otel';
+  const names = NAMES[preset];
   const statusLabel = options.statusLabel ?? false;
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
   const counts = meter.reader.cumulativeAll(eps);
@@ -131,24 +129,16 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   w.family(names.requests, 'counter', names.requestsHelp);
   eps.forEach((ep, i) => requestSamples(w, names, base(ep), counts[i], statusLabel));
 
-  w.family(
-    'http_server_errors_total',
-    'counter',
-    'Requests that ended in an error, by exclusive error type (aborted, validation, exception, server_error, client_error).',
-  );
+  const errors = family(w, 'errors');
   eps.forEach((ep, i) => {
     ERROR_TYPES.forEach((type) => {
       const n = counts[i].errors[type];
-      if (n > 0) w.sample('http_server_errors_total', labelSet([...base(ep), ['error_type', type]]), n);
+      if (n > 0) w.sample(errors, labelSet([...base(ep), ['error_type', type]]), n);
     });
   });
 
-  w.family(
-    names.duration,
-    'histogram',
-    'Duration of HTTP requests in seconds (buckets derived from a 0.54 % latency sketch; sampled when metrics_sample_rate < 1).',
-    'seconds',
-  );
+  const duration = prometheusOf('duration');
+  w.family(names.duration, duration.type, duration.help[preset], duration.unit);
   // Trace exemplars (detailed mode) exist in OpenMetrics only: the 0.0.4 text format has no syntax for them.
   const exemplars = (ep: EndpointStats) =>
     w.format === 'openmetrics' && ep.detail !== null
@@ -158,38 +148,19 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
     histogram(w, names.duration, base(ep), counts[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
   );
 
-  w.family('http_server_active_requests', 'gauge', 'HTTP requests in progress.');
-  for (const ep of eps) w.sample('http_server_active_requests', labelSet(base(ep)), ep.inflight);
+  const active = family(w, 'active');
+  for (const ep of eps) w.sample(active, labelSet(base(ep)), ep.inflight);
 
-  w.family(
-    'http_server_request_body_size_bytes',
-    'histogram',
-    'Size of HTTP request bodies in bytes, where known.',
-    'bytes',
-  );
-  for (const ep of eps)
-    histogram(w, 'http_server_request_body_size_bytes', base(ep), ep.requestSize, SIZE_BOUNDS_BYTES, 1);
+  const requestSize = family(w, 'requestSize');
+  for (const ep of eps) histogram(w, requestSize, base(ep), ep.requestSize, SIZE_BOUNDS_BYTES, 1);
 
-  w.family(
-    'http_server_response_body_size_bytes',
-    'histogram',
-    'Size of HTTP response bodies in bytes, where known.',
-    'bytes',
-  );
-  for (const ep of eps)
-    histogram(w, 'http_server_response_body_size_bytes', base(ep), ep.responseSize, SIZE_BOUNDS_BYTES, 1);
+  const responseSize = family(w, 'responseSize');
+  for (const ep of eps) histogram(w, responseSize, base(ep), ep.responseSize, SIZE_BOUNDS_BYTES, 1);
 
   const registry = meter.registry;
-  w.family('apimeter_endpoints', 'gauge', 'Endpoints tracked (the unmatched and overflow endpoints included).');
-  w.sample('apimeter_endpoints', '', registry.size);
-  w.family(
-    'apimeter_overflowed_endpoints_total',
-    'counter',
-    'Distinct (method, route) pairs refused by the metrics_max_endpoints cap.',
-  );
-  w.sample('apimeter_overflowed_endpoints_total', '', registry.overflowedEndpoints);
-  w.family('apimeter_overflowed_records_total', 'counter', 'Requests recorded on the overflow endpoint past the cap.');
-  w.sample('apimeter_overflowed_records_total', '', registry.overflowedRecords);
+  w.sample(family(w, 'endpoints'), '', registry.size);
+  w.sample(family(w, 'overflowedEndpoints'), '', registry.overflowedEndpoints);
+  w.sample(family(w, 'overflowedRecords'), '', registry.overflowedRecords);
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   return w.finish();
 }

@@ -1,5 +1,6 @@
 import { AUTH_TYPES } from '../core/detail.js';
 import type { EndpointDelta } from '../core/reader.js';
+import type { MetricKey } from './catalogue.js';
 import { decimal } from './statsd-format.js';
 import type { StatsdFormat } from './statsd-format.js';
 import type { DatagramSender } from './statsd-sender.js';
@@ -19,12 +20,12 @@ export const DETAIL_SLOTS = DETAIL.auth + AUTH_TYPES.length * 2;
 
 export type DetailMetric = 'auth' | 'rateLimited' | 'dbQueries' | 'dbDuration';
 
-/** Name suffixes after `api_metrics_prefix` (the metric catalogue: docs/metrics.md, detailed mode). */
-export const DETAIL_SUFFIXES: Record<DetailMetric, string> = {
-  auth: 'auth.count',
-  rateLimited: 'ratelimit.hits',
-  dbQueries: 'db.query.count',
-  dbDuration: 'db.query.duration',
+/** The detailed counters' catalogue entries (their names: catalogue.ts). */
+export const DETAIL_METRICS: Record<DetailMetric, MetricKey> = {
+  auth: 'auth',
+  rateLimited: 'rateLimited',
+  dbQueries: 'dbQueries',
+  dbDuration: 'dbDuration',
 };
 
 /**

@@ -4,7 +4,9 @@ import type { Meter } from '../core/meter.js';
 import type { DeltaConsumer } from '../core/reader.js';
 import { ERROR_TYPES } from '../core/record.js';
 import { bucketValue, LATENCY_SKETCH, SIZE_SKETCH } from '../core/sketch.js';
-import { addDetailDeltas, DETAIL_SLOTS, DETAIL_SUFFIXES, writeDetailLines } from './statsd-detail.js';
+import { statsdOf } from './catalogue.js';
+import type { MetricKey as CatalogueKey } from './catalogue.js';
+import { addDetailDeltas, DETAIL_METRICS, DETAIL_SLOTS, writeDetailLines } from './statsd-detail.js';
 import type { DetailMetric } from './statsd-detail.js';
 import { decimal, shortDecimal } from './statsd-format.js';
 import type { StatsdFormat } from './statsd-format.js';
@@ -62,6 +64,16 @@ export class Group {
 type Distribution = 'latency' | 'requestSize' | 'responseSize';
 type MetricKey = 'count' | 'error' | 'duration' | 'active' | 'requestSize' | 'responseSize';
 
+/** This file's metrics and their catalogue entries. */
+const METRICS: Record<MetricKey, CatalogueKey> = {
+  count: 'requests',
+  error: 'errors',
+  duration: 'duration',
+  active: 'active',
+  requestSize: 'requestSize',
+  responseSize: 'responseSize',
+};
+
 /**
  * The StatsD lines for the API metrics: reads every endpoint's delta since the previous read from the
  * meter's reader (consumer `statsd`, which keeps the per-endpoint baselines), adds it to the endpoint's
@@ -86,28 +98,19 @@ export class RegistryLines {
     private readonly sender: DatagramSender,
   ) {
     const metric = (suffix: string) => format.name(options.prefix, options.apiPrefix, suffix);
-    this.names = {
-      count: metric('request.count'),
-      error: metric('request.error'),
-      duration: metric('request.duration'),
-      active: metric('request.active'),
-      requestSize: metric('request.size.bytes'),
-      responseSize: metric('response.size.bytes'),
-    };
     const allowed = nameFilter(options.allowList, options.blockList);
     const unprefixed = (suffix: string) => [options.apiPrefix, suffix].filter((p) => p !== '').join('.');
-    this.on = {
-      count: allowed(unprefixed('request.count')),
-      error: allowed(unprefixed('request.error')),
-      duration: allowed(unprefixed('request.duration')),
-      active: allowed(unprefixed('request.active')),
-      requestSize: allowed(unprefixed('request.size.bytes')),
-      responseSize: allowed(unprefixed('response.size.bytes')),
-    };
-    const detail = Object.entries(DETAIL_SUFFIXES) as [DetailMetric, string][];
-    this.detailNames = Object.fromEntries(detail.map(([k, suffix]) => [k, metric(suffix)])) as typeof this.detailNames;
+    const keys = Object.keys(METRICS) as MetricKey[];
+    this.names = Object.fromEntries(keys.map((k) => [k, metric(statsdOf(METRICS[k]).suffix)])) as typeof this.names;
+    this.on = Object.fromEntries(
+      keys.map((k) => [k, allowed(unprefixed(statsdOf(METRICS[k]).suffix))]),
+    ) as typeof this.on;
+    const detail = Object.keys(DETAIL_METRICS) as DetailMetric[];
+    this.detailNames = Object.fromEntries(
+      detail.map((k) => [k, metric(statsdOf(DETAIL_METRICS[k]).suffix)]),
+    ) as typeof this.detailNames;
     this.detailOn = Object.fromEntries(
-      detail.map(([k, suffix]) => [k, allowed(unprefixed(suffix))]),
+      detail.map((k) => [k, allowed(unprefixed(statsdOf(DETAIL_METRICS[k]).suffix))]),
     ) as typeof this.detailOn;
     this.sampleRate = meter.config.metricsSampleRate;
     const exact = options.timerMode === 'values';
@@ -259,41 +262,40 @@ export class RegistryLines {
     const latency = which === 'latency';
     const base = latency ? LATENCY_SKETCH.scale : SIZE_SKETCH.scale;
     const scale = mode === 'values' ? base : Math.min(base, this.options.timerScale);
-    const type = mode === 'distribution' ? 'd' : latency || this.options.dialect !== 'datadog' ? 'ms' : 'h';
-    const name = latency
-      ? this.names.duration
-      : which === 'requestSize'
-        ? this.names.requestSize
-        : this.names.responseSize;
+    const key = latency ? 'duration' : which;
+    const own = statsdOf(METRICS[key]).type;
+    const type = mode === 'distribution' ? 'd' : own === 'h' && this.options.dialect !== 'datadog' ? 'ms' : own;
+    const name = this.names[key];
     const head = fmt.head(name, group.part);
     const tail = fmt.tail(group.part);
     // Two endpoints folded into one group may both have sent pairs: merge equal indices.
     const merged = group.members > 1 ? mergePairs(pairs) : pairs;
     const exact = mode === 'values';
     let r = this.sampleRate;
-    // values mode past statsd_timer_max_values: every bucket sends the same share of its values
-    // (cumulative rounding, so exactly `max` lines), all with one rate — a uniform sample, so a server
-    // weighting by 1/rate (Etsy's statsd, the DataDog Agent) keeps the right count, mean and percentiles.
-    let share = 1;
-    let sent = 0;
-    let seen = 0;
+    // values mode past statsd_timer_max_values (`max` lines for `total` values): a systematic sample of
+    // the values in ascending order, at ranks 0, step, 2·step, …, total − 1 (step = (total − 1)/(max − 1)),
+    // every line with one rate r·max/total. Rank 0 and rank total − 1 are always taken, so the server's
+    // lower and upper are the true min and max (within the sketch bound); the rate keeps its count exact
+    // and the sample keeps mean and percentiles within one sampled rank. Etsy's daemon adds the values it
+    // got without weighting them, so its `sum` is then mean × values received, not the true total
+    // (docs/exporters.md, Timers).
+    let total = zeros;
+    for (let i = 1; i < merged.length; i += 2) total += merged[i];
     const max = this.options.timerMaxValues ?? 1000;
-    if (exact && max > 0) {
-      let total = zeros;
-      for (let i = 1; i < merged.length; i += 2) total += merged[i];
-      if (total > max) {
-        share = max / total;
-        r *= share;
-      }
-    }
+    const capped = exact && max > 0 && total > max;
+    if (capped) r *= max / total;
+    let seen = 0;
+    let sent = 0;
+    /** Sample ranks below `s`: #{j ≥ 0 : j·step ≤ s − 1}, in integers. */
+    const taken = (s: number) => (s === 0 ? 0 : max === 1 ? 1 : Math.floor(((s - 1) * (max - 1)) / (total - 1)) + 1);
     const write = (value: string, n: number) => {
       if (!exact) {
         this.sender.add(fmt.line(head, value, type, this.rate(n), tail));
         return;
       }
-      if (share < 1) {
+      if (capped) {
         seen += n;
-        const upTo = Math.floor(seen * share + 1e-9);
+        const upTo = taken(seen);
         n = upTo - sent;
         sent = upTo;
       }
