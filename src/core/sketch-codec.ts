@@ -1,4 +1,5 @@
 import { packNum, packUint } from './pack.js';
+import { joinInto, unionSize } from './bucket-join.js';
 import type { Unpacker } from './pack.js';
 import { SPARSE_LIMIT } from './sketch.js';
 import type { Sketch } from './sketch.js';
@@ -55,17 +56,8 @@ export function packSketchMerged(s: Sketch, r: Unpacker): void {
   packNum(sum + s.sum);
   packNum(min < s.min ? min : s.min);
   packNum(max > s.max ? max : s.max);
-  // Join the two ascending lists into the held ones' place (from the back, so nothing is overwritten
-  // before it is read): count the distinct indices first.
-  let total = 0;
-  for (let i = 0, j = 0; i < n || j < m; total++) {
-    if (j >= m || (i < n && heldIndex[i] < ownIndex[j])) i++;
-    else if (i >= n || ownIndex[j] < heldIndex[i]) j++;
-    else {
-      i++;
-      j++;
-    }
-  }
+  // Join the two ascending lists into the held ones' place (no storage beyond the result).
+  const total = unionSize(heldIndex, n, ownIndex, m);
   if (heldIndex.length < total) {
     const grownIndex = zeros(total);
     const grownCount = zeros(total);
@@ -76,24 +68,7 @@ export function packSketchMerged(s: Sketch, r: Unpacker): void {
     heldIndex = grownIndex;
     heldCount = grownCount;
   }
-  let i = n - 1;
-  let j = m - 1;
-  for (let k = total - 1; k >= 0; k--) {
-    if (j < 0 || (i >= 0 && heldIndex[i] > ownIndex[j])) {
-      heldIndex[k] = heldIndex[i];
-      heldCount[k] = heldCount[i];
-      i--;
-    } else if (i < 0 || ownIndex[j] > heldIndex[i]) {
-      heldIndex[k] = ownIndex[j];
-      heldCount[k] = ownCount[j];
-      j--;
-    } else {
-      heldIndex[k] = heldIndex[i];
-      heldCount[k] = heldCount[i] + ownCount[j];
-      i--;
-      j--;
-    }
-  }
+  joinInto(heldIndex, heldCount, n, ownIndex, ownCount, m, total);
   packBuckets(s.layout.minIndex, heldIndex, heldCount, total);
 }
 
