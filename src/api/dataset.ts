@@ -2,7 +2,7 @@ import type { EndpointStats } from '../core/endpoint.js';
 import { rangeTally, ringHorizon, ringSlots, windowTally } from '../core/query.js';
 import type { RingName, SlotTally } from '../core/query.js';
 import { Tally } from '../core/tally.js';
-import type { HistorySource } from './history.js';
+import type { HistorySource } from '../core/history.js';
 import { ApiProblem } from './http.js';
 import type { ResolvedOptions } from './options.js';
 import { historyMissing, planSpan, windowBounds } from './range.js';

@@ -3,11 +3,11 @@ export type { MetricsApi } from './api.js';
 export type { MetricsApiOptions, HealthThresholds, ResolvedOptions } from './options.js';
 export type { ApiRequest, ApiResponse } from './http.js';
 export { createNodeHandler, writeResponse } from './node.js';
-export { MemoryHistory } from './history.js';
-export type { HistorySource, HistoryQuery, HistoryAnswer, HistoryEndpoint, HistorySeries } from './history.js';
+export { MemoryHistory } from '../core/history.js';
+export type { HistorySource, HistoryQuery, HistoryAnswer, HistoryEndpoint, HistorySeries } from '../core/history.js';
 export { componentSchemas } from './openapi.js';
 export { COLUMNS, DETAIL_COLUMNS } from './columns.js';
-export { csvCell, toCsv } from './csv.js';
+export { csvCell, toCsv } from '../core/csv.js';
 export {
   Distribution,
   SizeStats,

@@ -1,5 +1,5 @@
 import { columnsFor, orderParam, ORDER_KEYS, sortStats } from './columns.js';
-import { CSV_TYPE, toCsv } from './csv.js';
+import { CSV_TYPE, toCsv } from '../core/csv.js';
 import { collect } from './dataset.js';
 import { matchesStatus, methodsParam, statusParam } from './filters.js';
 import { headerOf, jsonResponse } from './http.js';

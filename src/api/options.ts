@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Meter } from '../core/meter.js';
 import { createError } from '../errors.js';
-import type { HistorySource } from './history.js';
+import type { HistorySource } from '../core/history.js';
 import type { ApiRequest } from './http.js';
 
 export interface HealthThresholds {

@@ -1,7 +1,7 @@
 import { detailCounts, ringHorizon, tallyFigures } from '../core/query.js';
 import type { Figures } from '../core/query.js';
 import { Tally } from '../core/tally.js';
-import { retentionCutoff } from '../store/retention.js';
+import { retentionCutoff } from '../core/history.js';
 import { collect } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';

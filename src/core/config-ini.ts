@@ -5,7 +5,7 @@ import { bullets, keysOf, levenshtein, unknownKeyProblem } from './config-proble
 import type { ReadItem } from './config-problems.js';
 import { nodeFiles } from './runtime.js';
 
-/** The INI file (`apimeter.ini`, `[api]` and `[metrics]`): finding it, reading it, parsing it line by line. */
+/** The INI file (`apimeter.ini`: `[api]`, `[metrics]`, `[alerts]`): finding it, reading it, parsing it line by line. */
 
 const DEFAULT_INI_FILE = 'apimeter.ini';
 const ENV_CONFIG_FILE = 'APIMETER_CONFIG';
@@ -68,7 +68,7 @@ export function readIni(
 }
 
 /**
- * Reads the [api] and [metrics] sections line by line, so each value keeps its line number.
+ * Reads the [api], [metrics] and [alerts] sections line by line, so each value keeps its line number.
  * Values are unquoted and stripped of `;`/`#` comments by the `ini` package's own rules.
  */
 function parseIni(text: string, shown: string): ReadItem[] {

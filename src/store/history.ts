@@ -1,4 +1,4 @@
-import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../api/history.js';
+import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../core/history.js';
 import { planRanges } from './rollup.js';
 import type { Range } from './rollup.js';
 import type { SnapshotStore } from './store.js';

@@ -64,10 +64,4 @@ export async function applyRetention(
   return removed;
 }
 
-/**
- * The cutoff that keeps `days` days of history before `now`: rounded down to a UTC midnight, so that no
- * hourly or daily rollup bucket is cut in two (its rows and its source rows go together).
- */
-export function retentionCutoff(now: number, days: number): number {
-  return Math.floor((now - days * DAY) / DAY) * DAY;
-}
+export { retentionCutoff } from '../core/history.js';

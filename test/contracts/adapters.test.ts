@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../faults/poll.js';
 import { createMeter } from '../../src/core/meter.js';
 import type { Meter } from '../../src/core/meter.js';
 import { UNMATCHED_ROUTE } from '../../src/core/record.js';
@@ -188,14 +189,16 @@ for (const adapter of ADAPTERS) {
     });
 
     test('in-flight while a request runs; a client abort is recorded once as 499 and releases it', async () => {
+      const inflight = () => snap('GET /slow')?.inflight ?? meter.registry.find('GET', '/slow')?.inflight ?? 0;
       const pending = get(base, '/slow');
-      await sleep(SLOW_MS / 2);
-      assert.equal(snap('GET /slow')?.inflight ?? meter.registry.find('GET', '/slow')?.inflight ?? 0, 1);
+      assert.ok(await until(() => inflight() === 1), 'in flight while the handler runs');
       assert.deepEqual(await pending, [200, BODY.slow]);
       const req = http.get(`${base}/slow`);
       req.on('error', () => {});
-      await sleep(SLOW_MS / 4);
+      // Aborted once the request is being handled (a loaded machine may take a while to get it there).
+      assert.ok(await until(() => inflight() === 1), 'the second request reached the handler');
       req.destroy();
+      assert.ok(await until(() => snap('GET /slow')?.statusCodes['499'] === 1), 'the abort is recorded');
       await sleep(SLOW_MS * 1.5); // past the handler's end: a late second record would show
       const s = snap('GET /slow');
       assert.deepEqual(s.statusCodes, { '200': 1, '499': 1 });

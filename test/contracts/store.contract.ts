@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_SKETCH, relativeErrorBound, Sketch } from '../../src/core/sketch.js';
 import { ERROR_FIELD, F, statusClassOf, Tally, ZERO_INDEX } from '../../src/core/tally.js';
-import type { HistoryAnswer } from '../../src/api/history.js';
+import type { HistoryAnswer } from '../../src/core/history.js';
 import { StoreHistory } from '../../src/store/history.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
 import type { SnapshotRow, SnapshotStore } from '../../src/store/store.js';

@@ -1,5 +1,5 @@
-import type { SlotTally } from '../core/query.js';
-import { Tally } from '../core/tally.js';
+import type { SlotTally } from './query.js';
+import { Tally } from './tally.js';
 
 /**
  * What the metrics API needs from persisted history (the snapshot store): the in-memory ring answers the
@@ -130,4 +130,14 @@ export class MemoryHistory implements HistorySource {
     const points = [...byStart].sort((a, b) => a[0] - b[0]).map(([start, tally]) => ({ start, tally }));
     return { stepMs: this.stepMs, points };
   }
+}
+
+const DAY = 86_400_000;
+
+/**
+ * The cutoff that keeps `days` days of history before `now`: rounded down to a UTC midnight, so that no
+ * hourly or daily rollup bucket is cut in two (its rows and its source rows go together).
+ */
+export function retentionCutoff(now: number, days: number): number {
+  return Math.floor((now - days * DAY) / DAY) * DAY;
 }
