@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick]`: the budgets of DESIGN.md, measured side by side in one run.
+ * `npm run bench [-- --quick]`: the budgets of docs/benchmarks.md ("Budgets"), measured side by side in one run.
  *   (a) core record path, in child processes with GC flags (bench/record.ts)
  *   (b) overhead of the Fastify plugin, pinned, with exporters on, detailed mode, and peers as rows
  *       (bench/overhead.ts, bench/pinned.ts, bench/pinned-server.ts, sinks from bench/exporters.ts)
@@ -366,7 +366,7 @@ if (standalone.proxy !== undefined) {
   );
 }
 
-log('\nBudgets (DESIGN.md)');
+log('\nBudgets (docs/benchmarks.md)');
 log(
   table(
     ['metric', 'value', 'budget', 'status'],

@@ -16,7 +16,7 @@ import { requestContext, RequestContext } from '../src/core/detail.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import type { Distribution } from '../src/core/query.js';
-import { instrumentPg, instrumentSqlite, noteQuery } from '../src/db/index.js';
+import { instrumentPg, instrumentSqlite, noteQuery } from '../src/db-clients/index.js';
 import { PG_URL, pgSkip } from './faults/postgres.js';
 import { exactQuantile } from './helpers/datasets.js';
 

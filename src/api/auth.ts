@@ -41,7 +41,7 @@ function cookieToken(request: ApiRequest): string | undefined {
 
 /**
  * The access check: the user's `authorize` function if given, else the bearer token. With neither, the
- * API stays closed (DESIGN.md: the API is protected) and says how to open it. Tokens
+ * API stays closed (never open by default: docs/api.md, Access) and says how to open it. Tokens
  * are compared as SHA-256 digests with `timingSafeEqual`: equal lengths always, and the time taken says
  * nothing about how much of the token was right. Without an Authorization header, the web page's cookie
  * is taken as the bearer token (for `authorize`, as if it had been sent as `Authorization: Bearer …`).

@@ -18,3 +18,27 @@ export interface ComponentHealth {
 }
 
 export type HealthSource = () => ComponentHealth;
+
+/** The meter's registered health sources, read by the metrics API's `/health`. */
+export class HealthSources {
+  private readonly sources = new Map<string, HealthSource>();
+
+  /** Registers `source` under `name`; returns a function that unregisters it. */
+  add(name: string, source: HealthSource): () => void {
+    this.sources.set(name, source);
+    return () => {
+      if (this.sources.get(name) === source) this.sources.delete(name);
+    };
+  }
+
+  /** Every source's state; a source that throws is reported as failing, never propagated. */
+  read(): ComponentHealth[] {
+    return [...this.sources].map(([name, source]) => {
+      try {
+        return source();
+      } catch (err) {
+        return { name, state: 'failing' as const, lastError: err instanceof Error ? err.message : String(err) };
+      }
+    });
+  }
+}

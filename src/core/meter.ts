@@ -1,7 +1,6 @@
 import type { Clock } from './clock.js';
 import { startTicker, systemClock, tick } from './clock.js';
-import { loadConfig } from './config.js';
-import type { ApimeterConfig, ApimeterOptions } from './config.js';
+import type { ApimeterConfig } from './config.js';
 import { DEFAULT_RINGS } from './endpoint.js';
 import type { EndpointStats, RingLayout } from './endpoint.js';
 import { normalizeMethod } from './methods.js';
@@ -15,55 +14,17 @@ import { endpointSnapshot, summarize } from './query.js';
 import { apdexTOf } from './apdex.js';
 import type { ApdexT } from './apdex.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
+import { HealthSources } from './health.js';
 import type { ComponentHealth, HealthSource } from './health.js';
-import {
-  AUTH_TYPES,
-  authTypeOf,
-  defaultTraceSource,
-  EndpointDetail,
-  errorClassOf,
-  errorMessageOf,
-  normalizeMessage,
-  readRateLimitHeaders,
-  requestContext,
-  RequestContext,
-  stackFrames,
-} from './detail.js';
-import type { AuthHeaderRules, AuthType, HeaderReader, TraceSource } from './detail.js';
+import { defaultTraceSource, EndpointDetail, requestContext } from './detail.js';
+import type { AuthHeaderRules, HeaderReader, RequestContext, TraceSource } from './detail.js';
+import { meterConfig } from './meter-options.js';
+import type { MeterOptions } from './meter-options.js';
+import { addRequestContext, noteAuthOutcome, noteRateLimitOutcome, openRequestContext } from './meter-detail.js';
+import type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
 
-export interface MeterOptions extends ApimeterOptions {
-  /** Already-loaded configuration; when given, ini/env/options are not read again. */
-  config?: ApimeterConfig;
-  /** Environment to read `APIMETER__…` from (default `process.env`). */
-  env?: Record<string, string | undefined>;
-  /** INI file to read (default `./apimeter.ini` if present); false to skip. */
-  iniPath?: string | false;
-  clock?: Clock;
-  /** Random source for sampling, in [0, 1). */
-  random?: () => number;
-  rings?: Partial<RingLayout>;
-  /**
-   * Detailed mode: finds the active span's trace and span ids at request start. Default: the active
-   * OpenTelemetry span (`@opentelemetry/api`), else dd-trace's; `false` turns correlation off.
-   */
-  traceSource?: TraceSource | false;
-}
-
-const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings', 'traceSource']);
-const AUTH_NONE = AUTH_TYPES.indexOf('none');
-
-export interface AuthOutcome {
-  type: AuthType;
-  success: boolean;
-}
-
-export interface RateLimitOutcome {
-  /** Requests allowed per window, and how many are left; omit when unknown. */
-  limit?: number;
-  remaining?: number;
-  /** This request was refused by the limiter (a 429 counts as refused without saying so). */
-  limited?: boolean;
-}
+export type { MeterOptions } from './meter-options.js';
+export type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
 
 // Computes bucket indices for the three latency sketches (total, fine slot, coarse slot) once.
 const indexer = new Sketch(LATENCY_SKETCH);
@@ -93,7 +54,7 @@ export class Meter {
   /** Record with the shared tick instead of calling the clock (system clock only). */
   private readonly ticking: boolean;
   private readonly excluded: readonly string[];
-  private readonly healthSources = new Map<string, HealthSource>();
+  private readonly healthSources = new HealthSources();
   private readonly unmatchedByMethod = new Map<string, EndpointStats>();
   /** `metrics_detailed` (and metrics on): adapters open a request context per request. */
   readonly detailed: boolean;
@@ -101,11 +62,7 @@ export class Meter {
   private readonly authRules: AuthHeaderRules;
 
   constructor(options: MeterOptions = {}) {
-    const configOptions: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(options)) if (!NON_CONFIG_KEYS.has(k)) configOptions[k] = v;
-    this.config =
-      options.config ??
-      loadConfig({ options: configOptions, env: options.env ?? process.env, iniPath: options.iniPath });
+    this.config = meterConfig(options);
     this.clock = options.clock ?? systemClock;
     this.ticking = this.clock === systemClock;
     if (this.ticking) startTicker();
@@ -240,18 +197,7 @@ export class Meter {
    * inside it (`requestContext.run(ctx, …)`) and hand it to {@link finishContext} after {@link record}.
    */
   openContext(header: HeaderReader): RequestContext {
-    const ctx = new RequestContext();
-    try {
-      ctx.authType = authTypeOf(header, this.authRules);
-      const ids = this.traceSource?.();
-      if (ids !== undefined) {
-        ctx.traceId = ids.traceId;
-        ctx.spanId = ids.spanId;
-      }
-    } catch {
-      // A broken header getter or tracer never fails a request.
-    }
-    return ctx;
+    return openRequestContext(header, this.authRules, this.traceSource);
   }
 
   /**
@@ -287,36 +233,18 @@ export class Meter {
     const fineId = Math.floor(now / this.rings.fineMs);
     const slot = fineId === ep.currentFine ? ep.current! : ep.rotate(fineId);
     const detail = (ep.detail ??= new EndpointDetail());
-
-    let type = ctx.authType;
-    let success = true;
-    if (ctx.authSuccess !== -1) success = ctx.authSuccess === 1;
-    else if (status === 401 || status === 403) success = false;
-    if (type === -1 && !success) type = AUTH_NONE;
-    if (type !== -1) detail.noteAuth(type, success);
-    slot.addContext(type === -1 ? 0 : success ? 1 : 2, ctx.rateLimited || status === 429, ctx.queries, ctx.dbMs);
-
-    if (ctx.rateLimit < 0 && responseHeader !== undefined) readRateLimitHeaders(ctx, responseHeader);
-    if (ctx.rateLimit >= 0) detail.noteRateLimit(ctx.rateLimit, ctx.rateRemaining, now);
-
-    detail.queries.record(ctx.queries);
-    if (ctx.queries > 0) detail.dbTime.record(ctx.dbMs);
-
-    const thrown = error !== undefined && error !== null;
-    const cls = thrown ? errorClassOf(error) : status >= 500 ? `HTTP ${status}` : '';
-    const message = thrown ? normalizeMessage(errorMessageOf(error)) : '';
-    if (thrown) detail.noteMessage(cls, message, now);
-    if (status >= 500) {
-      detail.noteSample(this.config.metricsErrorSamples, this.random, () => ({
-        at: now,
-        status,
-        class: cls,
-        message,
-        frames: thrown ? stackFrames(error) : [],
-        traceId: ctx.traceId,
-      }));
-    }
-    if (ctx.traceId !== undefined) detail.noteExemplar(ctx.traceId, ctx.spanId, durationMs, now);
+    addRequestContext(
+      slot,
+      detail,
+      ctx,
+      status,
+      durationMs,
+      error,
+      responseHeader,
+      now,
+      this.config.metricsErrorSamples,
+      this.random,
+    );
   }
 
   /**
@@ -328,10 +256,7 @@ export class Meter {
    * if (!valid) { meter.recordAuth({ type: 'bearer', success: false }); return reply.code(401).send(); }
    */
   recordAuth(outcome: AuthOutcome, ctx: RequestContext | undefined = requestContext.getStore()): void {
-    if (ctx === undefined) return;
-    const i = AUTH_TYPES.indexOf(outcome.type);
-    ctx.authType = i === -1 ? AUTH_TYPES.indexOf('other') : i;
-    ctx.authSuccess = outcome.success ? 1 : 0;
+    noteAuthOutcome(outcome, ctx);
   }
 
   /**
@@ -340,12 +265,7 @@ export class Meter {
    * headers give the quota.
    */
   recordRateLimit(outcome: RateLimitOutcome, ctx: RequestContext | undefined = requestContext.getStore()): void {
-    if (ctx === undefined) return;
-    if (outcome.limited) ctx.rateLimited = true;
-    if (typeof outcome.limit === 'number' && outcome.limit >= 0) {
-      ctx.rateLimit = outcome.limit;
-      ctx.rateRemaining = typeof outcome.remaining === 'number' ? outcome.remaining : -1;
-    }
+    noteRateLimitOutcome(outcome, ctx);
   }
 
   /**
@@ -372,21 +292,12 @@ export class Meter {
    * unregisters it. A source that throws is reported as failing, never propagated.
    */
   addHealthSource(name: string, source: HealthSource): () => void {
-    this.healthSources.set(name, source);
-    return () => {
-      if (this.healthSources.get(name) === source) this.healthSources.delete(name);
-    };
+    return this.healthSources.add(name, source);
   }
 
   /** The state of every registered background part. */
   componentHealth(): ComponentHealth[] {
-    return [...this.healthSources].map(([name, source]) => {
-      try {
-        return source();
-      } catch (err) {
-        return { name, state: 'failing' as const, lastError: err instanceof Error ? err.message : String(err) };
-      }
-    });
+    return this.healthSources.read();
   }
 
   /**

@@ -152,32 +152,20 @@ export interface EndpointDetailSnapshot {
   exemplars: { traceId: string; spanId: string | null; valueMs: number; at: string }[];
 }
 
-export interface MeterSummary {
+/** Totals over all endpoints: the {@link Figures} of their merged tallies, plus the meter's own counts. */
+export interface MeterSummary extends Pick<
+  Figures,
+  'count' | 'errors' | 'errorRate' | 'errorRate5xx' | 'errorRate4xx' | 'availability' | 'ratePerSecond' | 'latencyMs'
+> {
   window: WindowName;
   windowSeconds: number;
   endpoints: number;
-  count: number;
-  errors: number;
-  errorRate: number;
-  errorRate5xx: number;
-  errorRate4xx: number;
-  /** Share of requests that were not 5xx, 0..1. */
-  availability: number;
-  ratePerSecond: number;
-  latencyMs: Distribution;
   /** Apdex of all requests (merged latency sketch) at one T. */
   apdex: ApdexFigures;
   inflight: number;
   overflowedRecords: number;
   /** Detailed mode only: auth, rate-limit and database totals over all endpoints in the window. */
-  detail?: {
-    requests: number;
-    authAttempts: number;
-    authFailures: number;
-    rateLimited: number;
-    dbQueries: number;
-    dbMs: number;
-  };
+  detail?: Pick<DetailCounts, 'requests' | 'authAttempts' | 'authFailures' | 'rateLimited' | 'dbQueries' | 'dbMs'>;
 }
 
 /** Merges the slots of `ep` that fall in the window ending at `now`; coverage in seconds. */

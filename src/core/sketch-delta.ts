@@ -1,4 +1,5 @@
 import type { Sketch } from './sketch.js';
+import { joinInto, unionSize } from './bucket-join.js';
 
 /** Receives one bucket of a difference: its index at the output scale and how many values it gained. */
 export type BucketSink = (index: number, count: number) => void;
@@ -224,34 +225,9 @@ function gatherSum(a: Sketch, b: Sketch | undefined, shift: number): number {
   otherCount.set(scratchCount.subarray(0, nb));
   const na = gather(a, shift);
   // Count the distinct indices, then merge from the back so the result overwrites a's run in place.
-  let total = 0;
-  for (let i = 0, j = 0; i < na || j < nb; total++) {
-    if (j >= nb || (i < na && scratchIndex[i] < otherIndex[j])) i++;
-    else if (i >= na || otherIndex[j] < scratchIndex[i]) j++;
-    else {
-      i++;
-      j++;
-    }
-  }
+  const total = unionSize(scratchIndex, na, otherIndex, nb);
   ensureScratch(total);
-  let i = na - 1;
-  let j = nb - 1;
-  for (let k = total - 1; k >= 0; k--) {
-    if (j < 0 || (i >= 0 && scratchIndex[i] > otherIndex[j])) {
-      scratchIndex[k] = scratchIndex[i];
-      scratchCount[k] = scratchCount[i];
-      i--;
-    } else if (i < 0 || otherIndex[j] > scratchIndex[i]) {
-      scratchIndex[k] = otherIndex[j];
-      scratchCount[k] = otherCount[j];
-      j--;
-    } else {
-      scratchIndex[k] = scratchIndex[i];
-      scratchCount[k] = scratchCount[i] + otherCount[j];
-      i--;
-      j--;
-    }
-  }
+  joinInto(scratchIndex, scratchCount, na, otherIndex, otherCount, nb, total);
   scratchLength = total;
   return total;
 }

@@ -1,25 +1,6 @@
 import { createError } from '../errors.js';
-import { packNum, packUint } from './pack.js';
-import type { Unpacker } from './pack.js';
 
-/**
- * Base-2 exponential histogram (OpenTelemetry's layout), used as a relative-error quantile sketch.
- *
- * Bucket `i` holds values in `(b^i, b^(i+1)]` with `b = 2^(2^-scale)`; the estimate for a bucket is
- * `2·b^(i+1)/(b+1)`, so every quantile is within `(b-1)/(b+1)` of a value of the right rank
- * (0.54 % at scale 6, 1.08 % at scale 5, 4.3 % at scale 3). Values `<= 0` go to a zero bucket.
- * Indices are clamped to `[minIndex, maxIndex]`, which bounds memory; min and max are kept exact.
- *
- * Storage starts sparse (up to {@link SPARSE_LIMIT} `(index, count)` pairs, enough for a quiet time
- * slot) and turns dense (an array over the occupied index range) past that, so a slot with a handful
- * of requests costs tens of bytes while a busy one holds at most `maxIndex − minIndex + 1` counts.
- * Merging is bucket addition at the common scale.
- *
- * @example
- * const s = new Sketch(LATENCY_SKETCH);
- * s.record(12.5);
- * s.quantile(0.95); // ≈ 12.5 within 0.54 %
- */
+/** How a sketch's buckets are laid out: its scale and the index range it keeps. */
 export interface SketchLayout {
   /** OpenTelemetry scale: 2^scale buckets per power of two. */
   readonly scale: number;
@@ -70,6 +51,24 @@ type Counts = Uint32Array | Float64Array;
 const NONE: number[] = [];
 const NO_DENSE: Counts = new Uint32Array(0);
 
+/**
+ * Base-2 exponential histogram (OpenTelemetry's layout), used as a relative-error quantile sketch.
+ *
+ * Bucket `i` holds values in `(b^i, b^(i+1)]` with `b = 2^(2^-scale)`; the estimate for a bucket is
+ * `2·b^(i+1)/(b+1)`, so every quantile is within `(b-1)/(b+1)` of a value of the right rank
+ * (0.54 % at scale 6, 1.08 % at scale 5, 4.3 % at scale 3). Values `<= 0` go to a zero bucket.
+ * Indices are clamped to `[minIndex, maxIndex]`, which bounds memory; min and max are kept exact.
+ *
+ * Storage starts sparse (up to {@link SPARSE_LIMIT} `(index, count)` pairs, enough for a quiet time
+ * slot) and turns dense (an array over the occupied index range) past that, so a slot with a handful
+ * of requests costs tens of bytes while a busy one holds at most `maxIndex − minIndex + 1` counts.
+ * Merging is bucket addition at the common scale.
+ *
+ * @example
+ * const s = new Sketch(LATENCY_SKETCH);
+ * s.record(12.5);
+ * s.quantile(0.95); // ≈ 12.5 within 0.54 %
+ */
 export class Sketch {
   readonly layout: SketchLayout;
   count = 0;
@@ -128,8 +127,8 @@ export class Sketch {
     if (value > this.max) this.max = value;
   }
 
-  /** Adds `n` to bucket `index` (no count/sum/min/max bookkeeping). */
-  private addIndex(index: number, n: number): void {
+  /** Adds `n` to bucket `index` (no count/sum/min/max bookkeeping); also used by the pack codec. */
+  addIndex(index: number, n: number): void {
     const dense = this.dense;
     if (dense !== NO_DENSE) {
       const i = index - this.offset;
@@ -326,109 +325,17 @@ export class Sketch {
   }
 
   /**
-   * Writes the sketch with the pack codec (see pack.ts), for a closed ring slot: `uint count`, then
-   * when non-empty `num zeroCount, sum, min, max`, `uint buckets` and per bucket in ascending order
-   * the index (`num` from `minIndex` for the first, `uint` step from the previous after that) and its
-   * `num` count. Small counts and steps take one byte each, so a bucket costs about 2 bytes.
+   * Copies the non-empty buckets in ascending index order into `index`/`count`, which must hold at
+   * least {@link storedBuckets} elements; returns how many. For the pack codec (sketch-codec.ts).
    */
-  pack(): void {
-    packUint(this.count);
-    if (this.count === 0) return;
-    packNum(this.zeroCount);
-    packNum(this.sum);
-    packNum(this.min);
-    packNum(this.max);
-    const n = this.sortedBuckets();
-    packBuckets(this.minIndex, ownIndex, ownCount, n);
-  }
-
-  /**
-   * Writes, as {@link pack} would, this sketch plus the packed one read from `r`, leaving this sketch
-   * as it is: a coarse slot is re-frozen with each fine slot folded into it, and joining two sorted
-   * bucket lists costs no storage beyond the result.
-   */
-  packMerged(r: Unpacker): void {
-    const count = r.uint();
-    if (count === 0) {
-      this.pack();
-      return;
-    }
-    const zeroCount = r.num();
-    const sum = r.num();
-    const min = r.num();
-    const max = r.num();
-    const n = r.uint();
-    if (heldIndex.length < n) {
-      heldIndex = zeros(n);
-      heldCount = zeros(n);
-    }
-    let index = this.minIndex;
-    for (let k = 0; k < n; k++) {
-      index += k === 0 ? r.num() : r.uint();
-      heldIndex[k] = index;
-      heldCount[k] = r.num();
-    }
-    const m = this.sortedBuckets();
-    packUint(count + this.count);
-    packNum(zeroCount + this.zeroCount);
-    packNum(sum + this.sum);
-    packNum(min < this.min ? min : this.min);
-    packNum(max > this.max ? max : this.max);
-    // Join the two ascending lists into the held ones' place (from the back, so nothing is overwritten
-    // before it is read): count the distinct indices first.
-    let total = 0;
-    for (let i = 0, j = 0; i < n || j < m; total++) {
-      if (j >= m || (i < n && heldIndex[i] < ownIndex[j])) i++;
-      else if (i >= n || ownIndex[j] < heldIndex[i]) j++;
-      else {
-        i++;
-        j++;
-      }
-    }
-    if (heldIndex.length < total) {
-      const grownIndex = zeros(total);
-      const grownCount = zeros(total);
-      for (let k = 0; k < n; k++) {
-        grownIndex[k] = heldIndex[k];
-        grownCount[k] = heldCount[k];
-      }
-      heldIndex = grownIndex;
-      heldCount = grownCount;
-    }
-    let i = n - 1;
-    let j = m - 1;
-    for (let k = total - 1; k >= 0; k--) {
-      if (j < 0 || (i >= 0 && heldIndex[i] > ownIndex[j])) {
-        heldIndex[k] = heldIndex[i];
-        heldCount[k] = heldCount[i];
-        i--;
-      } else if (i < 0 || ownIndex[j] > heldIndex[i]) {
-        heldIndex[k] = ownIndex[j];
-        heldCount[k] = ownCount[j];
-        j--;
-      } else {
-        heldIndex[k] = heldIndex[i];
-        heldCount[k] = heldCount[i] + ownCount[j];
-        i--;
-        j--;
-      }
-    }
-    packBuckets(this.minIndex, heldIndex, heldCount, total);
-  }
-
-  /** Copies the non-empty buckets in ascending index order into ownIndex/ownCount; returns how many. */
-  private sortedBuckets(): number {
+  sortedBuckets(index: number[], count: number[]): number {
     if (this.dense !== NO_DENSE) {
       const dense = this.dense;
-      if (ownIndex.length < dense.length) {
-        ownIndex = zeros(dense.length);
-        ownCount = zeros(dense.length);
-      }
       let n = 0;
       for (let i = 0; i < dense.length; i++) {
         if (dense[i] > 0) {
-          ownIndex[n] = this.offset + i;
-          ownCount[n++] = dense[i];
+          index[n] = this.offset + i;
+          count[n++] = dense[i];
         }
       }
       return n;
@@ -437,37 +344,18 @@ export class Sketch {
     const n = this.sparseLength / 2;
     const sparse = this.sparse;
     for (let k = 0; k < n; k++) {
-      const index = sparse[2 * k];
-      const count = sparse[2 * k + 1];
+      const at = sparse[2 * k];
+      const n = sparse[2 * k + 1];
       let j = k;
-      while (j > 0 && ownIndex[j - 1] > index) {
-        ownIndex[j] = ownIndex[j - 1];
-        ownCount[j] = ownCount[j - 1];
+      while (j > 0 && index[j - 1] > at) {
+        index[j] = index[j - 1];
+        count[j] = count[j - 1];
         j--;
       }
-      ownIndex[j] = index;
-      ownCount[j] = count;
+      index[j] = at;
+      count[j] = n;
     }
     return n;
-  }
-
-  /** Adds a sketch written by {@link pack} (same layout), read from `r`. */
-  mergePacked(r: Unpacker): void {
-    const count = r.uint();
-    if (count === 0) return;
-    this.count += count;
-    this.zeroCount += r.num();
-    this.sum += r.num();
-    const min = r.num();
-    const max = r.num();
-    if (min < this.min) this.min = min;
-    if (max > this.max) this.max = max;
-    const n = r.uint();
-    let index = this.minIndex;
-    for (let k = 0; k < n; k++) {
-      index += k === 0 ? r.num() : r.uint();
-      this.addIndex(index, r.num());
-    }
   }
 
   /** Buckets held (sparse pairs or dense slots): storage grows with this, up to the layout's range. */
@@ -549,25 +437,6 @@ export function relativeErrorBound(layout: SketchLayout): number {
 /** {@link relativeErrorBound} as descriptions write it, two significant digits: `0.54 %` at scale 6, `4.3 %` at 3. */
 export function relativeErrorText(layout: SketchLayout): string {
   return `${(relativeErrorBound(layout) * 100).toPrecision(2)} %`;
-}
-
-// Scratch for pack() and packMerged(): a sketch's buckets in ascending order, and a packed one's.
-// Grown to the largest sketch packed (at most a layout's range), then reused.
-let ownIndex: number[] = zeros(SPARSE_LIMIT);
-let ownCount: number[] = zeros(SPARSE_LIMIT);
-let heldIndex: number[] = zeros(SPARSE_LIMIT);
-let heldCount: number[] = zeros(SPARSE_LIMIT);
-
-/** Writes `n` ascending buckets: the first index as `num` from `minIndex`, then `uint` steps; counts as `num`. */
-function packBuckets(minIndex: number, index: readonly number[], count: readonly number[], n: number): void {
-  packUint(n);
-  let prev = minIndex;
-  for (let k = 0; k < n; k++) {
-    if (k === 0) packNum(index[k] - prev);
-    else packUint(index[k] - prev);
-    packNum(count[k]);
-    prev = index[k];
-  }
 }
 
 /** An array of n zeros with exactly n elements of capacity (push() would over-allocate). */

@@ -1,6 +1,7 @@
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
 import type { SketchJSON } from './sketch.js';
 import { packBegin, packEnd, packNum, packUint, Unpacker } from './pack.js';
+import { mergePackedSketch, packSketch, packSketchMerged } from './sketch-codec.js';
 
 /** Offsets into {@link Tally.c}: one small array of counters per tally keeps the hot path on one object. */
 export const F = {
@@ -203,7 +204,7 @@ export class Tally {
     const codes = this.codes;
     packUint(codes.length / 2);
     for (let i = 0; i < codes.length; i++) packNum(codes[i]);
-    this.latency.pack();
+    packSketch(this.latency);
     return packEnd();
   }
 
@@ -245,7 +246,7 @@ export class Tally {
     for (let i = 0; i < FIELDS; i++) if (sum[i] !== 0) packNum(sum[i]);
     packUint(codes.length / 2);
     for (let i = 0; i < codes.length; i++) packNum(codes[i]);
-    this.latency.packMerged(r);
+    packSketchMerged(this.latency, r);
     return packEnd();
   }
 
@@ -263,7 +264,7 @@ export class Tally {
     }
     const codes = r.uint();
     for (let i = 0; i < codes; i++) this.addCode(r.num(), r.num());
-    this.latency.mergePacked(r);
+    mergePackedSketch(this.latency, r);
     return this;
   }
 

@@ -1,4 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type * as AsyncHooks from 'node:async_hooks';
+import { nodeBuiltin } from '../runtime.js';
 
 /**
  * Detailed mode (`metrics_detailed`): adapters open a {@link RequestContext} per request and run the
@@ -26,8 +27,40 @@ export class RequestContext {
   spanId: string | undefined = undefined;
 }
 
+/** What adapters and database wrappers use of the context store: AsyncLocalStorage's run and getStore. */
+export type ContextStore<T> = Pick<AsyncHooks.AsyncLocalStorage<T>, 'run' | 'getStore'>;
+
+/**
+ * The stand-in where the runtime has no AsyncLocalStorage: the context is the current one only
+ * while `fn` runs synchronously (what runs after an await is not attributed to the request).
+ */
+class SyncContextStore<T> {
+  private current: T | undefined = undefined;
+  run<R>(store: T, fn: (...args: unknown[]) => R, ...args: unknown[]): R {
+    const previous = this.current;
+    this.current = store;
+    try {
+      return fn(...args);
+    } finally {
+      this.current = previous;
+    }
+  }
+  getStore(): T | undefined {
+    return this.current;
+  }
+}
+
+// Reached through the runtime (runtime.ts), not a static import, so that the core loads where
+// node:async_hooks does not exist; workerd exposes AsyncLocalStorage as a global.
+const AsyncLocalStorageClass =
+  nodeBuiltin<typeof AsyncHooks>('node:async_hooks')?.AsyncLocalStorage ??
+  (globalThis as { AsyncLocalStorage?: typeof AsyncHooks.AsyncLocalStorage }).AsyncLocalStorage;
+
 /** The context of the request being served, if any; shared by every meter in the process. */
-export const requestContext = new AsyncLocalStorage<RequestContext>();
+export const requestContext: ContextStore<RequestContext> =
+  AsyncLocalStorageClass !== undefined
+    ? new AsyncLocalStorageClass<RequestContext>()
+    : new SyncContextStore<RequestContext>();
 
 /** The current request's context, or undefined outside a request or with detailed mode off. */
 export function currentContext(): RequestContext | undefined {

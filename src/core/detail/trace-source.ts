@@ -1,5 +1,6 @@
-import { createRequire } from 'node:module';
+import type * as NodeModule from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
+import { nodeBuiltin } from '../runtime.js';
 
 /** Trace correlation for detailed mode: the active span's ids at request start. */
 
@@ -20,7 +21,7 @@ const INVALID_TRACE = /^0+$/;
 export function defaultTraceSource(): TraceSource {
   const sources: TraceSource[] = [];
   try {
-    const require = createRequire(import.meta.url);
+    const require = nodeBuiltin<typeof NodeModule>('node:module')!.createRequire(import.meta.url);
     const api = require('@opentelemetry/api') as typeof OtelApi;
     sources.push(() => {
       const span = api.trace.getSpan(api.context.active());
@@ -29,7 +30,7 @@ export function defaultTraceSource(): TraceSource {
       return api.isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
     });
   } catch {
-    // @opentelemetry/api not installed: no OpenTelemetry correlation.
+    // @opentelemetry/api not installed (or no node:module): no OpenTelemetry correlation.
   }
   sources.push(ddTraceIds);
   return () => {
