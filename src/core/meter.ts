@@ -17,6 +17,7 @@ import type { ComponentHealth, HealthSource } from './health.js';
 import {
   AUTH_TYPES,
   authTypeOf,
+  cleanMessage,
   defaultTraceSource,
   EndpointDetail,
   errorClassOf,
@@ -45,9 +46,21 @@ export interface MeterOptions extends ApimeterOptions {
    * OpenTelemetry span (`@opentelemetry/api`), else dd-trace's; `false` turns correlation off.
    */
   traceSource?: TraceSource | false;
+  /**
+   * Rewrites an exception message before it is kept (last message per class, detailed mode's grouped
+   * messages and 5xx samples), then `metrics_error_messages` applies (normalized by default). For
+   * secrets the built-in rules miss, which only catch `key=value` shapes: free text such as "wrong
+   * passphrase correcthorse" survives them. Called with the raw message and what was thrown; a hook
+   * that throws or returns a non-string drops the message (kept as '') and counts it under the
+   * `message_redaction` component of `/health`. Not called with `metrics_error_messages = none`.
+   *
+   * @example
+   * createMeter({ redactMessage: (m) => m.replace(/passphrase \S+/gi, 'passphrase <redacted>') });
+   */
+  redactMessage?: (message: string, error: unknown) => string;
 }
 
-const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings', 'traceSource']);
+const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings', 'traceSource', 'redactMessage']);
 const AUTH_NONE = AUTH_TYPES.indexOf('none');
 
 export interface AuthOutcome {
@@ -95,6 +108,13 @@ export class Meter {
   readonly detailed: boolean;
   private readonly traceSource: TraceSource | null;
   private readonly authRules: AuthHeaderRules;
+  private readonly redactHook: ((message: string, error: unknown) => string) | null;
+  /** Messages the `redactMessage` hook threw on or returned a non-string for (each dropped). */
+  messageRedactionFailures = 0;
+  // The last message the hook rewrote: record() and finishContext() keep the same exception's message.
+  private lastRawMessage = '';
+  private lastRawError: unknown = undefined;
+  private lastKeptMessage = '';
 
   constructor(options: MeterOptions = {}) {
     const configOptions: Record<string, unknown> = {};
@@ -124,6 +144,40 @@ export class Meter {
       apiKeyHeaders: this.config.metricsApiKeyHeaders.map((h) => h.toLowerCase()),
       sessionCookies: this.config.metricsSessionCookies,
     };
+    this.redactHook = typeof options.redactMessage === 'function' ? options.redactMessage : null;
+    if (this.redactHook !== null) {
+      this.addHealthSource('message_redaction', () => ({
+        name: 'message_redaction',
+        state: this.messageRedactionFailures > 0 ? 'degraded' : 'ok',
+        counters: { failures: this.messageRedactionFailures },
+      }));
+    }
+  }
+
+  /**
+   * An exception message as it is kept: `redactMessage` first, then `metrics_error_messages`
+   * (normalized, full, or none = ''). Never throws.
+   */
+  keptMessage(raw: string, error: unknown): string {
+    const mode = this.config.metricsErrorMessages;
+    if (mode === 'none' || raw === '') return '';
+    if (this.redactHook !== null) {
+      if (raw === this.lastRawMessage && error === this.lastRawError) return this.lastKeptMessage;
+      let out: unknown;
+      try {
+        out = this.redactHook(raw, error);
+      } catch {
+        out = undefined;
+      }
+      this.lastRawMessage = raw;
+      this.lastRawError = error;
+      if (typeof out !== 'string') {
+        this.messageRedactionFailures++;
+        return (this.lastKeptMessage = '');
+      }
+      return (this.lastKeptMessage = mode === 'full' ? cleanMessage(out) : normalizeMessage(out));
+    }
+    return mode === 'full' ? cleanMessage(raw) : normalizeMessage(raw);
   }
 
   get enabled(): boolean {
@@ -191,6 +245,7 @@ export class Meter {
     errorKind: ErrorKind,
     errorClass?: string,
     errorMessage?: string,
+    error?: unknown,
   ): void {
     const now = this.ticking ? tick.now : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
@@ -221,7 +276,9 @@ export class Meter {
       if (requestBytes >= 0) ep.requestSize.record(requestBytes);
       if (responseBytes >= 0) ep.responseSize.record(responseBytes);
     }
-    if (errorKind === ErrorKind.Exception) ep.noteException(errorClass || 'Error', errorMessage ?? '', now);
+    if (errorKind === ErrorKind.Exception) {
+      ep.noteException(errorClass || 'Error', this.keptMessage(errorMessage ?? '', error), now);
+    }
   }
 
   /**
@@ -294,7 +351,7 @@ export class Meter {
 
     const thrown = error !== undefined && error !== null;
     const cls = thrown ? errorClassOf(error) : status >= 500 ? `HTTP ${status}` : '';
-    const message = thrown ? normalizeMessage(errorMessageOf(error)) : '';
+    const message = thrown ? this.keptMessage(errorMessageOf(error), error) : '';
     if (thrown) detail.noteMessage(cls, message, now);
     if (status >= 500) {
       detail.noteSample(this.config.metricsErrorSamples, this.random, () => ({
