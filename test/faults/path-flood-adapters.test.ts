@@ -1,5 +1,5 @@
 /**
- * 50,000 distinct junk paths per adapter (100,000 with APIMETER_FLOOD=100000) (Fastify, Express 5, Hono on @hono/node-server, node:http with
+ * 30,000 distinct junk paths per adapter (100,000 with APIMETER_FLOOD=100000) (Fastify, Express 5, Hono on @hono/node-server, node:http with
  * and without heuristic normalization), pipelined over 8 keep-alive loopback connections: the registry
  * stays within the cap, the heap after GC stays flat between 20,000 and 100,000 paths, no 5xx, and the
  * declared routes still record under their templates. See path-flood.ts for the paths and the bounds.

@@ -10,16 +10,16 @@ import { OVERFLOW_ROUTE, UNMATCHED_ROUTE } from '../../src/core/record.js';
 import net from 'node:net';
 
 export const CAP = 500;
-/** 50,000 in CI (a loaded 2-CPU machine); `APIMETER_FLOOD=100000` for the full-size run. */
-export const FLOOD = Number(process.env.APIMETER_FLOOD ?? 50_000);
+/** 30,000 in CI (a loaded 2-CPU machine); `APIMETER_FLOOD=100000` for the full-size run. */
+export const FLOOD = Number(process.env.APIMETER_FLOOD ?? 30_000);
 /** Heap after GC measured here (the cap is long full), then at the end of the flood. */
 export const EARLY = Math.round(FLOOD / 5);
 /**
  * Allowed heap growth from EARLY to FLOOD paths. What the meter keeps is bounded by the cap (endpoints,
- * normalizer templates), all reached long before EARLY paths; the 40,000 (80,000 at full size) paths
- * after that must leave nothing behind. 3 MB over 40,000 paths catches anything retaining 75 bytes or
- * more per path (a Map entry with its key string, a closure, a listener), on a heap of ~ 50–100 MB
- * where V8 and the test runner move a few hundred KB between two measures.
+ * normalizer templates), all reached long before EARLY paths; the 24,000 paths after that (80,000 at
+ * full size) must leave nothing behind. 3 MB catches anything retaining 130 bytes or more per path at
+ * the CI size (a Map entry with its key string, a closure, a listener), 40 bytes at full size, on a
+ * heap of ~ 20–100 MB where V8 and the test runner move a few hundred KB between two measures.
  */
 export const HEAP_GROWTH_MAX = 3 * 1024 * 1024;
 
