@@ -49,6 +49,7 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.metricsDetailed, false);
   assert.equal(config.metricsSampleRate, 1);
   assert.equal(config.metricsErrorSamples, 5);
+  assert.equal(config.metricsErrorMessages, 'normalized');
   assert.deepEqual(config.metricsApiKeyHeaders, ['x-api-key', 'api-key', 'apikey']);
   assert.deepEqual(config.metricsSessionCookies, [
     'session',
@@ -112,11 +113,11 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.alertsApdexTMs, 500);
   assert.equal(config.alertsService, 'api');
   assert.equal(config.metricsUiTraceUrl, '');
-  assert.equal(Object.keys(config).length, 61);
+  assert.equal(Object.keys(config).length, 62);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 61);
+  assert.equal(CONFIG_KEYS.length, 62);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     // The seed's [api]/[metrics] keys carry their own prefixes; newer sections' options are prefixed with the section.
@@ -125,7 +126,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 61);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 62);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
@@ -138,6 +139,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_detailed',
       'metrics_sample_rate',
       'metrics_error_samples',
+      'metrics_error_messages',
       'metrics_api_key_headers',
       'metrics_session_cookies',
       'metrics_max_endpoints',
@@ -484,7 +486,8 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
   );
   const problems = failure(() => loadConfig({ cwd, env: {} })).problems;
   const apiKeys = [
-    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_error_samples, metrics_api_key_headers, metrics_session_cookies, metrics_max_endpoints',
+    'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_error_samples, metrics_error_messages, metrics_api_key_headers, metrics_session_cookies',
+    'metrics_max_endpoints',
     'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
     'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',
     'metrics_health_p95_unhealthy_ms, metrics_health_error_rate_degraded, metrics_health_error_rate_unhealthy',

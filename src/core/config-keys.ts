@@ -17,6 +17,7 @@ export interface ApimeterConfig {
   readonly metricsDetailed: boolean;
   readonly metricsSampleRate: number;
   readonly metricsErrorSamples: number;
+  readonly metricsErrorMessages: 'full' | 'normalized' | 'none';
   readonly metricsApiKeyHeaders: readonly string[];
   readonly metricsSessionCookies: readonly string[];
   readonly metricsMaxEndpoints: number;
@@ -176,6 +177,16 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
       'Detailed mode: 5xx responses kept per endpoint as samples (time, status, class, normalized message, stack frames, trace id), reservoir-sampled.',
     expected: 'a whole number from 0 to 100',
     schema: z.number().int().min(0).max(100),
+  },
+  metricsErrorMessages: {
+    section: 'api',
+    key: 'metrics_error_messages',
+    type: 'string',
+    default: 'normalized',
+    description:
+      "Exception message text kept (last message per class, detailed mode's grouped messages and 5xx samples): normalized (ids, numbers, quoted values, tokens and key=value credentials replaced), full (only key=value credentials and control characters replaced, length capped) or none (classes only, no message text).",
+    expected: 'full, normalized or none',
+    schema: z.enum(['full', 'normalized', 'none']),
   },
   metricsApiKeyHeaders: {
     section: 'api',

@@ -8,7 +8,7 @@ export type { HeaderReader } from './detail/context.js';
 export { AUTH_TYPES, authTypeOf } from './detail/auth.js';
 export type { AuthHeaderRules, AuthType } from './detail/auth.js';
 export { readRateLimitHeaders } from './detail/rate-limit.js';
-export { MESSAGE_KEEP, normalizeMessage, stackFrames } from './detail/message.js';
+export { MESSAGE_KEEP, cleanMessage, normalizeMessage, stackFrames } from './detail/message.js';
 export { MAX_MESSAGES } from './detail/samples.js';
 export type { ErrorMessageStats, ErrorSample } from './detail/samples.js';
 export { EXEMPLAR_SLOTS, exemplarSlot } from './detail/exemplars.js';

@@ -1,7 +1,6 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
 import { frozenCount, frozenStart, Tally } from './tally.js';
 import type { FrozenTally } from './tally.js';
-import { normalizeMessage } from './detail.js';
 import type { EndpointDetail } from './detail.js';
 
 /**
@@ -170,8 +169,8 @@ export class EndpointStats {
       }
     }
     info.count++;
-    // Normalized: ids, numbers, tokens and quoted values replaced, length capped (see normalizeMessage).
-    info.lastMessage = normalizeMessage(message);
+    // As the meter keeps messages (Meter.keptMessage): redacted, normalized by default, length capped.
+    info.lastMessage = message;
     info.lastAt = now;
   }
 }

@@ -4,7 +4,6 @@ import {
   authTypeOf,
   errorClassOf,
   errorMessageOf,
-  normalizeMessage,
   readRateLimitHeaders,
   RequestContext,
   stackFrames,
@@ -64,6 +63,7 @@ export function addRequestContext(
   now: number,
   errorSamples: number,
   random: () => number,
+  messages: { keptMessage(raw: string, error: unknown): string },
 ): void {
   let type = ctx.authType;
   let success = true;
@@ -81,7 +81,7 @@ export function addRequestContext(
 
   const thrown = error !== undefined && error !== null;
   const cls = thrown ? errorClassOf(error) : status >= 500 ? `HTTP ${status}` : '';
-  const message = thrown ? normalizeMessage(errorMessageOf(error)) : '';
+  const message = thrown ? messages.keptMessage(errorMessageOf(error), error) : '';
   if (thrown) detail.noteMessage(cls, message, now);
   if (status >= 500) {
     detail.noteSample(errorSamples, random, () => ({

@@ -21,9 +21,30 @@ export interface MeterOptions extends ApimeterOptions {
    * OpenTelemetry span (`@opentelemetry/api`), else dd-trace's; `false` turns correlation off.
    */
   traceSource?: TraceSource | false;
+  /**
+   * Rewrites an exception message before it is kept (last message per class, detailed mode's grouped
+   * messages and 5xx samples), then `metrics_error_messages` applies (normalized by default). For
+   * secrets the built-in rules miss, which only catch `key=value` shapes: free text such as "wrong
+   * passphrase correcthorse" survives them. Called with the raw message and what was thrown; a hook
+   * that throws or returns a non-string drops the message (kept as '') and counts it under the
+   * `message_redaction` component of `/health`. Not called with `metrics_error_messages = none`.
+   *
+   * @example
+   * createMeter({ redactMessage: (m) => m.replace(/passphrase \S+/gi, 'passphrase <redacted>') });
+   */
+  redactMessage?: (message: string, error: unknown) => string;
 }
 
-const NON_CONFIG_KEYS = new Set(['config', 'env', 'iniPath', 'clock', 'random', 'rings', 'traceSource']);
+const NON_CONFIG_KEYS = new Set([
+  'config',
+  'env',
+  'iniPath',
+  'clock',
+  'random',
+  'rings',
+  'traceSource',
+  'redactMessage',
+]);
 
 /** The meter's configuration: `options.config`, else INI < env < the configuration options given. */
 export function meterConfig(options: MeterOptions): ApimeterConfig {

@@ -16,7 +16,7 @@ import type { ApdexT } from './apdex.js';
 import type { EndpointSnapshot, MeterSummary, WindowName } from './query.js';
 import { HealthSources } from './health.js';
 import type { ComponentHealth, HealthSource } from './health.js';
-import { defaultTraceSource, EndpointDetail, requestContext } from './detail.js';
+import { cleanMessage, defaultTraceSource, EndpointDetail, normalizeMessage, requestContext } from './detail.js';
 import type { AuthHeaderRules, HeaderReader, RequestContext, TraceSource } from './detail.js';
 import { meterConfig } from './meter-options.js';
 import type { MeterOptions } from './meter-options.js';
@@ -60,6 +60,13 @@ export class Meter {
   readonly detailed: boolean;
   private readonly traceSource: TraceSource | null;
   private readonly authRules: AuthHeaderRules;
+  private readonly redactHook: ((message: string, error: unknown) => string) | null;
+  /** Messages the `redactMessage` hook threw on or returned a non-string for (each dropped). */
+  messageRedactionFailures = 0;
+  // The last message the hook rewrote: record() and finishContext() keep the same exception's message.
+  private lastRawMessage = '';
+  private lastRawError: unknown = undefined;
+  private lastKeptMessage = '';
 
   constructor(options: MeterOptions = {}) {
     this.config = meterConfig(options);
@@ -85,6 +92,40 @@ export class Meter {
       apiKeyHeaders: this.config.metricsApiKeyHeaders.map((h) => h.toLowerCase()),
       sessionCookies: this.config.metricsSessionCookies,
     };
+    this.redactHook = typeof options.redactMessage === 'function' ? options.redactMessage : null;
+    if (this.redactHook !== null) {
+      this.addHealthSource('message_redaction', () => ({
+        name: 'message_redaction',
+        state: this.messageRedactionFailures > 0 ? 'degraded' : 'ok',
+        counters: { failures: this.messageRedactionFailures },
+      }));
+    }
+  }
+
+  /**
+   * An exception message as it is kept: `redactMessage` first, then `metrics_error_messages`
+   * (normalized, full, or none = ''). Never throws.
+   */
+  keptMessage(raw: string, error: unknown): string {
+    const mode = this.config.metricsErrorMessages;
+    if (mode === 'none' || raw === '') return '';
+    if (this.redactHook !== null) {
+      if (raw === this.lastRawMessage && error === this.lastRawError) return this.lastKeptMessage;
+      let out: unknown;
+      try {
+        out = this.redactHook(raw, error);
+      } catch {
+        out = undefined;
+      }
+      this.lastRawMessage = raw;
+      this.lastRawError = error;
+      if (typeof out !== 'string') {
+        this.messageRedactionFailures++;
+        return (this.lastKeptMessage = '');
+      }
+      return (this.lastKeptMessage = mode === 'full' ? cleanMessage(out) : normalizeMessage(out));
+    }
+    return mode === 'full' ? cleanMessage(raw) : normalizeMessage(raw);
   }
 
   get enabled(): boolean {
@@ -152,6 +193,7 @@ export class Meter {
     errorKind: ErrorKind,
     errorClass?: string,
     errorMessage?: string,
+    error?: unknown,
   ): void {
     const now = this.ticking ? tick.now : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
@@ -188,7 +230,9 @@ export class Meter {
       if (requestBytes >= 0) ep.requestSize.record(requestBytes);
       if (responseBytes >= 0) ep.responseSize.record(responseBytes);
     }
-    if (errorKind === ErrorKind.Exception) ep.noteException(errorClass || 'Error', errorMessage ?? '', now);
+    if (errorKind === ErrorKind.Exception) {
+      ep.noteException(errorClass || 'Error', this.keptMessage(errorMessage ?? '', error), now);
+    }
   }
 
   /**
@@ -244,6 +288,7 @@ export class Meter {
       now,
       this.config.metricsErrorSamples,
       this.random,
+      this,
     );
   }
 

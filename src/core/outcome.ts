@@ -101,6 +101,7 @@ export function recordAnswer(
       kind,
       errorClass ?? errorClassOf(error),
       errorMessageOf(error),
+      error,
     );
   } else meter.record(ep, status, durationMs, requestBytes, responseBytes, kind);
   if (ctx !== null) meter.finishContext(ep, ctx, status, durationMs, error, responseHeader);

@@ -43,6 +43,25 @@ export function normalizeMessage(message: unknown): string {
   return s.length > MESSAGE_KEEP ? s.slice(0, MESSAGE_KEEP - 1) + '…' : s;
 }
 
+/**
+ * `metrics_error_messages = full`: a message kept as written except for `key=value` credentials
+ * (`password=…`, `Bearer …`), control characters and lone surrogates, with the same bounds as
+ * {@link normalizeMessage} (the first 1,000 characters looked at, 160 kept). Ids stay, so messages
+ * group less: detailed mode folds distinct messages past its cap into `(other)`.
+ */
+export function cleanMessage(message: unknown): string {
+  let s = typeof message === 'string' ? message : typeof message === 'number' ? String(message) : '';
+  if (s.length > MESSAGE_SCAN) s = s.slice(0, MESSAGE_SCAN);
+  s = s
+    .replace(JUNK, '?')
+    .replace(CREDENTIAL, (_m, k1?: string, s1?: string, _v1?: string, k2?: string, s2?: string) =>
+      k1 !== undefined ? `${k1}${s1}<redacted>` : `${k2}${s2}<redacted>`,
+    )
+    .replace(/\s+/g, ' ')
+    .trim();
+  return s.length > MESSAGE_KEEP ? s.slice(0, MESSAGE_KEEP - 1) + '…' : s;
+}
+
 /** Stack frames kept per sample, and characters per frame. */
 const STACK_FRAMES = 12;
 const FRAME_CHARS = 300;
