@@ -1,7 +1,13 @@
 /**
  * Soak runs: minutes-long checks that CI's short tests cannot afford (`npm run soak`).
  *
- *   npm run soak -- --minutes 4 [--endpoints 1000]
+ *   npm run soak -- --minutes 4 [--endpoints 1000] [--only=steady|store-hang]
+ *
+ * `steady` (bench/soak-server.ts in a child process): Fastify + apimeter with the StatsD and OTLP
+ * exporters (local sinks) and SQLite history on, under a steady load (autocannon, 200 req/s over 50
+ * routes, 2 % 500s) from this process. Every 15 s the server reports heap after GC, RSS and event-loop
+ * delay; at the end the heap and RSS slopes (least-squares, MB/min, from the second sample on) are
+ * printed. Fails if the heap slope exceeds 1 MB/min or an exporter or the store is not `ok` at the end.
  *
  * `store-hang`: the snapshot task writes through a TCP relay to PostgreSQL (APIMETER_TEST_PG_URL or
  * 127.0.0.1:5432) that swallows everything (a hung server), with short retry settings, while 1,000
@@ -18,9 +24,17 @@ import { createMeter, ErrorKind } from '../src/index.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { SnapshotTask } from '../src/store/snapshot-task.js';
 import { tcpRelay } from '../test/faults/tcp-relay.js';
+import { spawn } from 'node:child_process';
+import autocannon from 'autocannon';
+import { startExporterSinks } from './exporters.js';
+import { ROOT } from './lib.js';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '4' }, endpoints: { type: 'string', default: '1000' } },
+  options: {
+    minutes: { type: 'string', default: '4' },
+    endpoints: { type: 'string', default: '1000' },
+    only: { type: 'string' },
+  },
 });
 const minutes = Number(values.minutes);
 const endpoints = Number(values.endpoints);
@@ -98,6 +112,110 @@ async function storeHang(): Promise<boolean> {
   return ok;
 }
 
-const ok = await storeHang();
-console.log(ok ? 'store-hang: ok' : 'store-hang: FAILED');
+/** Least-squares slope of ys against xs. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+interface SoakSample {
+  heapMb: number;
+  rssMb: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+  statsd: string | null;
+  otel: string | null;
+  store: string | null;
+}
+
+async function steady(): Promise<boolean> {
+  const sinks = await startExporterSinks();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/soak-server.ts', `--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const samples: { t: number; s: SoakSample }[] = [];
+  const t0 = Date.now();
+  let pending = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`soak server exited (${code})`)));
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        const line = JSON.parse(pending.slice(0, nl)) as { port?: number } & SoakSample;
+        pending = pending.slice(nl + 1);
+        if (line.port !== undefined) resolve(line.port);
+        else {
+          samples.push({ t: (Date.now() - t0) / 60_000, s: line });
+          console.log(
+            `${String(Math.round((Date.now() - t0) / 1000)).padStart(9)}  ${line.heapMb.toFixed(1).padStart(13)}  ` +
+              `${line.rssMb.toFixed(1).padStart(7)}  ${line.eldP99Ms.toFixed(1).padStart(12)}  ${line.eldMaxMs.toFixed(1).padStart(12)}  ` +
+              `${line.statsd}/${line.otel}/${line.store}`,
+          );
+        }
+      }
+    });
+  });
+  console.log('elapsed_s  heap_after_gc  rss_mb  eld_p99_ms  eld_max_ms  statsd/otel/store');
+  let k = 0;
+  const run = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 8,
+    overallRate: 200,
+    duration: minutes * 60,
+    requests: [{ setupRequest: (r) => ({ ...r, path: k++ % 50 === 0 ? '/boom' : `/r${k % 50}/${k}` }) }],
+  });
+  const result = await run;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  sinks.stop();
+  const used = samples.slice(1);
+  const heapSlope = slope(
+    used.map((x) => x.t),
+    used.map((x) => x.s.heapMb),
+  );
+  const rssSlope = slope(
+    used.map((x) => x.t),
+    used.map((x) => x.s.rssMb),
+  );
+  const last = samples[samples.length - 1]?.s;
+  console.log(
+    `${result.requests.total} requests (${result.non2xx} non-2xx, the 2 % /boom 500s; ${result.errors} errors); ` +
+      `heap slope ${heapSlope.toFixed(2)} MB/min, RSS slope ${rssSlope.toFixed(2)} MB/min over ${used.length} samples; ` +
+      `event-loop delay p99 max ${Math.max(...samples.map((x) => x.s.eldP99Ms)).toFixed(1)} ms`,
+  );
+  return (
+    used.length >= 2 &&
+    heapSlope <= 1 &&
+    last !== undefined &&
+    last.statsd === 'ok' &&
+    last.otel === 'ok' &&
+    last.store === 'ok' &&
+    result.errors === 0
+  );
+}
+
+const only = values.only;
+let ok = true;
+if (only === undefined || only === 'steady') {
+  const steadyOk = await steady();
+  console.log(steadyOk ? 'steady: ok' : 'steady: FAILED');
+  ok &&= steadyOk;
+}
+if (only === undefined || only === 'store-hang') {
+  const hangOk = await storeHang();
+  console.log(hangOk ? 'store-hang: ok' : 'store-hang: FAILED');
+  ok &&= hangOk;
+}
 process.exitCode = ok ? 0 : 1;
