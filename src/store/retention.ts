@@ -3,7 +3,6 @@ export const RAW_TABLE = 'api_metric_snapshots';
 /** Hourly and daily rollup rows (bucket_seconds 3600 and 86400). */
 export const ROLLUP_TABLE = 'api_metric_rollups';
 
-
 /** Rows of one table and bucket length (counted, deleted, or that would be deleted). */
 export interface RetentionCount {
   table: string;
