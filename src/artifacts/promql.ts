@@ -17,7 +17,7 @@ export function metricName(key: MetricKey, preset: PrometheusPreset): string {
 
 /** Whether the preset's request counter carries `status_class` (otel) or only `status_code` (legacy). */
 export function hasStatusClass(preset: PrometheusPreset): boolean {
-  return CATALOGUE.requests.prometheus.labels[preset].includes('status_class');
+  return (CATALOGUE.requests.prometheus.labels[preset] as readonly string[]).includes('status_class');
 }
 
 /** The matcher selecting requests answered with a status class, `5xx` → `status_class="5xx"` or `status_code=~"5.."`. */
