@@ -53,7 +53,12 @@ function recordingGroup(o: ArtifactOptions): RuleGroup {
   return { name: 'apimeter-endpoint-recordings', rules };
 }
 
-const QUANTILE_OF: Record<string, number> = { latency_p50: 0.5, latency_p90: 0.9, latency_p95: 0.95, latency_p99: 0.99 };
+const QUANTILE_OF: Record<string, number> = {
+  latency_p50: 0.5,
+  latency_p90: 0.9,
+  latency_p95: 0.95,
+  latency_p99: 0.99,
+};
 
 /** A rule's per-endpoint (or per-group) value in the unit apimeter's rules use, or why it has none. */
 function signalExpr(o: ArtifactOptions, r: ArtifactRule): string | { skip: string } {

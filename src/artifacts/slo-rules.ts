@@ -84,8 +84,8 @@ export function sloGroups(
   // The period's ratio averages the 5m one (as Sloth does) instead of a rate over 30 days of raw samples.
   if (!sli.some((r) => r.labels?.sloth_window === period)) {
     sli.push({
-    record: SLI_ERROR(period),
-    expr: `sum_over_time(${SLI_ERROR('5m')}{sloth_id="${id}"}[${period}]) / ignoring (sloth_window) count_over_time(${SLI_ERROR('5m')}{sloth_id="${id}"}[${period}])`,
+      record: SLI_ERROR(period),
+      expr: `sum_over_time(${SLI_ERROR('5m')}{sloth_id="${id}"}[${period}]) / ignoring (sloth_window) count_over_time(${SLI_ERROR('5m')}{sloth_id="${id}"}[${period}])`,
       labels: { ...labels, sloth_window: period },
     });
   }
