@@ -42,6 +42,12 @@ export async function buildApp(opts: DemoAppOptions): Promise<FastifyInstance> {
     if (!(error instanceof SchedulerUnavailableError)) request.log.error(error);
     return reply.code(status).send({ detail: status === 500 ? `Internal Server Error: ${error.name}` : error.message });
   });
+  // Incidents the traffic generator induces (demo/traffic.ts): a 5xx burst and a latency regression.
+  app.addHook('onRequest', async function demoIncident(request, reply) {
+    const fault = request.headers['x-demo-incident'];
+    if (fault === 'error') return reply.code(503).send({ detail: 'Service Unavailable: induced incident' });
+    if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, 1500 * (opts.latencyScale ?? 1)));
+  });
   app.setNotFoundHandler(function demoNotFound(_request, reply) {
     return reply.code(404).send({ detail: 'Not Found' });
   });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { createMeter } from '../src/index.js';
-import type { Meter, MeterOptions } from '../src/index.js';
+import { createMeter, fileAlertState, startAlerts } from '../src/index.js';
+import type { AlertEvent, Alerts, Meter, MeterOptions, Notifier } from '../src/index.js';
 import { startPersistence } from '../src/store/persistence.js';
 import type { Persistence } from '../src/store/persistence.js';
 import { buildApp, METRICS_PREFIX, PROMETHEUS_PATH } from './app.js';
@@ -32,6 +34,37 @@ export interface DemoOptions {
   meter?: MeterOptions;
   /** Where reports and traffic errors go. Default `console.log`. */
   log?: (line: string) => void;
+  /**
+   * Keep history in SQLite (`<db dir>/apimeter.db`, or `[metrics] api_metrics_store_url`) even when
+   * `[metrics] api_metrics_persistence` is off. Default true.
+   */
+  history?: boolean;
+  /** Alert rules and SLOs; default `[alerts] rules_file`, else demo/alerts.yaml. */
+  rulesFile?: string;
+  /** Induce incidents from the traffic generator (a 5xx burst and a latency regression). */
+  incident?: { afterSeconds: number; seconds: number; everySeconds?: number };
+}
+
+/** The demo's rules file, shipped beside this file. */
+export const DEMO_RULES = join(dirname(fileURLToPath(import.meta.url)), 'alerts.yaml');
+
+/** Prints each alert transition once (notifiers also receive still-firing instances, for re-sending). */
+function consoleNotifier(log: (line: string) => void): Notifier {
+  const last = new Map<string, string>();
+  return {
+    name: 'console',
+    async notify(events: readonly AlertEvent[]) {
+      for (const e of events) {
+        const key = `${e.rule}\u0000${e.endpoint}`;
+        if (last.get(key) === e.state) continue;
+        last.set(key, e.state);
+        const text = e.annotations.summary ?? `${e.endpoint} ${e.value}`;
+        log(`alert ${e.state.toUpperCase()} [${e.severity}] ${e.rule}: ${text}`);
+      }
+    },
+    health: () => ({ state: 'ok', lastError: null, pending: 0 }),
+    async close() {},
+  };
 }
 
 export interface RunningDemo {
@@ -45,8 +78,10 @@ export interface RunningDemo {
   tokenSource: 'generated' | 'config';
   dbPath: string;
   meter: Meter;
-  /** Snapshots to the store, when `[metrics] api_metrics_persistence` is on; null otherwise. */
+  /** Snapshots to the store (on by default in the demo); null with `history: false`. */
   persistence: Persistence | null;
+  /** Alert rules and SLOs evaluated in process. */
+  alerts: Alerts;
   app: FastifyInstance;
   traffic: TrafficGenerator | null;
   /** Stops traffic and reports, closes the server, then the database. Safe to call twice. */
@@ -65,7 +100,31 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   });
   const token = meter.config.metricsApiToken || randomBytes(18).toString('base64url');
   // The demo's own shutdown (below) closes it: its final snapshot runs before the process exits.
-  const persistence = await startPersistence(meter, { handleSignals: false });
+  const storeUrl =
+    meter.config.apiMetricsStoreUrl ||
+    `sqlite:${dbPath === ':memory:' ? ':memory:' : join(dirname(dbPath), 'apimeter.db')}`;
+  const persistence = await startPersistence(meter, {
+    handleSignals: false,
+    enabled: (opts.history ?? true) || meter.config.apiMetricsPersistence,
+    url: storeUrl,
+  });
+  let alerts: Alerts;
+  try {
+    alerts = startAlerts(meter, {
+      history: persistence?.history,
+      rulesFile: opts.rulesFile ?? (meter.config.alertsRulesFile || DEMO_RULES),
+      notifiers: [consoleNotifier(log)],
+      // Beside the history: a restart keeps firing alerts firing and pending ones' `for` progress.
+      state:
+        persistence === null || dbPath === ':memory:'
+          ? undefined
+          : fileAlertState(join(dirname(dbPath), 'apimeter-alerts.json')),
+      onError: (error) => log(`alerts: ${error instanceof Error ? error.message : String(error)}`),
+    });
+  } catch (error) {
+    await persistence?.close();
+    throw error;
+  }
   const db = new DemoDb(dbPath);
   let app: FastifyInstance;
   try {
@@ -80,6 +139,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     await app.listen({ port: opts.port ?? DEFAULTS.port, host: opts.host ?? DEFAULTS.host });
   } catch (error) {
     db.close();
+    await alerts.close();
     await persistence?.close();
     throw error;
   }
@@ -93,6 +153,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     ? startTraffic({
         baseUrl: url,
         rate: opts.rate ?? DEFAULTS.rate,
+        incident: opts.incident,
         onError(error) {
           // At most one line every 5 s: a dead server must not flood the console.
           if (Date.now() - lastTrafficError < 5000) return;
@@ -117,6 +178,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     dbPath,
     meter,
     persistence,
+    alerts,
     app,
     traffic,
     close() {
@@ -127,6 +189,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
           await app.close();
         } finally {
           db.close();
+          await alerts.close();
           await persistence?.close();
         }
       })();
@@ -151,6 +214,9 @@ Options:
   --traffic           send generated traffic to the API (npm start turns it on)
   --rate N            generated requests per second (default ${DEFAULTS.rate})
   --report-every S    seconds between console tables of the top endpoints; 0 disables (default ${DEFAULTS.reportEvery})
+  --incident          with --traffic: induce a 2-minute incident (5xx burst, latency regression) one
+                      minute after start and every 10 minutes, so alerts fire and resolve
+  --no-history        keep no history (by default the demo snapshots to <db dir>/apimeter.db)
   -h, --help          show this help`;
 
 class UsageError extends Error {}
@@ -180,6 +246,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         traffic: { type: 'boolean' },
         rate: { type: 'string' },
         'report-every': { type: 'string' },
+        incident: { type: 'boolean' },
+        'no-history': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -206,6 +274,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       values['report-every'] === undefined
         ? DEFAULTS.reportEvery
         : numberFlag('report-every', values['report-every'], 0, 86_400, false),
+    ...(values.incident ? { incident: { afterSeconds: 60, seconds: 120, everySeconds: 600 } } : {}),
+    ...(values['no-history'] ? { history: false } : {}),
   };
 }
 
@@ -228,8 +298,11 @@ function banner(demo: RunningDemo, opts: DemoOptions): string {
     `  database    ${demo.dbPath}`,
     `  history     ${
       demo.persistence === null
-        ? 'off (APIMETER__METRICS__API_METRICS_PERSISTENCE=true keeps snapshots for 6h … 30d windows)'
-        : `snapshots to ${demo.persistence.store.kind} every ${demo.persistence.task.bucketMs / 1000} s`
+        ? 'off (--no-history)'
+        : `snapshots to ${demo.persistence.store.kind} every ${demo.persistence.task.bucketMs / 1000} s (6h … 30d windows, SLO periods)`
+    }`,
+    `  alerts      ${demo.alerts.rules.rules.length} rules, ${demo.alerts.rules.slos.length} SLOs: ${demo.metricsUrl}/alerts, ${demo.metricsUrl}/slo${
+      opts.incident ? '; an incident starts in 60 s' : ''
     }`,
     `  traffic     ${traffic}`,
     `  report      ${report}`,

@@ -8,7 +8,16 @@ export interface TrafficOptions {
   random?: () => number;
   /** Called for failures other than HTTP statuses (refused connection, timeout…). Never throws back. */
   onError?: (error: unknown) => void;
+  /**
+   * Induced incidents: from `afterSeconds` on, for `seconds`, every `everySeconds` (0 = once), requests
+   * carry `x-demo-incident`: `error` (the API answers 503) for `errorShare` of them, `slow` (1.5 s more
+   * latency) for the rest. Makes the demo's alerts go pending → firing → resolved.
+   */
+  incident?: { afterSeconds: number; seconds: number; everySeconds?: number; errorShare?: number };
 }
+
+/** The header the demo app reads to inject an incident's faults. */
+export const INCIDENT_HEADER = 'x-demo-incident';
 
 export interface TrafficGenerator {
   /** Stops starting requests, aborts the ones in flight and waits for them to settle. */
@@ -69,17 +78,33 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
   };
 
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const startedAt = performance.now();
+  const incident = opts.incident;
+  /** The fault this request carries, if an incident is on. */
+  function incidentFault(): 'error' | 'slow' | null {
+    if (incident === undefined) return null;
+    const t = (performance.now() - startedAt) / 1000 - incident.afterSeconds;
+    if (t < 0) return null;
+    const every = incident.everySeconds ?? 0;
+    const into = every > 0 ? t % every : t;
+    if (into >= incident.seconds) return null;
+    return random() < (incident.errorShare ?? 0.3) ? 'error' : 'slow';
+  }
   const enc = encodeURIComponent;
 
   async function call(method: string, path: string, body?: unknown, abortAfterMs?: number): Promise<Reply | null> {
     const signals = [stopping.signal, AbortSignal.timeout(TIMEOUT_MS)];
     if (abortAfterMs !== undefined) signals.push(AbortSignal.timeout(abortAfterMs));
     stats.sent++;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const fault = incidentFault();
+    if (fault !== null) headers[INCIDENT_HEADER] = fault;
     try {
       const res = await fetch(path.startsWith('http') ? path : api + path, {
         method,
         signal: AbortSignal.any(signals),
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();

@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   APIMETER_ERR_STORE_UNAVAILABLE: 'store not connected',
   /** An optional package a feature needs is not installed; the message names it and the `npm install` line. */
   APIMETER_ERR_MISSING_DEPENDENCY: 'optional dependency not installed',
+  /** An alert rules file is invalid; `problems` has one line per field (rule, field, value, what is expected). */
+  APIMETER_ERR_ALERT_RULES_INVALID: 'invalid alert rules',
+  /** The alert rules file could not be read or is not YAML. */
+  APIMETER_ERR_ALERT_RULES_FILE: 'alert rules file unreadable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

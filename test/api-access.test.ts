@@ -262,6 +262,10 @@ describe('mounting', () => {
       '/m/summary',
       '/m/health',
       '/m/openapi.json',
+      '/m/alerts',
+      '/m/alerts/rules',
+      '/m/slo',
+      '/m/slo/{name}',
       '/metrics',
     ]);
     assert.deepEqual(doc.security, [{ bearer: [] }]);

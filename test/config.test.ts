@@ -100,18 +100,31 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
-  assert.equal(Object.keys(config).length, 49);
+  assert.equal(config.alertsEnabled, true);
+  assert.equal(config.alertsEvaluationInterval, 30);
+  assert.equal(config.alertsRulesFile, '');
+  assert.equal(config.alertsDefaultRules, true);
+  assert.equal(config.alertsErrorRateThreshold, 0.05);
+  assert.equal(config.alertsP95ThresholdMs, 1000);
+  assert.equal(config.alertsAuthFailureThreshold, 0.2);
+  assert.equal(config.alertsAnomalyThreshold, 6);
+  assert.equal(config.alertsAnomalyMinRequests, 50);
+  assert.equal(config.alertsApdexTMs, 500);
+  assert.equal(config.alertsService, 'api');
+  assert.equal(Object.keys(config).length, 60);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 49);
+  assert.equal(CONFIG_KEYS.length, 60);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
-    assert.equal(row.option, camel(row.key), row.key);
+    // The seed's [api]/[metrics] keys carry their own prefixes; newer sections' options are prefixed with the section.
+    const legacy = row.section === 'api' || row.section === 'metrics';
+    assert.equal(row.option, camel(legacy ? row.key : `${row.section}_${row.key}`), row.key);
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 49);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 60);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
@@ -500,8 +513,8 @@ test('a misspelled section holding apimeter keys is a problem; other sections st
     ].join('\n'),
   );
   assert.deepEqual(failure(() => loadConfig({ cwd, env: {} })).problems, [
-    '[metric] (apimeter.ini:1): unknown section; did you mean [metrics]? It holds statsd_on, statsd_host, read only from their own section; known sections: api, metrics',
-    '[apimeter] (apimeter.ini:4): unknown section; did you mean [api]? It holds metrics_enabled, read only from their own section; known sections: api, metrics',
+    '[metric] (apimeter.ini:1): unknown section; did you mean [metrics]? It holds statsd_on, statsd_host, read only from their own section; known sections: api, metrics, alerts',
+    '[apimeter] (apimeter.ini:4): unknown section; did you mean [api]? It holds metrics_enabled, read only from their own section; known sections: api, metrics, alerts',
   ]);
 });
 
@@ -526,7 +539,7 @@ test('unknown APIMETER__ variables are problems; other variables are ignored', (
   // Variables are read in name order.
   assert.equal(
     problems[0],
-    '[core] dags (env APIMETER__CORE__DAGS): unknown section "core"; known sections: api, metrics',
+    '[core] dags (env APIMETER__CORE__DAGS): unknown section "core"; known sections: api, metrics, alerts',
   );
   assert.equal(
     problems[1],

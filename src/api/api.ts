@@ -17,6 +17,8 @@ import type { MetricsApiOptions, ResolvedOptions } from './options.js';
 import { ProcessMonitor } from './process-monitor.js';
 import type { Route } from './route.js';
 import { summary } from './summary.js';
+import { listAlerts, listRules } from './alerts.js';
+import { listSlos, sloDetail } from './slo.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -33,7 +35,17 @@ export interface MetricsApi {
 
 const MAX_PATH = 2048;
 const MAX_CACHE_BYTES = 32 * 1024 * 1024;
-const ROUTE_NAMES = ['endpoints', 'endpoints/{endpoint}', 'summary', 'health', 'openapi.json'];
+const ROUTE_NAMES = [
+  'endpoints',
+  'endpoints/{endpoint}',
+  'summary',
+  'health',
+  'openapi.json',
+  'alerts',
+  'alerts/rules',
+  'slo',
+  'slo/{name}',
+];
 
 type Target =
   | { kind: 'route'; name: string; route: Route; endpoint?: string }
@@ -90,6 +102,11 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     if (sub === 'summary') return { kind: 'route', name: sub, route: summary };
     if (sub === 'health') return { kind: 'route', name: sub, route: health };
     if (sub === 'openapi.json') return { kind: 'openapi' };
+    if (sub === 'alerts') return { kind: 'route', name: sub, route: listAlerts };
+    if (sub === 'alerts/rules') return { kind: 'route', name: sub, route: listRules };
+    if (sub === 'slo') return { kind: 'route', name: sub, route: listSlos };
+    if (sub.startsWith('slo/'))
+      return { kind: 'route', name: 'slo', route: sloDetail, endpoint: sub.slice('slo/'.length) };
     return { kind: 'unknown', path, underPrefix: true };
   }
 

@@ -7,6 +7,8 @@ import type { ResolvedOptions } from './options.js';
 import type { ParamDef } from './params.js';
 import { COMPONENTS } from './schemas.js';
 import { summary } from './summary.js';
+import { alertPaths } from './alerts.js';
+import { sloDetail } from './slo.js';
 
 type Json = Record<string, unknown>;
 
@@ -139,6 +141,7 @@ export function openApiDocument(opts: ResolvedOptions): Json {
       },
     },
   };
+  Object.assign(paths, alertPaths(p, sloDetail.params));
   if (opts.prometheusPath !== '') {
     paths[opts.prometheusPath] = {
       get: {

@@ -17,6 +17,11 @@ Commands:
                                  Delete stored snapshots older than the retention, then
                                  roll completed hours and days up
                                  (api_metrics_store_url, api_metrics_retention_days)
+  alerts check FILE              Validate an alert rules file (rules, SLOs, Apdex targets);
+                                 exit 1 with one line per problem
+  report slo [--period 30d] [--format md|json|csv]
+                                 SLO budgets and burn rates from the store, as a table
+                                 to paste into a review (apimeter report --help)
   help [COMMAND]                 Show this help, or a command's (same as COMMAND --help)
   version                        Print the version
 
@@ -155,6 +160,15 @@ export async function run(argv: string[]): Promise<number> {
         // Loaded on demand: the store brings its database driver with it.
         const { run: cleanup } = await import('./cleanup.js');
         return await cleanup(rest);
+      }
+      case 'alerts': {
+        const { run: alerts } = await import('./alerts.js');
+        return await alerts(rest);
+      }
+      case 'report': {
+        // Loaded on demand: the store brings its database driver with it.
+        const { run: report } = await import('./report.js');
+        return await report(rest);
       }
       default:
         process.stderr.write(`apimeter: unknown command '${command}'. Run 'apimeter help'.\n`);

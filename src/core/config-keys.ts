@@ -6,7 +6,7 @@ import { z } from 'zod';
  * config.ts reads the sources; this file only says what each key is.
  */
 
-export type ConfigSection = 'api' | 'metrics';
+export type ConfigSection = 'api' | 'metrics' | 'alerts';
 export type ConfigValueType = 'boolean' | 'number' | 'integer' | 'string' | 'list';
 export type ConfigValue = boolean | number | string | readonly string[];
 
@@ -61,6 +61,17 @@ export interface ApimeterConfig {
   readonly prometheusNaming: 'otel' | 'legacy';
   readonly metricsAllowList: readonly string[];
   readonly metricsBlockList: readonly string[];
+  readonly alertsEnabled: boolean;
+  readonly alertsEvaluationInterval: number;
+  readonly alertsRulesFile: string;
+  readonly alertsDefaultRules: boolean;
+  readonly alertsErrorRateThreshold: number;
+  readonly alertsP95ThresholdMs: number;
+  readonly alertsAuthFailureThreshold: number;
+  readonly alertsAnomalyThreshold: number;
+  readonly alertsAnomalyMinRequests: number;
+  readonly alertsApdexTMs: number;
+  readonly alertsService: string;
 }
 
 export type ConfigOption = keyof ApimeterConfig;
@@ -579,6 +590,113 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     expected: 'a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /)',
     schema: METRIC_NAME_PREFIXES.readonly(),
   },
+
+  alertsEnabled: {
+    section: 'alerts',
+    key: 'enabled',
+    type: 'boolean',
+    default: true,
+    description:
+      'Evaluate alert rules and SLOs in process when the application calls startAlerts(); false makes startAlerts() a no-op.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  alertsEvaluationInterval: {
+    section: 'alerts',
+    key: 'evaluation_interval',
+    type: 'integer',
+    default: 30,
+    description: 'Seconds between evaluations of the alert rules and SLOs (a timer, never on the request path).',
+    expected: 'a whole number of seconds from 1 to 3600',
+    schema: z.number().int().min(1).max(3600),
+  },
+  alertsRulesFile: {
+    section: 'alerts',
+    key: 'rules_file',
+    type: 'string',
+    default: '',
+    description:
+      'YAML file of alert rules, SLOs and Apdex targets (docs/alerts.md), validated at start-up; empty = default rules only.',
+    expected: 'a file path, or empty',
+    schema: z.string(),
+  },
+  alertsDefaultRules: {
+    section: 'alerts',
+    key: 'default_rules',
+    type: 'boolean',
+    default: true,
+    description:
+      'Run the default rules (HighErrorRate, HighLatencyP95, TrafficAnomaly, AuthFailureSpike); a rule of the same name in the rules file replaces one.',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  alertsErrorRateThreshold: {
+    section: 'alerts',
+    key: 'error_rate_threshold',
+    type: 'number',
+    default: 0.05,
+    description: 'Default rule HighErrorRate: share of 5xx responses over 5 minutes above which an endpoint alerts.',
+    expected: 'a number between 0 and 1',
+    schema: z.number().min(0).max(1),
+  },
+  alertsP95ThresholdMs: {
+    section: 'alerts',
+    key: 'p95_threshold_ms',
+    type: 'number',
+    default: 1000,
+    description: 'Default rule HighLatencyP95: p95 latency (ms) over 5 minutes above which an endpoint alerts.',
+    expected: 'a number of milliseconds above 0',
+    schema: z.number().positive(),
+  },
+  alertsAuthFailureThreshold: {
+    section: 'alerts',
+    key: 'auth_failure_threshold',
+    type: 'number',
+    default: 0.2,
+    description:
+      'Default rule AuthFailureSpike: share of failed authentication attempts over 5 minutes above which an endpoint alerts (detailed mode).',
+    expected: 'a number between 0 and 1',
+    schema: z.number().min(0).max(1),
+  },
+  alertsAnomalyThreshold: {
+    section: 'alerts',
+    key: 'anomaly_threshold',
+    type: 'number',
+    default: 6,
+    description:
+      'Default rule TrafficAnomaly: robust deviations (|rate - median| / (1.4826 MAD)) from the same hour of the last 7 days above which an endpoint alerts.',
+    expected: 'a number above 0',
+    schema: z.number().positive(),
+  },
+  alertsAnomalyMinRequests: {
+    section: 'alerts',
+    key: 'anomaly_min_requests',
+    type: 'integer',
+    default: 50,
+    description:
+      'Default rule TrafficAnomaly: requests the baseline must expect in the 15-minute window before an endpoint is judged (quiet endpoints never alert).',
+    expected: 'a whole number of 0 or more',
+    schema: z.number().int().min(0),
+  },
+  alertsApdexTMs: {
+    section: 'alerts',
+    key: 'apdex_t_ms',
+    type: 'number',
+    default: 500,
+    description:
+      'Apdex target T in ms (satisfied at or below T, tolerating at or below 4T) for endpoints without their own T in the rules file.',
+    expected: 'a number of milliseconds above 0',
+    schema: z.number().positive(),
+  },
+  alertsService: {
+    section: 'alerts',
+    key: 'service',
+    type: 'string',
+    default: 'api',
+    description: 'Value of the `service` label on every alert sent to notifiers.',
+    expected: 'a non-empty name without spaces',
+    schema: z.string().regex(/^\S+$/),
+  },
 };
 
 export const envVarName = (section: ConfigSection, key: string): string =>
@@ -607,5 +725,5 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
 /** For config.ts: the row with its zod schema. */
 export const keyByOption = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [k.option, k]));
 export const keyBySectionKey = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [`${k.section}.${k.key}`, k]));
-export const CONFIG_SECTIONS: readonly ConfigSection[] = ['api', 'metrics'];
+export const CONFIG_SECTIONS: readonly ConfigSection[] = ['api', 'metrics', 'alerts'];
 export type { InternalKey };

@@ -307,7 +307,7 @@ function readIni(
 }
 
 /**
- * Reads the [api] and [metrics] sections line by line, so each value keeps its line number.
+ * Reads the [api], [metrics] and [alerts] sections line by line, so each value keeps its line number.
  * Values are unquoted and stripped of `;`/`#` comments by the `ini` package's own rules.
  */
 function parseIni(text: string, shown: string): ReadItem[] {

@@ -1,0 +1,167 @@
+/**
+ * Alert and SLO evaluation cost (`tsx bench/alerts.ts [--endpoints 1000] [--days 30] [--rounds 10] [--quick]`).
+ *   tick: one evaluation of the default rules (HighErrorRate, HighLatencyP95, TrafficAnomaly with a
+ *         7-day baseline in memory history, AuthFailureSpike) over N endpoints with an hour of ring data.
+ *         Budget < 20 ms per tick for 1,000 endpoints.
+ *   slo:  one SLO's status (30-day period and its seven burn windows) over N endpoints stored in
+ *         SQLite for D days (hourly rows, as the hourly rollup holds them). Budget < 500 ms.
+ * `--only tick` or `--only slo` runs one row. Prints a table and, as its last line, one JSON object (bench/lib.ts emitResult).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryHistory } from '../src/api/history.js';
+import { compileRules } from '../src/alerts/rules.js';
+import { evaluateSlo } from '../src/alerts/slo.js';
+import { MeterSource } from '../src/alerts/source.js';
+import { startAlerts } from '../src/alerts/start.js';
+import { ManualClock } from '../src/core/clock.js';
+import { createMeter } from '../src/core/meter.js';
+import { ErrorKind } from '../src/core/record.js';
+import { LATENCY_SKETCH, Sketch } from '../src/core/sketch.js';
+import { statusClassOf, Tally } from '../src/core/tally.js';
+import { StoreHistory } from '../src/store/history.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import type { SnapshotRow } from '../src/store/store.js';
+import { emitResult, fmt, lognormal, median, rng, table } from './lib.js';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const QUICK = process.argv.includes('--quick');
+const ENDPOINTS = Number(arg('endpoints', '1000'));
+const DAYS = Number(arg('days', '30'));
+const ROUNDS = Number(arg('rounds', QUICK ? '3' : '10'));
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const NOW = Date.UTC(2025, 5, 30, 12, 0, 30);
+const random = rng(42);
+const indexer = new Sketch(LATENCY_SKETCH);
+
+function tally(n: number): Tally {
+  const t = new Tally();
+  for (let i = 0; i < n; i++) {
+    const ms = lognormal(random, 40, 0.8);
+    const status = random() < 0.01 ? 500 : 200;
+    t.add(status, statusClassOf(status), -1, ms, indexer.indexOf(ms), -1, -1);
+  }
+  return t;
+}
+
+async function tick(): Promise<{ medianMs: number; maxMs: number }> {
+  const clock = new ManualClock(NOW - HOUR);
+  const meter = createMeter({ iniPath: false, env: {}, clock, metricsMaxEndpoints: ENDPOINTS + 10 });
+  const eps = Array.from({ length: ENDPOINTS }, (_, i) => meter.endpoint('GET', `/api/v2/r${i}/{id}`)!);
+  // An hour of traffic: 3 requests per endpoint per minute.
+  for (let m = 60; m >= 0; m--) {
+    clock.set(NOW - m * MIN);
+    for (const ep of eps)
+      for (let k = 0; k < 3; k++) meter.record(ep, 200, lognormal(random, 40, 0.8), -1, -1, ErrorKind.None);
+  }
+  // The anomaly baseline: the same hour on 7 past days.
+  const history = new MemoryHistory(HOUR);
+  const hour = Math.floor(NOW / HOUR) * HOUR;
+  for (let d = 1; d <= 7; d++) for (const ep of eps) history.add(hour - d * DAY, ep.method, ep.route, tally(5));
+  const rules = compileRules(
+    {},
+    {
+      defaultRules: true,
+      errorRateThreshold: 0.05,
+      p95ThresholdMs: 1000,
+      authFailureThreshold: 0.2,
+      anomalyThreshold: 6,
+      anomalyMinRequests: 50,
+    },
+  );
+  const alerts = startAlerts(meter, { rules, history, intervalSeconds: 0 });
+  await alerts.evaluateNow(); // warm-up, and the baseline read once for the hour
+  const times: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    clock.advance(30_000);
+    for (const ep of eps) meter.record(ep, 200, 30, -1, -1, ErrorKind.None);
+    await alerts.evaluateNow();
+    times.push(alerts.stats.lastDurationMs);
+  }
+  await alerts.close();
+  return { medianMs: median(times), maxMs: Math.max(...times) };
+}
+
+async function slo(): Promise<{ medianMs: number; rows: number; writeMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'apimeter-bench-alerts-'));
+  try {
+    const store = await openSqliteStore(join(dir, 'bench.db'));
+    const t0 = performance.now();
+    let rows = 0;
+    const end = Math.floor(NOW / HOUR) * HOUR;
+    for (let h = 1; h <= DAYS * 24; h++) {
+      const batch: SnapshotRow[] = [];
+      for (let i = 0; i < ENDPOINTS; i++) {
+        batch.push({
+          instance: 'b',
+          method: 'GET',
+          route: `/api/v2/r${i}/{id}`,
+          bucketStart: end - h * HOUR,
+          bucketSeconds: 3600,
+          tally: tally(3),
+        });
+      }
+      await store.writeSnapshot(batch);
+      rows += batch.length;
+    }
+    const writeMs = performance.now() - t0;
+    // As the snapshot task does after its writes: hourly and daily rollups, which long ranges read.
+    await store.rollup(end);
+    const history = new StoreHistory(store, { stepMs: HOUR });
+    await history.refresh();
+    const meter = createMeter({ iniPath: false, env: {}, clock: new ManualClock(NOW) });
+    const rules = compileRules(
+      { slos: [{ name: 'all', sli: 'latency', threshold_ms: 100, objective: 99 }] },
+      {
+        defaultRules: false,
+        errorRateThreshold: 0,
+        p95ThresholdMs: 1,
+        authFailureThreshold: 0,
+        anomalyThreshold: 1,
+        anomalyMinRequests: 0,
+      },
+    );
+    const times: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // A fresh source each round: no cached history answer.
+      const source = new MeterSource(meter, history);
+      const t = performance.now();
+      await evaluateSlo(rules.slos[0], source, NOW);
+      times.push(performance.now() - t);
+    }
+    await store.close();
+    return { medianMs: median(times), rows, writeMs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const ONLY = arg('only', '');
+const tickResult = ONLY === 'slo' ? { medianMs: NaN, maxMs: NaN } : await tick();
+const sloResult = ONLY === 'tick' ? { medianMs: NaN, rows: 0, writeMs: NaN } : await slo();
+process.stdout.write(
+  table(
+    ['row', 'endpoints', 'median', 'budget'],
+    [
+      [
+        'tick: default rules',
+        String(ENDPOINTS),
+        `${fmt.fixed(tickResult.medianMs, 1)} ms (max ${fmt.fixed(tickResult.maxMs, 1)})`,
+        '< 20 ms at 1,000',
+      ],
+      [
+        `slo: ${DAYS} days in SQLite (${sloResult.rows} rows)`,
+        String(ENDPOINTS),
+        `${fmt.fixed(sloResult.medianMs, 1)} ms`,
+        '< 500 ms at 1,000',
+      ],
+    ],
+  ) + '\n',
+);
+emitResult({ endpoints: ENDPOINTS, days: DAYS, tick: tickResult, slo: sloResult });
