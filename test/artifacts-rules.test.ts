@@ -201,3 +201,39 @@ describe('apimeter export on the command line', () => {
     assert.match(e.message, /npm install @grafana\/grafana-foundation-sdk/);
   });
 });
+
+describe('examples/', () => {
+  test('the generated files in examples/ are what apimeter export writes today', async () => {
+    const set = parseRules(readFileSync('demo/alerts.yaml', 'utf8'), defaults, 'demo/alerts.yaml');
+    assert.equal(
+      readFileSync('examples/prometheus/apimeter.rules.yml', 'utf8'),
+      prometheusRulesYaml(set, { naming: 'otel', service: 'demo' }),
+      'regenerate: apimeter export prometheus-rules --rules demo/alerts.yaml --service demo --out examples/prometheus/apimeter.rules.yml --force',
+    );
+    const { grafanaDashboards } = await import('../src/artifacts/grafana.js');
+    for (const [file, text] of Object.entries(grafanaDashboards({ naming: 'otel', service: 'demo' }))) {
+      assert.equal(readFileSync(join('examples/grafana/dashboards', file), 'utf8'), text, `regenerate ${file}`);
+    }
+  });
+
+  test('promtool accepts the example Prometheus config with its rules', { skip: PROMTOOL_SKIP }, () => {
+    const config = readFileSync('examples/prometheus/prometheus.yml', 'utf8').replace(
+      '/etc/prometheus/apimeter.rules.yml',
+      join(process.cwd(), 'examples/prometheus/apimeter.rules.yml'),
+    );
+    const file = join(dir, 'prometheus.yml');
+    writeFileSync(file, config);
+    const r = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  });
+
+  const amtool = spawnSync('amtool', ['--version'], { stdio: 'ignore' });
+  test(
+    'amtool accepts the example Alertmanager config',
+    { skip: amtool.error === undefined ? false : 'amtool is not installed (Debian package prometheus-alertmanager)' },
+    () => {
+      const r = spawnSync('amtool', ['check-config', 'examples/alertmanager/alertmanager.yml'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    },
+  );
+});
