@@ -11,9 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseRules, ruleDefaultsOf } from '../src/alerts/rules.js';
 import { loadConfig } from '../src/core/config.js';
-import { missingDependency } from '../src/exporters/optional-deps.js';
 import { prometheusRulesYaml } from '../src/artifacts/prometheus-rules.js';
-import { GRAFANA_SDK } from '../src/cli/export.js';
 import { PROMTOOL_SKIP, promtoolCheckRules } from './helpers/artifacts.js';
 
 const TWO_SLOS = `
@@ -190,15 +188,43 @@ describe('apimeter export on the command line', () => {
     assert.match(b.stderr, /APIMETER_ERR_ALERT_RULES_INVALID: .*SLO "x": field objective = 120/s);
   });
 
-  test('a missing Grafana SDK is APIMETER_ERR_MISSING_DEPENDENCY with the npm install line', () => {
-    // What Node throws when the package is absent (the test machine has it installed).
-    const notFound = Object.assign(
-      new Error("Cannot find package '@grafana/grafana-foundation-sdk' imported from /x/grafana.js"),
-      { code: 'ERR_MODULE_NOT_FOUND' },
+  test('without the Grafana SDK, export grafana fails with APIMETER_ERR_MISSING_DEPENDENCY and the npm install line', () => {
+    // A module hook makes the SDK unresolvable, as on an install without the optional dependency.
+    writeFileSync(
+      join(dir, 'no-sdk-hooks.mjs'),
+      `export async function resolve(specifier, context, next) {
+  if (specifier.startsWith('@grafana/grafana-foundation-sdk')) {
+    const e = new Error("Cannot find package '@grafana/grafana-foundation-sdk' imported from " + context.parentURL);
+    e.code = 'ERR_MODULE_NOT_FOUND';
+    throw e;
+  }
+  return next(specifier, context);
+}
+`,
     );
-    const e = missingDependency(notFound, 'apimeter export grafana', GRAFANA_SDK)!;
-    assert.equal(e.code, 'APIMETER_ERR_MISSING_DEPENDENCY');
-    assert.match(e.message, /npm install @grafana\/grafana-foundation-sdk/);
+    writeFileSync(
+      join(dir, 'no-sdk.mjs'),
+      "import { register } from 'node:module';\nregister('./no-sdk-hooks.mjs', import.meta.url);\n",
+    );
+    const out = join(dir, 'no-sdk-out');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', join(dir, 'no-sdk.mjs'), '--import', 'tsx', 'src/cli/main.ts', 'export', 'grafana', '--out', out],
+      { encoding: 'utf8', env: { ...process.env, APIMETER_CONFIG: '' } },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /APIMETER_ERR_MISSING_DEPENDENCY: apimeter export grafana needs @grafana\/grafana-foundation-sdk/,
+    );
+    assert.match(r.stderr, /npm install @grafana\/grafana-foundation-sdk/);
+    // The other targets do not need it.
+    const rules = spawnSync(
+      process.execPath,
+      ['--import', join(dir, 'no-sdk.mjs'), '--import', 'tsx', 'src/cli/main.ts', 'export', 'prometheus-rules'],
+      { encoding: 'utf8', env: { ...process.env, APIMETER_CONFIG: '' } },
+    );
+    assert.equal(rules.status, 0, rules.stderr);
   });
 });
 
