@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   APIMETER_ERR_ALERT_RULES_INVALID: 'invalid alert rules',
   /** The alert rules file could not be read or is not YAML. */
   APIMETER_ERR_ALERT_RULES_FILE: 'alert rules file unreadable',
+  /** `apimeter export` cannot write its output: an unwritable path, or existing files without `--force`. */
+  APIMETER_ERR_EXPORT_OUTPUT: 'export output not writable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -22,6 +22,9 @@ Commands:
   report slo [--period 30d] [--format md|json|csv]
                                  SLO budgets and burn rates from the store, as a table
                                  to paste into a review (apimeter report --help)
+  export prometheus-rules|grafana|datadog [--out PATH]
+                                 Prometheus rules, Grafana and Datadog dashboards from the
+                                 metric catalogue and the alert rules (apimeter export --help)
   help [COMMAND]                 Show this help, or a command's (same as COMMAND --help)
   version                        Print the version
 
@@ -48,7 +51,7 @@ const HELP_USAGE = `Usage: apimeter help [COMMAND]
 
 Shows the list of commands, or the help of COMMAND (config, proxy, cleanup, version).`;
 
-const COMMANDS = ['config', 'proxy', 'cleanup', 'version', 'help'] as const;
+const COMMANDS = ['config', 'proxy', 'cleanup', 'export', 'version', 'help'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -164,6 +167,11 @@ export async function run(argv: string[]): Promise<number> {
       case 'alerts': {
         const { run: alerts } = await import('./alerts.js');
         return await alerts(rest);
+      }
+      case 'export': {
+        // Loaded on demand: the Grafana generator brings its SDK with it.
+        const { run: exportCommand } = await import('./export.js');
+        return await exportCommand(rest);
       }
       case 'report': {
         // Loaded on demand: the store brings its database driver with it.
