@@ -51,7 +51,7 @@ const HELP_USAGE = `Usage: apimeter help [COMMAND]
 
 Shows the list of commands, or the help of COMMAND (config, proxy, cleanup, version).`;
 
-const COMMANDS = ['config', 'proxy', 'cleanup', 'export', 'version', 'help'] as const;
+const COMMANDS = ['config', 'proxy', 'cleanup', 'alerts', 'report', 'export', 'version', 'help'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
