@@ -1,6 +1,5 @@
 import { Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type {
   FastifyError,
@@ -102,25 +101,6 @@ function recordAbort(reply: FastifyReply): void {
 }
 
 /**
- * Streamed replies carry no Content-Length: Fastify pipes the stream into the response, which emits
- * 'pipe'; its bytes are counted from there. Every measured request gets this shared 'pipe' listener
- * (no closure); only a streamed reply gets a 'data' listener of its own. This replaces an onSend hook,
- * whose runner Fastify would run on every reply.
- */
-function onResponsePipe(this: ServerResponse, source: Readable): void {
-  if (this.getHeader('content-length') !== undefined) return;
-  const socket: TrackedSocket | null = this.socket;
-  let reply = socket?.[kReply];
-  if (reply?.raw !== this) reply = socket?.[kMoreReplies]?.find((r) => r.raw === this);
-  if (reply === undefined || reply === null) return;
-  const request = reply.request;
-  request.apimeterResponseBytes = 0;
-  source.on('data', (chunk: Buffer | string) => {
-    request.apimeterResponseBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-  });
-}
-
-/**
  * Unmatched requests. Fastify copies an instance's hooks into every route's context and into its
  * not-found contexts, so the plugin's one instance-level onResponse hook (which records 404s and
  * warns about routes declared before the plugin) would also run on every matched request. Instead it
@@ -214,11 +194,11 @@ function requestHeaders(request: FastifyRequest): HeaderReader {
   return (name) => headers[name];
 }
 
-function countingStream(request: FastifyRequest): Transform {
-  request.apimeterRequestBytes = 0;
+function countingStream(request: FastifyRequest, field: 'apimeterRequestBytes' | 'apimeterResponseBytes'): Transform {
+  request[field] = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      request.apimeterRequestBytes += chunk.length;
+      request[field] += chunk.length;
       cb(null, chunk);
     },
   });
@@ -239,7 +219,6 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
         meter.begin(ep);
         const socket = request.raw.socket as TrackedSocket | null;
         if (socket !== null) track(socket, reply);
-        reply.raw.on('pipe', onResponsePipe);
       }
       done();
     },
@@ -390,11 +369,38 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
           }
           next(
             null,
-            pipeline(payload, countingStream(request), () => {}),
+            pipeline(payload, countingStream(request, 'apimeterRequestBytes'), () => {}),
           );
         },
       );
     }
+    // Streamed replies carry no Content-Length: count their bytes on the way out. (A 'pipe' listener on
+    // every response instead allocated more per request than this hook's runner: docs/benchmarks.md.)
+    appendHook(
+      route,
+      'onSend',
+      function apimeterOnSend(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        payload: unknown,
+        next: (err: Error | null, payload: unknown) => void,
+      ) {
+        const stream = payload as Readable | null;
+        if (
+          stream !== null &&
+          typeof stream === 'object' &&
+          typeof stream.pipe === 'function' &&
+          !reply.hasHeader('content-length')
+        ) {
+          next(
+            null,
+            pipeline(stream, countingStream(request, 'apimeterResponseBytes'), () => {}),
+          );
+          return;
+        }
+        next(null, payload);
+      },
+    );
   });
 
   // Requests that matched no route (404s, bad URLs) share one endpoint per method, never their raw path.
