@@ -375,7 +375,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
       );
     }
     // Streamed replies carry no Content-Length: count their bytes on the way out. (A 'pipe' listener on
-    // every response instead allocated more per request than this hook's runner: docs/benchmarks.md.)
+    // every response instead measured no cheaper than this hook's runner: docs/benchmarks.md.)
     appendHook(
       route,
       'onSend',
