@@ -48,43 +48,93 @@ const DONE = 2;
 
 /**
  * Client aborts. Fastify's onRequestAbort hook adds a 'close' listener (and a closure) to every
- * request; instead each keep-alive socket gets one listener for its whole life and a short list of
- * its unfinished replies (usually one; more only with pipelining). When the socket closes, every
- * reply still unfinished was aborted by the client.
+ * request; instead each keep-alive socket gets one listener for its whole life and one slot holding
+ * its unfinished reply (a list only when pipelining puts a second one in flight). When the socket
+ * closes, every reply still unfinished was aborted by the client.
  */
-const kInflight = Symbol('apimeter.inflight');
-type TrackedSocket = Socket & { [kInflight]?: FastifyReply[] };
+const kReply = Symbol('apimeter.reply');
+const kMoreReplies = Symbol('apimeter.replies');
+type TrackedSocket = Socket & { [kReply]?: FastifyReply | null; [kMoreReplies]?: FastifyReply[] };
 
-function onSocketClose(this: TrackedSocket): void {
-  const replies = this[kInflight];
-  if (replies === undefined || replies.length === 0) return;
-  for (const reply of replies.splice(0)) {
-    const request = reply.request;
-    const ep = request.apimeterEndpoint;
-    if (ep === null || request.apimeterState !== STARTED) continue;
-    request.apimeterState = DONE;
-    try {
-      const meter = request.apimeterMeter!;
-      meter.end(ep);
-      recordAborted(
-        meter,
-        ep,
-        reply.elapsedTime,
-        requestBytes(request),
-        request.apimeterContext,
-        request.apimeterError,
-      );
-    } catch {
-      // never throw from a socket event
-    }
-  }
+function track(socket: TrackedSocket, reply: FastifyReply): void {
+  const current = socket[kReply];
+  if (current === undefined) {
+    socket.once('close', onSocketClose);
+    socket[kReply] = reply;
+  } else if (current === null) socket[kReply] = reply;
+  else (socket[kMoreReplies] ??= []).push(reply);
 }
 
 function untrack(request: FastifyRequest, reply: FastifyReply): void {
-  const replies = (request.raw.socket as TrackedSocket | null)?.[kInflight];
-  if (replies === undefined) return;
-  const i = replies.indexOf(reply);
-  if (i !== -1) replies.splice(i, 1);
+  const socket = request.raw.socket as TrackedSocket | null;
+  if (socket === null) return;
+  if (socket[kReply] === reply) {
+    socket[kReply] = null;
+    return;
+  }
+  const more = socket[kMoreReplies];
+  if (more === undefined) return;
+  const i = more.indexOf(reply);
+  if (i !== -1) more.splice(i, 1);
+}
+
+function onSocketClose(this: TrackedSocket): void {
+  const first = this[kReply];
+  this[kReply] = null;
+  if (first !== null && first !== undefined) recordAbort(first);
+  const more = this[kMoreReplies];
+  if (more !== undefined) for (const reply of more.splice(0)) recordAbort(reply);
+}
+
+function recordAbort(reply: FastifyReply): void {
+  const request = reply.request;
+  const ep = request.apimeterEndpoint;
+  if (ep === null || request.apimeterState !== STARTED) return;
+  request.apimeterState = DONE;
+  try {
+    const meter = request.apimeterMeter!;
+    meter.end(ep);
+    recordAborted(meter, ep, reply.elapsedTime, requestBytes(request), request.apimeterContext, request.apimeterError);
+  } catch {
+    // never throw from a socket event
+  }
+}
+
+/**
+ * Unmatched requests. Fastify copies an instance's hooks into every route's context and into its
+ * not-found contexts, so the plugin's one instance-level onResponse hook (which records 404s and
+ * warns about routes declared before the plugin) would also run on every matched request. Instead it
+ * takes itself out of a route's context on that route's first answer: from then on a matched request
+ * runs only the route's own hooks, and the not-found contexts (default handler, custom and prefixed
+ * ones, reply.callNotFound()) keep it. The context is Fastify's internal `Symbol(fastify.context)` on
+ * the request; when it cannot be found the hook simply stays everywhere (the cost of a second hook).
+ */
+let routeContextKey: symbol | null | undefined;
+const UNMATCHED_HOOK = 'apimeterOnUnmatched';
+
+function leaveRoute(request: FastifyRequest): void {
+  if (routeContextKey === undefined) {
+    routeContextKey = routeTrimming
+      ? (Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null)
+      : null;
+  }
+  if (routeContextKey === null) return;
+  const context = (request as unknown as Record<symbol, { onResponse?: unknown } | undefined>)[routeContextKey];
+  const hooks = context?.onResponse;
+  if (context === undefined || !Array.isArray(hooks)) return;
+  const kept = (hooks as AnyHook[]).filter((h) => h.name !== UNMATCHED_HOOK && h.name !== `bound ${UNMATCHED_HOOK}`);
+  if (kept.length !== hooks.length) context.onResponse = kept.length === 0 ? null : kept;
+}
+
+let routeTrimming = true;
+
+/**
+ * Tests only: `false` keeps the unmatched hook in every route (what happens when Fastify's internals
+ * are not found), `true` restores the default. Affects plugins whose first request comes later.
+ */
+export function setFastifyRouteTrimming(enabled: boolean): void {
+  routeTrimming = enabled;
+  routeContextKey = undefined;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'SEARCH', 'QUERY', 'PROPFIND']);
@@ -168,14 +218,7 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
         request.apimeterMeter = meter;
         meter.begin(ep);
         const socket = request.raw.socket as TrackedSocket | null;
-        if (socket !== null) {
-          let replies = socket[kInflight];
-          if (replies === undefined) {
-            replies = socket[kInflight] = [];
-            socket.once('close', onSocketClose);
-          }
-          replies.push(reply);
-        }
+        if (socket !== null) track(socket, reply);
       }
       done();
     },
@@ -331,7 +374,8 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
         },
       );
     }
-    // Streamed replies carry no Content-Length: count their bytes on the way out.
+    // Streamed replies carry no Content-Length: count their bytes on the way out. (A 'pipe' listener on
+    // every response instead measured no cheaper than this hook's runner: docs/benchmarks.md.)
     appendHook(
       route,
       'onSend',
@@ -374,10 +418,12 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
       } catch {
         // never fail a request
       }
-    } else if (request.apimeterState === IDLE) {
-      // No route hook ran: a route declared before the plugin, or one refused before its hooks.
+    } else {
       try {
-        noteUnmeasured(request);
+        // No route hook ran: a route declared before the plugin, or one refused before its hooks.
+        if (request.apimeterState === IDLE) noteUnmeasured(request);
+        // A route with several methods, declared before the plugin, keeps it to warn once per method.
+        if (request.apimeterState !== IDLE || !Array.isArray(request.routeOptions.method)) leaveRoute(request);
       } catch {
         // never fail a request
       }
