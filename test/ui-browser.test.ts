@@ -93,6 +93,10 @@ describe('web page in headless Chromium', { skip: chromiumMissing }, () => {
       (await inked(page, '.grid2')).some((n) => n > 50),
       'the charts drew something',
     );
+    // The whole API's series (from /summary), not a few endpoints' lines.
+    const labels = await page.$$eval('.grid2 .u-legend .u-label', (els) => els.map((e) => e.textContent));
+    for (const l of ['requests/s', 'p50', 'p95', 'p99'])
+      assert.ok(labels.includes(l), `legend ${l} in ${labels.join(', ')}`);
     await shot(page, 'overview');
     assert.deepEqual(b.problems, []);
   });

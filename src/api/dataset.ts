@@ -161,14 +161,15 @@ function addSlots(into: Map<number, Tally>, slots: SlotTally[], stepMs: number):
 }
 
 /**
- * One route's data per slot over the dataset's range (all methods merged, or `scope.method`), oldest
- * first, with empty slots filled in. window=all gives the last hour at one-minute resolution.
+ * Data per slot over the dataset's range, oldest first, with empty slots filled in: of one route (all
+ * methods merged, or `scope.method`), or, without `scope.route`, of every endpoint merged (counters added,
+ * sketches merged). window=all gives the last hour at one-minute resolution.
  */
 export async function collectSeries(
   opts: ResolvedOptions,
   spec: RangeSpec,
   data: Dataset,
-  scope: Scope & { route: string },
+  scope: Scope = {},
 ): Promise<{ stepMs: number; points: SlotTally[] }> {
   const { meter } = opts;
   const { rings } = meter;

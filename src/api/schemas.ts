@@ -144,6 +144,10 @@ export const SeriesPoint = z.object({
   apdex: APDEX.describe('Apdex of the slot at the answer’s apdex_t_ms; null without requests'),
 });
 
+export const SummarySeriesPoint = SeriesPoint.extend({
+  rate_per_second: z.number().min(0).describe('count / step_seconds'),
+});
+
 const PerRequest = (unit: string) =>
   z
     .object({ count, min: ms, mean: ms, p50: ms, p90: ms, p95: ms, p99: ms, max: ms })
@@ -304,6 +308,12 @@ export const Summary = z.object({
       .nullable(),
     reason: z.string().nullable().describe('why previous and change are null'),
   }),
+  series: z
+    .object({
+      step_seconds: z.number().min(0),
+      points: z.array(SummarySeriesPoint).describe('oldest first, one per slot, empty slots included'),
+    })
+    .describe('every endpoint merged per slot of the range (counters added, sketches merged, never averaged)'),
 });
 
 const CheckStatus = z.enum(['ok', 'degraded', 'unhealthy', 'insufficient_data']);
@@ -370,6 +380,7 @@ export type EndpointListJson = z.infer<typeof EndpointList>;
 export type EndpointDetailJson = z.infer<typeof EndpointDetail>;
 export type DetailedStatsJson = z.infer<typeof DetailedStats>;
 export type SeriesPointJson = z.infer<typeof SeriesPoint>;
+export type SummarySeriesPointJson = z.infer<typeof SummarySeriesPoint>;
 export type TopEntryJson = z.infer<typeof TopEntry>;
 export type PeriodTotalsJson = z.infer<typeof PeriodTotals>;
 export type SummaryJson = z.infer<typeof Summary>;
@@ -388,6 +399,7 @@ export const COMPONENTS = {
   EndpointList,
   ExceptionInfo,
   SeriesPoint,
+  SummarySeriesPoint,
   DetailedStats,
   EndpointDetail,
   TopEntry,

@@ -5,7 +5,7 @@ import { retentionCutoff } from '../core/history.js';
 import { apdexTOf } from '../core/apdex.js';
 import type { ApdexT } from '../core/apdex.js';
 import { APDEX_PARAM, apdexCountsJson, apdexTargets, overallApdexT } from './apdex.js';
-import { collect } from './dataset.js';
+import { collect, collectSeries } from './dataset.js';
 import type { Dataset } from './dataset.js';
 import { jsonResponse } from './http.js';
 import { integerParam, Query } from './params.js';
@@ -16,7 +16,7 @@ import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import { CHANGE_FIELDS } from './schemas.js';
 import type { PeriodTotalsJson, SummaryJson, TopEntryJson } from './schemas.js';
-import { distributionJson, figuresJson, finite, hasDetail, iso, rangeJson } from './stats.js';
+import { distributionJson, figuresJson, finite, hasDetail, iso, rangeJson, seriesPoint } from './stats.js';
 import type { ResolvedOptions } from './options.js';
 
 const DEFAULT_TOP = 5;
@@ -206,6 +206,10 @@ export const summary: Route = {
       comparison = { previous, change, reason: null };
     }
 
+    // Whole-API series: every endpoint's slots merged per slot (sketches merged, never averaged).
+    const series = await collectSeries(opts, spec, data);
+    const stepSeconds = series.stepMs / 1000;
+
     let inflight = 0;
     for (const r of data.rows) inflight += r.inflight;
     const d = hasDetail(opts.meter.detailed, data.rows) ? detailCounts(totals.tally) : null;
@@ -238,6 +242,13 @@ export const summary: Route = {
           }),
       top: topLists(data, n, apdexTargets(opts, query)),
       comparison,
+      series: {
+        step_seconds: stepSeconds,
+        points: series.points.map((p) => ({
+          ...seriesPoint(p.start, p.tally, stepSeconds, apdexT),
+          rate_per_second: stepSeconds > 0 ? p.tally.count / stepSeconds : 0,
+        })),
+      },
     };
     return { response: jsonResponse(200, body), cacheable: readsHistory(data) };
   },

@@ -31,8 +31,11 @@ export interface HistorySource {
   retainedFrom?(now: number): number;
   /** Every endpoint with data in the range, each with its counters and sketch merged over the range. */
   endpoints(query: HistoryQuery): Promise<HistoryAnswer>;
-  /** One route's data per stored interval, oldest first (empty intervals may be left out). */
-  series(query: HistoryQuery & { route: string }): Promise<HistorySeries>;
+  /**
+   * Data per stored interval, oldest first (empty intervals may be left out): of one route with
+   * `route`, else of every endpoint merged (the whole-API series of `/summary`).
+   */
+  series(query: HistoryQuery): Promise<HistorySeries>;
 }
 
 export interface HistoryQuery {
@@ -120,7 +123,7 @@ export class MemoryHistory implements HistorySource {
     return { from, to, endpoints: [...merged.values()] };
   }
 
-  async series(query: HistoryQuery & { route: string }): Promise<HistorySeries> {
+  async series(query: HistoryQuery): Promise<HistorySeries> {
     const byStart = new Map<number, Tally>();
     for (const i of this.select(query)) {
       let t = byStart.get(i.start);

@@ -85,7 +85,7 @@ export class StoreHistory implements HistorySource {
     };
   }
 
-  async series(query: HistoryQuery & { route: string }): Promise<HistorySeries> {
+  async series(query: HistoryQuery): Promise<HistorySeries> {
     const step = this.options.stepMs;
     const from = Math.floor(query.from / step) * step;
     // Rollup rows only where a point of the answer is at least as wide as they are.

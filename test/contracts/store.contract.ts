@@ -193,6 +193,20 @@ export function storeContract(
         expected.reduce((n, r) => n + r.tally.count, 0),
       );
     }
+    // Without a route: every endpoint (and instance) merged per interval, the whole-API series of /summary.
+    const all = await history.series({ from, to });
+    assert.deepEqual(
+      all.points.map((p) => p.start),
+      [3, 4, 5, 6].map((b) => T0 + b * STEP),
+    );
+    for (const p of all.points) {
+      const expected = rows.filter((r) => r.bucketStart === p.start);
+      assert.equal(
+        p.tally.count,
+        expected.reduce((n, r) => n + r.tally.count, 0),
+      );
+      assert.ok(new Set(expected.map((r) => r.route)).size === ENDPOINTS.length, 'both endpoints in the interval');
+    }
   });
 
   void withStore(

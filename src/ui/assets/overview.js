@@ -1,23 +1,9 @@
-// Overview: summary cards with the previous period's change, request-rate and latency charts of the
-// busiest endpoints, the top lists, and health (checks, exporters and stores, process).
+// Overview: summary cards with the previous period's change, the whole API's request-rate and
+// p50/p95/p99 latency charts (the series of /summary), the top lists, and health (checks, exporters and
+// stores, process).
 import { extent, seconds, timeChart } from './charts.js';
 import { getOk } from './client.js';
-import {
-  detailRequest,
-  endpointLink,
-  endpointName,
-  fill,
-  fmtInt,
-  fmtMs,
-  fmtNum,
-  fmtPct,
-  h,
-  notice,
-  panel,
-  table,
-} from './dom.js';
-
-const CHART_ENDPOINTS = 5;
+import { endpointLink, fill, fmtInt, fmtMs, fmtNum, fmtPct, h, notice, panel, table } from './dom.js';
 
 /** "+12.3 % vs previous", coloured by whether the change is for the worse. */
 function change(comparison, key, higherIsWorse) {
@@ -90,8 +76,8 @@ function health(body) {
 
 export function overviewView(root) {
   const cards = h('div', { className: 'cards', id: 'summary-cards' });
-  const ratePanel = panel('Requests per second, busiest endpoints');
-  const latencyPanel = panel('p95 latency, busiest endpoints');
+  const ratePanel = panel('Requests per second, whole API');
+  const latencyPanel = panel('Latency, whole API');
   const tops = h('div', { className: 'grid3' });
   const healthBox = h('div', {});
   const rangeLine = h('p', { className: 'muted' });
@@ -155,27 +141,18 @@ export function overviewView(root) {
       );
       fill(healthBox, healthBody.error ? notice(healthBody.error, true) : health(healthBody));
 
-      const busiest = (top.by_count ?? []).slice(0, CHART_ENDPOINTS);
-      const details = await Promise.all(
-        busiest.map((e) => getOk(...detailRequest(endpointName(e), { window })).catch(() => null)),
-      );
-      const shown = details.map((d, i) => [busiest[i], d]).filter(([, d]) => d !== null && d.series?.points?.length);
-      if (shown.length === 0) return;
-      const times = shown[0][1].series.points.map((p) => seconds(p.start));
-      const at = (d) => new Map(d.series.points.map((p) => [seconds(p.start), p]));
-      const maps = shown.map(([e, d]) => [e, at(d), d.series.step_seconds]);
-      rate.update(
-        times,
-        maps.map(([e, m, step]) => ({
-          label: endpointName(e),
-          values: times.map((t) => (m.has(t) ? m.get(t).count / step : null)),
-        })),
-        extent(summary.range),
-      );
+      // The whole API per slot: every endpoint merged by the API (sketches merged, never averaged).
+      const points = summary.series?.points ?? [];
+      if (points.length === 0) return;
+      const times = points.map((p) => seconds(p.start));
+      // The first slot may start before the range does (the meter started inside it): show it anyway.
+      const span = extent(summary.range);
+      if (span !== null) span[0] = Math.min(span[0], times[0]);
+      rate.update(times, [{ label: 'requests/s', values: points.map((p) => p.rate_per_second) }], span);
       latency.update(
         times,
-        maps.map(([e, m]) => ({ label: endpointName(e), values: times.map((t) => m.get(t)?.p95 ?? null) })),
-        extent(summary.range),
+        ['p50', 'p95', 'p99'].map((key) => ({ label: key, values: points.map((p) => p[key] ?? null) })),
+        span,
       );
     },
     restyle() {
