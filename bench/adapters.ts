@@ -38,7 +38,7 @@ const result = await runPinned({
   variants: ADAPTER_VARIANTS.filter((v) => only === undefined || only.includes(v.framework)),
   rounds,
   seconds: quick ? 2 : 6,
-  warmUpSeconds: quick ? 1 : 1.5,
+  warmUpSeconds: quick ? 1 : 2,
   log,
 });
 log(table(PINNED_HEADER, pinnedTable(result.rows)));

@@ -33,7 +33,7 @@ export async function runOverhead({ quick, rounds, log }: OverheadOptions): Prom
       variants: FASTIFY_VARIANTS,
       rounds: rounds ?? (quick ? 1 : 5),
       seconds: quick ? 2 : 6,
-      warmUpSeconds: quick ? 1 : 1.5,
+      warmUpSeconds: quick ? 1 : 2,
       serverArgs: (v) => (v.variant === 'exporters' ? [`--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`] : []),
       log,
     });

@@ -155,7 +155,7 @@ function wrk(port: number, seconds: number, connections: number, script: string,
   const args = [
     '-t1',
     `-c${connections}`,
-    `-d${seconds}s`,
+    `-d${Math.max(1, Math.round(seconds))}s`,
     '--latency',
     '-s',
     script,
