@@ -93,11 +93,20 @@ export class RowMerger {
   }
 }
 
-/** {@link SnapshotStore.mergeRows} over a synchronous reader of one range (memory, the SQLite worker). */
-export function mergeRowsOf(query: MergeQuery, read: (range: Range) => Iterable<SnapshotRow>): MergedRow[] {
+/**
+ * {@link SnapshotStore.mergeRows} over a synchronous reader of one range (memory, the SQLite worker).
+ * `fresh`: the reader yields tallies decoded for this call (SQLite), adopted as they are; otherwise
+ * (memory, whose rows are the stored objects) the first of each group is copied.
+ */
+export function mergeRowsOf(
+  query: MergeQuery,
+  read: (range: Range) => Iterable<SnapshotRow>,
+  fresh = false,
+): MergedRow[] {
   const merger = new RowMerger(query);
   for (const range of query.ranges) {
-    for (const r of read(range)) merger.add(r.method, r.route, r.bucketStart, new Tally().merge(r.tally));
+    for (const r of read(range))
+      merger.add(r.method, r.route, r.bucketStart, fresh ? r.tally : new Tally().merge(r.tally));
   }
   return merger.rows();
 }

@@ -117,7 +117,7 @@ export class SqliteEngine {
   mergeRows(q: MergeQuery): string[] {
     // One read transaction: every range sees the same state (a concurrent rollup cannot slip between).
     return this.db.transaction(() =>
-      mergeRowsOf(q, (range) => this.iterate({ ...q, ...range })).map((r) =>
+      mergeRowsOf(q, (range) => this.iterate({ ...q, ...range }), true).map((r) =>
         JSON.stringify({ method: r.method, route: r.route, bucketStart: r.bucketStart, tally: r.tally.toJSON() }),
       ),
     )();
