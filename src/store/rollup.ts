@@ -1,4 +1,5 @@
 import { Tally } from '../core/tally.js';
+import type { TallyJSON } from '../core/tally.js';
 import type { SnapshotRow } from './store.js';
 
 /**
@@ -86,6 +87,16 @@ export class RowMerger {
     else g.tally.merge(tally);
   }
 
+  /** {@link add} of a stored row's tally as written by `Tally.toJSON` (decoded once, into its group). */
+  addJSON(method: string, route: string, bucketStart: number, json: TallyJSON): void {
+    const step = this.query.stepMs ?? 1;
+    const start = this.query.by === 'bucket' ? Math.floor(bucketStart / step) * step : bucketStart;
+    const key = this.query.by === 'bucket' ? start : `${method} ${route}`;
+    const g = this.groups.get(key);
+    if (g === undefined) this.groups.set(key, { method, route, bucketStart: start, tally: Tally.fromJSON(json) });
+    else g.tally.mergeJSON(json);
+  }
+
   rows(): MergedRow[] {
     const rows = [...this.groups.values()];
     if (this.query.by === 'bucket') rows.sort((a, b) => a.bucketStart - b.bucketStart);
@@ -93,20 +104,11 @@ export class RowMerger {
   }
 }
 
-/**
- * {@link SnapshotStore.mergeRows} over a synchronous reader of one range (memory, the SQLite worker).
- * `fresh`: the reader yields tallies decoded for this call (SQLite), adopted as they are; otherwise
- * (memory, whose rows are the stored objects) the first of each group is copied.
- */
-export function mergeRowsOf(
-  query: MergeQuery,
-  read: (range: Range) => Iterable<SnapshotRow>,
-  fresh = false,
-): MergedRow[] {
+/** {@link SnapshotStore.mergeRows} over a synchronous reader of one range (memory, the SQLite worker). */
+export function mergeRowsOf(query: MergeQuery, read: (range: Range) => Iterable<SnapshotRow>): MergedRow[] {
   const merger = new RowMerger(query);
   for (const range of query.ranges) {
-    for (const r of read(range))
-      merger.add(r.method, r.route, r.bucketStart, fresh ? r.tally : new Tally().merge(r.tally));
+    for (const r of read(range)) merger.add(r.method, r.route, r.bucketStart, new Tally().merge(r.tally));
   }
   return merger.rows();
 }
