@@ -106,3 +106,40 @@ test('frozen tallies keep odd status codes and huge bucket counts exactly', () =
   for (const x of [t, big]) sameTally(Tally.thaw(x.freeze()), new Tally().merge(x));
   sameTally(Tally.thaw(big.freezeMerged(t.freeze(), 0)), Tally.thaw(t.freeze()).merge(big));
 });
+
+// History reads add each stored row's JSON into its group's tally (Tally.mergeJSON) instead of decoding
+// it first: the result must be the one merging decoded tallies gives, and the counts those we added.
+for (const [name, values] of Object.entries(datasets())) {
+  test(`Tally.mergeJSON equals merging decoded tallies (${name})`, () => {
+    const parts = [new Tally(), new Tally(), new Tally(), new Tally()];
+    let errors = 0;
+    values.forEach((v, i) => {
+      const status = i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200;
+      if (status === 503) errors++;
+      addRequest(parts[i % 4], status, v, i, 2 * i);
+    });
+    const json = parts.map((p) => JSON.parse(JSON.stringify(p.toJSON())));
+    const decoded = new Tally();
+    for (const j of json) decoded.merge(Tally.fromJSON(j));
+    const viaJson = Tally.fromJSON(json[0]);
+    for (const j of json.slice(1)) viaJson.mergeJSON(j);
+    const intoEmpty = new Tally();
+    for (const j of json) intoEmpty.mergeJSON(j);
+    for (const t of [viaJson, intoEmpty]) {
+      sameTally(t, decoded);
+      assert.equal(t.latency.sum, decoded.latency.sum);
+      assert.equal(t.count, values.length);
+      assert.equal(t.statusCodes().get(503) ?? 0, errors);
+      if (values.length > 0) assert.equal(t.c[F.responseBytesMax], 2 * (values.length - 1));
+    }
+  });
+}
+
+test('Tally.mergeJSON refuses malformed data and sketches of another scale', () => {
+  const latency = new Tally().toJSON().latency;
+  assert.throws(() => new Tally().mergeJSON({ c: [1], codes: [200], latency }), TypeError);
+  assert.throws(() => new Tally().mergeJSON({ c: new Array(99).fill(0), codes: [], latency }), TypeError);
+  assert.throws(() => new Tally().mergeJSON({ c: [1], codes: [200, 1], latency: { ...latency, scale: 99 } }), {
+    code: 'APIMETER_ERR_SKETCH_LAYOUT',
+  });
+});

@@ -1,4 +1,5 @@
 import { Tally } from '../core/tally.js';
+import type { TallyJSON } from '../core/tally.js';
 import type { SnapshotRow } from './store.js';
 
 /**
@@ -84,6 +85,16 @@ export class RowMerger {
     // The first tally seen is adopted, not copied: callers hand over freshly decoded tallies.
     if (g === undefined) this.groups.set(key, { method, route, bucketStart: start, tally });
     else g.tally.merge(tally);
+  }
+
+  /** {@link add} of a stored row's tally as written by `Tally.toJSON` (decoded once, into its group). */
+  addJSON(method: string, route: string, bucketStart: number, json: TallyJSON): void {
+    const step = this.query.stepMs ?? 1;
+    const start = this.query.by === 'bucket' ? Math.floor(bucketStart / step) * step : bucketStart;
+    const key = this.query.by === 'bucket' ? start : `${method} ${route}`;
+    const g = this.groups.get(key);
+    if (g === undefined) this.groups.set(key, { method, route, bucketStart: start, tally: Tally.fromJSON(json) });
+    else g.tally.mergeJSON(json);
   }
 
   rows(): MergedRow[] {

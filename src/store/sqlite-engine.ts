@@ -3,7 +3,7 @@ import type { TallyJSON } from '../core/tally.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { RAW_TABLE, ROLLUP_TABLE } from './retention.js';
 import type { RetentionCount } from './retention.js';
-import { mergeRowsOf, ROLLUP_TIERS, rollUp } from './rollup.js';
+import { ROLLUP_TIERS, rollUp, RowMerger } from './rollup.js';
 import type { MergeQuery, Watermarks } from './rollup.js';
 import { COLUMNS, decodeRow, encodeRow, encodeWireRow, READ_COLUMNS } from './row.js';
 import type { RawRow, WireRow } from './row.js';
@@ -18,6 +18,9 @@ export interface WireMergedRow {
 }
 
 const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
+
+/** What a merge reads of each row, in this order. */
+const MERGE_COLUMNS = 'method, endpoint, bucket_start, tally';
 
 /**
  * The SQLite store's synchronous work, on one better-sqlite3 connection. It runs in the store's worker
@@ -89,14 +92,14 @@ export class SqliteEngine {
       .immediate();
   }
 
-  private select(q: RowQuery): BetterSqlite3.Statement {
+  private select(q: RowQuery, columns = READ_COLUMNS): BetterSqlite3.Statement {
     const where = ['bucket_start >= ?', 'bucket_start < ?'];
     if (q.rollup !== undefined) where.push('bucket_seconds = ?');
     if (q.instance !== undefined) where.push('instance = ?');
     if (q.route !== undefined) where.push('endpoint = ?');
     if (q.method !== undefined) where.push('method = ?');
     const table = q.rollup === undefined ? RAW_TABLE : ROLLUP_TABLE;
-    return this.db.prepare(`SELECT ${READ_COLUMNS} FROM ${table} WHERE ${where.join(' AND ')} ORDER BY bucket_start`);
+    return this.db.prepare(`SELECT ${columns} FROM ${table} WHERE ${where.join(' AND ')} ORDER BY bucket_start`);
   }
 
   private params(q: RowQuery): (string | number)[] {
@@ -113,14 +116,31 @@ export class SqliteEngine {
     for (const raw of this.select(q).iterate(...this.params(q))) yield decodeRow(raw as RawRow);
   }
 
-  /** Merged rows, each a JSON string of a {@link WireMergedRow} (strings cross threads cheaply). */
+  /**
+   * Merged rows, each a JSON string of a {@link WireMergedRow} (strings cross threads cheaply). Rows
+   * are read as arrays of the four columns the merge needs, and each stored tally is parsed and added
+   * into its group's tally (`Tally.mergeJSON`) without building a tally per row: a 30-day SLO reads
+   * about 100 rows per endpoint.
+   */
   mergeRows(q: MergeQuery): string[] {
     // One read transaction: every range sees the same state (a concurrent rollup cannot slip between).
-    return this.db.transaction(() =>
-      mergeRowsOf(q, (range) => this.iterate({ ...q, ...range })).map((r) =>
-        JSON.stringify({ method: r.method, route: r.route, bucketStart: r.bucketStart, tally: r.tally.toJSON() }),
-      ),
-    )();
+    return this.db.transaction(() => {
+      const merger = new RowMerger(q);
+      for (const range of q.ranges) {
+        const rq = { ...q, ...range };
+        const rows = this.select(rq, MERGE_COLUMNS)
+          .raw(true)
+          .iterate(...this.params(rq));
+        for (const [method, route, start, tally] of rows as Iterable<[string, string, number, string]>) {
+          merger.addJSON(method, route, Number(start), JSON.parse(tally) as TallyJSON);
+        }
+      }
+      return merger
+        .rows()
+        .map((r) =>
+          JSON.stringify({ method: r.method, route: r.route, bucketStart: r.bucketStart, tally: r.tally.toJSON() }),
+        );
+    })();
   }
 
   newestBucketEnd(instance?: string): number {
