@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { CHROMIUM, openBrowser } from '../test/helpers/browser.js';
 import { startUiServer, TOKEN } from '../test/helpers/ui-server.js';
+import { loadAssets } from '../src/ui/assets.js';
 import { median } from './lib.js';
 
 // Code run inside the page by page.waitForFunction(): the browser's globals, untyped here.
@@ -16,20 +17,8 @@ declare const document: any; // eslint-disable-line @typescript-eslint/no-explic
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean' } } });
 const runs = values.quick ? 2 : Number(values.runs);
 const UI = '/api/v2/metrics/ui';
-const ASSETS = [
-  'style.css',
-  'login.js',
-  'app.js',
-  'dom.js',
-  'client.js',
-  'charts.js',
-  'overview.js',
-  'endpoints.js',
-  'endpoint.js',
-  'alerts.js',
-  'uplot.js',
-  'uplot.css',
-];
+// Every file the page loads, as the API serves them.
+const ASSETS = [...loadAssets().keys()];
 
 const server = await startUiServer(1000);
 const login = await fetch(`${server.base}${UI}/login`, {
