@@ -197,6 +197,7 @@ for (const adapter of ADAPTERS) {
       req.on('error', () => {});
       // Aborted once the request is being handled (a loaded machine may take a while to get it there).
       assert.ok(await until(() => inflight() === 1), 'the second request reached the handler');
+      await sleep(SLOW_MS / 4); // mid-handler: the abort's latency must lie between start and the handler's end
       req.destroy();
       assert.ok(await until(() => snap('GET /slow')?.statusCodes['499'] === 1), 'the abort is recorded');
       await sleep(SLOW_MS * 1.5); // past the handler's end: a late second record would show
