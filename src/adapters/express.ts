@@ -7,6 +7,7 @@ import { isValidationError } from '../core/outcome.js';
 import type { ValidationTest } from '../core/outcome.js';
 import { RouteEndpoints } from '../routing/endpoint-resolver.js';
 import { routeTemplate } from '../routing/express-paths.js';
+import type { Dialect } from '../routing/express-paths.js';
 import { tidyTemplate } from '../routing/template-syntax.js';
 import {
   consumes,
@@ -34,6 +35,11 @@ export interface ApimeterExpressOptions {
   meter: Meter;
   /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
   isValidationError?: ValidationTest;
+  /**
+   * The app the middleware is mounted on: its routes are in the inventory from start-up (without it,
+   * from the app's first request).
+   */
+  app?: unknown;
 }
 
 interface RouteInfo {
@@ -194,6 +200,53 @@ class ExpressAdapter {
     return null;
   }
 
+  private readonly inventoried = new WeakSet<ExpressApp>();
+  private lastApp: ExpressApp | null = null;
+
+  /**
+   * Lists `app`'s routes in the inventory whenever it is read (routes are usually added after the
+   * middleware): once per app, from its first request or the `app` option.
+   */
+  inventory(app: ExpressApp): void {
+    if (app === this.lastApp) return; // the per-request case: one comparison
+    this.lastApp = app;
+    if (this.inventoried.has(app)) return;
+    this.inventoried.add(app);
+    this.meter.declarations.addProvider(() => {
+      const stack = stackOf(app);
+      if (stack !== undefined) this.declareStack(stack, app, dialectOf(stack), '', 0);
+    });
+  }
+
+  /** Declares every route under `stack`, with the templates {@link analyse} gives their requests. */
+  private declareStack(stack: Layer[], app: ExpressApp, dialect: Dialect, prefix: string, depth: number): void {
+    if (depth > MAX_DEPTH) return;
+    for (const layer of stack) {
+      const route = layer.route;
+      if (route !== undefined) {
+        const template = tidyTemplate(prefix + routeTemplate(route.path, dialect));
+        const methods = (route as { methods?: Record<string, unknown> }).methods ?? {};
+        for (const [m, on] of Object.entries(methods)) {
+          if (on !== true) continue;
+          this.meter.declare(m === '_all' ? '*' : m.toUpperCase(), template, { source: 'express' });
+        }
+        continue;
+      }
+      const inner = innerStack(layer);
+      const targets: [Layer[], ExpressApp][] = [];
+      if (inner !== undefined) targets.push([inner, app]);
+      else if (isMountedApp(layer)) {
+        for (const sub of this.subApps) {
+          const subStack = sub.parent === app ? stackOf(sub) : undefined;
+          if (subStack !== undefined) targets.push([subStack, sub]);
+        }
+      }
+      for (const mount of targets.length === 0 ? [] : mountsOf(layer)) {
+        for (const [s, a] of targets) this.declareStack(s, a, dialect, prefix + mount.template, depth + 1);
+      }
+    }
+  }
+
   private templateEndpoints(template: string): RouteEndpoints {
     let eps = this.byTemplate.get(template);
     if (eps === undefined) {
@@ -311,9 +364,14 @@ function mark(proto: object, hooked: boolean): void {
  * app.use('/api/v2', apiRouter);
  * app.use(apimeterErrors());               // after the routes, before your error handler
  */
-export const apimeter = ({ meter, isValidationError: isValidation = isValidationError }: ApimeterExpressOptions) => {
+export const apimeter = ({
+  meter,
+  isValidationError: isValidation = isValidationError,
+  app,
+}: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
   const adapter = new ExpressAdapter(meter, isValidation);
+  if (app !== undefined && app !== null && meter.enabled) adapter.inventory(app as ExpressApp);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     let ctx: RequestContext | null = null;
     if (meter.enabled) {
@@ -323,6 +381,7 @@ export const apimeter = ({ meter, isValidationError: isValidation = isValidation
         if (hooked === undefined) hooked = installHooks(r, res);
         const call = adapter.tracker.start(req, res, hooked);
         call.owner = r.app ?? null;
+        if (r.app !== undefined) adapter.inventory(r.app);
         ctx = call.ctx;
       } catch {
         // never fail a request

@@ -12,6 +12,7 @@ import type {
 import fp from 'fastify-plugin';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
+import type { DeclarationMeta } from '../core/declarations.js';
 import { requestContext } from '../core/detail/context.js';
 import type { HeaderReader, RequestContext } from '../core/detail/context.js';
 import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
@@ -255,6 +256,27 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
 
 type AnyHook = (...args: never[]) => void;
 
+/**
+ * What the inventory learns from a route: its schema's `deprecated` and `operationId` (as
+ * @fastify/swagger reads them). Null for the HEAD route Fastify adds to a GET (same url and handler).
+ */
+function declarationOf(route: RouteOptions, getHandlers: Map<string, unknown>): DeclarationMeta | null {
+  try {
+    const method = route.method;
+    if (method === 'GET' || (Array.isArray(method) && method.includes('GET'))) {
+      if (getHandlers.size < 100_000) getHandlers.set(route.url, route.handler);
+    } else if (method === 'HEAD' && getHandlers.get(route.url) === route.handler) return null;
+    const schema = route.schema as { deprecated?: unknown; operationId?: unknown } | undefined;
+    return {
+      source: 'fastify',
+      deprecated: schema?.deprecated === true,
+      operationId: typeof schema?.operationId === 'string' ? schema.operationId : undefined,
+    };
+  } catch {
+    return { source: 'fastify' };
+  }
+}
+
 /** Adds our hook after the route's own ones (route options take a function or an array). */
 function appendHook(route: RouteOptions, name: string, hook: AnyHook): void {
   const slots = route as unknown as Record<string, unknown>;
@@ -330,6 +352,8 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     });
   }
 
+  /** The handler of each GET url: the HEAD route Fastify exposes for a GET shares it. */
+  const getHandlers = new Map<string, unknown>();
   fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) seen.add(`${method.toUpperCase()} ${route.url}`);
@@ -337,8 +361,10 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     const byMethod: Record<string, EndpointStats> = {};
     let single: EndpointStats | null = null;
     let hasBody = false;
+    const meta = declarationOf(route, getHandlers);
     for (const method of methods) {
-      const ep = meter.endpoint(method, template);
+      // Declared (the inventory lists it from now on), except the HEAD route Fastify adds to each GET.
+      const ep = meta === null ? meter.endpoint(method, template) : meter.declare(method, template, meta);
       if (ep === null) continue;
       byMethod[method.toUpperCase()] = ep;
       single = ep;

@@ -17,6 +17,11 @@ export interface ApimeterHonoOptions {
   meter: Meter;
   /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
   isValidationError?: ValidationTest;
+  /**
+   * The app (`new Hono()`): its routes (`app.routes`) are listed in the inventory, called or not. Without
+   * it, Hono gives middleware no way to see the routes, and the inventory lists none.
+   */
+  app?: { routes: readonly RouterRoute[] };
 }
 
 /** Hono's record of a registered handler (`hono/route`'s matchedRoutes entries). */
@@ -120,11 +125,22 @@ class WebCall {
 export const apimeter = ({
   meter,
   isValidationError: isValidation = isValidationError,
+  app,
 }: ApimeterHonoOptions): MiddlewareHandler => {
   if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
   const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
   const byTemplate = new Map<string, RouteEndpoints>();
   const tracker = new NodeTracker(meter, isValidation, null);
+  if (app !== undefined && meter.enabled) {
+    // Read when the inventory is asked for: routes are added after the middleware.
+    meter.declarations.addProvider(() => {
+      for (const r of app.routes) {
+        if (r.handler === middleware || !isRoute(r)) continue;
+        const method = r.method === 'ALL' ? '*' : r.method.toUpperCase();
+        meter.declare(method, honoTemplate(r.path), { source: 'hono' });
+      }
+    });
+  }
 
   const endpointsOf = (r: RouterRoute): RouteEndpoints => {
     let eps = byRoute.get(r);
@@ -172,8 +188,9 @@ export const apimeter = ({
       let call: NodeCall | null = null;
       try {
         call = tracker.start(node.incoming, node.outgoing);
-        // Until a catch-all answers, a request no route matched belongs to the unmatched endpoint.
-        call.ep = matched ? ep : meter.unmatched(method, c.req.path);
+        // Until a catch-all answers, a request no route matched belongs to the unmatched endpoint (its
+        // path is read once, by lateEndpoint: the inventory counts each undocumented request once).
+        call.ep = matched ? ep : meter.unmatched(method);
         call.begun = ep !== null;
       } catch {
         if (ep !== null) meter.end(ep);

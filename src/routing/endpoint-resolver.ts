@@ -57,7 +57,10 @@ export class EndpointResolver {
         ? []
         : matcher.routes.map((op) => {
             const eps = new RouteEndpoints(meter, op.template, true);
-            // Reserved now; any-method routes (and HEAD on GET) are declared on first use.
+            // Reserved now and listed in the inventory; any-method routes (and HEAD on GET) get their
+            // endpoints on first use.
+            const meta = { operationId: op.operationId, deprecated: op.deprecated, source: matcher.origin };
+            meter.declare(op.method, op.template, meta);
             if (op.method !== '*') eps.get(op.method);
             return eps;
           });

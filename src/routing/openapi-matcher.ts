@@ -17,6 +17,8 @@ export interface Operation {
   /** Parameter names in order of appearance. */
   readonly params: readonly string[];
   readonly operationId: string | undefined;
+  /** The document marks the operation `deprecated: true` (always false for route tables). */
+  readonly deprecated: boolean;
 }
 
 export interface RouteMatch {
@@ -81,6 +83,7 @@ interface RouteEntry {
   /** What is reported, when it differs from `template`. */
   report?: string;
   operationId?: string;
+  deprecated?: boolean;
 }
 
 interface Capture {
@@ -104,6 +107,8 @@ interface Capture {
  */
 export class RouteMatcher {
   readonly routes: readonly Operation[];
+  /** Where the routes come from: an OpenAPI document or a route table (the inventory's `source`). */
+  origin: 'openapi' | 'routes' = 'routes';
   /** Templates that were declared twice for one method (the first one wins). */
   readonly conflicts: readonly string[];
   private readonly root = new TrieNode();
@@ -147,6 +152,7 @@ export class RouteMatcher {
           template: reported,
           params: Object.freeze(params),
           operationId: entry.operationId,
+          deprecated: entry.deprecated === true,
         });
         routes.push(op);
         byReport.set(key, op);
@@ -171,7 +177,8 @@ export class RouteMatcher {
         const item = resolveRef(doc, rawItem);
         if (item === null || typeof item !== 'object') continue;
         for (const method of HTTP_METHODS) {
-          const op = (item as Record<string, unknown>)[method] as { operationId?: unknown } | undefined;
+          const op = (item as Record<string, unknown>)[method] as
+            { operationId?: unknown; deprecated?: unknown } | undefined;
           if (op === undefined || op === null) continue;
           // Requests carry the base path; it is matched always and reported unless includeBasePath is false.
           const full = base === '' ? path : path === '/' ? base : base + path;
@@ -180,11 +187,14 @@ export class RouteMatcher {
             template: full,
             report: includeBase ? undefined : path,
             operationId: typeof op.operationId === 'string' ? op.operationId : undefined,
+            deprecated: op.deprecated === true,
           });
         }
       }
     }
-    return new RouteMatcher(entries, options);
+    const matcher = new RouteMatcher(entries, options);
+    matcher.origin = 'openapi';
+    return matcher;
   }
 
   /** From a YAML or JSON file (JSON is parsed as JSON, anything else as YAML). */
