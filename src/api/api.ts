@@ -20,6 +20,8 @@ import { summary } from './summary.js';
 import { listAlerts, listRules } from './alerts.js';
 import { listSlos, sloDetail } from './slo.js';
 import { createUi } from './ui.js';
+import { inventory } from './inventory.js';
+import { trackUndocumented } from '../routing/undocumented.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -46,6 +48,7 @@ const ROUTE_NAMES = [
   'alerts/rules',
   'slo',
   'slo/{name}',
+  'inventory',
 ];
 
 type Target =
@@ -82,6 +85,8 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const access = createAccessCheck(opts);
   const monitor = new ProcessMonitor();
   const ui = createUi(opts, access);
+  // The inventory's undocumented candidates: unmatched requests grouped by template from now on.
+  trackUndocumented(meter);
   const cache = new AnswerCache<{ response: ApiResponse; size: number; at: number }>(
     opts.cacheMs,
     opts.cacheEntries,
@@ -102,6 +107,7 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
       return { kind: 'route', name: 'endpoint', route: endpointDetail, endpoint: sub.slice('endpoints/'.length) };
     }
     if (sub === 'summary') return { kind: 'route', name: sub, route: summary };
+    if (sub === 'inventory') return { kind: 'route', name: sub, route: inventory };
     if (sub === 'health') return { kind: 'route', name: sub, route: health };
     if (sub === 'openapi.json') return { kind: 'openapi' };
     if (sub === 'alerts') return { kind: 'route', name: sub, route: listAlerts };

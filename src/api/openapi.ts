@@ -6,6 +6,8 @@ import { listEndpoints } from './list-endpoints.js';
 import type { ResolvedOptions } from './options.js';
 import type { ParamDef } from './params.js';
 import { COMPONENTS } from './schemas.js';
+import { inventory } from './inventory.js';
+import { Inventory } from './inventory-schema.js';
 import { summary } from './summary.js';
 import { alertPaths } from './alerts.js';
 import { sloDetail } from './slo.js';
@@ -18,7 +20,7 @@ let components: Record<string, Json> | undefined;
 export function componentSchemas(): Record<string, Json> {
   if (components !== undefined) return components;
   const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
+  for (const [id, schema] of Object.entries({ ...COMPONENTS, Inventory })) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
     target: 'draft-2020-12',
     uri: (id) => `#/components/schemas/${id}`,
@@ -131,6 +133,21 @@ export function openApiDocument(opts: ResolvedOptions): Json {
         json('Healthy or degraded', 'Health'),
         {
           '503': json('Unhealthy (when metrics_health_fail_on_unhealthy is set)', 'Health'),
+        },
+      ),
+    },
+    [`${p}/inventory`]: {
+      get: operation(
+        'Every declared operation: used, never called, deprecated but called; and undocumented candidates; JSON or CSV',
+        inventory.params,
+        {
+          description: 'The inventory',
+          content: {
+            'application/json': { schema: ref('Inventory') },
+            'text/csv': {
+              schema: { type: 'string', description: 'header row, then one row per operation and candidate' },
+            },
+          },
         },
       ),
     },
