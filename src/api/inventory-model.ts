@@ -4,6 +4,7 @@
  */
 import type { ConsumerShare, DeclaredOperation } from '../core/declarations.js';
 import { OVERFLOW_ROUTE, UNMATCHED_ROUTE } from '../core/record.js';
+import type { InventoryJson } from './inventory-schema.js';
 
 export const INVENTORY_STATUSES = ['deprecated_but_called', 'never_called', 'used', 'undocumented'] as const;
 export type InventoryStatus = (typeof INVENTORY_STATUSES)[number];
@@ -193,9 +194,9 @@ export function inventoryCsvRows(inv: Inventory): (string | number | null)[][] {
   return rows;
 }
 
-/** A Markdown report (the CLI's `--format md`). */
-export function inventoryMarkdown(inv: Inventory, title: string): string {
-  const t = inventoryTotals(inv);
+/** A Markdown report of an `/inventory` answer (the CLI's `--format md`). */
+export function inventoryMarkdown(inv: InventoryJson, title: string): string {
+  const t = inv.totals;
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
   const lines = [
     title,
@@ -211,11 +212,11 @@ export function inventoryMarkdown(inv: Inventory, title: string): string {
         ? ` (${e.consumers.map((c) => `${cell(c.consumer)} ${c.requests}`).join(', ')})`
         : '';
     lines.push(
-      `| ${e.status}${who} | ${e.method} | ${cell(e.route)} | ${cell(e.operationId ?? '')} | ${e.calls} | ${iso(e.lastCalled) ?? ''} |`,
+      `| ${e.status}${who} | ${e.method} | ${cell(e.route)} | ${cell(e.operation_id ?? '')} | ${e.calls} | ${e.last_called ?? ''} |`,
     );
   }
   for (const u of inv.undocumented) {
-    lines.push(`| undocumented | ${u.method} | ${cell(u.template)} |  | ${u.calls} | ${iso(u.lastCalled) ?? ''} |`);
+    lines.push(`| undocumented | ${u.method} | ${cell(u.template)} |  | ${u.calls} | ${u.last_called ?? ''} |`);
   }
   return lines.join('\n') + '\n';
 }

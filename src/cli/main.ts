@@ -22,6 +22,9 @@ Commands:
   report slo [--period 30d] [--format md|json|csv]
                                  SLO budgets and burn rates from the store, as a table
                                  to paste into a review (apimeter report --help)
+  report inventory [--window 30d] (--openapi FILE | --url URL) [--format md|json|csv]
+                                 Used, never-called, deprecated-but-called and undocumented
+                                 endpoints (apimeter report inventory --help)
   export prometheus-rules|grafana|datadog [--out PATH]
                                  Prometheus rules, Grafana and Datadog dashboards from the
                                  metric catalogue and the alert rules (apimeter export --help)

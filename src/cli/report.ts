@@ -11,9 +11,12 @@ import { openStore } from '../store/open.js';
 import { StoreHistory } from '../store/history.js';
 import { bucketSecondsFor } from '../store/snapshot-task.js';
 import type { CliIo } from './alerts.js';
+import { runInventoryReport } from './report-inventory.js';
 
 const USAGE = `Usage: apimeter report slo [--period 30d | --from TIME --to TIME] [--format md|json|csv]
                           [--rules FILE] [--ini FILE]
+       apimeter report inventory [--window 30d] [--format md|json|csv] (--openapi FILE | --url URL)
+                                 (apimeter report inventory --help)
 
 Computes every SLO of the rules file ([alerts] rules_file, or --rules) from the store
 [metrics] api_metrics_store_url names: objective, SLI, error budget left, burn rate and time to
@@ -37,8 +40,9 @@ export async function run(
     io.stdout.write(USAGE + '\n');
     return what === undefined ? 2 : 0;
   }
+  if (what === 'inventory') return runInventoryReport(rest, now, io);
   if (what !== 'slo') {
-    io.stderr.write(`apimeter report: unknown report '${what}'; expected slo\n`);
+    io.stderr.write(`apimeter report: unknown report '${what}'; expected slo or inventory\n`);
     return 2;
   }
   const { values } = parseArgs({
