@@ -51,6 +51,8 @@ interface RouteInfo {
 }
 
 const MAX_DEPTH = 24;
+/** A route with this many methods was declared with app.all() (node knows 30-odd methods). */
+const ALL_METHODS = 20;
 
 /**
  * One middleware instance: resolves Route objects to endpoints, once per Route (and mount, for a router
@@ -226,10 +228,10 @@ class ExpressAdapter {
       if (route !== undefined) {
         const template = tidyTemplate(prefix + routeTemplate(route.path, dialect));
         const methods = (route as { methods?: Record<string, unknown> }).methods ?? {};
-        for (const [m, on] of Object.entries(methods)) {
-          if (on !== true) continue;
-          this.meter.declare(m === '_all' ? '*' : m.toUpperCase(), template, { source: 'express' });
-        }
+        const on = Object.keys(methods).filter((m) => methods[m] === true);
+        // route.all() sets `_all`; app.all() sets every method node knows one by one: both are `*`.
+        if (on.includes('_all') || on.length >= ALL_METHODS) this.meter.declare('*', template, { source: 'express' });
+        else for (const m of on) this.meter.declare(m.toUpperCase(), template, { source: 'express' });
         continue;
       }
       const inner = innerStack(layer);
