@@ -241,6 +241,50 @@ describe('web page in headless Chromium', { skip: chromiumMissing }, () => {
     assert.deepEqual(b.problems, []);
   });
 
+  test('inventory view: never called, deprecated but called, undocumented candidates as text', async () => {
+    const { page } = b;
+    // Junk no route covers: 30 ids under one template.
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => fetch(`${s.base}/items/${i}/junk`).then((r) => r.arrayBuffer())),
+    );
+    await page.goto('about:blank');
+    await page.goto(`${s.base}${UI}#/inventory`);
+    await page.waitForSelector('#inventory-table tbody tr td');
+    const rows = await page.$$eval('#inventory-table tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
+    const row = (name: string) => rows.find((r) => r[1] === name);
+    assert.equal(row('GET /boom')?.[0], 'deprecated but called', JSON.stringify(rows));
+    assert.equal(row('DELETE /items/{id}')?.[0], 'never called');
+    assert.equal(row('DELETE /items/{id}')?.[3], '0');
+    assert.equal(row('GET /items/{id}')?.[0], 'used');
+    assert.equal(row('GET /items/{id}')?.[3], String(s.sent.get('GET /items/:id')));
+    assert.deepEqual(
+      rows.map((r) => r[1]).sort(),
+      ['DELETE /items/{id}', 'GET /boom', 'GET /items/{id}', 'GET /metrics', 'GET /slow/{ms}', 'POST /orders'],
+      'the routes declared (the Prometheus path is a route of the app too)',
+    );
+    const candidates = await page.$$eval('#inventory-undocumented tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
+    assert.ok(
+      candidates.some((c) => c[0] === 'GET' && c[1] === '/items/{id}/junk' && c[2] === '30'),
+      JSON.stringify(candidates),
+    );
+    // The XSS endpoint (recorded without a declaration) is a candidate, shown as text.
+    assert.ok(candidates.some((c) => c[1] === XSS_ROUTE));
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    await page.selectOption('#inventory-status', 'never_called');
+    await page.waitForFunction(() => document.querySelectorAll('#inventory-table tbody tr').length === 2);
+    const never = await page.$$eval('#inventory-table tbody tr td:nth-child(2)', (tds) =>
+      tds.map((td) => td.textContent),
+    );
+    assert.deepEqual(never.sort(), ['DELETE /items/{id}', 'GET /metrics']);
+    assert.match((await page.textContent('#inventory-totals')) ?? '', /never called2/);
+    await shot(page, 'inventory');
+    assert.deepEqual(b.problems, []);
+  });
+
   test('sign out: back to the login page, and the API refuses the old session', async () => {
     const { page, context } = b;
     await page.setViewportSize({ width: 1280, height: 900 });

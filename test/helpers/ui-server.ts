@@ -4,7 +4,7 @@
  * carrying markup (XSS payloads) recorded through the meter.
  */
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { apimeter, apimeterApi } from '../../src/adapters/fastify.js';
 import { createMeter } from '../../src/core/meter.js';
 import type { Meter } from '../../src/core/meter.js';
@@ -51,9 +51,11 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
     await new Promise((r) => setTimeout(r, Number((req.params as { ms: string }).ms)));
     return { slow: true };
   });
-  app.get('/boom', async () => {
+  // Deprecated (the inventory view shows it as deprecated but called), and a route never called.
+  app.get('/boom', { schema: { deprecated: true } as FastifySchema }, async () => {
     throw new Error('order 123 failed for user 456');
   });
+  app.delete('/items/:id', async () => ({ deleted: true }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;

@@ -1,11 +1,12 @@
 // The page: a header (views, time window, live refresh, sign out) and one view at a time, chosen by the
-// URL's hash (#/overview, #/endpoints, #/endpoint/<METHOD route>, #/alerts). Views refresh every few
+// URL's hash (#/overview, #/endpoints, #/endpoint/<METHOD route>, #/inventory, #/alerts). Views refresh every few
 // seconds while the tab is visible.
 import { alertsView } from './alerts.js';
 import { logout } from './client.js';
 import { h, notice } from './dom.js';
 import { endpointView } from './endpoint.js';
 import { endpointsView } from './endpoints.js';
+import { inventoryView } from './inventory.js';
 import { overviewView } from './overview.js';
 
 const REFRESH_MS = 5000;
@@ -22,6 +23,7 @@ const WINDOWS = [
 const VIEWS = [
   ['overview', 'Overview'],
   ['endpoints', 'Endpoints'],
+  ['inventory', 'Inventory'],
   ['alerts', 'Alerts & SLOs'],
 ];
 
@@ -60,11 +62,17 @@ let running = false;
 function route() {
   const hash = location.hash.replace(/^#\/?/, '');
   if (hash.startsWith('endpoint/')) return { id: 'endpoint', arg: decodeURIComponent(hash.slice('endpoint/'.length)) };
-  if (hash === 'endpoints' || hash === 'alerts') return { id: hash };
+  if (hash === 'endpoints' || hash === 'alerts' || hash === 'inventory') return { id: hash };
   return { id: 'overview' };
 }
 
-const FACTORIES = { overview: overviewView, endpoints: endpointsView, endpoint: endpointView, alerts: alertsView };
+const FACTORIES = {
+  overview: overviewView,
+  endpoints: endpointsView,
+  endpoint: endpointView,
+  alerts: alertsView,
+  inventory: inventoryView,
+};
 
 async function refresh() {
   if (current === null || running) return;
