@@ -291,7 +291,7 @@ function banner(demo: RunningDemo, opts: DemoOptions): string {
   return [
     'apimeter demo: an Airflow-shaped API on Fastify + SQLite, measured by apimeter',
     `  API         ${demo.url}/api/v2/dags`,
-    `  metrics API ${demo.metricsUrl}/summary  (also /endpoints, /endpoints/{endpoint}, /health, /openapi.json)`,
+    `  metrics API ${demo.metricsUrl}/summary  (also /endpoints, /endpoints/{endpoint}, /inventory, /health, /openapi.json)`,
     `  web page    ${demo.metricsUrl}/ui  (sign in with the token)`,
     `  token       ${shownToken}`,
     `  try         curl -H "Authorization: Bearer ${curlToken}" '${demo.metricsUrl}/endpoints?window=5m&limit=5'`,

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifySchema } from 'fastify';
 import type { DemoDb, DagRun } from './db.js';
 import type { Latency } from './latency.js';
 
@@ -106,6 +106,20 @@ export const apiRoutes: FastifyPluginAsync<RoutesOptions> = async function apiRo
       return db.patchDag(req.params.dag_id, req.body);
     },
   );
+
+  // Deprecated (clients should read /dags/{dag_id}): the inventory shows who still calls it.
+  app.get<{ Params: DagParams }>(
+    '/dags/:dag_id/details',
+    { schema: { deprecated: true, operationId: 'get_dag_details' } as FastifySchema },
+    async (req, reply) => {
+      await latency.wait('getDag');
+      void reply.header('deprecation', 'true');
+      return dagOr404(db, req.params.dag_id);
+    },
+  );
+
+  // Declared, never called by the traffic generator: the inventory's never_called.
+  app.get('/pools', async () => ({ pools: [{ name: 'default_pool', slots: 128 }], total_entries: 1 }));
 
   await app.register(dagRunRoutes, { ...opts, prefix: '/dags/:dag_id/dagRuns' });
   await app.register(monitorRoutes, { ...opts, prefix: '/monitor' });

@@ -172,7 +172,7 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
 
   // [weight, scenario]; weights sum to 100, so each is roughly a percentage of the mix.
   const mix: [number, () => Promise<unknown>][] = [
-    [14, listDags],
+    [12, listDags],
     [14, () => withDag((dag) => call('GET', `/dags/${enc(dag)}`))],
     [3, () => withDag((dag) => call('PATCH', `/dags/${enc(dag)}`, { is_paused: random() < 0.5 }))],
     [1, () => withDag((dag) => call('PATCH', `/dags/${enc(dag)}`, pick([{ is_paused: 'maybe' }, {}, [1, 2]])))],
@@ -204,8 +204,12 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
     [5, () => withTask((t, prefix) => call('GET', `${prefix}/logs/${1 + Math.floor(random() * t.tries)}`))],
     [6, () => call('GET', '/monitor/health')],
     [2, () => call('GET', '/version')],
+    // The deprecated operation, still called by an old client.
+    [2, () => withDag((dag) => call('GET', `/dags/${enc(dag)}/details`))],
     [2, () => call('GET', `/dags/no_such_dag_${Math.floor(random() * 1000)}`)],
-    [3, () => call('GET', opts.baseUrl + pick(UNKNOWN_PATHS))],
+    [2, () => call('GET', opts.baseUrl + pick(UNKNOWN_PATHS))],
+    // Undocumented paths with ids: the inventory groups them under one template.
+    [1, () => call('GET', `/dags/${100 + Math.floor(random() * 100_000)}/tasks`)],
     [1, () => withRun((dag, run) => listTaskInstances(dag, run, 2 + Math.floor(random() * 8)))],
   ];
   const totalWeight = mix.reduce((s, [w]) => s + w, 0);

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseCli, startDemo } from '../demo/main.js';
 import type { DemoOptions, RunningDemo } from '../demo/main.js';
 import type { EndpointDetailJson, EndpointListJson, EndpointStatsJson, SummaryJson } from '../src/api/index.js';
+import type { InventoryJson } from '../src/api/inventory-schema.js';
 
 // Deterministic demo: no artificial delay, no injected faults, no console output, no ini/env config.
 const QUIET: DemoOptions = {
@@ -137,6 +138,34 @@ describe('demo API measured over real HTTP (traffic off)', () => {
     assert.match(
       await prom.text(),
       /^http_server_requests_total\{method="GET",route="\/api\/v2\/dags",status_class="2xx"\} 20$/m,
+    );
+  });
+  test('/inventory: never called, deprecated but called and undocumented, as sent', async () => {
+    for (let i = 0; i < 2; i++) assert.equal(await send(`${demo.url}/api/v2/dags/tutorial/details`), 200);
+    // Sent by before(): 20 lists, 5 unknown DAGs, 3 bad patches, 1 log read, 7 unknown paths.
+    const inv = await getJson<InventoryJson>(demo, '/inventory?window=all');
+    const entry = (key: string) => {
+      const e = inv.endpoints.find((x) => `${x.method} ${x.route}` === key);
+      assert.ok(e, `${key} not in the inventory`);
+      return e;
+    };
+    assert.equal(entry('GET /api/v2/dags/{dag_id}/details').status, 'deprecated_but_called');
+    assert.equal(entry('GET /api/v2/dags/{dag_id}/details').calls, 2);
+    assert.equal(entry('GET /api/v2/dags/{dag_id}/details').operation_id, 'get_dag_details');
+    assert.equal(entry('GET /api/v2/pools').status, 'never_called');
+    assert.equal(entry('GET /api/v2/dags').calls, 20);
+    assert.equal(entry('GET /api/v2/dags/{dag_id}').status, 'used');
+    assert.equal(entry('PATCH /api/v2/dags/{dag_id}').calls, 3);
+    assert.equal(entry('GET /api/v2/monitor/health').status, 'never_called');
+    assert.equal(inv.totals.used, 4);
+    assert.equal(inv.totals.deprecated_but_called, 1);
+    assert.deepEqual(
+      inv.undocumented.map((u) => [u.method, u.template, u.calls]),
+      [['GET', '/nope/{id}', 7]],
+    );
+    assert.ok(
+      inv.endpoints.every((e) => !e.route.startsWith('/api/v2/metrics')),
+      'the metrics API is excluded',
     );
   });
 });
