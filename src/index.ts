@@ -17,6 +17,7 @@ export type { ApimeterConfig, ApimeterOptions } from './core/config.js';
 export { createStats, NoopStatsBackend, MemoryStatsBackend } from './core/stats.js';
 export type { Stats, StatsBackend } from './core/stats.js';
 export type { ComponentHealth, HealthSource } from './core/health.js';
+export type { ConsumerShare, DeclarationMeta, DeclaredOperation, TopConsumers } from './core/declarations.js';
 export { windowTally, endpointSnapshot, summarize } from './core/query.js';
 export { Tally, statusClassOf } from './core/tally.js';
 export { Counters, Counts, countsOf, readCounts, STATUS_CLASSES, statusClassLabel } from './core/counts.js';

@@ -23,6 +23,12 @@ import { apimeter as expressApimeter } from '../src/adapters/express.js';
 import { apimeter as honoApimeter } from '../src/adapters/hono.js';
 import { apimeter as nodeApimeter } from '../src/adapters/node.js';
 import { createMeter } from '../src/core/meter.js';
+import { ManualClock } from '../src/core/clock.js';
+import { ErrorKind } from '../src/core/record.js';
+import { MemoryHistory } from '../src/core/history.js';
+import { SILENT } from '../src/alerts/anomaly.js';
+import { compileRules } from '../src/alerts/rules.js';
+import { startAlerts } from '../src/alerts/start.js';
 import type { Meter } from '../src/core/meter.js';
 import { LATENCY_SKETCH, Sketch } from '../src/core/sketch.js';
 import { statusClassOf, Tally } from '../src/core/tally.js';
@@ -510,5 +516,62 @@ describe('apimeter report inventory', () => {
     const neither = io();
     assert.equal(await reportCli(['inventory', '--ini', ini], NOW, neither.io), 2);
     assert.match(neither.out.stderr, /--openapi FILE .* or --url URL/);
+  });
+});
+
+describe('went silent: declared endpoints feed the traffic_anomaly signal', () => {
+  test('a declared route with steady traffic on past days and none now is 99 (silent)', async () => {
+    const MIN = 60_000;
+    const HOUR = 60 * MIN;
+    const DAY = 24 * HOUR;
+    const NOW = Date.parse('2025-06-10T14:20:00Z');
+    const hour = Math.floor(NOW / HOUR) * HOUR;
+    const history = new MemoryHistory(HOUR);
+    const indexer = new Sketch(LATENCY_SKETCH);
+    const steady = () => {
+      const t = new Tally();
+      for (let i = 0; i < 3600; i++) t.add(200, statusClassOf(200), -1, 20, indexer.indexOf(20), -1, -1);
+      return t;
+    };
+    for (let d = 1; d <= 7; d++) {
+      history.add(hour - d * DAY, 'GET', '/orders/{id}', steady());
+      history.add(hour - d * DAY, 'POST', '/orders', steady());
+    }
+    const clock = new ManualClock(NOW - 40 * MIN);
+    const meter = createMeter({ iniPath: false, env: {}, clock });
+    // The node adapter's route table: both declared from start-up, in the inventory.
+    nodeApimeter(() => undefined, { meter, routes: ['GET /orders/{id}', 'POST /orders'] });
+    assert.deepEqual(
+      meter.declarations.list().map((d) => `${d.method} ${d.route}`),
+      ['GET /orders/{id}', 'POST /orders'],
+    );
+    // POST /orders was called after start-up, then stopped 20 minutes ago; GET /orders/{id} never was.
+    const post = meter.endpoint('POST', '/orders')!;
+    for (let m = 40; m > 20; m--) {
+      clock.set(NOW - m * MIN);
+      for (let i = 0; i < 60; i++) meter.record(post, 200, 20, -1, -1, ErrorKind.None);
+    }
+    clock.set(NOW);
+    const rules = compileRules(
+      { rules: [{ name: 'Silent', signal: 'traffic_anomaly', window: '15m', above: 6, min_requests: 50 }] },
+      {
+        defaultRules: false,
+        errorRateThreshold: 0.05,
+        p95ThresholdMs: 1000,
+        authFailureThreshold: 0.2,
+        anomalyThreshold: 6,
+        anomalyMinRequests: 50,
+      },
+    );
+    const alerts = startAlerts(meter, { rules, history, intervalSeconds: 0 });
+    try {
+      await alerts.evaluateNow();
+      const byEndpoint = new Map(alerts.instances().map((i) => [i.endpoint, i]));
+      assert.equal(byEndpoint.get('GET /orders/{id}')?.value, SILENT, 'declared, never called since start-up');
+      assert.equal(byEndpoint.get('POST /orders')?.value, SILENT, 'called, then silent for the window');
+      assert.equal(byEndpoint.get('POST /orders')?.state, 'firing');
+    } finally {
+      await alerts.close();
+    }
   });
 });

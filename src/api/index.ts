@@ -8,6 +8,8 @@ export type { HistorySource, HistoryQuery, HistoryAnswer, HistoryEndpoint, Histo
 export { componentSchemas } from './openapi.js';
 export { COLUMNS, DETAIL_COLUMNS } from './columns.js';
 export { csvCell, toCsv } from '../core/csv.js';
+export { Inventory } from './inventory-schema.js';
+export type { InventoryJson } from './inventory-schema.js';
 export {
   Distribution,
   SizeStats,
