@@ -167,6 +167,11 @@ describe('demo API measured over real HTTP (traffic off)', () => {
       inv.endpoints.every((e) => !e.route.startsWith('/api/v2/metrics')),
       'the metrics API is excluded',
     );
+    assert.deepEqual(
+      inv.endpoints.filter((e) => e.method === 'HEAD'),
+      [],
+      "Fastify's automatic HEAD routes are not declarations",
+    );
   });
 });
 

@@ -123,6 +123,13 @@ describe('inventory: Fastify', () => {
       ok,
     );
     app.get('/api/v2/pools', ok);
+    // A prefixed '/' route: Fastify registers its HEAD twin with a trailing slash, still not listed.
+    await app.register(
+      async (runs) => {
+        runs.get('/', ok);
+      },
+      { prefix: '/api/v2/runs' },
+    );
     await app.register(apimeterApi, { meter, prefix: P, authorize: () => true, cacheSeconds: 0 });
     meter.declarations.setTopConsumers((endpoint) =>
       endpoint === 'GET /api/v2/legacy/dags/{dag_id}' ? [{ consumer: 'team-a', requests: 2 }] : [],
@@ -139,6 +146,7 @@ describe('inventory: Fastify', () => {
         'DELETE /api/v2/dags/{dag_id}': ['never_called', 0],
         'GET /api/v2/legacy/dags/{dag_id}': ['never_called', 0],
         'GET /api/v2/pools': ['never_called', 0],
+        'GET /api/v2/runs': ['never_called', 0],
       });
       assert.equal(byKey(first).get('GET /api/v2/dags')!.operation_id, 'get_dags');
       assert.deepEqual(byKey(first).get('GET /api/v2/dags')!.sources, ['fastify']);
@@ -162,6 +170,7 @@ describe('inventory: Fastify', () => {
         'DELETE /api/v2/dags/{dag_id}': ['never_called', 0],
         'GET /api/v2/legacy/dags/{dag_id}': ['deprecated_but_called', 2],
         'GET /api/v2/pools': ['never_called', 0],
+        'GET /api/v2/runs': ['never_called', 0],
       });
       const legacy = byKey(inv).get('GET /api/v2/legacy/dags/{dag_id}')!;
       assert.deepEqual(legacy.consumers, [{ consumer: 'team-a', requests: 2 }]);
@@ -169,7 +178,7 @@ describe('inventory: Fastify', () => {
       assert.equal(byKey(inv).get('GET /api/v2/dags')!.consumers, null, 'consumers asked only for deprecated ones');
       assert.deepEqual(
         { ...inv.totals },
-        { declared: 6, used: 3, never_called: 2, deprecated_but_called: 1, undocumented: inv.undocumented.length },
+        { declared: 7, used: 3, never_called: 3, deprecated_but_called: 1, undocumented: inv.undocumented.length },
       );
       checkJunk(inv);
       assert.equal(inv.undocumented.length, 2, JSON.stringify(inv.undocumented));
@@ -179,6 +188,7 @@ describe('inventory: Fastify', () => {
       assert.deepEqual(only.endpoints.map((e) => `${e.method} ${e.route}`).sort(), [
         'DELETE /api/v2/dags/{dag_id}',
         'GET /api/v2/pools',
+        'GET /api/v2/runs',
       ]);
       assert.deepEqual(only.undocumented, []);
       const csv = await get(`${base}${P}/inventory?format=csv`);

@@ -260,12 +260,17 @@ type AnyHook = (...args: never[]) => void;
  * What the inventory learns from a route: its schema's `deprecated` and `operationId` (as
  * @fastify/swagger reads them). Null for the HEAD route Fastify adds to a GET (same url and handler).
  */
-function declarationOf(route: RouteOptions, getHandlers: Map<string, unknown>): DeclarationMeta | null {
+function declarationOf(
+  route: RouteOptions,
+  template: string,
+  getHandlers: Map<string, unknown>,
+): DeclarationMeta | null {
   try {
     const method = route.method;
     if (method === 'GET' || (Array.isArray(method) && method.includes('GET'))) {
-      if (getHandlers.size < 100_000) getHandlers.set(route.url, route.handler);
-    } else if (method === 'HEAD' && getHandlers.get(route.url) === route.handler) return null;
+      if (getHandlers.size < 100_000) getHandlers.set(template, route.handler);
+      // By template: a prefixed '/' route's HEAD twin is registered with a trailing slash.
+    } else if (method === 'HEAD' && getHandlers.get(template) === route.handler) return null;
     const schema = route.schema as { deprecated?: unknown; operationId?: unknown } | undefined;
     return {
       source: 'fastify',
@@ -352,7 +357,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     });
   }
 
-  /** The handler of each GET url: the HEAD route Fastify exposes for a GET shares it. */
+  /** The handler of each GET template: the HEAD route Fastify exposes for a GET shares it. */
   const getHandlers = new Map<string, unknown>();
   fastify.addHook('onRoute', function apimeterOnRoute(route: RouteOptions) {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -361,7 +366,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     const byMethod: Record<string, EndpointStats> = {};
     let single: EndpointStats | null = null;
     let hasBody = false;
-    const meta = declarationOf(route, getHandlers);
+    const meta = declarationOf(route, template, getHandlers);
     for (const method of methods) {
       // Declared (the inventory lists it from now on), except the HEAD route Fastify adds to each GET.
       const ep = meta === null ? meter.endpoint(method, template) : meter.declare(method, template, meta);
