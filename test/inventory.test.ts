@@ -42,6 +42,8 @@ import { get, schemaValidator, serveApi } from './helpers/api.js';
 import type { Served } from './helpers/api.js';
 
 const P = '/api/v2/metrics';
+/** A consumer id a spreadsheet would run, with a comma and a quote: escaped in CSV like every string. */
+const EVIL = '=HYPERLINK("http://x.example","a,b")';
 const AIRFLOW = new URL('./fixtures/airflow-v2-openapi.yaml', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'apimeter-inventory-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,7 +134,7 @@ describe('inventory: Fastify', () => {
     );
     await app.register(apimeterApi, { meter, prefix: P, authorize: () => true, cacheSeconds: 0 });
     meter.declarations.setTopConsumers((endpoint) =>
-      endpoint === 'GET /api/v2/legacy/dags/{dag_id}' ? [{ consumer: 'team-a', requests: 2 }] : [],
+      endpoint === 'GET /api/v2/legacy/dags/{dag_id}' ? [{ consumer: EVIL, requests: 2 }] : [],
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -173,7 +175,7 @@ describe('inventory: Fastify', () => {
         'GET /api/v2/runs': ['never_called', 0],
       });
       const legacy = byKey(inv).get('GET /api/v2/legacy/dags/{dag_id}')!;
-      assert.deepEqual(legacy.consumers, [{ consumer: 'team-a', requests: 2 }]);
+      assert.deepEqual(legacy.consumers, [{ consumer: EVIL, requests: 2 }]);
       assert.equal(legacy.operation_id, 'get_dag_legacy');
       assert.equal(byKey(inv).get('GET /api/v2/dags')!.consumers, null, 'consumers asked only for deprecated ones');
       assert.deepEqual(
@@ -195,11 +197,13 @@ describe('inventory: Fastify', () => {
       assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
       const lines = csv.text.trimEnd().split('\r\n');
       assert.equal(lines[0], 'status,method,route,operation_id,deprecated,calls,last_called,sources,consumers');
-      assert.ok(
-        lines.some((l) =>
-          /^deprecated_but_called,GET,\/api\/v2\/legacy\/dags\/\{dag_id\},get_dag_legacy,true,2,/.test(l),
-        ),
+      const legacyLine = lines.find((l) => l.startsWith('deprecated_but_called,'));
+      assert.match(
+        legacyLine ?? '',
+        /^deprecated_but_called,GET,\/api\/v2\/legacy\/dags\/\{dag_id\},get_dag_legacy,true,2,/,
       );
+      // The consumer cell: formula-guarded with a leading ', quoted (it holds a comma), quotes doubled.
+      assert.ok(legacyLine!.endsWith(`,fastify,"'=HYPERLINK(""http://x.example"",""a,b"")=2"`), legacyLine);
       assert.ok(
         lines.includes(
           'undocumented,GET,/api/v2/dags/{id}/foo,,false,50,' +
