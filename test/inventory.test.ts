@@ -39,7 +39,6 @@ import { StoreHistory } from '../src/store/history.js';
 import type { SnapshotRow } from '../src/store/store.js';
 import { run as reportCli } from '../src/cli/report.js';
 import { get, schemaValidator, serveApi } from './helpers/api.js';
-import type { Served } from './helpers/api.js';
 
 const P = '/api/v2/metrics';
 /** A consumer id a spreadsheet would run, with a comma and a quote: escaped in CSV like every string. */

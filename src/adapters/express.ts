@@ -373,7 +373,7 @@ export const apimeter = ({
 }: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
   const adapter = new ExpressAdapter(meter, isValidation);
-  if (app !== undefined && app !== null && meter.enabled) adapter.inventory(app as ExpressApp);
+  if (app !== undefined && app !== null && meter.enabled) adapter.inventory(app);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     let ctx: RequestContext | null = null;
     if (meter.enabled) {
