@@ -261,6 +261,7 @@ describe('mounting', () => {
       '/m/endpoints/{endpoint}',
       '/m/summary',
       '/m/health',
+      '/m/inventory',
       '/m/openapi.json',
       '/m/alerts',
       '/m/alerts/rules',
@@ -285,7 +286,8 @@ describe('mounting', () => {
       'end',
     ]);
     assert.deepEqual(names('/m/endpoints/{endpoint}'), ['endpoint', 'method', 'apdex_t_ms', 'window', 'start', 'end']);
-    for (const name of ['EndpointList', 'EndpointDetail', 'Summary', 'Health', 'Problem']) {
+    assert.deepEqual(names('/m/inventory'), ['status', 'format', 'window', 'start', 'end']);
+    for (const name of ['EndpointList', 'EndpointDetail', 'Summary', 'Health', 'Problem', 'Inventory']) {
       assert.ok(name in doc.components.schemas, name);
     }
     api.close();
