@@ -48,10 +48,10 @@ const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
 /** Rows per FETCH of a history or rollup read (~1 MB of day-long tallies). */
 const FETCH_ROWS = 500;
 /**
- * The tally as text: pg would parse JSONB inside its socket handler, all rows of a burst in one turn;
- * as text it is parsed by decodeRow, time-sliced.
+ * The JSON tally (read only for rows without a binary one) as text: pg would parse JSONB inside its
+ * socket handler, all rows of a burst in one turn; as text it is parsed by decodeRow, time-sliced.
  */
-const PG_READ_COLUMNS = READ_COLUMNS.replace(/\btally\b/, 'tally::text AS tally');
+const PG_READ_COLUMNS = READ_COLUMNS.replace(/\bTHEN tally END\b/, 'THEN tally::text END');
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -239,10 +239,11 @@ export class PostgresStore implements SnapshotStore {
       const merger = new RowMerger(q);
       for (const range of q.ranges) {
         const [sql, params] = this.select({ ...q, ...range });
-        await this.cursor(client, sql, params, (raw) => {
-          const r = decodeRow(raw);
-          merger.add(r.method, r.route, r.bucketStart, r.tally);
-        });
+        // As SQLite's merge: each row's binary tally added into its group (Tally.mergeFrozen), the JSON
+        // parsed only for rows written before schema 3; no tally is built per row.
+        await this.cursor(client, sql, params, (raw) =>
+          merger.addStored(raw.method, raw.endpoint, Number(raw.bucket_start), raw.tally_packed, raw.tally),
+        );
       }
       return merger.rows();
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
