@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { createMeter, fileAlertState, startAlerts } from '../src/index.js';
+import { createMeter, startAlerts, storeAlertState } from '../src/index.js';
 import type { AlertEvent, Alerts, Meter, MeterOptions, Notifier } from '../src/index.js';
 import { startPersistence } from '../src/store/persistence.js';
 import type { Persistence } from '../src/store/persistence.js';
@@ -114,11 +114,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       history: persistence?.history,
       rulesFile: opts.rulesFile ?? (meter.config.alertsRulesFile || DEMO_RULES),
       notifiers: [consoleNotifier(log)],
-      // Beside the history: a restart keeps firing alerts firing and pending ones' `for` progress.
-      state:
-        persistence === null || dbPath === ':memory:'
-          ? undefined
-          : fileAlertState(join(dirname(dbPath), 'apimeter-alerts.json')),
+      // In the history store: a restart keeps firing alerts firing and pending ones' `for` progress.
+      state: persistence === null ? undefined : storeAlertState(persistence.store, meter.config.alertsService),
       onError: (error) => log(`alerts: ${error instanceof Error ? error.message : String(error)}`),
     });
   } catch (error) {

@@ -354,6 +354,22 @@ export class PostgresStore implements SnapshotStore {
     );
   }
 
+  async readAlertState(key: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ state: string }>(
+      `SELECT state FROM ${this.table('apimeter_alert_state')} WHERE state_key = $1`,
+      [key],
+    );
+    return rows[0]?.state ?? null;
+  }
+
+  async writeAlertState(key: string, state: string, savedAt: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.table('apimeter_alert_state')} (state_key, saved_at, state) VALUES ($1, $2, $3)
+       ON CONFLICT (state_key) DO UPDATE SET saved_at = EXCLUDED.saved_at, state = EXCLUDED.state`,
+      [key, savedAt, state],
+    );
+  }
+
   /** Connections open now (checked out or idle), as the pool counts them. */
   get connections(): number {
     return this.pool.totalCount;

@@ -253,6 +253,18 @@ export class SqliteEngine {
       .run(cutoff, bucketSeconds, limit).changes;
   }
 
+  readAlertState(key: string): string | null {
+    const row = this.db.prepare('SELECT state FROM apimeter_alert_state WHERE state_key = ?').get(key) as
+      { state: string } | undefined;
+    return row?.state ?? null;
+  }
+
+  writeAlertState(key: string, state: string, savedAt: number): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO apimeter_alert_state (state_key, saved_at, state) VALUES (?, ?, ?)')
+      .run(key, savedAt, state);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

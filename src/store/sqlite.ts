@@ -250,6 +250,14 @@ export class SqliteStore implements SnapshotStore {
     );
   }
 
+  async readAlertState(key: string): Promise<string | null> {
+    return this.call<string | null>('readAlertState', key);
+  }
+
+  async writeAlertState(key: string, state: string, savedAt: number): Promise<void> {
+    await this.call('writeAlertState', key, state, savedAt);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
