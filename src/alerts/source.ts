@@ -220,7 +220,12 @@ export class MeterSource implements WindowReader {
     const split =
       this.history === null ? horizon : Math.floor(Math.min(this.history.persistedUntil(), now) / coarseMs) * coarseMs;
     const liveFrom = Math.max(split, horizon, from, Math.floor(meter.startedAt / coarseMs) * coarseMs);
-    const rows = new Map<string, { endpoint: string; method: string; route: string; tally: Tally; inflight: number }>();
+    // `shared`: the tally is a cached history answer's, handed out read-only until something is added
+    // to it (then copied): an endpoint found in one part only is never copied.
+    const rows = new Map<
+      string,
+      { endpoint: string; method: string; route: string; tally: Tally; inflight: number; shared?: boolean }
+    >();
     if (liveFrom < to) {
       const first = Math.ceil(liveFrom / coarseMs);
       const last = Math.min(Math.ceil(to / coarseMs) - 1, Math.floor(now / coarseMs));
@@ -258,15 +263,24 @@ export class MeterSource implements WindowReader {
         answerFrom = Math.min(answerFrom, answer.from);
         for (const e of answer.endpoints) {
           const row = rows.get(e.endpoint);
-          if (row === undefined) rows.set(e.endpoint, { ...e, tally: new Tally().merge(e.tally) });
-          else row.tally.merge(e.tally);
+          if (row === undefined) rows.set(e.endpoint, { ...e, shared: true });
+          else {
+            if (row.shared === true) {
+              row.tally = new Tally().merge(row.tally);
+              row.shared = false;
+            }
+            row.tally.merge(e.tally);
+          }
         }
       }
       covered += historyTo - Math.max(from, answerFrom);
       begin = Math.min(begin, Math.max(from, answerFrom));
     }
     const source = usedHistory ? (liveFrom < to ? 'memory+history' : 'history') : 'memory';
-    return { from: begin, to, seconds: Math.max(0, covered) / 1000, source, rows: [...rows.values()] };
+    const out: WindowRow[] = [];
+    for (const r of rows.values())
+      out.push({ endpoint: r.endpoint, method: r.method, route: r.route, tally: r.tally, inflight: r.inflight });
+    return { from: begin, to, seconds: Math.max(0, covered) / 1000, source, rows: out };
   }
 
   private historyRange(from: number, to: number): Promise<{ from: number; endpoints: WindowRow[] }> {
