@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { createMeter, fileAlertState, startAlerts } from '../src/index.js';
+import { createMeter, startAlerts, storeAlertState } from '../src/index.js';
 import type { AlertEvent, Alerts, Meter, MeterOptions, Notifier } from '../src/index.js';
 import { startPersistence } from '../src/store/persistence.js';
 import type { Persistence } from '../src/store/persistence.js';
@@ -41,6 +41,8 @@ export interface DemoOptions {
   history?: boolean;
   /** Alert rules and SLOs; default `[alerts] rules_file`, else demo/alerts.yaml. */
   rulesFile?: string;
+  /** Notifiers besides the console's (e.g. createNotifiers of a `notifiers:` list). */
+  notifiers?: readonly Notifier[];
   /** Induce incidents from the traffic generator (a 5xx burst and a latency regression). */
   incident?: { afterSeconds: number; seconds: number; everySeconds?: number };
 }
@@ -113,12 +115,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     alerts = startAlerts(meter, {
       history: persistence?.history,
       rulesFile: opts.rulesFile ?? (meter.config.alertsRulesFile || DEMO_RULES),
-      notifiers: [consoleNotifier(log)],
-      // Beside the history: a restart keeps firing alerts firing and pending ones' `for` progress.
-      state:
-        persistence === null || dbPath === ':memory:'
-          ? undefined
-          : fileAlertState(join(dirname(dbPath), 'apimeter-alerts.json')),
+      notifiers: [consoleNotifier(log), ...(opts.notifiers ?? [])],
+      // In the history store: a restart keeps firing alerts firing and pending ones' `for` progress.
+      state: persistence === null ? undefined : storeAlertState(persistence.store, meter.config.alertsService),
       onError: (error) => log(`alerts: ${error instanceof Error ? error.message : String(error)}`),
     });
   } catch (error) {

@@ -43,7 +43,7 @@ export type { AlertRule, RuleSet, RuleDefaults, Severity, ApdexTarget } from './
 export type { SloDefinition } from './alerts/slo-types.js';
 export type { SloStatus, BurnDownPoint, BurnAlertStatus } from './alerts/slo.js';
 export type { AlertInstance, AlertState } from './alerts/state.js';
-export { fileAlertState, MemoryAlertState } from './alerts/state-store.js';
-export type { AlertStateStore, SavedAlertState } from './alerts/state-store.js';
+export { fileAlertState, MemoryAlertState, storeAlertState } from './alerts/state-store.js';
+export type { AlertStateStore, AlertStateTable, SavedAlertState } from './alerts/state-store.js';
 export { SIGNALS } from './alerts/signals.js';
 export type { SignalName } from './alerts/signals.js';

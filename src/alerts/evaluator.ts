@@ -140,13 +140,16 @@ export class AlertEvaluator {
 
   /** Takes back instances a previous run saved (rules that no longer exist are dropped). */
   async restore(): Promise<number> {
-    this.restored = true;
     const saved = await this.options.state?.load();
+    this.restored = true;
     if (saved == null) return 0;
     let n = 0;
     for (const s of saved.instances) {
       const i = this.rules.findIndex((r) => r.name === s.rule && (r.group === null || r.group === s.endpoint));
       if (i === -1 || (s.state !== 'pending' && s.state !== 'firing' && s.state !== 'resolved')) continue;
+      // Restored late (the store was not readable at first): a saved pending or firing instance is the
+      // older truth and replaces what was evaluated meanwhile; a saved resolved one does not.
+      if (s.state === 'resolved' && this.byRule[i].has(s.endpoint)) continue;
       const inst = newInstance(this.rules[i], s.endpoint, s.since);
       Object.assign(inst, {
         state: s.state,
@@ -164,7 +167,14 @@ export class AlertEvaluator {
   }
 
   private async run(): Promise<AlertEvent[]> {
-    if (!this.restored) await this.restore();
+    if (!this.restored) {
+      try {
+        await this.restore();
+      } catch (error) {
+        // A store not connected yet: evaluate without the saved state, try again next time.
+        this.options.onError?.(error);
+      }
+    }
     const now = this.clock.now();
     const reads = new Map<number, Promise<WindowData>>();
     const read = (ms: number) => {
@@ -229,9 +239,14 @@ export class AlertEvaluator {
     this.stats.evaluations++;
     this.stats.lastEvaluatedAt = now;
     if (events.length > 0) this.deliver(events);
-    if (this.options.state !== undefined) {
+    if (this.options.state !== undefined && this.restored) {
+      // Not before the saved state was read: that would overwrite it with a fresh start.
       const instances = this.instances().map((x) => ({ ...x.instance }));
-      await this.options.state.save({ version: 1, savedAt: now, instances });
+      try {
+        await this.options.state.save({ version: 1, savedAt: now, instances });
+      } catch (error) {
+        this.options.onError?.(error);
+      }
     }
     return events;
   }

@@ -5,6 +5,7 @@ import { formatDuration } from './duration.js';
 import { burnWindows } from './rules.js';
 import type { Severity } from './rules.js';
 import type { SloDefinition } from './slo-types.js';
+import { spanOf } from './source.js';
 import type { WindowData, WindowReader } from './source.js';
 
 /** Good and bad requests of an SLO over some range. Latency SLOs may give fractions (sampled sketches). */
@@ -105,11 +106,24 @@ export function sloWindows(slo: SloDefinition): number[] {
  * `windows` by length for the burn rates.
  */
 export function sloStatus(slo: SloDefinition, period: WindowData, windows: ReadonlyMap<number, WindowData>): SloStatus {
-  const counts = sloCounts(slo, sloTally(slo, period));
+  const tallies = new Map<number, Tally>();
+  for (const [ms, data] of windows) tallies.set(ms, sloTally(slo, data));
+  return sloStatusOf(slo, period, sloTally(slo, period), tallies);
+}
+
+/** {@link sloStatus} from the SLO's merged tallies: the period's (covering `span`) and each window's by length. */
+export function sloStatusOf(
+  slo: SloDefinition,
+  span: Omit<WindowData, 'rows'>,
+  periodTally: Tally,
+  windows: ReadonlyMap<number, Tally>,
+): SloStatus {
+  const period = span;
+  const counts = sloCounts(slo, periodTally);
   const allowed = counts.total * (1 - slo.objective);
   const remaining = allowed - counts.bad;
   const rateOf = new Map<number, number | null>();
-  for (const [ms, data] of windows) rateOf.set(ms, burnRate(slo, sloCounts(slo, sloTally(slo, data))));
+  for (const [ms, t] of windows) rateOf.set(ms, burnRate(slo, sloCounts(slo, t)));
   const burns = burnWindows(slo.periodMs);
   const alerts = burns.map((w) => {
     const long = rateOf.get(w.longMs) ?? null;
@@ -171,6 +185,22 @@ export async function evaluateSlo(
   range?: { from: number; to: number },
 ): Promise<SloStatus> {
   const list = sloWindows(slo);
+  if (range === undefined && source.windowParts !== undefined) {
+    // Nested windows as parts: each part's matching rows merged once, each window the sum of its parts.
+    const parts = await source.windowParts([...list, slo.periodMs], now);
+    const tallies = new Map<number, Tally>();
+    const spans = new Map<number, Omit<WindowData, 'rows'>>();
+    for (const [ms, p] of parts) {
+      const own = p.data === null ? null : sloTally(slo, p.data);
+      const base = p.extends === null ? null : tallies.get(p.extends)!;
+      const baseSpan = p.extends === null ? null : spans.get(p.extends)!;
+      tallies.set(ms, own === null ? base! : base === null ? own : own.merge(base));
+      spans.set(ms, baseSpan === null ? p.data! : p.data === null ? baseSpan : spanOf(baseSpan, p.data));
+    }
+    const windows = new Map<number, Tally>();
+    for (const ms of list) windows.set(ms, tallies.get(ms)!);
+    return sloStatusOf(slo, spans.get(slo.periodMs)!, tallies.get(slo.periodMs)!, windows);
+  }
   if (range === undefined && source.windows !== undefined) {
     // The period and its burn windows are nested (all end now): read together, every stored row once.
     const got = await source.windows([...list, slo.periodMs], now);

@@ -29,12 +29,22 @@ export interface WindowData {
   readonly rows: readonly WindowRow[];
 }
 
+/** One window of {@link MeterSource.windowParts}: whole, or the part it adds to a shorter window ending at the same time. */
+export interface WindowPart {
+  /** Null: nothing beyond the window it extends. */
+  readonly data: WindowData | null;
+  /** The shorter window (ms) this one adds `data` to; null when `data` is the whole window. */
+  readonly extends: number | null;
+}
+
 /** What SLO and burn-down computations read: windows ending now, and any past range. */
 export interface WindowReader {
   window(windowMs: number, now: number): Promise<WindowData>;
   range(from: number, to: number, now: number): Promise<WindowData>;
   /** Several windows ending now at once (nested windows share their reads). */
   windows?(list: readonly number[], now: number): Promise<Map<number, WindowData>>;
+  /** The same as parts (see MeterSource.windowParts); preferred by SLO computations when present. */
+  windowParts?(list: readonly number[], now: number): Promise<Map<number, WindowPart>>;
 }
 
 /** Where a window of `ms` starts: on the hour from a day up (rollups apply), else on the minute. */
@@ -54,13 +64,17 @@ function union(a: WindowData, b: WindowData): WindowData {
       if (r.inflight > held.inflight) rows.set(r.endpoint, { ...held, inflight: r.inflight });
     }
   }
+  return { ...spanOf(a, b), rows: [...rows.values()] };
+}
+
+/** What `a` and `b` (disjoint ranges) cover together, without their rows. */
+export function spanOf(a: Omit<WindowData, 'rows'>, b: Omit<WindowData, 'rows'>): Omit<WindowData, 'rows'> {
   const mixed = a.source !== b.source || a.source === 'memory+history';
   return {
     from: Math.min(a.from, b.from),
     to: Math.max(a.to, b.to),
     seconds: a.seconds + b.seconds,
     source: mixed ? 'memory+history' : a.source,
-    rows: [...rows.values()],
   };
 }
 
@@ -127,20 +141,37 @@ export class MeterSource implements WindowReader {
    */
   async windows(list: readonly number[], now: number, scratch = false): Promise<Map<number, WindowData>> {
     const out = new Map<number, WindowData>();
+    for (const [ms, p] of await this.windowParts(list, now, scratch)) {
+      const base = p.extends === null ? null : out.get(p.extends)!;
+      out.set(ms, base === null ? p.data! : p.data === null ? base : union(base, p.data));
+    }
+    return out;
+  }
+
+  /**
+   * {@link windows} before the nested ones are put together, shortest first: a window the rings hold
+   * whole (`extends` null), or the part of a longer window before the next shorter one it `extends`
+   * (`data` null when it adds nothing). A reader that needs only a merge over matching endpoints (an
+   * SLO) adds the parts up without copying every endpoint's tally once per window.
+   */
+  async windowParts(list: readonly number[], now: number, scratch = false): Promise<Map<number, WindowPart>> {
+    const out = new Map<number, WindowPart>();
     const long: number[] = [];
-    for (const ms of new Set(list)) {
-      if (this.ringWindows && ms <= this.ringSpanMs) out.set(ms, this.ringWindow(ms, now, scratch));
+    for (const ms of [...new Set(list)].sort((a, b) => a - b)) {
+      if (this.ringWindows && ms <= this.ringSpanMs)
+        out.set(ms, { data: this.ringWindow(ms, now, scratch), extends: null });
       else long.push(ms);
     }
-    long.sort((a, b) => a - b);
-    let acc: WindowData | null = null;
+    let previous: number | null = null;
     let start = now;
     for (const ms of long) {
       const from = windowStart(now, ms);
-      if (acc === null) acc = await this.range(from, now, now);
-      else if (from < start) acc = union(acc, await this.range(from, start, now));
+      let data: WindowData | null = null;
+      if (previous === null) data = await this.range(from, now, now);
+      else if (from < start) data = await this.range(from, start, now);
       start = Math.min(start, from);
-      out.set(ms, acc);
+      out.set(ms, { data, extends: previous });
+      previous = ms;
     }
     return out;
   }
@@ -189,7 +220,12 @@ export class MeterSource implements WindowReader {
     const split =
       this.history === null ? horizon : Math.floor(Math.min(this.history.persistedUntil(), now) / coarseMs) * coarseMs;
     const liveFrom = Math.max(split, horizon, from, Math.floor(meter.startedAt / coarseMs) * coarseMs);
-    const rows = new Map<string, { endpoint: string; method: string; route: string; tally: Tally; inflight: number }>();
+    // `shared`: the tally is a cached history answer's, handed out read-only until something is added
+    // to it (then copied): an endpoint found in one part only is never copied.
+    const rows = new Map<
+      string,
+      { endpoint: string; method: string; route: string; tally: Tally; inflight: number; shared?: boolean }
+    >();
     if (liveFrom < to) {
       const first = Math.ceil(liveFrom / coarseMs);
       const last = Math.min(Math.ceil(to / coarseMs) - 1, Math.floor(now / coarseMs));
@@ -227,15 +263,24 @@ export class MeterSource implements WindowReader {
         answerFrom = Math.min(answerFrom, answer.from);
         for (const e of answer.endpoints) {
           const row = rows.get(e.endpoint);
-          if (row === undefined) rows.set(e.endpoint, { ...e, tally: new Tally().merge(e.tally) });
-          else row.tally.merge(e.tally);
+          if (row === undefined) rows.set(e.endpoint, { ...e, shared: true });
+          else {
+            if (row.shared === true) {
+              row.tally = new Tally().merge(row.tally);
+              row.shared = false;
+            }
+            row.tally.merge(e.tally);
+          }
         }
       }
       covered += historyTo - Math.max(from, answerFrom);
       begin = Math.min(begin, Math.max(from, answerFrom));
     }
     const source = usedHistory ? (liveFrom < to ? 'memory+history' : 'history') : 'memory';
-    return { from: begin, to, seconds: Math.max(0, covered) / 1000, source, rows: [...rows.values()] };
+    const out: WindowRow[] = [];
+    for (const r of rows.values())
+      out.push({ endpoint: r.endpoint, method: r.method, route: r.route, tally: r.tally, inflight: r.inflight });
+    return { from: begin, to, seconds: Math.max(0, covered) / 1000, source, rows: out };
   }
 
   private historyRange(from: number, to: number): Promise<{ from: number; endpoints: WindowRow[] }> {

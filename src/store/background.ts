@@ -139,6 +139,13 @@ export class BackgroundStore implements SnapshotStore {
     return this.store.deleteBefore(cutoff, options);
   }
 
+  async readAlertState(key: string): Promise<string | null> {
+    return this.store.readAlertState(key);
+  }
+  async writeAlertState(key: string, state: string, savedAt: number): Promise<void> {
+    return this.store.writeAlertState(key, state, savedAt);
+  }
+
   /** Stops the attempts; closes the real store if open (one still being opened is closed when it opens). */
   async close(): Promise<void> {
     this.closed = true;

@@ -48,10 +48,10 @@ const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
 /** Rows per FETCH of a history or rollup read (~1 MB of day-long tallies). */
 const FETCH_ROWS = 500;
 /**
- * The tally as text: pg would parse JSONB inside its socket handler, all rows of a burst in one turn;
- * as text it is parsed by decodeRow, time-sliced.
+ * The JSON tally (read only for rows without a binary one) as text: pg would parse JSONB inside its
+ * socket handler, all rows of a burst in one turn; as text it is parsed by decodeRow, time-sliced.
  */
-const PG_READ_COLUMNS = READ_COLUMNS.replace(/\btally\b/, 'tally::text AS tally');
+const PG_READ_COLUMNS = READ_COLUMNS.replace(/\bTHEN tally END\b/, 'THEN tally::text END');
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -239,10 +239,11 @@ export class PostgresStore implements SnapshotStore {
       const merger = new RowMerger(q);
       for (const range of q.ranges) {
         const [sql, params] = this.select({ ...q, ...range });
-        await this.cursor(client, sql, params, (raw) => {
-          const r = decodeRow(raw);
-          merger.add(r.method, r.route, r.bucketStart, r.tally);
-        });
+        // As SQLite's merge: each row's binary tally added into its group (Tally.mergeFrozen), the JSON
+        // parsed only for rows written before schema 3; no tally is built per row.
+        await this.cursor(client, sql, params, (raw) =>
+          merger.addStored(raw.method, raw.endpoint, Number(raw.bucket_start), raw.tally_packed, raw.tally),
+        );
       }
       return merger.rows();
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -350,6 +351,22 @@ export class PostgresStore implements SnapshotStore {
         },
       },
       options,
+    );
+  }
+
+  async readAlertState(key: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ state: string }>(
+      `SELECT state FROM ${this.table('apimeter_alert_state')} WHERE state_key = $1`,
+      [key],
+    );
+    return rows[0]?.state ?? null;
+  }
+
+  async writeAlertState(key: string, state: string, savedAt: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.table('apimeter_alert_state')} (state_key, saved_at, state) VALUES ($1, $2, $3)
+       ON CONFLICT (state_key) DO UPDATE SET saved_at = EXCLUDED.saved_at, state = EXCLUDED.state`,
+      [key, savedAt, state],
     );
   }
 

@@ -1,5 +1,6 @@
 import { Tally } from '../core/tally.js';
-import type { TallyJSON } from '../core/tally.js';
+import type { FrozenTally, TallyJSON } from '../core/tally.js';
+import { packedFrozen } from './row.js';
 import type { SnapshotRow } from './store.js';
 
 /**
@@ -95,6 +96,31 @@ export class RowMerger {
     const g = this.groups.get(key);
     if (g === undefined) this.groups.set(key, { method, route, bucketStart: start, tally: Tally.fromJSON(json) });
     else g.tally.mergeJSON(json);
+  }
+
+  /** {@link add} of a stored row's frozen tally (`packedFrozen` of its binary column), merged without decoding a tally. */
+  addFrozen(method: string, route: string, bucketStart: number, frozen: FrozenTally): void {
+    const step = this.query.stepMs ?? 1;
+    const start = this.query.by === 'bucket' ? Math.floor(bucketStart / step) * step : bucketStart;
+    const key = this.query.by === 'bucket' ? start : `${method} ${route}`;
+    const g = this.groups.get(key);
+    if (g === undefined)
+      this.groups.set(key, { method, route, bucketStart: start, tally: new Tally().mergeFrozen(frozen) });
+    else g.tally.mergeFrozen(frozen);
+  }
+
+  /** A stored row (either column, see `storedTally`) merged into its group by the fastest path it allows. */
+  addStored(
+    method: string,
+    route: string,
+    bucketStart: number,
+    packed: Uint8Array | null | undefined,
+    json: string | TallyJSON | null,
+  ): void {
+    if (packed != null) this.addFrozen(method, route, bucketStart, packedFrozen(packed));
+    else if (json !== null)
+      this.addJSON(method, route, bucketStart, typeof json === 'string' ? (JSON.parse(json) as TallyJSON) : json);
+    else throw new TypeError('a stored row has neither tally_packed nor tally');
   }
 
   rows(): MergedRow[] {

@@ -42,6 +42,8 @@ const OPS = new Set([
   'step',
   'count',
   'deleteChunk',
+  'readAlertState',
+  'writeAlertState',
   'close',
 ]);
 

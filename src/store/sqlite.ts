@@ -10,7 +10,7 @@ import { runRollups } from './rollup.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, Watermarks } from './rollup.js';
 import { decodeRow, dedupe, toWireChunks } from './row.js';
 import type { RawRow } from './row.js';
-import type { WireMergedRow } from './sqlite-engine.js';
+import type { WireMergedRows } from './sqlite-engine.js';
 import type { WorkerReply } from './sqlite-worker.js';
 import { timeSlicer } from './slice.js';
 import type { RowQuery, SnapshotRow, SnapshotStore, WriteOptions } from './store.js';
@@ -204,13 +204,17 @@ export class SqliteStore implements SnapshotStore {
 
   async mergeRows(q: MergeQuery): Promise<MergedRow[]> {
     // Merged in the worker: only one row per endpoint (or per bucket) crosses to this thread.
-    const wire = await this.call<string[]>('mergeRows', q);
+    const wire = await this.call<WireMergedRows>('mergeRows', q);
     const slice = timeSlicer();
     const rows: MergedRow[] = [];
-    for (const json of wire) {
+    for (let i = 0; i < wire.length; i += 4) {
       await slice();
-      const r = JSON.parse(json) as WireMergedRow;
-      rows.push({ ...r, tally: Tally.fromJSON(r.tally) });
+      rows.push({
+        method: wire[i],
+        route: wire[i + 1],
+        bucketStart: Number(wire[i + 2]),
+        tally: new Tally().mergeFrozen(wire[i + 3]),
+      });
     }
     return rows;
   }
@@ -244,6 +248,14 @@ export class SqliteStore implements SnapshotStore {
       },
       options,
     );
+  }
+
+  async readAlertState(key: string): Promise<string | null> {
+    return this.call<string | null>('readAlertState', key);
+  }
+
+  async writeAlertState(key: string, state: string, savedAt: number): Promise<void> {
+    await this.call('writeAlertState', key, state, savedAt);
   }
 
   close(): Promise<void> {

@@ -79,6 +79,10 @@ export interface SnapshotStore {
    * when `dryRun`. Resolves the rows per table and bucket length.
    */
   deleteBefore(cutoff: number, options?: RetentionOptions): Promise<RetentionCount[]>;
+  /** The alert evaluator's saved state under `key` (src/alerts/state-store.ts), or null when none. */
+  readAlertState(key: string): Promise<string | null>;
+  /** Replaces the alert state saved under `key`; `savedAt` is ms since the epoch. */
+  writeAlertState(key: string, state: string, savedAt: number): Promise<void>;
   close(): Promise<void>;
   /** The connection's state, for stores that connect in the background; absent: connected once open. */
   status?(): StoreStatus;
@@ -248,6 +252,18 @@ export class MemoryStore implements SnapshotStore {
       },
       options,
     );
+  }
+
+  private readonly alertState = new Map<string, string>();
+
+  async readAlertState(key: string): Promise<string | null> {
+    this.check();
+    return this.alertState.get(key) ?? null;
+  }
+
+  async writeAlertState(key: string, state: string, _savedAt?: number): Promise<void> {
+    this.check();
+    this.alertState.set(key, state);
   }
 
   async close(): Promise<void> {}

@@ -123,6 +123,31 @@ export const MIGRATIONS: readonly Migration[] = [
       'INSERT INTO {schema}api_metric_rollup_state (bucket_seconds, done_until) VALUES (3600, 0), (86400, 0)',
     ],
   },
+  {
+    // The tally in pack.ts's binary form (Tally.freeze) beside the JSON: merges read it without parsing
+    // JSON. Rows written before this migration have it NULL and are read from `tally`.
+    version: 3,
+    name: 'tally_packed',
+    sqlite: [
+      'ALTER TABLE api_metric_snapshots ADD COLUMN tally_packed BLOB',
+      'ALTER TABLE api_metric_rollups ADD COLUMN tally_packed BLOB',
+    ],
+    postgres: [
+      'ALTER TABLE {schema}api_metric_snapshots ADD COLUMN tally_packed BYTEA',
+      'ALTER TABLE {schema}api_metric_rollups ADD COLUMN tally_packed BYTEA',
+    ],
+  },
+  {
+    // The alert evaluator's instances (src/alerts/state-store.ts storeAlertState), one row per key.
+    version: 4,
+    name: 'apimeter_alert_state',
+    sqlite: [
+      'CREATE TABLE apimeter_alert_state (state_key TEXT PRIMARY KEY, saved_at INTEGER NOT NULL, state TEXT NOT NULL)',
+    ],
+    postgres: [
+      'CREATE TABLE {schema}apimeter_alert_state (state_key TEXT PRIMARY KEY, saved_at BIGINT NOT NULL, state TEXT NOT NULL)',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
