@@ -63,6 +63,10 @@ interface Split {
   fullGc: number;
 }
 
+/** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
+const FULL_GC =
+  /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
+
 /**
  * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
  * land in a window or not by chance, and would otherwise make two runs of the same code differ by
@@ -82,8 +86,7 @@ function split(file: string): Split {
     const what = m[2];
     if (what.startsWith('PROGRAM TOTALS')) s.total = n;
     else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
-    else if (/MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|MarkingBarrier|ConcurrentMarking/.test(what))
-      s.fullGc += n;
+    else if (FULL_GC.test(what)) s.fullGc += n;
   }
   return s;
 }
