@@ -1,10 +1,12 @@
 /**
- * (e) Overhead of the Express, Hono (@hono/node-server) and node:http adapters, pinned
- * (bench/pinned.ts): per framework bare, one empty hook (the floor), apimeter with its defaults, and
- * the framework's Prometheus peer (express-prom-bundle, @hono/prometheus) — ratios to bare, one run.
+ * (e) Overhead of the Express, Hono (@hono/node-server) and node:http adapters and of the reverse
+ * proxy, pinned (bench/pinned.ts): per framework bare, one empty hook (the floor), apimeter with its
+ * defaults, and the framework's Prometheus peer (express-prom-bundle, @hono/prometheus) — ratios to
+ * bare, one run. The proxy rows put the proxy (metrics off, then measuring) in front of the node bare
+ * server, whose CPU is the load generator's: ratios to that server taking the load directly.
  * Fastify's rows are bench/overhead.ts.
  *
- *   npx tsx bench/adapters.ts [--quick] [--rounds=5] [--only=express,hono]
+ *   npx tsx bench/adapters.ts [--quick] [--rounds=5] [--seconds=6] [--only=express,hono,node,proxy]
  *
  * Prints one row per variant, then one JSON line.
  */
@@ -24,10 +26,14 @@ export const ADAPTER_VARIANTS: readonly PinnedVariant[] = [
   { framework: 'node', variant: 'bare', label: 'bare' },
   { framework: 'node', variant: 'hook', label: "one 'finish' listener" },
   { framework: 'node', variant: 'apimeter', label: 'apimeter (defaults)', budget: 0.95 },
+  { framework: 'proxy', variant: 'bare', label: 'direct to the upstream (node bare)' },
+  { framework: 'proxy', variant: 'off', label: 'apimeter proxy, metrics off' },
+  { framework: 'proxy', variant: 'apimeter', label: 'apimeter proxy, measuring', budget: 0.42 },
 ];
 
 const quick = process.argv.includes('--quick');
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? (quick ? 1 : 5));
+const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? (quick ? 2 : 6));
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
@@ -37,8 +43,8 @@ const log = (line: string) => process.stdout.write(line + '\n');
 const result = await runPinned({
   variants: ADAPTER_VARIANTS.filter((v) => only === undefined || only.includes(v.framework)),
   rounds,
-  seconds: quick ? 2 : 6,
-  warmUpSeconds: quick ? 1 : 2,
+  seconds,
+  warmUpSeconds: quick || seconds < 4 ? 1 : 2,
   log,
 });
 log(table(PINNED_HEADER, pinnedTable(result.rows)));

@@ -8,8 +8,7 @@ import { ManualClock } from '../src/core/clock.js';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
-import { Tally } from '../src/core/tally.js';
-import type { FrozenTally } from '../src/core/tally.js';
+import type { Tally } from '../src/core/tally.js';
 import type { WindowName } from '../src/core/query.js';
 import { emitResult, memoryNow, requireGc, rng } from './lib.js';
 import { drawOutcome, endpointProfiles, newOutcome } from './workload.js';
@@ -48,9 +47,8 @@ collect();
 
 /** Buckets stored by the meter's sketches, by where they sit: explains what the total is made of. */
 function sketchBuckets(meter: Meter): Record<string, number> {
-  // Closed slots are frozen arrays: thawed here (after the measurement) only to count their buckets.
-  const ringBuckets = (ring: readonly (FrozenTally | undefined)[]) =>
-    ring.reduce((n, f) => n + (f === undefined ? 0 : Tally.thaw(f).latency.storedBuckets), 0);
+  // Closed slots are packed in each endpoint's arena: thawed here (after the measurement) only to count their buckets.
+  const ringBuckets = (ring: readonly Tally[]) => ring.reduce((n, t) => n + t.latency.storedBuckets, 0);
   const out = {
     totalLatency: 0,
     openSlotLatency: 0,
@@ -59,16 +57,19 @@ function sketchBuckets(meter: Meter): Record<string, number> {
     sizeSketches: 0,
     slotsAllocated: 0,
     frozenSlotBytes: 0,
+    arenaCapacityBytes: 0,
   };
   for (const ep of meter.registry.endpoints()) {
     out.totalLatency += ep.total.latency.storedBuckets;
     out.openSlotLatency += ep.current?.latency.storedBuckets ?? 0;
-    out.fineSlotsLatency += ringBuckets(ep.fine);
-    out.coarseSlotsLatency += ringBuckets(ep.coarse);
+    const fine = ep.heldSlots('fine');
+    const coarse = ep.heldSlots('coarse');
+    out.fineSlotsLatency += ringBuckets(fine);
+    out.coarseSlotsLatency += ringBuckets(coarse);
     out.sizeSketches += ep.requestSize.storedBuckets + ep.responseSize.storedBuckets;
-    const frozen = [...ep.fine, ...ep.coarse].filter((f) => f !== undefined);
-    out.slotsAllocated += frozen.length + (ep.current === null ? 0 : 1);
-    out.frozenSlotBytes += frozen.reduce((n, f) => n + f.length, 0);
+    out.slotsAllocated += fine.length + coarse.length + (ep.current === null ? 0 : 1);
+    out.frozenSlotBytes += ep.slots?.used ?? 0;
+    out.arenaCapacityBytes += ep.slots?.capacity ?? 0;
   }
   return out;
 }

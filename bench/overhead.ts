@@ -4,7 +4,7 @@
  * intervals (StatsD 10 s, OTLP 60 s, to local sinks), detailed mode, and the peers fastify-metrics
  * (prom-client) and OpenTelemetry's HTTP instrumentation — all in one run, as ratios to bare.
  *
- *   npx tsx bench/overhead.ts [--quick] [--rounds=5]
+ *   (run by bench/run.ts: npm run bench [-- --quick] [--rounds=5] [--seconds=6])
  */
 import { startExporterSinks } from './exporters.js';
 import { runPinned } from './pinned.js';
@@ -23,17 +23,20 @@ export const FASTIFY_VARIANTS: readonly PinnedVariant[] = [
 export interface OverheadOptions {
   quick: boolean;
   rounds?: number;
+  /** Measured seconds per round (default 6, 2 with quick). */
+  seconds?: number;
   log: (line: string) => void;
 }
 
-export async function runOverhead({ quick, rounds, log }: OverheadOptions): Promise<PinnedResult> {
+export async function runOverhead({ quick, rounds, seconds, log }: OverheadOptions): Promise<PinnedResult> {
+  const measured = seconds ?? (quick ? 2 : 6);
   const sinks = await startExporterSinks();
   try {
     return await runPinned({
       variants: FASTIFY_VARIANTS,
       rounds: rounds ?? (quick ? 1 : 5),
-      seconds: quick ? 2 : 6,
-      warmUpSeconds: quick ? 1 : 2,
+      seconds: measured,
+      warmUpSeconds: quick || measured < 4 ? 1 : 2,
       serverArgs: (v) => (v.variant === 'exporters' ? [`--statsd=${sinks.udpPort}`, `--otel=${sinks.otlpUrl}`] : []),
       log,
     });

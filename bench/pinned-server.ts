@@ -11,6 +11,12 @@
  * HTTP instrumentation with a tracer and a meter provider, exporting nowhere), `prom-bundle`
  * (express-prom-bundle) and `hono-prometheus` (@hono/prometheus).
  *
+ * `--framework=proxy`: the reverse proxy (src/proxy) in front of the `node` bare server, which runs as
+ * a child process on the CPU `--upstream-cpu` names (taskset; the load generator's, so the proxy has
+ * its CPU to itself as the servers of the other frameworks do): `bare` is that server alone, direct (the
+ * baseline), `off` the proxy with metrics off, `apimeter` the measuring proxy (route table of the two
+ * routes).
+ *
  * Prints `{"port":N}`. GET /__count answers the meter's count (null without apimeter) and, for the
  * OTel peer, the spans it ended — so the bench can check every variant did its work.
  */
@@ -60,7 +66,12 @@ if (variant === 'otel') {
 
 let meter: Meter | null = null;
 let closeExporters: (() => Promise<void>) | null = null;
-if (variant === 'apimeter' || variant === 'detailed' || variant === 'exporters') {
+if (
+  variant === 'apimeter' ||
+  variant === 'detailed' ||
+  variant === 'exporters' ||
+  (framework === 'proxy' && variant === 'off')
+) {
   const { createMeter } = await import('../src/core/meter.js');
   const statsd = flag('statsd');
   const otel = flag('otel');
@@ -69,6 +80,7 @@ if (variant === 'apimeter' || variant === 'detailed' || variant === 'exporters')
     env: {},
     metricsExcludedEndpoints: [COUNT_ROUTE],
     metricsDetailed: variant === 'detailed',
+    metricsEnabled: variant !== 'off',
     ...(variant === 'exporters' && {
       statsdOn: true,
       statsdHost: '127.0.0.1',
@@ -86,12 +98,74 @@ if (variant === 'apimeter' || variant === 'detailed' || variant === 'exporters')
 
 function counts(): string {
   const cpu = process.cpuUsage();
-  const total = meter === null ? null : meter.snapshot('all').reduce((n, e) => n + e.count, 0);
+  const total = meter === null || variant === 'off' ? null : meter.snapshot('all').reduce((n, e) => n + e.count, 0);
   return JSON.stringify({ total, spans, cpuMicros: cpu.user + cpu.system });
 }
 
 function unknownVariant(): never {
   throw new Error(`--variant=${variant} is not available for --framework=${framework}`);
+}
+
+/** The `node` framework's plain handler (also the proxy's upstream). */
+function nodeHandler(req: IncomingMessage, res: ServerResponse): void {
+  const json = (status: number, body: string) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const url = req.url ?? '/';
+  let m: RegExpExecArray | null;
+  if (url === COUNT_ROUTE) return json(200, counts());
+  if ((m = HELLO.exec(url))) return json(200, JSON.stringify({ hello: m[1] }));
+  if ((m = POSTS.exec(url))) return json(200, JSON.stringify({ user: m[1], post: m[2] }));
+  if (url === '/health') return json(200, '{"status":"ok"}');
+  return json(404, '{"detail":"Not Found"}');
+}
+const HELLO = /^\/hello\/([^/?]+)$/;
+const POSTS = /^\/users\/([^/?]+)\/posts\/([^/?]+)$/;
+
+/**
+ * The proxy variants: the upstream (the node bare server) in a child process on `--upstream-cpu`, the
+ * proxy here. GET /__count is the proxy's own (a local handler, not forwarded nor recorded) and adds
+ * the upstream's CPU time to this process's: the CPU per request shown is the hop's plus the app's.
+ */
+async function startProxy(): Promise<http.Server> {
+  const { spawn } = await import('node:child_process');
+  const { createProxy } = await import('../src/proxy/index.js');
+  const { RouteMatcher } = await import('../src/routing/openapi-matcher.js');
+  const cpu = flag('upstream-cpu');
+  const node = [process.execPath, '--import', 'tsx', 'bench/pinned-server.ts', '--framework=node', '--variant=bare'];
+  const [cmd, ...args] = cpu === undefined ? node : ['taskset', '-c', cpu, ...node];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.on('exit', () => child.kill());
+  const upstreamPort = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { port: number }).port);
+    });
+    child.on('exit', (code) => reject(new Error(`upstream exited (${code})`)));
+  });
+  const matcher =
+    variant === 'off' ? null : RouteMatcher.fromRoutes(['GET /hello/{name}', 'GET /users/{id}/posts/{postId}']);
+  const p = createProxy({
+    target: `http://127.0.0.1:${upstreamPort}`,
+    meter: meter!,
+    matcher,
+    local: {
+      owns: (url) => url === COUNT_ROUTE,
+      handle: (_req, res) => {
+        void fetch(`http://127.0.0.1:${upstreamPort}${COUNT_ROUTE}`)
+          .then((r) => r.json() as Promise<{ cpuMicros: number }>)
+          .then((up) => {
+            const own = JSON.parse(counts()) as { cpuMicros: number };
+            own.cpuMicros += up.cpuMicros;
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(own));
+          });
+      },
+    },
+  });
+  return p.server;
 }
 
 let server: http.Server;
@@ -180,31 +254,20 @@ if (framework === 'fastify') {
   app.post('/users', (c) => c.json({ created: true }, 201));
   server = createAdaptorServer({ fetch: app.fetch }) as http.Server;
 } else if (framework === 'node') {
-  const json = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  };
-  const HELLO = /^\/hello\/([^/?]+)$/;
-  const POSTS = /^\/users\/([^/?]+)\/posts\/([^/?]+)$/;
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
-    let m: RegExpExecArray | null;
-    if (url === COUNT_ROUTE) return json(res, 200, counts());
-    if ((m = HELLO.exec(url))) return json(res, 200, JSON.stringify({ hello: m[1] }));
-    if ((m = POSTS.exec(url))) return json(res, 200, JSON.stringify({ user: m[1], post: m[2] }));
-    if (url === '/health') return json(res, 200, '{"status":"ok"}');
-    return json(res, 404, '{"detail":"Not Found"}');
-  };
   if (meter !== null) {
     const { apimeter } = await import('../src/adapters/node.js');
     const routes = ['GET /hello/{name}', 'GET /users/{id}/posts/{postId}', 'GET /health', `GET ${COUNT_ROUTE}`];
-    server = http.createServer(apimeter(handler, { meter, routes }));
+    server = http.createServer(apimeter(nodeHandler, { meter, routes }));
   } else if (variant === 'hook') {
     server = http.createServer((req, res) => {
       res.on('finish', () => {});
-      handler(req, res);
+      nodeHandler(req, res);
     });
-  } else if (variant === 'bare' || variant === 'otel') server = http.createServer(handler);
+  } else if (variant === 'bare' || variant === 'otel') server = http.createServer(nodeHandler);
+  else unknownVariant();
+} else if (framework === 'proxy') {
+  if (variant === 'bare') server = http.createServer(nodeHandler);
+  else if (variant === 'off' || variant === 'apimeter') server = await startProxy();
   else unknownVariant();
 } else {
   throw new Error(`unknown --framework=${framework}`);

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { median, ROOT } from './lib.js';
 
 export interface PinnedVariant {
-  framework: 'fastify' | 'express' | 'hono' | 'node';
+  framework: 'fastify' | 'express' | 'hono' | 'node' | 'proxy';
   /** A `--variant` of bench/pinned-server.ts. */
   variant: string;
   /** Row label, e.g. `apimeter (defaults)`. */
@@ -204,7 +204,9 @@ export async function runPinned(o: PinnedOptions): Promise<PinnedResult> {
     // Rotate the order so each variant runs first, middle and last equally often.
     const order = o.variants.map((_, i) => o.variants[(i + r) % o.variants.length]);
     for (const v of order) {
-      const server = await startServer(v, pin, o.serverArgs?.(v) ?? []);
+      // The proxy's upstream runs on the load generator's CPU: the hop has CPU 0 to itself.
+      const upstream = v.framework === 'proxy' && pin ? ['--upstream-cpu=1'] : [];
+      const server = await startServer(v, pin, [...upstream, ...(o.serverArgs?.(v) ?? [])]);
       try {
         await wrk(server.port, o.warmUpSeconds, connections, script, pin);
         const before = await counters(server.port);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick]`: the budgets of docs/benchmarks.md ("Budgets"), measured side by side in one run.
+ * `npm run bench [-- --quick] [--rounds=N] [--seconds=S]`: the budgets of docs/benchmarks.md ("Budgets"), measured side by side in one run.
  *   (a) core record path, in child processes with GC flags (bench/record.ts)
  *   (b) overhead of the Fastify plugin, pinned, with exporters on, detailed mode, and peers as rows
  *       (bench/overhead.ts, bench/pinned.ts, bench/pinned-server.ts, sinks from bench/exporters.ts)
@@ -20,6 +20,17 @@ import type { PinnedResult, PinnedRow } from './pinned.js';
 import type { RecordResult } from './record.js';
 
 const quick = process.argv.includes('--quick');
+/** `--rounds=N`, `--seconds=S`: the pinned sections' rounds per variant and measured seconds per round. */
+const argValue = (name: string): number | undefined => {
+  const v = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return v === undefined ? undefined : Number(v);
+};
+const pinnedRounds = argValue('rounds');
+const pinnedSeconds = argValue('seconds');
+const pinnedArgs = [
+  ...(pinnedRounds === undefined ? [] : [`--rounds=${pinnedRounds}`]),
+  ...(pinnedSeconds === undefined ? [] : [`--seconds=${pinnedSeconds}`]),
+];
 const startedAt = new Date();
 const failures: string[] = [];
 const log = (line = '') => process.stdout.write(line + '\n');
@@ -104,7 +115,9 @@ log(
   '\n(b) Overhead, pinned: Fastify bare vs apimeter (defaults, exporters on, detailed) vs one empty hook and the\n' +
     '    peers fastify-metrics and OpenTelemetry HTTP instrumentation (server on CPU 0, wrk on CPU 1; bench/pinned.ts)',
 );
-const overhead = await section('overhead', () => runOverhead({ quick, log }));
+const overhead = await section('overhead', () =>
+  runOverhead({ quick, rounds: pinnedRounds, seconds: pinnedSeconds, log }),
+);
 if (overhead) {
   failures.push(...overhead.failures.map((f) => `overhead: ${f}`));
   log(table(PINNED_HEADER, pinnedTable(overhead.rows)));
@@ -189,7 +202,11 @@ const memory = await section('memory', async () => {
 // Each prints its own tables; they run one after another so they do not load the machine together.
 const STANDALONE: [string, string, string[]][] = [
   ['(d) Exporters: CPU per flush for 1,000 endpoints', 'exporters.ts', ['--flushes', quick ? '4' : '12']],
-  ['(e) Adapters: instrumented/bare throughput per framework', 'adapters.ts', quickArgs],
+  [
+    '(e) Adapters and proxy, pinned: Express, Hono, node:http bare vs apimeter vs one empty hook and peers; the proxy vs direct',
+    'adapters.ts',
+    [...quickArgs, ...pinnedArgs],
+  ],
   ['(f) OpenAPI matcher: ns per lookup on the Airflow spec', 'matcher.ts', quickArgs],
   ['(g) Reverse proxy: added latency and throughput ratio', 'proxy.ts', quickArgs],
   ['(h) History store: snapshot write, event-loop stall, history query', 'store.ts', quickArgs],

@@ -143,3 +143,19 @@ test('dense counts past 2^32 and fractional counts stay exact (merge, JSON, grow
   assert.equal(back.offset + back.counts.length - 1, 300);
   assert.equal(back.counts[back.counts.length - 1], 1);
 });
+
+test('dense counts past 65,535 in one bucket stay exact (uint16 storage widens by increments and merges)', () => {
+  // Dense storage starts with 2-byte counts; one bucket passing 2^16 − 1 widens it.
+  const spread = Array.from({ length: 60 }, (_, i) => Math.pow(2, (100 + i + 0.5) / 64));
+  const s = sketchOf(spread);
+  assert.equal(s.storedBuckets >= 49, true); // dense mode
+  const hot = spread[7];
+  for (let i = 0; i < 70_000; i++) s.record(hot);
+  const counts = s.toJSON().counts;
+  assert.equal(counts[7], 70_001);
+  assert.equal(counts[8], 1);
+  const merged = new Sketch(LATENCY_SKETCH).merge(sketchOf(spread)).merge(s).merge(s);
+  assert.equal(merged.toJSON().counts[7], 140_003);
+  assert.equal(merged.count, 60 + 2 * (60 + 70_000));
+  assert.equal(Sketch.fromJSON(merged.toJSON(), LATENCY_SKETCH).toJSON().counts[7], 140_003);
+});

@@ -130,7 +130,17 @@ export const apimeter = ({
   if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
   const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
   const byTemplate = new Map<string, RouteEndpoints>();
-  const tracker = new NodeTracker(meter, isValidation, null);
+  // On Node the middleware does nothing after next(): the error and, for a request no route matched at
+  // entry, the endpoint are read when the response closes (call.owner is the request's Context).
+  const tracker = new NodeTracker(
+    meter,
+    isValidation,
+    (call) => {
+      const c = call.owner as Context;
+      return lateEndpoint(c, matchedRoutes(c), c.req.method);
+    },
+    (call) => (call.owner as Context).error,
+  );
   if (app !== undefined && meter.enabled) {
     // Read when the inventory is asked for: routes are added after the middleware.
     meter.declarations.addProvider(() => {
@@ -162,7 +172,9 @@ export const apimeter = ({
     return meter.unmatched(method, c.req.path);
   };
 
-  const middleware = async function apimeter(c: Context, next: () => Promise<void>): Promise<void> {
+  // Not an async function: on Node it returns next()'s promise as is (an async wrapper costs a promise
+  // and a resumption per request); the Web path below is its own async function.
+  const middleware = function apimeter(c: Context, next: () => Promise<void>): Promise<void> {
     if (!meter.enabled) return next();
     const startedAt = performance.now();
     const method = c.req.method;
@@ -188,27 +200,29 @@ export const apimeter = ({
       let call: NodeCall | null = null;
       try {
         call = tracker.start(node.incoming, node.outgoing);
-        // Until a catch-all answers, a request no route matched belongs to the unmatched endpoint (its
-        // path is read once, by lateEndpoint: the inventory counts each undocumented request once).
-        call.ep = matched ? ep : meter.unmatched(method);
+        call.owner = c;
+        // A request no route matched gets its endpoint when it is over (a catch-all, or unmatched).
+        call.ep = matched ? ep : null;
         call.begun = ep !== null;
       } catch {
         if (ep !== null) meter.end(ep);
       }
       // Detailed mode: the rest of the request runs inside its context (queries, auth, trace).
-      if (call?.ctx) await requestContext.run(call.ctx, next);
-      else await next();
-      if (call !== null && !call.done) {
-        try {
-          call.error = c.error;
-          if (!matched) call.ep = lateEndpoint(c, routes, method);
-        } catch {
-          // never fail a request
-        }
-      }
-      return;
+      return call?.ctx ? requestContext.run(call.ctx, next) : next();
     }
+    return webPath(c, next, startedAt, method, routes, matched, ep);
+  };
 
+  /** Runtimes without @hono/node-server's bindings: Web APIs only. */
+  const webPath = async (
+    c: Context,
+    next: () => Promise<void>,
+    startedAt: number,
+    method: string,
+    routes: RouterRoute[] | null,
+    matched: boolean,
+    ep: EndpointStats | null,
+  ): Promise<void> => {
     const call = new WebCall(
       meter,
       isValidation,

@@ -26,6 +26,9 @@ type TrackedRequest = IncomingMessage & { [kCall]?: NodeCall };
  */
 export type LateResolver = (call: NodeCall, req: IncomingMessage, res: ServerResponse) => EndpointStats | null;
 
+/** Reads, when the response is over, the error a request ended with where the adapter keeps it (Hono's `c.error`). */
+export type LateError = (call: NodeCall) => unknown;
+
 /**
  * State of one request on `node:http`, shared by the node and Express adapters. One object per
  * request, always the same shape; listeners are module functions reading it from the response, so no
@@ -78,6 +81,7 @@ export class NodeTracker {
     readonly meter: Meter,
     readonly isValidation: ValidationTest,
     readonly late: LateResolver | null,
+    readonly lateError: LateError | null = null,
   ) {}
 
   /**
@@ -185,6 +189,7 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     const status = call.failed && res.statusCode < 500 ? 500 : res.statusCode;
     // node:http sends no body for HEAD, 204 and 304 whatever the handler wrote: count what went out.
     if (call.method === 'HEAD' || status === 204 || status === 304) call.responseBytes = 0;
+    if (call.error === undefined && call.tracker.lateError !== null) call.error = call.tracker.lateError(call);
     const error = call.error;
     const kind = errorKindOf(error, status, call.tracker.isValidation);
     const ctx = call.ctx;

@@ -216,21 +216,21 @@ export function readCounters(into: Counters, t: Tally, more?: Tally, codes = tru
   if (codes) {
     const map = into.codes;
     map.clear();
-    let n = addCodes(t.codePairs, 0);
-    if (more !== undefined) n = addCodes(more.codePairs, n);
+    let n = addCodes(t.codePairs, t.codePairsLength, 0);
+    if (more !== undefined) n = addCodes(more.codePairs, more.codePairsLength, n);
     for (let i = 0; i < n; i++) map.set(pairCode[i], pairCount[i]);
   }
   return into;
 }
 
 /** Adds status code pairs to the `n` sorted ones in the scratch arrays; returns how many there are now. */
-function addCodes(pairs: readonly number[], n: number): number {
-  if (pairCode.length < n + pairs.length / 2) {
-    const size = Math.max(16, 2 * (n + pairs.length / 2));
+function addCodes(pairs: readonly number[], length: number, n: number): number {
+  if (pairCode.length < n + length / 2) {
+    const size = Math.max(16, 2 * (n + length / 2));
     pairCode = pairCode.concat(new Array<number>(size - pairCode.length).fill(0));
     pairCount = pairCount.concat(new Array<number>(size - pairCount.length).fill(0));
   }
-  for (let i = 0; i < pairs.length; i += 2) {
+  for (let i = 0; i < length; i += 2) {
     const code = pairs[i];
     let k = 0;
     while (k < n && pairCode[k] !== code) k++;

@@ -1,6 +1,6 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
-import { frozenCount, frozenStart, Tally } from './tally.js';
-import type { FrozenTally } from './tally.js';
+import { packedCount, packedStart, Tally } from './tally.js';
+import { arenaReader, SlotArena } from './slot-arena.js';
 import type { EndpointDetail } from './detail.js';
 
 /**
@@ -34,8 +34,8 @@ export interface ExceptionInfo {
 /** Which ring of an endpoint: fine (10 s slots by default) or coarse (60 s slots). */
 export type RingName = 'fine' | 'coarse';
 
-// The rings of an endpoint that never recorded: empty, shared, never written (rotate replaces them).
-const NO_SLOTS = Object.freeze([]) as unknown as (FrozenTally | undefined)[];
+// The rings of an endpoint that never recorded: none (rotate creates them).
+const NO_SLOTS: SlotArena | null = null;
 
 /** Distinct exception classes kept per endpoint; the rest count under `Other`. */
 export const MAX_EXCEPTION_CLASSES = 20;
@@ -70,14 +70,14 @@ export class EndpointStats {
   /** Detailed mode's per-endpoint data, created on the first detailed record. */
   detail: EndpointDetail | null = null;
   /**
-   * Closed slots, frozen (see {@link FrozenTally}): an hour of 60 s slots is most of an endpoint's
-   * memory, and a closed slot is only read and merged. Empty slots are `undefined` and cost nothing.
-   * Read them through {@link slotCount}, {@link mergeSlot} and {@link slotTally}, which also see the
-   * open slot. Allocated on the first record: handles that never record (a flood of distinct routes
-   * past the cap) hold none.
+   * Closed slots of both rings, packed into one byte array (see {@link SlotArena}): an hour of 60 s
+   * slots is most of an endpoint's memory, and a closed slot is only read and merged. Slot `i` of the
+   * fine ring is arena slot `i`, slot `j` of the coarse ring arena slot `fineSlots + j`. Read them
+   * through {@link slotCount}, {@link mergeSlot} and {@link slotTally}, which also see the open slot.
+   * Allocated on the first record: handles that never record (a flood of distinct routes past the
+   * cap) hold none.
    */
-  fine: (FrozenTally | undefined)[] = NO_SLOTS;
-  coarse: (FrozenTally | undefined)[] = NO_SLOTS;
+  slots: SlotArena | null = NO_SLOTS;
 
   constructor(
     readonly id: number,
@@ -93,28 +93,40 @@ export class EndpointStats {
    */
   rotate(fineId: number): Tally {
     let t = this.current;
-    if (t === null) {
+    let slots = this.slots;
+    if (t === null || slots === null) {
       t = this.current = new Tally();
-      this.fine = Array.from({ length: this.rings.fineSlots }, () => undefined);
-      this.coarse = Array.from({ length: this.rings.coarseSlots }, () => undefined);
-    } else if (t.count > 0) this.fold(t);
-    this.fine[fineId % this.fine.length] = undefined;
+      slots = this.slots = new SlotArena(this.rings.fineSlots + this.rings.coarseSlots);
+    } else if (t.count > 0) this.fold(t, slots);
+    slots.clear(fineId % this.rings.fineSlots);
     t.reset(fineId);
     this.currentFine = fineId;
     return t;
   }
 
-  private fold(done: Tally): void {
+  private fold(done: Tally, slots: SlotArena): void {
     this.total.merge(done);
-    const fine = this.fine;
-    fine[done.start % fine.length] = done.freeze();
-    const coarseId = Math.floor((done.start * this.rings.fineMs) / this.rings.coarseMs);
-    const coarse = this.coarse;
-    const i = coarseId % coarse.length;
-    const held = coarse[i];
-    // A minute that already holds earlier fine slots is re-frozen with this one added.
-    coarse[i] =
-      held !== undefined && frozenStart(held) === coarseId ? done.freezeMerged(held, coarseId) : done.freeze(coarseId);
+    const rings = this.rings;
+    done.pack();
+    slots.store(done.start % rings.fineSlots);
+    const coarseId = Math.floor((done.start * rings.fineMs) / rings.coarseMs);
+    const k = rings.fineSlots + (coarseId % rings.coarseSlots);
+    // A minute that already holds earlier fine slots is re-packed with this one added (the held entry
+    // is read while the pack buffer is written; the arena copies it afterwards).
+    if (this.heldAt(k, coarseId)) done.packMerged(slots.read(k, arenaReader)!, coarseId);
+    else done.pack(coarseId);
+    slots.store(k);
+  }
+
+  /** Whether arena slot `k` holds slot id `id` (not an older one of the same ring place). */
+  private heldAt(k: number, id: number): boolean {
+    const r = this.slots?.read(k, arenaReader) ?? null;
+    return r !== null && packedStart(r) === id;
+  }
+
+  /** Arena slot of ring slot `id`. */
+  private arenaSlot(ring: RingName, id: number): number {
+    return ring === 'fine' ? id % this.rings.fineSlots : this.rings.fineSlots + (id % this.rings.coarseSlots);
   }
 
   /** The current fine slot if it holds records (it is not in total and coarse yet), else undefined. */
@@ -126,8 +138,8 @@ export class EndpointStats {
   /** Requests in slot `id` of a ring, as held now (the open fine slot included, not yet folded into coarse). */
   slotCount(ring: RingName, id: number): number {
     if (ring === 'fine' && id === this.currentFine) return this.unfolded()?.count ?? 0;
-    const f = this.held(ring, id);
-    return f === undefined ? 0 : frozenCount(f);
+    const k = this.arenaSlot(ring, id);
+    return this.heldAt(k, id) ? packedCount(this.slots!.read(k, arenaReader)!) : 0;
   }
 
   /** Adds slot `id` of a ring to `into` (the open fine slot included, not yet folded into coarse). */
@@ -137,8 +149,8 @@ export class EndpointStats {
       if (open !== undefined) into.merge(open);
       return;
     }
-    const f = this.held(ring, id);
-    if (f !== undefined) into.mergeFrozen(f);
+    const k = this.arenaSlot(ring, id);
+    if (this.heldAt(k, id)) into.mergePacked(this.slots!.read(k, arenaReader)!);
   }
 
   /**
@@ -147,14 +159,20 @@ export class EndpointStats {
    */
   slotTally(ring: RingName, id: number): Tally | undefined {
     if (ring === 'fine' && id === this.currentFine) return this.unfolded();
-    const f = this.held(ring, id);
-    return f === undefined || frozenCount(f) === 0 ? undefined : Tally.thaw(f);
+    const k = this.arenaSlot(ring, id);
+    if (!this.heldAt(k, id) || packedCount(this.slots!.read(k, arenaReader)!) === 0) return undefined;
+    return Tally.thawPacked(this.slots!.read(k, arenaReader)!);
   }
 
-  private held(ring: RingName, id: number): FrozenTally | undefined {
-    const slots = ring === 'fine' ? this.fine : this.coarse;
-    const f = slots[id % slots.length];
-    return f !== undefined && frozenStart(f) === id ? f : undefined;
+  /** Every closed slot a ring holds, thawed, whatever its id (diagnostics and benchmarks). */
+  heldSlots(ring: RingName): Tally[] {
+    const out: Tally[] = [];
+    const n = ring === 'fine' ? this.rings.fineSlots : this.rings.coarseSlots;
+    for (let i = 0; i < n; i++) {
+      const r = this.slots?.read(ring === 'fine' ? i : this.rings.fineSlots + i, arenaReader) ?? null;
+      if (r !== null) out.push(Tally.thawPacked(r));
+    }
+    return out;
   }
 
   noteException(errorClass: string, message: string, now: number): void {

@@ -1,9 +1,8 @@
 /**
- * A byte codec for closed ring slots (see Tally.freeze): numbers are written as varints into a
- * reused buffer, and the result is kept as a string of one-byte characters. V8 stores such a string
- * as a 16-byte header plus one byte per character, where an array of numbers costs 48 bytes plus 8
- * per element, and a typed array around 200 bytes before its first element. Strings are immutable,
- * so a frozen slot can be shared and read without copying.
+ * A byte codec for closed ring slots (see Tally.pack): numbers are written as varints into a reused
+ * buffer, then copied where they are kept — an endpoint's slot arena (slot-arena.ts: one byte array
+ * for all its closed slots, no object per slot) — or, for tests and tools, into a string of one-byte
+ * characters (Tally.freeze). {@link Unpacker} reads them back from bytes.
  *
  * Unsigned values (`uint`) are LEB128 varints (7 bits per byte), exact up to 2^53. Any number
  * (`num`) is `uint(2·n)` when n is an integer in [0, 2^52), else the byte 1 and the 8 bytes of its
@@ -55,34 +54,57 @@ export function packEnd(): string {
   return buf.toString('latin1', 0, len);
 }
 
-/** A read position in a packed string. */
-export class Unpacker {
-  constructor(
-    public s: string,
-    public pos = 0,
-  ) {}
+/** How many bytes were written since {@link packBegin}. */
+export function packLength(): number {
+  return len;
+}
 
-  /** Reads `s` from the start: one reader serves many strings without allocating. */
-  reset(s: string): this {
+/** Copies the bytes written since {@link packBegin} into `target` at `at` (room checked by the caller). */
+export function packCopy(target: Uint8Array, at: number): void {
+  // A loop, not target.set(buf.subarray(…)): a subarray is a new object per call, and entries are small.
+  const b = buf;
+  for (let i = 0; i < len; i++) target[at + i] = b[i];
+}
+
+// Strings written by packEnd(), copied back to bytes for reading (tests and tools; not the record path).
+let text = Buffer.allocUnsafeSlow(512);
+
+/** A read position in packed bytes (`s[pos]` up to `end`). */
+export class Unpacker {
+  s: Uint8Array = text;
+  pos = 0;
+  end = 0;
+
+  /** Reads `s[from, to)`: one reader serves many entries without allocating. */
+  reset(s: Uint8Array, from: number, to: number): this {
     this.s = s;
-    this.pos = 0;
+    this.pos = from;
+    this.end = to;
     return this;
   }
 
+  /** Reads a string written by {@link packEnd} (copied into a reused buffer first). */
+  resetText(packed: string): this {
+    if (packed.length > text.length) text = Buffer.allocUnsafeSlow(Math.max(packed.length, text.length * 2));
+    text.write(packed, 0, 'latin1');
+    return this.reset(text, 0, packed.length);
+  }
+
   get done(): boolean {
-    return this.pos >= this.s.length;
+    return this.pos >= this.end;
   }
 
   uint(): number {
     const s = this.s;
-    let b = s.charCodeAt(this.pos++);
+    if (this.pos >= this.end) return NaN; // past the end: a corrupt entry never loops forever
+    let b = s[this.pos++];
     if (b < 128) return b;
     let result = b - 128;
     let scale = 128;
     for (;;) {
-      b = s.charCodeAt(this.pos++);
+      if (this.pos >= this.end) return NaN;
+      b = s[this.pos++];
       if (b < 128) return result + b * scale;
-      if (b !== b) return NaN; // past the end: a corrupt string never loops forever
       result += (b - 128) * scale;
       scale *= 128;
     }
@@ -92,7 +114,7 @@ export class Unpacker {
     const v = this.uint();
     if (v !== 1) return v / 2;
     const s = this.s;
-    for (let i = 0; i < 8; i++) f64Bytes[i] = s.charCodeAt(this.pos++);
+    for (let i = 0; i < 8; i++) f64Bytes[i] = s[this.pos++];
     return f64[0];
   }
 }

@@ -6,10 +6,11 @@ import type { Sketch } from './sketch.js';
 
 /**
  * The pack codec of a sketch (see pack.ts), for closed ring slots: `uint count`, then when non-empty
- * `num zeroCount, sum, min, max`, `uint buckets` and per bucket in ascending order the index (`num`
- * from `minIndex` for the first, `uint` step from the previous after that) and its `num` count. Small
- * counts and steps take one byte each, so a bucket costs about 2 bytes. The sketch itself (sketch.ts)
- * knows nothing of this encoding.
+ * `num zeroCount, sum, min, max`, `uint buckets` and per bucket in ascending order `uint 2·step + one` (`num` for the first)
+ * — the step from the previous index (from `minIndex` for the first), `one` = 1 when the bucket counts
+ * exactly 1 — followed, when `one` is 0, by its `num` count. A slot's buckets mostly count 1 and lie
+ * fewer than 64 indices apart, so most take one byte (the codec before this took two: step, count).
+ * The sketch itself (sketch.ts) knows nothing of this encoding.
  */
 
 /** Writes `s` with the pack codec. */
@@ -46,9 +47,10 @@ export function packSketchMerged(s: Sketch, r: Unpacker): void {
   }
   let index = s.layout.minIndex;
   for (let k = 0; k < n; k++) {
-    index += k === 0 ? r.num() : r.uint();
+    const step = k === 0 ? r.num() : r.uint();
+    index += Math.floor(step / 2);
     heldIndex[k] = index;
-    heldCount[k] = r.num();
+    heldCount[k] = step % 2 === 1 ? 1 : r.num();
   }
   const m = sortedBuckets(s);
   packUint(count + s.count);
@@ -86,8 +88,9 @@ export function mergePackedSketch(s: Sketch, r: Unpacker): void {
   const n = r.uint();
   let index = s.layout.minIndex;
   for (let k = 0; k < n; k++) {
-    index += k === 0 ? r.num() : r.uint();
-    s.addIndex(index, r.num());
+    const step = k === 0 ? r.num() : r.uint();
+    index += Math.floor(step / 2);
+    s.addIndex(index, step % 2 === 1 ? 1 : r.num());
   }
 }
 
@@ -108,14 +111,17 @@ function sortedBuckets(s: Sketch): number {
   return s.sortedBuckets(ownIndex, ownCount);
 }
 
-/** Writes `n` ascending buckets: the first index as `num` from `minIndex`, then `uint` steps; counts as `num`. */
+/** Writes `n` ascending buckets: `uint 2·step + (count === 1)` (`num` for the first), then the count as `num` unless it is 1. */
 function packBuckets(minIndex: number, index: readonly number[], count: readonly number[], n: number): void {
   packUint(n);
   let prev = minIndex;
   for (let k = 0; k < n; k++) {
-    if (k === 0) packNum(index[k] - prev);
-    else packUint(index[k] - prev);
-    packNum(count[k]);
+    const one = count[k] === 1;
+    const step = (index[k] - prev) * 2 + (one ? 1 : 0);
+    // The first step (from minIndex) as `num`: a foreign row's index below the layout stays exact.
+    if (k === 0) packNum(step);
+    else packUint(step);
+    if (!one) packNum(count[k]);
     prev = index[k];
   }
 }

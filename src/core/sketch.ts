@@ -43,13 +43,14 @@ export interface SketchJSON {
 
 // Sparse storage is a plain JS array: a typed array costs ~150-250 bytes of object overhead (view,
 // buffer, backing store) before its first element, too much for a slot with a handful of buckets.
-// Dense storage (more than SPARSE_LIMIT buckets) is a Uint32Array: 4 bytes per count where a JS array
-// takes 8 (Node's V8 has no pointer compression), which halves the since-start sketches, the largest
-// ones. A count that leaves the uint32 range (past 2^32 − 1 requests in one bucket, or a fractional
-// count from a foreign row) turns the array into a Float64Array for good: exact either way.
-type Counts = Uint32Array | Float64Array;
+// Dense storage (more than SPARSE_LIMIT buckets) starts as a Uint16Array: 2 bytes per count where a JS
+// array takes 8 (Node's V8 has no pointer compression) — the since-start sketches are the largest ones,
+// and an hour of traffic rarely puts 65,535 requests in one bucket. A count that does not fit widens the
+// array for good: to a Uint32Array, or a Float64Array past 2^32 − 1 (or for a fractional count from a
+// foreign row). Exact either way: a store is read back, and a mismatch widens (setDense).
+type Counts = Uint16Array | Uint32Array | Float64Array;
 const NONE: number[] = [];
-const NO_DENSE: Counts = new Uint32Array(0);
+const NO_DENSE: Counts = new Uint16Array(0);
 
 /**
  * Base-2 exponential histogram (OpenTelemetry's layout), used as a relative-error quantile sketch.
@@ -134,9 +135,9 @@ export class Sketch {
       const i = index - this.offset;
       if (i >= 0 && i < dense.length) {
         const v = dense[i] + n;
-        // (v >>> 0) === v: still a uint32, the case for every count a time slot sees.
-        if (v >>> 0 === v) dense[i] = v;
-        else this.setDense(i, v);
+        dense[i] = v;
+        // Read back: a count the array's type cannot hold (rare) widens it.
+        if (dense[i] !== v) this.setDense(i, v);
       } else this.growDense(index, n);
       return;
     }
@@ -174,7 +175,7 @@ export class Sketch {
       if (sparse[i] > hi) hi = sparse[i];
     }
     this.offset = lo;
-    this.dense = new Uint32Array(hi - lo + 1);
+    this.dense = new Uint16Array(hi - lo + 1);
     for (let i = 0; i < end; i += 2) this.setDense(sparse[i] - lo, sparse[i + 1]);
     this.sparse = NONE;
     this.sparseLength = 0;
@@ -188,20 +189,26 @@ export class Sketch {
     const extra = Math.ceil((Math.max(oldHi, index) - Math.min(oldLo, index) + 1) / 8);
     const newLo = index < oldLo ? Math.max(this.minIndex, index - extra) : oldLo;
     const newHi = index > oldHi ? Math.min(this.maxIndex, index + extra) : oldHi;
+    const size = newHi - newLo + 1;
     const grown =
-      old instanceof Float64Array ? new Float64Array(newHi - newLo + 1) : new Uint32Array(newHi - newLo + 1);
+      old instanceof Float64Array
+        ? new Float64Array(size)
+        : old instanceof Uint32Array
+          ? new Uint32Array(size)
+          : new Uint16Array(size);
     grown.set(old, oldLo - newLo);
     this.dense = grown;
     this.offset = newLo;
     this.setDense(index - newLo, grown[index - newLo] + n);
   }
 
-  /** dense[i] = v, turning the dense array into a Float64Array when v is not a uint32. */
+  /** dense[i] = v, widening the dense array (Uint16 → Uint32 → Float64) until it holds v exactly. */
   private setDense(i: number, v: number): void {
     let dense = this.dense;
-    if (v >>> 0 !== v && dense instanceof Uint32Array) {
-      dense = this.dense = Float64Array.from(dense);
-    }
+    dense[i] = v;
+    if (dense[i] === v) return;
+    dense = this.dense =
+      v >>> 0 === v && dense instanceof Uint16Array ? Uint32Array.from(dense) : Float64Array.from(dense);
     dense[i] = v;
   }
 
@@ -422,7 +429,7 @@ export class Sketch {
     if (counts.length > SPARSE_LIMIT && json.offset >= s.minIndex && json.offset + counts.length - 1 <= s.maxIndex) {
       // Dense from the start: one array, no sparse-to-dense switch and re-growing (history reads decode
       // thousands of day-long sketches).
-      s.dense = new Uint32Array(counts.length);
+      s.dense = new Uint16Array(counts.length);
       s.offset = json.offset;
       for (let i = 0; i < counts.length; i++) if (counts[i] > 0) s.setDense(i, counts[i]);
     } else {

@@ -44,29 +44,41 @@ export const ZERO_INDEX = -Infinity;
 const NO_CODES: number[] = [];
 
 /**
- * A closed slot's tally, immutable, as a string of bytes (pack.ts): `num start`, `uint mask` (bit
- * `i` set when counter `F` offset `i` is non-zero), the non-zero counters as `num` in `F` order,
- * `uint` number of status codes and `num code, num count` for each, then the latency sketch (see
- * Sketch.pack). Made by {@link Tally.freeze}; read by {@link Tally.mergeFrozen}, {@link frozenStart}
- * and {@link frozenCount}.
+ * A closed slot's tally, immutable, in the pack format (pack.ts): `num start`, `uint mask` (bit `i`
+ * set when counter `F` offset `i` is non-zero), the non-zero counters as `num` in `F` order, `uint`
+ * number of status codes and `num code, num count` for each, then the latency sketch
+ * (sketch-codec.ts). Written by {@link Tally.pack} into the pack buffer, from where an endpoint's
+ * slot arena (slot-arena.ts) copies it; read back through an {@link Unpacker} by
+ * {@link Tally.mergePacked}, {@link packedStart} and {@link packedCount}. `FrozenTally` is the same
+ * bytes as a string ({@link Tally.freeze}), for tests and tools.
  */
 export type FrozenTally = string;
 
 // Decoding runs synchronously to completion, so one reader and one set of scratch arrays serve every call.
-const reader = new Unpacker('');
+const reader = new Unpacker();
 const mergedC: number[] = zeros(FIELDS);
-const mergedCodes: number[] = [];
+// Grown as needed and never shortened (setting an array's length to 0 drops its storage).
+let mergedCodes: number[] = zeros(32);
+
+/** Slot id a packed tally was frozen with (`r` at the entry's start; moved). */
+export function packedStart(r: Unpacker): number {
+  return r.num();
+}
+
+/** Requests counted in a packed tally (`r` at the entry's start; moved). */
+export function packedCount(r: Unpacker): number {
+  r.num();
+  return (r.uint() & 1) !== 0 ? r.num() : 0;
+}
 
 /** Slot id a frozen tally was frozen with. */
 export function frozenStart(f: FrozenTally): number {
-  return reader.reset(f).num();
+  return packedStart(reader.resetText(f));
 }
 
 /** Requests counted in a frozen tally. */
 export function frozenCount(f: FrozenTally): number {
-  const r = reader.reset(f);
-  r.num();
-  return (r.uint() & 1) !== 0 ? r.num() : 0;
+  return packedCount(reader.resetText(f));
 }
 
 /** A tally as plain JSON (stores persist it): counters by `F` offset, status codes, latency sketch. */
@@ -87,14 +99,18 @@ export class Tally {
   start = -1;
   // Plain arrays rather than typed arrays: see the note in sketch.ts on per-object overhead.
   readonly c: number[] = zeros(FIELDS);
-  /** Exact status codes as pairs [code, count, …]; grows with distinct codes (few per endpoint). */
+  /**
+   * Exact status codes as pairs [code, count, …] in `codes[0, codeEnd)`; grows with distinct codes (few
+   * per endpoint). Kept by {@link reset}, so an endpoint's open slot does not re-allocate it every slot.
+   */
   private codes: number[] = NO_CODES;
+  private codeEnd = 0;
   readonly latency = new Sketch(LATENCY_SKETCH);
 
   reset(start: number): void {
     this.start = start;
     this.c.fill(0);
-    this.codes = NO_CODES;
+    this.codeEnd = 0;
     this.latency.reset();
   }
 
@@ -148,27 +164,41 @@ export class Tally {
     c[F.dbMs] += dbMs;
   }
 
-  /** The status codes as pairs [code, count, …] in first-seen order (read-only; core/counts.ts sorts them). */
+  /**
+   * The status codes as pairs [code, count, …] in first-seen order, in the first {@link codePairsLength}
+   * elements (read-only; core/counts.ts sorts them).
+   */
   get codePairs(): readonly number[] {
     return this.codes;
   }
 
+  get codePairsLength(): number {
+    return this.codeEnd;
+  }
+
   private addCode(code: number, n: number): void {
-    const codes = this.codes;
-    for (let i = 0; i < codes.length; i += 2) {
+    let codes = this.codes;
+    const end = this.codeEnd;
+    for (let i = 0; i < end; i += 2) {
       if (codes[i] === code) {
         codes[i + 1] += n;
         return;
       }
     }
-    if (codes === NO_CODES) this.codes = [code, n];
-    else codes.push(code, n);
+    if (end === codes.length) {
+      const grown = zeros(Math.max(4, end * 2));
+      for (let i = 0; i < end; i++) grown[i] = codes[i];
+      codes = this.codes = grown;
+    }
+    codes[end] = code;
+    codes[end + 1] = n;
+    this.codeEnd = end + 2;
   }
 
   /** Status code → count, codes ascending. */
   statusCodes(): Map<number, number> {
     const pairs: [number, number][] = [];
-    for (let i = 0; i < this.codes.length; i += 2) pairs.push([this.codes[i], this.codes[i + 1]]);
+    for (let i = 0; i < this.codeEnd; i += 2) pairs.push([this.codes[i], this.codes[i + 1]]);
     pairs.sort((a, b) => a[0] - b[0]);
     return new Map(pairs);
   }
@@ -179,7 +209,7 @@ export class Tally {
     for (let i = 0; i < FIELDS; i++) {
       c[i] = i === F.requestBytesMax || i === F.responseBytesMax ? Math.max(c[i], o[i]) : c[i] + o[i];
     }
-    for (let i = 0; i < other.codes.length; i += 2) this.addCode(other.codes[i], other.codes[i + 1]);
+    for (let i = 0; i < other.codeEnd; i += 2) this.addCode(other.codes[i], other.codes[i + 1]);
     this.latency.merge(other.latency);
     return this;
   }
@@ -188,12 +218,18 @@ export class Tally {
     return this.c[F.count];
   }
 
-  /**
-   * This tally in its frozen form (see {@link FrozenTally}), for a ring slot that is closed: it is
-   * only read and merged from then on. A minute of a busy endpoint costs ~150 bytes this way where
-   * the object costs ~1 kB.
-   */
+  /** This tally as a string in the pack format (see {@link FrozenTally}): {@link pack}, kept as a string. */
   freeze(start: number = this.start): FrozenTally {
+    this.pack(start);
+    return packEnd();
+  }
+
+  /**
+   * Writes this tally in the pack format (see {@link FrozenTally}) into the pack buffer (pack.ts), for
+   * a ring slot that is closed: it is only read and merged from then on. A minute of a busy endpoint
+   * costs ~100 bytes this way where the object costs ~1 kB.
+   */
+  pack(start: number = this.start): void {
     const c = this.c;
     let mask = 0;
     for (let i = 0; i < FIELDS; i++) if (c[i] !== 0) mask |= 1 << i;
@@ -202,18 +238,23 @@ export class Tally {
     packUint(mask);
     for (let i = 0; i < FIELDS; i++) if (c[i] !== 0) packNum(c[i]);
     const codes = this.codes;
-    packUint(codes.length / 2);
-    for (let i = 0; i < codes.length; i++) packNum(codes[i]);
+    const codeEnd = this.codeEnd;
+    packUint(codeEnd / 2);
+    for (let i = 0; i < codeEnd; i++) packNum(codes[i]);
     packSketch(this.latency);
+  }
+
+  /** {@link packMerged} of a frozen string, kept as a string. */
+  freezeMerged(held: FrozenTally, start: number): FrozenTally {
+    this.packMerged(reader.resetText(held), start);
     return packEnd();
   }
 
   /**
-   * A frozen tally (for slot `start`) holding `held` plus this tally, as `thaw(held).merge(this)` would
-   * freeze, without building that tally.
+   * Writes into the pack buffer a packed tally (for slot `start`) holding the packed one `r` is at
+   * plus this tally, as `thaw(held).merge(this)` would pack, without building that tally.
    */
-  freezeMerged(held: FrozenTally, start: number): FrozenTally {
-    const r = reader.reset(held);
+  packMerged(r: Unpacker, start: number): void {
     r.num();
     const heldMask = r.uint();
     const c = this.c;
@@ -229,30 +270,41 @@ export class Tally {
       if (v !== 0) mask |= 1 << i;
     }
     // Status codes: the held ones in their order, then this tally's new ones (as addCode would).
-    const codes = mergedCodes;
-    codes.length = 0;
     const heldCodes = r.uint();
-    for (let i = 0; i < heldCodes; i++) codes.push(r.num(), r.num());
     const own = this.codes;
-    for (let i = 0; i < own.length; i += 2) {
+    const ownEnd = this.codeEnd;
+    if (mergedCodes.length < 2 * heldCodes + ownEnd) mergedCodes = zeros(2 * (2 * heldCodes + ownEnd));
+    const codes = mergedCodes;
+    let n = 0;
+    for (let i = 0; i < heldCodes; i++) {
+      codes[n++] = r.num();
+      codes[n++] = r.num();
+    }
+    for (let i = 0; i < ownEnd; i += 2) {
       let k = 0;
-      while (k < codes.length && codes[k] !== own[i]) k += 2;
-      if (k < codes.length) codes[k + 1] += own[i + 1];
-      else codes.push(own[i], own[i + 1]);
+      while (k < n && codes[k] !== own[i]) k += 2;
+      if (k < n) codes[k + 1] += own[i + 1];
+      else {
+        codes[n++] = own[i];
+        codes[n++] = own[i + 1];
+      }
     }
     packBegin();
     packNum(start);
     packUint(mask);
     for (let i = 0; i < FIELDS; i++) if (sum[i] !== 0) packNum(sum[i]);
-    packUint(codes.length / 2);
-    for (let i = 0; i < codes.length; i++) packNum(codes[i]);
+    packUint(n / 2);
+    for (let i = 0; i < n; i++) packNum(codes[i]);
     packSketchMerged(this.latency, r);
-    return packEnd();
   }
 
   /** Adds a frozen tally (as {@link merge} adds a tally). */
   mergeFrozen(f: FrozenTally): this {
-    const r = reader.reset(f);
+    return this.mergePacked(reader.resetText(f));
+  }
+
+  /** Adds the packed tally `r` is at (as {@link merge} adds a tally). */
+  mergePacked(r: Unpacker): this {
     r.num();
     const mask = r.uint();
     const c = this.c;
@@ -272,6 +324,16 @@ export class Tally {
   static thaw(f: FrozenTally): Tally {
     const t = new Tally().mergeFrozen(f);
     t.start = frozenStart(f);
+    return t;
+  }
+
+  /** A new tally holding the packed one `r` is at (`r` is moved past it). */
+  static thawPacked(r: Unpacker): Tally {
+    const from = r.pos;
+    const start = r.num();
+    r.pos = from;
+    const t = new Tally().mergePacked(r);
+    t.start = start;
     return t;
   }
 
@@ -295,7 +357,7 @@ export class Tally {
 
   /** Plain data for storage: `Tally.fromJSON(t.toJSON())` merges exactly like `t`. */
   toJSON(): TallyJSON {
-    return { c: this.c.slice(), codes: this.codes.slice(), latency: this.latency.toJSON() };
+    return { c: this.c.slice(), codes: this.codes.slice(0, this.codeEnd), latency: this.latency.toJSON() };
   }
 
   /** Rebuilds a tally written by {@link toJSON}; throws on malformed data (a store's rows are checked once, here). */

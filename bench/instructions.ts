@@ -1,0 +1,194 @@
+/**
+ * Instructions per request of a bench/pinned-server.ts variant, counted by valgrind's callgrind: a
+ * measure of the server's cost per request that other load on the machine cannot move (wall-clock
+ * req/s and even CPU time per request are noisy on a shared machine). The server runs under
+ * `valgrind --tool=callgrind --instr-atstart=no` with `node --single-threaded` (no concurrent JIT or
+ * GC threads, so repeated runs count nearly the same); it is warmed up with autocannon unmeasured,
+ * then instrumentation is switched on (`callgrind_control -i on`) for a fixed number of requests and
+ * the counted instructions are divided by them. Everything the process executes counts: the
+ * framework, apimeter, V8's GC and JIT, libuv and the kernel-call wrappers (not the kernel itself).
+ *
+ *   npx tsx bench/instructions.ts [--framework=node,hono] [--variant=bare,hook,apimeter]
+ *                                 [--warmup=20000] [--requests=5000]
+ *
+ * Prints one row per (framework, variant) with instructions/request and the difference to bare, then
+ * one JSON line. Not part of `npm run bench` (valgrind makes each server ~50× slower): a tool for
+ * comparing hot-path changes on a busy machine.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { emitResult, ROOT, table } from './lib.js';
+
+const flag = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const frameworks = (flag('framework') ?? 'fastify,express,hono,node').split(',');
+const variants = (flag('variant') ?? 'bare,hook,apimeter').split(',');
+const warmup = Number(flag('warmup') ?? 40_000);
+const requests = Number(flag('requests') ?? 10_000);
+const nodeFlags = (flag('node-flags') ?? '').split(' ').filter((f) => f !== '');
+const connections = 32;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-callgrind-'));
+
+const HOOK: Record<string, string> = { express: 'hook', hono: 'hook', node: 'hook', fastify: 'hook' };
+const PATHS = ['/hello/bench', '/users/7/posts/42'];
+
+function load(port: number, amount: number): Promise<{ completed: number; non2xx: number; errors: number }> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections,
+        amount,
+        timeout: 120,
+        requests: PATHS.map((p) => ({ method: 'GET', path: p })),
+        headers: { authorization: 'Bearer bench-token' },
+      },
+      (err, r) => {
+        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        else resolve({ completed: r.requests.total - r.errors, non2xx: r.non2xx, errors: r.errors });
+      },
+    );
+  });
+}
+
+interface Split {
+  /** Every instruction counted. */
+  total: number;
+  /** V8's optimising compilers and parser (tier-up still going on after the warm-up). */
+  compile: number;
+  /** Mark-compact (full) GC: a few per minute, so a window holds one or none. */
+  fullGc: number;
+}
+
+/** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
+const FULL_GC =
+  /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
+
+/**
+ * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
+ * land in a window or not by chance, and would otherwise make two runs of the same code differ by
+ * more than the effects measured. Scavenges (young-generation GCs) stay in: they are what allocation
+ * per request costs.
+ */
+function split(file: string): Split {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const s: Split = { total: 0, compile: 0, fullGc: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    const n = Number(m[1].replaceAll(',', ''));
+    const what = m[2];
+    if (what.startsWith('PROGRAM TOTALS')) s.total = n;
+    else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
+    else if (FULL_GC.test(what)) s.fullGc += n;
+  }
+  return s;
+}
+
+async function measure(framework: string, variant: string): Promise<Split & { completed: number }> {
+  const out = path.join(dir, `${framework}-${variant}.out`);
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--smc-check=all-non-file',
+      `--callgrind-out-file=${out}`,
+      process.execPath,
+      '--single-threaded',
+      ...nodeFlags,
+      '--import',
+      'tsx',
+      path.join('bench', 'pinned-server.ts'),
+      `--framework=${framework}`,
+      `--variant=${variant}`,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) resolve((JSON.parse(buf.slice(0, nl)) as { port: number }).port);
+    });
+    child.on('exit', (code) => reject(new Error(`${framework}/${variant} exited (${code}): ${stderr.slice(-2000)}`)));
+  });
+  try {
+    await load(port, warmup);
+    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    const r = await load(port, requests);
+    execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
+    // A timed-out request (a rare one under valgrind on a busy machine) is left out of the count.
+    if (r.non2xx > 0) throw new Error(`${framework}/${variant}: ${r.non2xx} non-2xx answers`);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    return { ...split(out), completed: r.completed };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+interface Row {
+  framework: string;
+  variant: string;
+  /** Instructions per request, all of them. */
+  total: number;
+  compile: number;
+  fullGc: number;
+  /** total − compile − fullGc: the steady per-request cost, the figure to compare. */
+  steady: number;
+}
+const rows: Row[] = [];
+const perReq = (n: number, completed: number) => n / completed;
+for (const framework of frameworks) {
+  for (const v of variants) {
+    const variant = v === 'hook' ? HOOK[framework] : v;
+    const m = await measure(framework, variant);
+    const row: Row = {
+      framework,
+      variant,
+      total: perReq(m.total, m.completed),
+      compile: perReq(m.compile, m.completed),
+      fullGc: perReq(m.fullGc, m.completed),
+      steady: perReq(m.total - m.compile - m.fullGc, m.completed),
+    };
+    rows.push(row);
+    process.stdout.write(
+      `  ${framework}/${variant}: ${Math.round(row.steady).toLocaleString('en-US')} instr/req steady\n`,
+    );
+  }
+}
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+process.stdout.write(
+  table(
+    ['framework', 'variant', 'steady instr/req', 'over bare', 'ratio bare/variant', 'all', 'JIT compile', 'full GC'],
+    rows.map((r) => {
+      const bare = rows.find((b) => b.framework === r.framework && b.variant === 'bare');
+      return [
+        r.framework,
+        r.variant,
+        int(r.steady),
+        bare === undefined ? '—' : int(r.steady - bare.steady),
+        bare === undefined ? '—' : (bare.steady / r.steady).toFixed(3),
+        int(r.total),
+        int(r.compile),
+        int(r.fullGc),
+      ];
+    }),
+  ) + '\n',
+);
+process.stdout.write(
+  `  ${warmup} warm-up requests, then ${requests} counted, ${connections} connections; ` +
+    'steady = all − JIT compilation − full GCs (one-off work a window holds or not by chance)\n',
+);
+emitResult({ bench: 'instructions', warmup, requests, rows });
