@@ -14,6 +14,7 @@
  *
  * Every figure is printed with the machine's load average (`uptime`). The last stdout line is JSON.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { ManualClock } from '../src/core/clock.js';
@@ -72,7 +73,20 @@ try {
   {
     const clock = new ManualClock(Math.floor(Date.now() / FINE) * FINE);
     const meter = createMeter({ iniPath: false, env: {}, clock });
-    const writer = new LiveWriter({ meter, tier, instance: 'bench-writer', intervalSeconds: 10, graceMs: 0 });
+    // Its own one-connection pool: the PostgreSQL backend serving it is one process whose CPU time
+    // /proc shows (the server runs on this machine).
+    const own = await openLiveTier({ url: PG_URL, schema, max: 1 });
+    const backend = Number((await own.pool.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0].p);
+    const serverCpuMs = () => {
+      try {
+        const f = readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ = 100
+      } catch {
+        return NaN;
+      }
+    };
+    const writer = new LiveWriter({ meter, tier: own, instance: 'bench-writer', intervalSeconds: 10, graceMs: 0 });
+    let server0 = 0;
     const r = rng(7);
     const eps = Array.from({ length: ENDPOINTS }, (_, e) => meter.endpoint('GET', `/r${e}/{id}`)!);
     const cpu: number[] = [];
@@ -84,6 +98,7 @@ try {
         for (let k = 0; k < 20; k++) meter.record(ep, r() < 0.03 ? 500 : 200, lognormal(r, 25, 1), 300, 1200, 0);
       clock.advance(FINE);
       const before = writer.stats.written;
+      if (round === 1) server0 = serverCpuMs();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       await writer.runOnce();
@@ -95,6 +110,7 @@ try {
       }
       rows = writer.stats.written - before;
     }
+    const serverMs = (serverCpuMs() - server0) / ROUNDS;
     const lastFine = Math.floor(clock.now() / FINE) - 1;
     for (const ep of eps) jsonBytes += JSON.stringify(ep.slotTally('fine', lastFine)?.toJSON() ?? null).length;
     const { rows: sized } = await admin.query<{ b: string; n: string }>(
@@ -108,13 +124,16 @@ try {
       rows,
       tallyJsonBytes: jsonBytes,
       storedBytes: Number(sized[0].b),
+      serverCpuMs: round(serverMs),
       load: load(),
     };
     log(`write, one instance, ${ENDPOINTS} active endpoints per 10 s interval (load ${load()}):`);
     log(
       `  CPU ${round(median(cpu))} ms (max ${round(Math.max(...cpu))}), wall ${round(median(wall))} ms, ${rows} rows, ` +
-        `${(jsonBytes / 1024).toFixed(0)} KiB of tally JSON, ${(Number(sized[0].b) / 1024).toFixed(0)} KiB as stored`,
+        `${(jsonBytes / 1024).toFixed(0)} KiB of tally JSON, ${(Number(sized[0].b) / 1024).toFixed(0)} KiB as stored; ` +
+        `PostgreSQL backend CPU ${round(serverMs)} ms per interval`,
     );
+    await writer.stop();
     await admin.query(`DELETE FROM "${schema}".api_metric_live WHERE instance = 'bench-writer'`);
     await admin.query(`DELETE FROM "${schema}".api_metric_instances WHERE instance = 'bench-writer'`);
   }

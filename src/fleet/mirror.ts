@@ -43,17 +43,51 @@ function place(slots: (FrozenTally | undefined)[], id: number, tally: Tally): vo
   // else: the slot holds a newer one; this one has left the ring.
 }
 
-/** Adds one live row to a mirror meter's endpoint, as the endpoint would have folded it. */
-function inject(meter: Meter, row: LiveRow, tally: Tally): void {
-  const { registry, rings } = meter;
-  const ep: EndpointStats = registry.activate(registry.get(row.method, row.route));
-  if (ep.fine.length === 0) {
-    ep.fine = Array.from({ length: rings.fineSlots }, () => undefined);
-    ep.coarse = Array.from({ length: rings.coarseSlots }, () => undefined);
+/**
+ * Live rows of one read, merged per endpoint and slot before they are frozen into the rings: freezing
+ * re-packs a slot's whole tally, so a minute that ten instances' six slots each fill is packed once per
+ * read, not sixty times.
+ */
+class Pending {
+  private readonly eps = new Map<
+    EndpointStats,
+    { total: Tally; fine: Map<number, Tally>; coarse: Map<number, Tally> }
+  >();
+
+  constructor(private readonly meter: Meter) {}
+
+  add(row: LiveRow, tally: Tally, oldestFine: number): void {
+    const { registry, rings } = this.meter;
+    const ep = registry.activate(registry.get(row.method, row.route));
+    let e = this.eps.get(ep);
+    if (e === undefined) this.eps.set(ep, (e = { total: new Tally(), fine: new Map(), coarse: new Map() }));
+    e.total.merge(tally);
+    const fineId = row.bucketStart / rings.fineMs;
+    // The fine ring holds the newest slots only; older ones go to their minute alone.
+    if (row.bucketMs === rings.fineMs && fineId >= oldestFine) mergeInto(e.fine, fineId, tally);
+    mergeInto(e.coarse, Math.floor(row.bucketStart / rings.coarseMs), tally);
   }
-  ep.total.merge(tally);
-  if (row.bucketMs === rings.fineMs) place(ep.fine, row.bucketStart / rings.fineMs, tally);
-  place(ep.coarse, Math.floor(row.bucketStart / rings.coarseMs), tally);
+
+  /** Freezes what was added into the rings. */
+  flush(): void {
+    const { rings } = this.meter;
+    for (const [ep, e] of this.eps) {
+      if (ep.fine.length === 0) {
+        ep.fine = Array.from({ length: rings.fineSlots }, () => undefined);
+        ep.coarse = Array.from({ length: rings.coarseSlots }, () => undefined);
+      }
+      ep.total.merge(e.total);
+      for (const [id, t] of e.fine) place(ep.fine, id, t);
+      for (const [id, t] of e.coarse) place(ep.coarse, id, t);
+    }
+    this.eps.clear();
+  }
+}
+
+function mergeInto(slots: Map<number, Tally>, id: number, tally: Tally): void {
+  const held = slots.get(id);
+  if (held === undefined) slots.set(id, new Tally().merge(tally));
+  else held.merge(tally);
 }
 
 /**
@@ -209,6 +243,9 @@ export class FleetMirror {
   private async apply(k: Known, rows: readonly LiveRow[]): Promise<void> {
     const slice = timeSlicer();
     const fresh = new Set<number>();
+    const fleet = new Pending(this.fleet);
+    const own = new Pending(k.meter);
+    const oldestFine = Math.floor(this.now() / this.fineMs) - this.fleet.rings.fineSlots;
     for (const row of rows) {
       await slice();
       if (k.applied.has(row.bucketStart)) {
@@ -217,10 +254,13 @@ export class FleetMirror {
       }
       fresh.add(row.bucketStart);
       const tally = Tally.fromJSON(JSON.parse(row.tally) as TallyJSON);
-      inject(this.fleet, row, tally);
-      inject(k.meter, row, tally);
+      fleet.add(row, tally, oldestFine);
+      own.add(row, tally, oldestFine);
       this.stats.rows++;
     }
+    // No await between here and the end: a reader never sees a slot half folded.
+    fleet.flush();
+    own.flush();
     for (const s of fresh) k.applied.add(s);
   }
 
