@@ -83,21 +83,7 @@ test(
         (l) => JSON.parse(l) as { instance: string; recorded: Record<string, number[]> },
       );
       const serve = start(
-        [
-          cli,
-          'serve',
-          '--store',
-          PG_URL,
-          '--schema',
-          schema,
-          '--port',
-          '0',
-          '--interval',
-          '1',
-          '--gone-seconds',
-          '60',
-          '--no-alerts',
-        ],
+        [cli, 'serve', '--store', PG_URL, '--schema', schema, '--port', '0', '--interval', '1', '--gone-seconds', '60'],
         { APIMETER__API__METRICS_API_TOKEN: TOKEN, APIMETER__API__METRICS_API_CACHE_SECONDS: '0' },
       );
       procs.push(serve.child);
@@ -141,6 +127,19 @@ test(
       assert.deepEqual([...answer.fleet.contributed].sort(), ids);
       assert.equal(answer.fleet.complete, true);
       assert.deepEqual(answer.fleet.lagging, []);
+
+      // The Prometheus exposition is the fleet's: its request counters add up to what the instances sent.
+      const exposition = await (
+        await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      ).text();
+      const counted = [...exposition.matchAll(/^http_server_requests_total\{.*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+      assert.equal(counted, sent);
+      // Alerts and SLOs are evaluated over the fleet meter and answered by the same routes.
+      assert.equal((await get(base, `${prefix}/alerts`)).status, 200);
+      assert.equal((await get(base, `${prefix}/slo`)).status, 200);
 
       // One instance's answer is that instance's traffic only.
       const one = reports[1];
