@@ -260,6 +260,7 @@ try {
     alerts: false,
     intervalSeconds: 10,
     pollMs: 3_600_000,
+    waitForLoad: true,
     meter: { iniPath: false, env: { APIMETER__API__METRICS_API_CACHE_SECONDS: '0' } },
   });
   const startMs = performance.now() - t0;

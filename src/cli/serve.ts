@@ -97,6 +97,12 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(
     `apimeter serve: ${n} instance${n === 1 ? '' : 's'} in ${redactUrl(url)}; metrics API at ${serve.url}${serve.api.options.prefix}\n`,
   );
+  void serve.mirror.loaded.then(() =>
+    process.stdout.write(
+      `apimeter serve: read ${serve.mirror.stats.rows} live rows of the last hour` +
+        (serve.mirror.lastError === undefined ? '\n' : ` (last read failed: ${serve.mirror.lastError}; retrying)\n`),
+    ),
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);

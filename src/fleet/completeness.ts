@@ -33,6 +33,8 @@ export interface FleetCompletenessJson {
   instances: { instance: string; state: InstanceState; complete_until: string; last_write: string }[];
   /** The reader's last poll of the live tier failed: figures may be older than the states say. */
   reader_error?: string;
+  /** Serve is still reading the live tier's hour at start-up: figures are partial (and `complete` false). */
+  loading?: true;
   /** When the fleet view last read the live tier (ISO 8601). */
   read_at: string | null;
 }
@@ -44,7 +46,7 @@ export function completeness(
   now: number,
   goneMs: number,
   range: { from: number; to: number } | null,
-  read: { at: number | null; error?: string },
+  read: { at: number | null; error?: string; loading?: boolean },
 ): FleetCompletenessJson {
   const contributed: string[] = [];
   const lagging: FleetCompletenessJson['lagging'] = [];
@@ -76,12 +78,13 @@ export function completeness(
   return {
     contributed,
     complete_until: Number.isFinite(until) ? iso(until) : null,
-    complete: lagging.length === 0 && read.error === undefined,
+    complete: lagging.length === 0 && read.error === undefined && read.loading !== true,
     lagging,
     gone,
     stopped,
     instances,
     ...(read.error !== undefined && { reader_error: read.error }),
+    ...(read.loading === true && { loading: true as const }),
     read_at: read.at === null ? null : iso(read.at),
   };
 }

@@ -110,6 +110,10 @@ export class FleetMirror {
   /** Database clock minus ours, ms (lags are measured on the database's clock). */
   private skew = 0;
   lastReadAt: number | null = null;
+  /** True until the first read of the live tier's hour is done. */
+  loading = false;
+  /** Resolves when the first read is done (whether it succeeded: see {@link lastError}). */
+  loaded: Promise<void> = Promise.resolve();
   lastError: string | undefined;
   readonly stats = { polls: 0, failures: 0, rows: 0, duplicateSlots: 0, readMs: 0 };
 
@@ -172,15 +176,21 @@ export class FleetMirror {
     return Math.floor(split / MINUTE) * MINUTE;
   }
 
-  /** Reads the live tier once (the hour it holds), then keeps polling on an unref'd timer. Rejects when the first read fails. */
+  /**
+   * Resolves once the instances are read (rejects when that fails); the hour of live rows is read in the
+   * background, {@link loaded} resolving when it is in (answers meanwhile say `loading`), then the mirror
+   * keeps polling on an unref'd timer.
+   */
   async start(): Promise<void> {
     const { now, instances } = await this.options.tier.instances();
     this.skew = now - Date.now();
     const oldest = instances.reduce((m, r) => Math.min(m, r.startedAt), now);
     this.fleetMeter = this.newMeter(Math.max(oldest, now - HOUR));
-    await this.poll();
-    if (this.lastError !== undefined) throw new Error(this.lastError);
-    this.schedule();
+    this.loading = true;
+    this.loaded = this.poll().then(() => {
+      this.loading = false;
+      this.schedule();
+    });
   }
 
   private schedule(): void {

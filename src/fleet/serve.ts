@@ -41,6 +41,11 @@ export interface ServeOptions {
   snapshotIntervalSeconds?: number;
   /** Bearer token of the API; default `[api] metrics_api_token`. */
   token?: string;
+  /**
+   * Resolve only once the live tier's hour is read (default false: serve answers at once, its answers
+   * saying `loading` until then).
+   */
+  waitForLoad?: boolean;
   /** Evaluate the alert rules and SLOs (`[alerts]`) over the fleet (default: `[alerts] enabled`). */
   alerts?: boolean;
   /** Listen here (default 127.0.0.1, port 9464; 0 = any free port). */
@@ -117,6 +122,7 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
         onError,
       });
       await m.start();
+      if (options.waitForLoad === true) await m.loaded;
       return m;
     } catch (error) {
       await tier?.close().catch(() => undefined);
@@ -159,6 +165,7 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
     return completeness(records, mirror.now(), goneMs, range, {
       at: mirror.lastReadAt,
       error: mirror.lastError,
+      loading: mirror.loading,
     });
   }
 
