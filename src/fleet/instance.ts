@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import { hostname } from 'node:os';
 import type { Meter } from '../core/meter.js';
+import { redactUrl } from '../core/redact.js';
+import { createError } from '../errors.js';
 import { startPersistence } from '../store/persistence.js';
 import type { Persistence, PersistenceOptions } from '../store/persistence.js';
 import { startLiveWriter } from './live-writer.js';
@@ -71,6 +73,12 @@ export async function startFleetInstance(meter: Meter, options: FleetInstanceOpt
   const instance = options.instance ?? instanceId();
   const role = processRole();
   const url = options.url ?? meter.config.apiMetricsStoreUrl;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw createError(
+      'APIMETER_ERR_STORE_URL',
+      `a fleet shares one PostgreSQL store: give url postgres://… or set [metrics] api_metrics_store_url (now ${url === '' ? 'empty' : redactUrl(url)})`,
+    );
+  }
   const p = options.persistence;
   const persistence =
     p === false
