@@ -217,6 +217,8 @@ const STANDALONE: [string, string, string[]][] = [
     ['--days', quick ? '1' : '3', '--rounds', quick ? '3' : '5'],
   ],
   ['(j) Web page: weight, first render with 1,000 endpoints, polling cost', 'ui.ts', quickArgs],
+  // 10 instances × 1,000 endpoints of live tier; 30 stored days of 100 endpoints each (docs/scaling.md).
+  ['(k) Fleet view: live-tier write per instance, apimeter serve queries', 'fleet.ts', quickArgs],
 ];
 const standalone: Record<string, unknown> = {};
 for (const [title, file, args] of STANDALONE) {

@@ -76,6 +76,8 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.apiMetricsRetentionDays, 30);
   assert.equal(config.apiMetricsSnapshotInterval, 300);
   assert.equal(config.apiMetricsStoreUrl, '');
+  assert.equal(config.apiMetricsLiveInterval, 0);
+  assert.equal(config.apiMetricsFleetGoneSeconds, 600);
   assert.equal(config.statsdOn, false);
   assert.equal(config.statsdHost, 'localhost');
   assert.equal(config.statsdPort, 8125);
@@ -113,11 +115,11 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.alertsApdexTMs, 500);
   assert.equal(config.alertsService, 'api');
   assert.equal(config.metricsUiTraceUrl, '');
-  assert.equal(Object.keys(config).length, 62);
+  assert.equal(Object.keys(config).length, 64);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 62);
+  assert.equal(CONFIG_KEYS.length, 64);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     // The seed's [api]/[metrics] keys carry their own prefixes; newer sections' options are prefixed with the section.
@@ -126,7 +128,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 62);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 64);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],

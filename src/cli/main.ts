@@ -13,6 +13,9 @@ Commands:
   proxy --target URL [--openapi FILE|URL] [--port N] …
                                  Measure an API in any language from in front of it
                                  (apimeter proxy --help for every option)
+  serve [--store postgres://…] [--port N]
+                                 The metrics API, web page and alerts for a whole fleet
+                                 from the shared PostgreSQL store (apimeter serve --help)
   cleanup [--retention-days N] [--dry-run] [--no-rollup]
                                  Delete stored snapshots older than the retention, then
                                  roll completed hours and days up
@@ -52,9 +55,9 @@ Prints the installed version of apimeter (also: apimeter --version, -v).`;
 
 const HELP_USAGE = `Usage: apimeter help [COMMAND]
 
-Shows the list of commands, or the help of COMMAND (config, proxy, cleanup, version).`;
+Shows the list of commands, or the help of COMMAND (config, proxy, serve, cleanup, version).`;
 
-const COMMANDS = ['config', 'proxy', 'cleanup', 'alerts', 'report', 'export', 'version', 'help'] as const;
+const COMMANDS = ['config', 'proxy', 'serve', 'cleanup', 'alerts', 'report', 'export', 'version', 'help'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -161,6 +164,11 @@ export async function run(argv: string[]): Promise<number> {
         // Loaded on demand: the proxy brings undici and the metrics API with it.
         const { run: proxy } = await import('./proxy.js');
         return await proxy(rest);
+      }
+      case 'serve': {
+        // Loaded on demand: the fleet view brings pg and the metrics API with it.
+        const { run: serve } = await import('./serve.js');
+        return await serve(rest);
       }
       case 'cleanup': {
         // Loaded on demand: the store brings its database driver with it.

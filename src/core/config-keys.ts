@@ -38,6 +38,8 @@ export interface ApimeterConfig {
   readonly apiMetricsRetentionDays: number;
   readonly apiMetricsSnapshotInterval: number;
   readonly apiMetricsStoreUrl: string;
+  readonly apiMetricsLiveInterval: number;
+  readonly apiMetricsFleetGoneSeconds: number;
   readonly statsdOn: boolean;
   readonly statsdHost: string;
   readonly statsdPort: number;
@@ -377,6 +379,31 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     schema: z.string().regex(/^(?:(?:postgres|postgresql):\/\/\S+|sqlite:\S+)?$/),
     // May hold a password.
     secret: true,
+  },
+  apiMetricsLiveInterval: {
+    section: 'metrics',
+    key: 'api_metrics_live_interval',
+    type: 'integer',
+    default: 0,
+    description:
+      'Seconds between live-tier writes to a PostgreSQL store, for the fleet view (apimeter serve); 0 = off. Must divide 60.',
+    expected: 'a whole number of seconds dividing 60 (1, 2, 5, 10, 15, 20, 30, 60), or 0',
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(60)
+      .refine((v) => v === 0 || 60 % v === 0),
+  },
+  apiMetricsFleetGoneSeconds: {
+    section: 'metrics',
+    key: 'api_metrics_fleet_gone_seconds',
+    type: 'integer',
+    default: 600,
+    description:
+      'apimeter serve: an instance that has not written its live tier for this long is reported gone (and no longer expected); before, after 3 intervals, lagging.',
+    expected: 'a whole number of seconds, at least 1',
+    schema: POSITIVE_INT,
   },
   statsdOn: {
     section: 'metrics',

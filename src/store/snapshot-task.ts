@@ -103,6 +103,8 @@ export class SnapshotTask {
   private buffer: SnapshotRow[] = [];
   /** End of the complete buckets collected so far (what persistedUntil becomes once the buffer is written). */
   private collectedUntil: number;
+  /** End of this instance's buckets written to the store (0 before the first write): the fleet view's split. */
+  writtenUntil = 0;
   private running: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
@@ -328,6 +330,7 @@ export class SnapshotTask {
   private async flush(): Promise<boolean> {
     const until = this.collectedUntil;
     if (this.buffer.length === 0) {
+      this.writtenUntil = Math.max(this.writtenUntil, until);
       this.options.history?.advance(until);
       return true;
     }
@@ -369,6 +372,7 @@ export class SnapshotTask {
     this.stats.written += batch.length;
     this.stats.failures = 0;
     this.lastSuccessAt = Date.now();
+    this.writtenUntil = Math.max(this.writtenUntil, until);
     this.options.history?.advance(until);
     return true;
   }

@@ -148,6 +148,42 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE {schema}apimeter_alert_state (state_key TEXT PRIMARY KEY, saved_at BIGINT NOT NULL, state TEXT NOT NULL)',
     ],
   },
+  {
+    // The live tier of the fleet view (src/fleet/): PostgreSQL only, a fleet shares one database.
+    version: 5,
+    name: 'api_metric_live',
+    sqlite: [],
+    postgres: [
+      `CREATE TABLE {schema}api_metric_live (
+        instance TEXT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        method TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        seq BIGINT NOT NULL,
+        request_count BIGINT NOT NULL,
+        tally TEXT NOT NULL,
+        PRIMARY KEY (instance, bucket_start, method, endpoint)
+      )`,
+      'CREATE INDEX api_metric_live_seq ON {schema}api_metric_live (instance, seq)',
+      'CREATE INDEX api_metric_live_bucket ON {schema}api_metric_live (bucket_start)',
+      `CREATE TABLE {schema}api_metric_instances (
+        instance TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        interval_ms INTEGER NOT NULL,
+        seq BIGINT NOT NULL,
+        last_write_at BIGINT NOT NULL,
+        complete_until BIGINT NOT NULL,
+        durable_until BIGINT NOT NULL,
+        stopped_at BIGINT,
+        dropped BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,317 @@
+/**
+ * The fleet view (`apimeter serve`) on real PostgreSQL: `npx tsx bench/fleet.ts [--instances 10]
+ * [--endpoints 1000] [--history-endpoints 100] [--rounds 5] [--quick]`.
+ *
+ * - write: one instance's live-tier write per interval for `--endpoints` active endpoints (every endpoint
+ *   recorded 20 requests in the slot): CPU ms of the writing process (collect + serialize + INSERT), rows,
+ *   bytes on the wire (tally JSON + key columns) and as PostgreSQL stores them (pg_column_size).
+ * - start: `serve` reading 5 minutes of the live tier of `--instances` × `--endpoints` (30 slots of 10 s).
+ * - endpoints5m: `GET /endpoints?window=5m&limit=1000` on that fleet (budget 300 ms).
+ * - summary30d: `GET /summary?window=30d` over 30 stored days of `--instances` × `--history-endpoints`
+ *   (daily rollups for whole days, hourly around them, 5-minute rows at the edges; budget 1 s). Writing
+ *   640,000 30-day rows for 1,000 endpoints takes many minutes on the shared machine: the default stores
+ *   100 endpoints per instance and the figure for 1,000 is scaled by rows (docs/scaling.md).
+ *
+ * Every figure is printed with the machine's load average (`uptime`). The last stdout line is JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import pg from 'pg';
+import { ManualClock } from '../src/core/clock.js';
+import { createMeter } from '../src/core/meter.js';
+import { LATENCY_SKETCH, Sketch } from '../src/core/sketch.js';
+import { ERROR_FIELD, statusClassOf, Tally } from '../src/core/tally.js';
+import { openLiveTier } from '../src/fleet/live-tier.js';
+import type { LiveRow } from '../src/fleet/live-tier.js';
+import { LiveWriter } from '../src/fleet/live-writer.js';
+import { startServe } from '../src/fleet/serve.js';
+import { COLUMNS, encodeRow } from '../src/store/row.js';
+import type { Value } from '../src/store/row.js';
+import { lognormal, rng } from './lib.js';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const QUICK = process.argv.includes('--quick');
+const INSTANCES = Number(arg('instances', '10'));
+const ENDPOINTS = Number(arg('endpoints', '1000'));
+const HISTORY_ENDPOINTS = Number(arg('history-endpoints', QUICK ? '20' : '100'));
+const ROUNDS = Number(arg('rounds', QUICK ? '3' : '5'));
+const PG_URL = arg('pg', 'postgres://postgres@127.0.0.1:5432/test');
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const FINE = 10_000;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number) => Math.round(x * 10) / 10;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+const log = (s: string) => process.stdout.write(s + '\n');
+
+const indexer = new Sketch(LATENCY_SKETCH);
+function tally(r: () => number, requests: number): Tally {
+  const t = new Tally();
+  for (let k = 0; k < requests; k++) {
+    const status = r() < 0.03 ? 500 : 200;
+    const d = lognormal(r, 25, 1);
+    t.add(status, statusClassOf(status), status === 500 ? ERROR_FIELD[0] : -1, d, indexer.indexOf(d), 300, 1200);
+  }
+  return t;
+}
+
+const schema = `apimeter_bench_fleet_${process.pid}`;
+const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
+const tier = await openLiveTier({ url: PG_URL, schema, max: 2 });
+const result: Record<string, unknown> = { instances: INSTANCES, endpoints: ENDPOINTS };
+
+try {
+  // ---- write cost of one instance per interval ----
+  {
+    const clock = new ManualClock(Math.floor(Date.now() / FINE) * FINE);
+    const meter = createMeter({ iniPath: false, env: {}, clock });
+    // Its own one-connection pool: the PostgreSQL backend serving it is one process whose CPU time
+    // /proc shows (the server runs on this machine).
+    const own = await openLiveTier({ url: PG_URL, schema, max: 1 });
+    const backend = Number((await own.pool.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0].p);
+    const serverCpuMs = () => {
+      try {
+        const f = readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ = 100
+      } catch {
+        return NaN;
+      }
+    };
+    const writer = new LiveWriter({ meter, tier: own, instance: 'bench-writer', intervalSeconds: 10, graceMs: 0 });
+    let server0 = 0;
+    const r = rng(7);
+    const eps = Array.from({ length: ENDPOINTS }, (_, e) => meter.endpoint('GET', `/r${e}/{id}`)!);
+    const cpu: number[] = [];
+    const wall: number[] = [];
+    let rows = 0;
+    let jsonBytes = 0;
+    for (let round = 0; round < ROUNDS + 1; round++) {
+      for (const ep of eps)
+        for (let k = 0; k < 20; k++) meter.record(ep, r() < 0.03 ? 500 : 200, lognormal(r, 25, 1), 300, 1200, 0);
+      clock.advance(FINE);
+      const before = writer.stats.written;
+      if (round === 1) server0 = serverCpuMs();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await writer.runOnce();
+      const c = process.cpuUsage(c0);
+      // The first round warms the code up.
+      if (round > 0) {
+        cpu.push((c.user + c.system) / 1000);
+        wall.push(performance.now() - t0);
+      }
+      rows = writer.stats.written - before;
+    }
+    const serverMs = (serverCpuMs() - server0) / ROUNDS;
+    const lastFine = Math.floor(clock.now() / FINE) - 1;
+    for (const ep of eps) jsonBytes += JSON.stringify(ep.slotTally('fine', lastFine)?.toJSON() ?? null).length;
+    const { rows: sized } = await admin.query<{ b: string; n: string }>(
+      `SELECT SUM(pg_column_size(l.*)) AS b, COUNT(*) AS n FROM "${schema}".api_metric_live l
+        WHERE instance = 'bench-writer' AND bucket_start = (SELECT MAX(bucket_start) FROM "${schema}".api_metric_live WHERE instance = 'bench-writer')`,
+    );
+    result.write = {
+      cpuMs: round(median(cpu)),
+      cpuMaxMs: round(Math.max(...cpu)),
+      wallMs: round(median(wall)),
+      rows,
+      tallyJsonBytes: jsonBytes,
+      storedBytes: Number(sized[0].b),
+      serverCpuMs: round(serverMs),
+      load: load(),
+    };
+    log(`write, one instance, ${ENDPOINTS} active endpoints per 10 s interval (load ${load()}):`);
+    log(
+      `  CPU ${round(median(cpu))} ms (max ${round(Math.max(...cpu))}), wall ${round(median(wall))} ms, ${rows} rows, ` +
+        `${(jsonBytes / 1024).toFixed(0)} KiB of tally JSON, ${(Number(sized[0].b) / 1024).toFixed(0)} KiB as stored; ` +
+        `PostgreSQL backend CPU ${round(serverMs)} ms per interval`,
+    );
+    await writer.stop();
+    await admin.query(`DELETE FROM "${schema}".api_metric_live WHERE instance = 'bench-writer'`);
+    await admin.query(`DELETE FROM "${schema}".api_metric_instances WHERE instance = 'bench-writer'`);
+  }
+
+  // ---- 5 minutes of live tier for the fleet ----
+  const now = Date.now();
+  const lastSlot = Math.floor(now / FINE) - 1;
+  const slots = 30;
+  const r = rng(11);
+  const pool = Array.from({ length: 40 }, () => JSON.stringify(tally(r, 20).toJSON()));
+  const seedStart = performance.now();
+  for (let i = 0; i < INSTANCES; i++) {
+    for (let s = lastSlot - slots + 1; s <= lastSlot; s++) {
+      const rows: LiveRow[] = [];
+      for (let e = 0; e < ENDPOINTS; e++) {
+        rows.push({
+          method: 'GET',
+          route: `/r${e}/{id}`,
+          bucketStart: s * FINE,
+          bucketMs: FINE,
+          count: 20,
+          tally: pool[(e + s + i) % pool.length],
+        });
+      }
+      await tier.writeBatch(
+        {
+          instance: `bench-${i}`,
+          version: 'bench',
+          host: 'bench',
+          pid: 0,
+          role: 'process',
+          startedAt: now - 31 * DAY,
+          intervalMs: FINE,
+          completeUntil: (s + 1) * FINE,
+          durableUntil: Math.floor(now / (5 * MIN)) * 5 * MIN,
+          stoppedAt: null,
+          dropped: 0,
+        },
+        rows,
+      );
+    }
+  }
+  const liveRows = INSTANCES * ENDPOINTS * slots;
+  /** Requests the fleet's 5-minute window holds at `t`: its first minute is the 5th before the current one. */
+  const expectedAt = (t: number) => {
+    const first = (Math.floor(t / MIN) - 4) * MIN;
+    let n = 0;
+    for (let s = lastSlot - slots + 1; s <= lastSlot; s++) if (s * FINE >= first) n += INSTANCES * ENDPOINTS * 20;
+    return n;
+  };
+  log(`seeded ${liveRows} live rows in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+
+  // ---- 30 days of durable rows for the fleet ----
+  const end = Math.floor(now / (5 * MIN)) * 5 * MIN;
+  const from = end - 30 * DAY;
+  const h0 = Math.ceil(from / HOUR) * HOUR;
+  const d0 = Math.ceil(from / DAY) * DAY;
+  const d1 = Math.floor(end / DAY) * DAY;
+  const h1 = Math.floor(end / HOUR) * HOUR;
+  const range = (a: number, b: number, step: number) =>
+    Array.from({ length: Math.max(0, Math.round((b - a) / step)) }, (_, i) => a + i * step);
+  const raw = Array.from({ length: 10 }, () => tally(r, 40));
+  const merge = (parts: Tally[]) => parts.reduce((t, p) => t.merge(p), new Tally());
+  const hourly = Array.from({ length: 5 }, (_, i) => merge(Array.from({ length: 12 }, (_, k) => raw[(i + k) % 10])));
+  const daily = Array.from({ length: 3 }, (_, i) => merge(Array.from({ length: 24 }, (_, k) => hourly[(i + k) % 5])));
+  const jsonOf = new Map<Tally, string>();
+  const insert = async (table: string, starts: number[], seconds: number, ts: Tally[]) => {
+    const out: Value[][] = [];
+    for (let i = 0; i < INSTANCES; i++)
+      for (const s of starts)
+        for (let e = 0; e < HISTORY_ENDPOINTS; e++) {
+          const t = ts[(e + i + s / (seconds * 1000)) % ts.length];
+          let json = jsonOf.get(t);
+          if (json === undefined) jsonOf.set(t, (json = JSON.stringify(t.toJSON())));
+          out.push(
+            encodeRow(
+              {
+                instance: `bench-${i}`,
+                method: 'GET',
+                route: `/r${e}/{id}`,
+                bucketStart: s,
+                bucketSeconds: seconds,
+                tally: t,
+              },
+              json,
+            ),
+          );
+        }
+    for (let k = 0; k < out.length; k += 200) {
+      const chunk = out.slice(k, k + 200);
+      const tuples = chunk.map((_, j) => `(${COLUMNS.map((__, c) => `$${j * COLUMNS.length + c + 1}`).join(', ')})`);
+      await admin.query(
+        `INSERT INTO "${schema}".${table} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
+        chunk.flat(),
+      );
+    }
+    return out.length;
+  };
+  const histStart = performance.now();
+  let historyRows = 0;
+  historyRows += await insert(
+    'api_metric_snapshots',
+    [...range(from, h0, 5 * MIN), ...range(h1, end, 5 * MIN)],
+    300,
+    raw,
+  );
+  historyRows += await insert('api_metric_rollups', [...range(h0, d0, HOUR), ...range(d1, h1, HOUR)], 3600, hourly);
+  historyRows += await insert('api_metric_rollups', range(d0, d1, DAY), 86_400, daily);
+  await admin.query(
+    `UPDATE "${schema}".api_metric_rollup_state SET done_until = CASE bucket_seconds WHEN 3600 THEN $1::bigint ELSE $2::bigint END`,
+    [h1, d1],
+  );
+  log(
+    `seeded ${historyRows} durable rows (30 days, ${INSTANCES} × ${HISTORY_ENDPOINTS} endpoints) in ${((performance.now() - histStart) / 1000).toFixed(1)} s`,
+  );
+
+  // ---- serve ----
+  const t0 = performance.now();
+  const serve = await startServe({
+    url: PG_URL,
+    schema,
+    port: 0,
+    token: 't',
+    alerts: false,
+    intervalSeconds: 10,
+    pollMs: 3_600_000,
+    waitForLoad: true,
+    meter: { iniPath: false, env: { APIMETER__API__METRICS_API_CACHE_SECONDS: '0' } },
+  });
+  const startMs = performance.now() - t0;
+  result.start = { ms: Math.round(startMs), rows: serve.mirror.stats.rows, load: load() };
+  log(`serve start: read ${serve.mirror.stats.rows} live rows in ${(startMs / 1000).toFixed(1)} s (load ${load()})`);
+  const ask = async (url: string) => {
+    const t = performance.now();
+    const answer = await serve.handle({ method: 'GET', url, headers: { authorization: 'Bearer t' } });
+    const ms = performance.now() - t;
+    if (answer.status !== 200) throw new Error(`${url}: ${answer.status} ${String(answer.body).slice(0, 300)}`);
+    return { ms, body: JSON.parse(String(answer.body)) as Record<string, unknown> };
+  };
+  const times5m: number[] = [];
+  for (let i = 0; i < ROUNDS + 1; i++) {
+    const at = Date.now();
+    const { ms, body } = await ask('/api/v2/metrics/endpoints?window=5m&limit=1000');
+    const expected = expectedAt(at);
+    const counted = (body.endpoints as { count: number }[]).reduce((n, e) => n + e.count, 0);
+    if (counted !== expected) throw new Error(`fleet count ${counted}, expected ${expected}`);
+    if (i > 0) times5m.push(ms);
+  }
+  result.endpoints5m = { medianMs: round(median(times5m)), maxMs: round(Math.max(...times5m)), load: load() };
+  log(
+    `GET /endpoints?window=5m&limit=1000, ${INSTANCES} × ${ENDPOINTS}: ${round(median(times5m))} ms median (max ${round(Math.max(...times5m))}) (load ${load()})`,
+  );
+  const times30: number[] = [];
+  for (let i = 0; i < Math.max(2, Math.ceil(ROUNDS / 2)); i++) {
+    const { ms, body } = await ask('/api/v2/metrics/summary?window=30d');
+    if ((body.fleet as { contributed: string[] }).contributed.length !== INSTANCES)
+      throw new Error('instances missing');
+    times30.push(ms);
+  }
+  result.summary30d = {
+    medianMs: Math.round(median(times30)),
+    maxMs: Math.round(Math.max(...times30)),
+    historyRows,
+    endpoints: HISTORY_ENDPOINTS,
+    load: load(),
+  };
+  log(
+    `GET /summary?window=30d, ${INSTANCES} × ${HISTORY_ENDPOINTS} endpoints, ${historyRows} stored rows: ${Math.round(median(times30))} ms median (max ${Math.round(Math.max(...times30))}) (load ${load()})`,
+  );
+  const mem = process.memoryUsage();
+  result.memory = { rssMiB: Math.round(mem.rss / 2 ** 20), heapMiB: Math.round(mem.heapUsed / 2 ** 20) };
+  log(
+    `serve process after the reads: RSS ${Math.round(mem.rss / 2 ** 20)} MiB, heap ${Math.round(mem.heapUsed / 2 ** 20)} MiB`,
+  );
+  await serve.close();
+} finally {
+  await tier.close();
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+}
+process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,12 @@
+export { startFleetInstance, instanceId, processRole } from './instance.js';
+export type { FleetInstance, FleetInstanceOptions } from './instance.js';
+export { LiveWriter, startLiveWriter } from './live-writer.js';
+export type { LiveWriterOptions, LiveWriterStats } from './live-writer.js';
+export { LiveTier, openLiveTier, LIVE_TABLE, INSTANCES_TABLE, LIVE_KEEP_MS } from './live-tier.js';
+export type { InstanceHeader, InstanceRecord, LiveRow, LiveTierOptions } from './live-tier.js';
+export { FleetMirror } from './mirror.js';
+export type { FleetMirrorOptions } from './mirror.js';
+export { startServe } from './serve.js';
+export type { FleetServe, ServeOptions } from './serve.js';
+export { completeness, instanceState, LAGGING_INTERVALS } from './completeness.js';
+export type { FleetCompletenessJson, InstanceState } from './completeness.js';
