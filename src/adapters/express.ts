@@ -313,6 +313,7 @@ function mark(proto: object, hooked: boolean): void {
  */
 export const apimeter = ({ meter, isValidationError: isValidation = isValidationError }: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
+  meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
   const adapter = new ExpressAdapter(meter, isValidation);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     let ctx: RequestContext | null = null;

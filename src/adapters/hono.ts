@@ -122,6 +122,7 @@ export const apimeter = ({
   isValidationError: isValidation = isValidationError,
 }: ApimeterHonoOptions): MiddlewareHandler => {
   if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
+  meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
   const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
   const byTemplate = new Map<string, RouteEndpoints>();
   const tracker = new NodeTracker(meter, isValidation, null);
