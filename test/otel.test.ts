@@ -51,7 +51,7 @@ let port: number;
 const seen = new Map<string, number[]>();
 
 before(async () => {
-  meter = createMeter({ iniPath: false, env: {} });
+  meter = createMeter({ iniPath: false, env: {}, otelOn: true });
   app = Fastify({ logger: false });
   await app.register(apimeter, { meter });
   app.get('/orders/:id', async (req) => {
@@ -105,7 +105,7 @@ test('InMemoryMetricExporter: semantic-convention metrics with counts matching t
   assert.equal(duration.dataPointType, DataPointType.HISTOGRAM);
   assert.equal(duration.aggregationTemporality, AggregationTemporality.CUMULATIVE);
   const byRoute = pointsBy(duration, (a) => `${String(a['http.request.method'])} ${String(a['http.route'])}`);
-  const orders = byRoute.get('GET /orders/{id}')!.value as Histogram;
+  const orders = byRoute.get('GET /orders/:id')!.value as Histogram;
   assert.equal(orders.count, 240);
   assert.equal((byRoute.get('GET /teapot')!.value as Histogram).count, 17);
   assert.equal((byRoute.get('GET /crash')!.value as Histogram).count, 9);
@@ -128,16 +128,16 @@ test('InMemoryMetricExporter: semantic-convention metrics with counts matching t
 
   const requests = pointsBy(
     metric(rm, 'apimeter.http.server.requests'),
-    (a) => `${String(a['http.route'])} ${String(a['http.response.status_class'])}`,
+    (a) => `${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`,
   );
   assert.deepEqual(Object.fromEntries([...requests].map(([k, p]) => [k, p.value])), {
-    '/orders/{id} 2xx': 240,
+    '/orders/:id 2xx': 240,
     '/teapot 4xx': 17,
     '/crash 5xx': 9,
   });
   const errors = pointsBy(
     metric(rm, 'apimeter.http.server.errors'),
-    (a) => `${String(a['http.route'])} ${String(a['error.type'])}`,
+    (a) => `${String(a['http.route'])} ${String(a['apimeter.error.type'])}`,
   );
   assert.deepEqual(Object.fromEntries([...errors].map(([k, p]) => [k, p.value])), {
     '/teapot client_error': 17,
@@ -163,7 +163,7 @@ class ExponentialMemoryExporter extends InMemoryMetricExporter {
 test('exponential histograms straight from the sketch: scale, offset and counts consistent, quantiles within the bound', async () => {
   for (const [name, values] of Object.entries(datasets())) {
     if (values.length === 0) continue;
-    const m = createMeter({ iniPath: false, env: {} });
+    const m = createMeter({ iniPath: false, env: {}, otelOn: true });
     const ep = m.endpoint('GET', `/${name}`)!;
     for (const v of values) m.record(ep, 200, v, -1, -1, ErrorKind.None);
     const rm = await readOnce(m, new ExponentialMemoryExporter(AggregationTemporality.CUMULATIVE));
@@ -172,7 +172,7 @@ test('exponential histograms straight from the sketch: scale, offset and counts 
     const h = duration.dataPoints[0].value;
     const { scale, zeroCount } = h;
     const { offset, bucketCounts } = h.positive;
-    assert.ok(scale <= 6 && bucketCounts.length <= 160, `${name}: scale ${scale}, ${bucketCounts.length} buckets`);
+    assert.ok(scale <= 6 && bucketCounts.length <= 1280, `${name}: scale ${scale}, ${bucketCounts.length} buckets`);
     assert.equal(bucketCounts.reduce((a, b) => a + b, 0) + zeroCount, values.length, name);
     assert.equal(h.count, values.length);
     assert.ok(bucketCounts[0] > 0 && bucketCounts.at(-1)! > 0, 'offset is the first non-empty bucket');
@@ -222,7 +222,7 @@ test('exponential histograms straight from the sketch: scale, offset and counts 
 
 test('delta temporality when the reader asks for it: each collection carries only what is new', async () => {
   const clock = new ManualClock();
-  const m = createMeter({ iniPath: false, env: {}, clock });
+  const m = createMeter({ iniPath: false, env: {}, clock, otelOn: true });
   const ep = m.endpoint('POST', '/jobs')!;
   const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
   const producer = createOtelProducer(m);
@@ -243,19 +243,34 @@ test('delta temporality when the reader asks for it: each collection carries onl
   await reader.forceFlush();
   const [first, second, third] = exporter.getMetrics();
   const count = (rm: ResourceMetrics) =>
-    (metric(rm, 'http.server.request.duration')?.dataPoints[0]?.value as Histogram | undefined)?.count ?? 0;
+    (metric(rm, 'http.server.request.duration')?.dataPoints ?? []).reduce(
+      (n, p) => n + (p.value as Histogram).count,
+      0,
+    );
   assert.deepEqual([count(first), count(second), count(third)], [5, 4, 0]);
+  // One duration point per status code; error.type only on the 5xx one.
+  assert.deepEqual(
+    metric(second, 'http.server.request.duration')!.dataPoints.map((p) => [
+      p.attributes['http.response.status_code'],
+      p.attributes['error.type'],
+      (p.value as Histogram).count,
+      Math.round((p.value as Histogram).sum! * 1e6) / 1e6,
+    ]),
+    [
+      [202, undefined, 3, 0.09],
+      [500, '500', 1, 0.3],
+    ],
+  );
   const requests = metric(second, 'apimeter.http.server.requests')!;
   assert.equal(requests.aggregationTemporality, AggregationTemporality.DELTA);
   assert.deepEqual(
-    requests.dataPoints.map((p) => [p.attributes['http.response.status_class'], p.value]),
+    requests.dataPoints.map((p) => [p.attributes['apimeter.http.response.status_class'], p.value]),
     [
       ['2xx', 3],
       ['5xx', 1],
     ],
   );
   const h = metric(second, 'http.server.request.duration')!.dataPoints[0];
-  assert.ok(Math.abs((h.value as Histogram).sum! - (3 * 0.03 + 0.3)) < 1e-9);
   assert.deepEqual(
     h.startTime,
     first.scopeMetrics[0].metrics[0].dataPoints[0].endTime,
@@ -326,7 +341,7 @@ test('OTLP/HTTP: the real exporter sends JSON the receiver decodes, with the res
     const duration = metrics.find((m) => m.name === 'http.server.request.duration')!;
     assert.equal(duration.unit, 's');
     const point = duration.exponentialHistogram!.dataPoints.find(
-      (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/{id}',
+      (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/:id',
     )!;
     assert.equal(Number(point.count), 240);
     const inBuckets = (point.positive?.bucketCounts ?? []).reduce<number>((a, b) => a + Number(b), 0);
@@ -335,10 +350,10 @@ test('OTLP/HTTP: the real exporter sends JSON the receiver decodes, with the res
     const byClass = new Map(
       requests.sum!.dataPoints.map((p) => {
         const a = otlpAttributes(p.attributes);
-        return [`${String(a['http.route'])} ${String(a['http.response.status_class'])}`, Number(p.asInt)];
+        return [`${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`, Number(p.asInt)];
       }),
     );
-    assert.equal(byClass.get('/orders/{id} 2xx'), 240);
+    assert.equal(byClass.get('/orders/:id 2xx'), 240);
     assert.equal(byClass.get('/teapot 4xx'), 17);
     assert.equal(byClass.get('/crash 5xx'), 9);
     assert.equal(otel.health().state, 'ok');
@@ -401,7 +416,7 @@ function pointValues(m: MetricData | undefined): Record<string, unknown> {
   return Object.fromEntries(
     (m?.dataPoints ?? []).map((p) => [
       Object.entries(p.attributes)
-        .filter(([k]) => k !== 'http.route')
+        .filter(([k]) => k !== 'http.route' && k !== 'url.scheme')
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(','),
       p.value,
