@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AggregationTemporality,
@@ -319,55 +320,85 @@ function otlpMetrics(bodies: { resourceMetrics: { scopeMetrics: { metrics: OtlpM
   return bodies.flatMap((b) => b.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics)));
 }
 
-test('OTLP/HTTP: the real exporter sends JSON the receiver decodes, with the resource from OTEL_* variables', async () => {
-  const receiver = await startOtlpReceiver();
-  const saved = { name: process.env.OTEL_SERVICE_NAME, attrs: process.env.OTEL_RESOURCE_ATTRIBUTES };
-  process.env.OTEL_SERVICE_NAME = 'orders-api';
-  process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=test';
-  try {
-    const otel = await startOtelExporter(meter, {
-      url: receiver.url,
-      intervalMs: 3_600_000,
-      env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' },
-    });
-    await otel.forceFlush();
-    await eventually(() => receiver.bodies.length > 0, 'an OTLP request');
-    const body = receiver.bodies[0];
-    assert.equal(receiver.headers[0]['content-type'], 'application/json');
-    const resource = otlpAttributes(body.resourceMetrics[0].resource?.attributes);
-    assert.equal(resource['service.name'], 'orders-api');
-    assert.equal(resource['deployment.environment'], 'test');
-    const metrics = otlpMetrics(receiver.bodies);
-    const duration = metrics.find((m) => m.name === 'http.server.request.duration')!;
-    assert.equal(duration.unit, 's');
-    const point = duration.exponentialHistogram!.dataPoints.find(
-      (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/:id',
-    )!;
-    assert.equal(Number(point.count), 240);
-    const inBuckets = (point.positive?.bucketCounts ?? []).reduce<number>((a, b) => a + Number(b), 0);
-    assert.equal(inBuckets + Number(point.zeroCount ?? 0), 240);
-    const requests = metrics.find((m) => m.name === 'apimeter.http.server.requests')!;
-    const byClass = new Map(
-      requests.sum!.dataPoints.map((p) => {
-        const a = otlpAttributes(p.attributes);
-        return [`${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`, Number(p.asInt)];
-      }),
-    );
-    assert.equal(byClass.get('/orders/:id 2xx'), 240);
-    assert.equal(byClass.get('/teapot 4xx'), 17);
-    assert.equal(byClass.get('/crash 5xx'), 9);
-    assert.equal(otel.health().state, 'ok');
-    assert.equal(otel.health().counters!.exports, 1);
-    await otel.close();
-    assert.equal(otel.health().state, 'off');
-  } finally {
-    process.env.OTEL_SERVICE_NAME = saved.name;
-    process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attrs;
-    if (saved.name === undefined) delete process.env.OTEL_SERVICE_NAME;
-    if (saved.attrs === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
-    await receiver.close();
-  }
-});
+for (const [protocol, contentType] of [
+  [undefined, 'application/x-protobuf'],
+  ['http/json', 'application/json'],
+] as const) {
+  test(`OTLP/HTTP ${protocol ?? '(default: http/protobuf)'}: the real exporter's body, decoded, holds the traffic, semconv attributes and the resource`, async () => {
+    const receiver = await startOtlpReceiver();
+    const saved = { name: process.env.OTEL_SERVICE_NAME, attrs: process.env.OTEL_RESOURCE_ATTRIBUTES };
+    process.env.OTEL_SERVICE_NAME = 'orders-api';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=test';
+    try {
+      const otel = await startOtelExporter(meter, {
+        url: receiver.url,
+        intervalMs: 3_600_000,
+        env: {
+          OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+          ...(protocol !== undefined && { OTEL_EXPORTER_OTLP_PROTOCOL: protocol }),
+        },
+      });
+      assert.equal(otel.protocol, protocol ?? 'http/protobuf');
+      await otel.forceFlush();
+      await eventually(() => receiver.bodies.length > 0, 'an OTLP request');
+      const body = receiver.bodies[0];
+      assert.equal(receiver.headers[0]['content-type'], contentType);
+      const resource = otlpAttributes(body.resourceMetrics[0].resource?.attributes);
+      assert.equal(resource['service.name'], 'orders-api');
+      assert.equal(resource['deployment.environment'], 'test');
+      // Resource detectors: a per-process instance id, host and process attributes, never the command line.
+      assert.match(String(resource['service.instance.id']), /^[0-9a-f-]{36}$/);
+      assert.equal(resource['host.name'], os.hostname());
+      assert.equal(resource['process.pid'], process.pid);
+      assert.equal(resource['process.command_args'], undefined);
+      assert.equal(resource['telemetry.sdk.language'], 'nodejs');
+      const metrics = otlpMetrics(receiver.bodies);
+      const duration = metrics.find((m) => m.name === 'http.server.request.duration')!;
+      assert.equal(duration.unit, 's');
+      const point = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/:id',
+      )!;
+      assert.equal(Number(point.count), 240);
+      assert.deepEqual(otlpAttributes(point.attributes), {
+        'http.request.method': 'GET',
+        'url.scheme': 'http',
+        'http.route': '/orders/:id',
+        'http.response.status_code': 200,
+      });
+      const crash = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/crash',
+      )!;
+      assert.equal(otlpAttributes(crash.attributes)['error.type'], '500');
+      assert.equal(otlpAttributes(crash.attributes)['http.response.status_code'], 500);
+      const teapot = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/teapot',
+      )!;
+      assert.equal(otlpAttributes(teapot.attributes)['error.type'], undefined, '4xx are not errors');
+      const inBuckets = (point.positive?.bucketCounts ?? []).reduce<number>((a, b) => a + Number(b), 0);
+      assert.equal(inBuckets + Number(point.zeroCount ?? 0), 240);
+      const requests = metrics.find((m) => m.name === 'apimeter.http.server.requests')!;
+      const byClass = new Map(
+        requests.sum!.dataPoints.map((p) => {
+          const a = otlpAttributes(p.attributes);
+          return [`${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`, Number(p.asInt)];
+        }),
+      );
+      assert.equal(byClass.get('/orders/:id 2xx'), 240);
+      assert.equal(byClass.get('/teapot 4xx'), 17);
+      assert.equal(byClass.get('/crash 5xx'), 9);
+      assert.equal(otel.health().state, 'ok');
+      assert.equal(otel.health().counters!.exports, 1);
+      await otel.close();
+      assert.equal(otel.health().state, 'off');
+    } finally {
+      process.env.OTEL_SERVICE_NAME = saved.name;
+      process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attrs;
+      if (saved.name === undefined) delete process.env.OTEL_SERVICE_NAME;
+      if (saved.attrs === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+      await receiver.close();
+    }
+  });
+}
 
 test('startExporters: StatsD and OpenTelemetry at once, the Stats facade reaching both', async () => {
   const dog = await startDogStatsdReceiver();

@@ -604,7 +604,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'string',
     default: 'framework',
     description:
-      'OpenTelemetry http.route: framework (the framework\'s own syntax, /users/:id for Fastify, Express and Hono; OpenAPI style for route tables and the proxy) or openapi (/users/{id} always).',
+      "OpenTelemetry http.route: framework (the framework's own syntax, /users/:id for Fastify, Express and Hono; OpenAPI style for route tables and the proxy) or openapi (/users/{id} always).",
     expected: 'framework or openapi',
     schema: z.enum(['framework', 'openapi']),
   },
@@ -624,7 +624,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'string',
     default: '',
     description:
-      'service.instance.id of apimeter\'s own OTLP resource. Empty: service.instance.id from OTEL_RESOURCE_ATTRIBUTES, else a random UUID made once per process.',
+      "service.instance.id of apimeter's own OTLP resource. Empty: service.instance.id from OTEL_RESOURCE_ATTRIBUTES, else a random UUID made once per process.",
     expected: 'any text (empty for a per-process UUID)',
     schema: z.string(),
   },

@@ -349,11 +349,18 @@ export class ApimeterMetricProducer implements MetricProducer {
       }
     }
     if (on.errors) {
-      for (const type of ERROR_TYPES) counter(out.errors, { ...attributes, 'apimeter.error.type': type }, c.errors[type]);
+      for (const type of ERROR_TYPES)
+        counter(out.errors, { ...attributes, 'apimeter.error.type': type }, c.errors[type]);
     }
     if (ep.detail !== null) {
       collectDetail(out.detail, on, attributes, c, counterDelta ? delta.auth : ep.detail.auth, counter);
     }
+  }
+
+  /** Drops the delta consumer's baselines (the producer is no longer collected). */
+  close(): void {
+    this.deltas?.close();
+    this.deltas = null;
   }
 
   private deltaConsumer(): DeltaConsumer {
@@ -389,4 +396,14 @@ export function attachOtelProducer(reader: IMetricReader, producer: ApimeterMetr
   }
   if (!list.includes(producer)) list.push(producer);
   producer.bindReader(reader);
+}
+
+/** Takes `producer` off `reader` again (see {@link attachOtelProducer}) and drops its delta baselines. */
+export function detachOtelProducer(reader: IMetricReader, producer: ApimeterMetricProducer): void {
+  const list = (reader as unknown as { _metricProducers?: unknown })._metricProducers;
+  if (Array.isArray(list)) {
+    const at = list.indexOf(producer);
+    if (at >= 0) list.splice(at, 1);
+  }
+  producer.close();
 }

@@ -6,10 +6,14 @@ export {
   ApimeterMetricProducer,
   attachOtelProducer,
   createOtelProducer,
+  detachOtelProducer,
   otelProducerOptionsFromConfig,
 } from './otel-producer.js';
 export type { OtelProducerOptions } from './otel-producer.js';
-export { OtelExporter, otlpEndpoint, startOtelExporter } from './otel-exporter.js';
+export { globalSdkProvider, OtelExporter, otlpEndpoint, startOtelExporter } from './otel-exporter.js';
+export { otelOffReason, OTLP_EXPORTER_PACKAGE, OTLP_PROTOCOLS, readOtelEnv } from './otel-env.js';
+export type { OtelEnv, OtlpProtocol } from './otel-env.js';
+export { apimeterResource, processServiceInstanceId } from './otel-resource.js';
 export type { OtelExporterOptions } from './otel-exporter.js';
 export {
   DURATION_BOUNDARIES_S,
