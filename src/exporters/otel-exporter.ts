@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { metrics } from '@opentelemetry/api';
 import type { MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import type { OTLPMetricExporter as HttpOtlpExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -378,10 +379,7 @@ export function globalSdkProvider(): { provider: ApiMeterProvider; readers: IMet
   return readers.length > 0 ? { provider, readers } : null;
 }
 
-type ExporterConfig = ConstructorParameters<
-  typeof import('@opentelemetry/exporter-metrics-otlp-http').OTLPMetricExporter
->[0] &
-  object;
+type ExporterConfig = NonNullable<ConstructorParameters<typeof HttpOtlpExporter>[0]>;
 
 /** The official OTLP exporter of `protocol`, loaded now (optional peer dependency). */
 async function loadOtlpExporter(protocol: OtlpProtocol, config: ExporterConfig): Promise<PushMetricExporter> {
@@ -397,8 +395,8 @@ async function loadOtlpExporter(protocol: OtlpProtocol, config: ExporterConfig):
   if (protocol === 'grpc') {
     const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc').catch(fail);
     // No HTTP agent in gRPC: grpc-js keeps its own channel (and resolver).
-    const { httpAgentOptions: _agent, ...rest } = config as ExporterConfig & { httpAgentOptions?: unknown };
-    return new OTLPMetricExporter(rest as ConstructorParameters<typeof OTLPMetricExporter>[0]);
+    const { httpAgentOptions: _agent, ...rest } = config;
+    return new OTLPMetricExporter(rest);
   }
   const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http').catch(fail);
   return new OTLPMetricExporter(config);
@@ -485,7 +483,8 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
   const wantOtlp = std.exporters.includes('otlp') || options.exporter !== undefined;
   if (inner === undefined && wantOtlp) {
     const endpoint = otlpEndpoint(config, env, protocol);
-    const url = options.url ?? (endpoint.explicit ? endpoint.url : undefined);
+    // Passed even when it came from the variables: `options.env` may not be process.env, which the SDK reads.
+    const url: string | undefined = options.url ?? endpoint.url;
     // The collector's host is resolved off libuv's thread pool (a hanging dns.lookup would hold its threads).
     const resolver = new HostResolver({ lookupTimeoutMs: timeoutMs, ...options.dns });
     const exporterConfig: ExporterConfig = {
@@ -508,7 +507,7 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
       const jsonEndpoint = otlpEndpoint(config, env, protocol);
       inner = await loadOtlpExporter(protocol, {
         ...exporterConfig,
-        ...(options.url === undefined && jsonEndpoint.explicit && { url: jsonEndpoint.url }),
+        url: options.url ?? jsonEndpoint.url,
       });
       tell(
         `apimeter: ${OTLP_EXPORTER_PACKAGE['http/protobuf']} is not installed; sending OTLP/JSON (install it for the default http/protobuf)`,
@@ -524,7 +523,7 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
   const readers: PeriodicExportingMetricReader[] = [];
   const producers: ApimeterMetricProducer[] = [];
   const addReader = (exporter: PushMetricExporter, guarded: boolean) => {
-    const producer = new ApimeterMetricProducer(meter, producerOptions as Partial<OtelProducerOptions>);
+    const producer = new ApimeterMetricProducer(meter, producerOptions);
     if (guarded) producer.breaker = breaker;
     const reader = new PeriodicExportingMetricReader({
       exporter,
