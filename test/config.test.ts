@@ -98,6 +98,10 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.otelIntervalMilliseconds, 60000);
   assert.equal(config.otelPrefix, 'apimeter');
   assert.equal(config.otelExponentialHistograms, false);
+  assert.equal(config.otelExponentialMaxBuckets, 1280);
+  assert.equal(config.otelRouteStyle, 'framework');
+  assert.equal(config.otelUrlScheme, 'http');
+  assert.equal(config.otelServiceInstanceId, '');
   assert.equal(config.prometheusNaming, 'otel');
   assert.deepEqual(config.metricsAllowList, []);
   assert.deepEqual(config.metricsBlockList, []);
@@ -113,11 +117,11 @@ test('defaults: every key has its documented default', () => {
   assert.equal(config.alertsApdexTMs, 500);
   assert.equal(config.alertsService, 'api');
   assert.equal(config.metricsUiTraceUrl, '');
-  assert.equal(Object.keys(config).length, 62);
+  assert.equal(Object.keys(config).length, 66);
 });
 
 test('CONFIG_KEYS: one row per key, names derived consistently', () => {
-  assert.equal(CONFIG_KEYS.length, 62);
+  assert.equal(CONFIG_KEYS.length, 66);
   const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   for (const row of CONFIG_KEYS) {
     // The seed's [api]/[metrics] keys carry their own prefixes; newer sections' options are prefixed with the section.
@@ -126,7 +130,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
     assert.equal(row.env, `APIMETER__${row.section.toUpperCase()}__${row.key.toUpperCase()}`);
     assert.ok(row.description.length > 10, `${row.key} has a description`);
   }
-  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 62);
+  assert.equal(new Set(CONFIG_KEYS.map((k) => k.option)).size, 66);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
     ['metrics_api_token', 'api_metrics_store_url'],
