@@ -2,8 +2,8 @@ import { Counters, Counts, readCounters, readCounts } from './counts.js';
 import type { EndpointStats } from './endpoint.js';
 import type { Registry } from './registry.js';
 import { SketchBaseline, SketchDelta } from './sketch-delta.js';
-import { StatusLatencyTable } from './status-latency.js';
-import type { StatusLatency } from './status-latency.js';
+import { LATENCY_SKETCH, Sketch } from './sketch.js';
+import { PRIMARY_PLACEHOLDER, StatusLatencyTable } from './status-latency.js';
 
 /**
  * What a delta consumer follows besides the counters. A sketch is tracked when its shift is a number:
@@ -104,6 +104,8 @@ export class DeltaConsumer {
   private readonly responseSizeShift: number;
   private readonly codes: boolean;
   private readonly byStatus: boolean;
+  /** The derived primary status code's sketch of the endpoint being read (see StatusLatency.primary). */
+  private readonly primaryScratch = new Sketch(LATENCY_SKETCH);
 
   constructor(
     readonly name: string,
@@ -166,7 +168,7 @@ export class DeltaConsumer {
     d.statusKeys = NO_KEYS;
     d.byStatus.length = 0;
     if (this.byStatus) {
-      const sl = this.owner.byStatus(ep);
+      const sl = this.owner.byStatus(ep, this.primaryScratch);
       if (sl !== undefined) {
         d.statusKeys = sl.keys;
         const status = b.status;
@@ -243,12 +245,35 @@ export class MeterReader {
    * code, outside the hour rings. Returns the table.
    */
   trackStatusLatency(now: number): StatusLatencyTable {
-    return (this.statusLatency ??= new StatusLatencyTable(now));
+    // Before any record, each endpoint's own latency sketch holds exactly what the table will see:
+    // its most common code (the first 2xx) is then derived from it instead of stored twice.
+    return (this.statusLatency ??= new StatusLatencyTable(now, this.registry.endpoints().length === 0));
   }
 
-  /** `ep`'s per-status latency sketches since tracking began (undefined: none, or not tracked). */
-  byStatus(ep: EndpointStats): StatusLatency | undefined {
-    return this.statusLatency?.of(ep.id);
+  private readonly statusScratch = new Counts();
+  private readonly primaryScratch = new Sketch(LATENCY_SKETCH);
+  private readonly resolved = { keys: [] as readonly number[], sketches: [] as Sketch[] };
+
+  /**
+   * `ep`'s per-status latency sketches since tracking began, `keys[i]` (a status code or ABORTED_KEY)
+   * with `sketches[i]`; undefined when none (or not tracked). The derived primary code's sketch is built
+   * into `primary` (default: the reader's scratch). Valid until the next call.
+   */
+  byStatus(
+    ep: EndpointStats,
+    primary: Sketch = this.primaryScratch,
+  ): { readonly keys: readonly number[]; readonly sketches: readonly Sketch[] } | undefined {
+    const sl = this.statusLatency?.of(ep.id);
+    if (sl === undefined) return undefined;
+    if (sl.primary !== sl.primary) return sl;
+    const out = this.resolved;
+    out.keys = sl.keys;
+    out.sketches.length = 0;
+    for (const s of sl.sketches) {
+      if (s !== PRIMARY_PLACEHOLDER) out.sketches.push(s);
+      else out.sketches.push(sl.primaryInto(readCounts(this.statusScratch, ep.total, ep.unfolded()).latency, primary));
+    }
+    return out;
   }
 
   /** Endpoints that have recorded (the registry's live array: do not modify). */

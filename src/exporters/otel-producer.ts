@@ -301,8 +301,9 @@ export class ApimeterMetricProducer implements MetricProducer {
         : toExplicitHistogram(source, divisor, boundaries);
     if (on.duration) {
       // One point per status code (and one for aborted requests): semconv's duration attributes.
-      const keys = histogramDelta ? delta.statusKeys : (this.meter.reader.byStatus(ep)?.keys ?? []);
-      const sketches = histogramDelta ? null : this.meter.reader.byStatus(ep)?.sketches;
+      const resolved = histogramDelta ? undefined : this.meter.reader.byStatus(ep);
+      const keys = histogramDelta ? delta.statusKeys : (resolved?.keys ?? []);
+      const sketches = resolved?.sketches;
       for (let k = 0; k < keys.length; k++) {
         const source: BucketSource = histogramDelta ? delta.byStatus[k] : sketchSource(sketches![k]);
         if (source === undefined || source.count === 0) continue;
