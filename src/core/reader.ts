@@ -3,7 +3,7 @@ import type { EndpointStats } from './endpoint.js';
 import type { Registry } from './registry.js';
 import { SketchBaseline, SketchDelta } from './sketch-delta.js';
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
-import { PRIMARY_PLACEHOLDER, StatusLatencyTable } from './status-latency.js';
+import { StatusLatencyTable } from './status-latency.js';
 
 /**
  * What a delta consumer follows besides the counters. A sketch is tracked when its shift is a number:
@@ -104,8 +104,6 @@ export class DeltaConsumer {
   private readonly responseSizeShift: number;
   private readonly codes: boolean;
   private readonly byStatus: boolean;
-  /** The derived primary status code's sketch of the endpoint being read (see StatusLatency.primary). */
-  private readonly primaryScratch = new Sketch(LATENCY_SKETCH);
 
   constructor(
     readonly name: string,
@@ -168,7 +166,7 @@ export class DeltaConsumer {
     d.statusKeys = NO_KEYS;
     d.byStatus.length = 0;
     if (this.byStatus) {
-      const sl = this.owner.byStatus(ep, this.primaryScratch);
+      const sl = this.owner.byStatus(ep);
       if (sl !== undefined) {
         d.statusKeys = sl.keys;
         const status = b.status;
@@ -251,7 +249,8 @@ export class MeterReader {
   }
 
   private readonly statusScratch = new Counts();
-  private readonly primaryScratch = new Sketch(LATENCY_SKETCH);
+  /** Scratch sketches for the codes of the endpoint being read (see byStatus). */
+  private readonly statusPool: Sketch[] = [];
   private readonly resolved = { keys: [] as readonly number[], sketches: [] as Sketch[] };
 
   /**
@@ -259,19 +258,20 @@ export class MeterReader {
    * with `sketches[i]`; undefined when none (or not tracked). The derived primary code's sketch is built
    * into `primary` (default: the reader's scratch). Valid until the next call.
    */
-  byStatus(
-    ep: EndpointStats,
-    primary: Sketch = this.primaryScratch,
-  ): { readonly keys: readonly number[]; readonly sketches: readonly Sketch[] } | undefined {
+  byStatus(ep: EndpointStats): { readonly keys: readonly number[]; readonly sketches: readonly Sketch[] } | undefined {
     const sl = this.statusLatency?.of(ep.id);
     if (sl === undefined) return undefined;
-    if (sl.primary !== sl.primary) return sl;
     const out = this.resolved;
     out.keys = sl.keys;
-    out.sketches.length = 0;
-    for (const s of sl.sketches) {
-      if (s !== PRIMARY_PLACEHOLDER) out.sketches.push(s);
-      else out.sketches.push(sl.primaryInto(readCounts(this.statusScratch, ep.total, ep.unfolded()).latency, primary));
+    const sketches = out.sketches;
+    sketches.length = 0;
+    const pool = this.statusPool;
+    const primaryAt = sl.primaryAt;
+    for (let k = 0; k < sl.keys.length; k++) {
+      if (pool.length <= k) pool.push(new Sketch(LATENCY_SKETCH));
+      if (k === primaryAt) {
+        sketches.push(sl.primaryInto(readCounts(this.statusScratch, ep.total, ep.unfolded()).latency, pool[k]));
+      } else sketches.push(sl.sketchAt(k, pool[k]));
     }
     return out;
   }

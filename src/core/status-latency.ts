@@ -1,27 +1,39 @@
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
 import { ZERO_INDEX } from './tally.js';
 
-/** Stands in `StatusLatency.sketches` for the derived primary code (never recorded into). */
-export const PRIMARY_PLACEHOLDER = new Sketch(LATENCY_SKETCH);
-const DIFF = new Float64Array(LATENCY_SKETCH.maxIndex - LATENCY_SKETCH.minIndex + 1);
+const SPAN = LATENCY_SKETCH.maxIndex - LATENCY_SKETCH.minIndex + 1;
+const DIFF = new Float64Array(SPAN);
+/** A code with more distinct buckets than this moves from the compact cells to a Sketch of its own. */
+const COMPACT_BUCKETS = 32;
 
 /** Key of the requests the client aborted (status 499, no response sent) in a {@link StatusLatency}. */
 export const ABORTED_KEY = -1;
 
 /**
- * One endpoint's since-start latency sketches per response status code (and one for aborted requests,
- * {@link ABORTED_KEY}), made on the first request with that code: what OpenTelemetry's
+ * One endpoint's since-start latency per response status code (and for aborted requests,
+ * {@link ABORTED_KEY}), from the first request with that code: what OpenTelemetry's
  * `http.server.request.duration` needs (`http.response.status_code` and `error.type` on the histogram).
- * Not kept per ring slot: the hour rings stay one sketch per slot; these live only on the reader's
- * cumulative/consumer path. `keys` and `sketches` only grow (indices are stable for baselines).
+ * Not kept per ring slot: the hour rings stay one sketch per slot; this lives only on the reader's
+ * cumulative/consumer path. `keys` only grows (positions are stable for consumers' baselines).
+ *
+ * Storage, smallest first: the endpoint's first 2xx code ({@link primary}, the bulk of its traffic) is
+ * not stored at all — it is the endpoint's own latency sketch minus the other codes; the other codes
+ * share one flat array of (code position × bucket, count) cells plus five numbers each, until one has
+ * more than 32 distinct buckets and gets a {@link Sketch} of its own. Read them with {@link sketchAt}.
  */
 export class StatusLatency {
   readonly keys: number[] = [];
-  readonly sketches: Sketch[] = [];
+  /** Per position: a Sketch once the code outgrew the cells, else null. */
+  private readonly own: (Sketch | null)[] = [];
+  /** Per position, 5 numbers: count, zero count, sum, min, max (codes still in cells). */
+  private readonly stats: number[] = [];
+  /** Distinct buckets per position in `cells`. */
+  private readonly cellCounts: number[] = [];
+  /** Pairs (position * SPAN + bucket − minIndex, count), unsorted. */
+  private cells: number[] = [];
   /**
-   * The endpoint's first 2xx code (NaN until one comes), when the table derives it: its requests are
-   * not stored here but are the endpoint's own latency sketch minus every other code's (the bulk of an
-   * endpoint's traffic costs nothing more). Its place in `keys` holds {@link PRIMARY_PLACEHOLDER}.
+   * The endpoint's first 2xx code (NaN until one comes) when the table derives it (`derivePrimary`):
+   * its requests are not stored, only their extremes.
    */
   primary = NaN;
   primaryMin = Infinity;
@@ -31,24 +43,108 @@ export class StatusLatency {
 
   /** One sampled duration with status key `key` (`latencyIndex` from the meter; ZERO_INDEX for 0 ms). */
   record(key: number, latencyIndex: number, durationMs: number): void {
-    if (this.derivePrimary) {
-      if (key === this.primary) return this.notePrimary(durationMs);
-      if (this.primary !== this.primary && key >= 200 && key <= 299) {
+    const keys = this.keys;
+    let k = -1;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === key) {
+        k = i;
+        break;
+      }
+    }
+    if (key === this.primary) return this.notePrimary(durationMs);
+    if (k < 0) {
+      k = keys.length;
+      keys.push(key);
+      this.own.push(null);
+      this.stats.push(0, 0, 0, Infinity, -Infinity);
+      this.cellCounts.push(0);
+      if (this.derivePrimary && this.primary !== this.primary && key >= 200 && key <= 299) {
         this.primary = key;
-        this.keys.push(key);
-        this.sketches.push(PRIMARY_PLACEHOLDER);
         return this.notePrimary(durationMs);
       }
     }
-    const s = this.sketchOf(key);
-    if (latencyIndex === ZERO_INDEX) s.record(0);
-    else s.recordAt(latencyIndex, durationMs);
+    const own = this.own[k];
+    if (own !== null) {
+      if (latencyIndex === ZERO_INDEX) own.record(0);
+      else own.recordAt(latencyIndex, durationMs);
+      return;
+    }
+    const st = this.stats;
+    const at = 5 * k;
+    st[at]++;
+    const v = latencyIndex === ZERO_INDEX ? 0 : durationMs;
+    st[at + 2] += v;
+    if (v < st[at + 3]) st[at + 3] = v;
+    if (v > st[at + 4]) st[at + 4] = v;
+    if (latencyIndex === ZERO_INDEX) {
+      st[at + 1]++;
+      return;
+    }
+    const cell = k * SPAN + (latencyIndex - LATENCY_SKETCH.minIndex);
+    const cells = this.cells;
+    for (let i = 0; i < cells.length; i += 2) {
+      if (cells[i] === cell) {
+        cells[i + 1]++;
+        return;
+      }
+    }
+    cells.push(cell, 1);
+    if (++this.cellCounts[k] > COMPACT_BUCKETS) this.promote(k);
+  }
+
+  /** Position `k`'s sketch: its own, or built from the cells into `into` (reset first). Not for the primary. */
+  sketchAt(k: number, into: Sketch): Sketch {
+    const own = this.own[k];
+    if (own !== null) return own;
+    into.reset();
+    const cells = this.cells;
+    const lo = k * SPAN;
+    for (let i = 0; i < cells.length; i += 2) {
+      const c = cells[i] - lo;
+      if (c >= 0 && c < SPAN) into.addIndex(c + LATENCY_SKETCH.minIndex, cells[i + 1]);
+    }
+    const st = this.stats;
+    const at = 5 * k;
+    into.count = st[at];
+    into.zeroCount = st[at + 1];
+    into.sum = st[at + 2];
+    into.min = st[at + 3];
+    into.max = st[at + 4];
+    return into;
+  }
+
+  /** Calls `fn` for every bucket of position `k` (any order). */
+  private forEachBucketAt(k: number, fn: (index: number, n: number) => void): void {
+    const own = this.own[k];
+    if (own !== null) return own.forEachBucket(fn);
+    const cells = this.cells;
+    const lo = k * SPAN;
+    for (let i = 0; i < cells.length; i += 2) {
+      const c = cells[i] - lo;
+      if (c >= 0 && c < SPAN) fn(c + LATENCY_SKETCH.minIndex, cells[i + 1]);
+    }
+  }
+
+  private promote(k: number): void {
+    const s = this.sketchAt(k, new Sketch(LATENCY_SKETCH));
+    this.own[k] = s;
+    const lo = k * SPAN;
+    this.cells = this.cells.filter((_, i, a) => {
+      const c = a[i - (i % 2)] - lo;
+      return c < 0 || c >= SPAN;
+    });
+    this.cellCounts[k] = 0;
   }
 
   private notePrimary(durationMs: number): void {
     const v = durationMs > 0 ? durationMs : 0;
     if (v < this.primaryMin) this.primaryMin = v;
     if (v > this.primaryMax) this.primaryMax = v;
+  }
+
+  /** Position of the primary code in `keys`, or -1. */
+  get primaryAt(): number {
+    return this.primary === this.primary ? this.keys.indexOf(this.primary) : -1;
   }
 
   /**
@@ -70,12 +166,15 @@ export class StatusLatency {
     let count = total.count;
     let zeros = total.zeroCount;
     let sum = total.sum;
-    for (const s of this.sketches) {
-      if (s === PRIMARY_PLACEHOLDER) continue;
-      s.forEachBucket((index, n) => add(index, -n));
-      count -= s.count;
-      zeros -= s.zeroCount;
-      sum -= s.sum;
+    const sub = (index: number, n: number) => add(index, -n);
+    const primaryAt = this.primaryAt;
+    for (let k = 0; k < this.keys.length; k++) {
+      if (k === primaryAt) continue;
+      this.forEachBucketAt(k, sub);
+      const own = this.own[k];
+      count -= own !== null ? own.count : this.stats[5 * k];
+      zeros -= own !== null ? own.zeroCount : this.stats[5 * k + 1];
+      sum -= own !== null ? own.sum : this.stats[5 * k + 2];
     }
     for (let i = lo; i <= hi; i++) {
       if (diff[i] > 0) into.addIndex(i + LATENCY_SKETCH.minIndex, diff[i]);
@@ -89,21 +188,21 @@ export class StatusLatency {
     return into;
   }
 
-  /** The sketch of `key`, made on first use. */
-  sketchOf(key: number): Sketch {
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) if (keys[i] === key) return this.sketches[i];
-    const s = new Sketch(LATENCY_SKETCH);
-    keys.push(key);
-    this.sketches.push(s);
-    return s;
-  }
-
-  /** Buckets stored over every sketch (memory accounting). */
-  get storedBuckets(): number {
-    let n = 0;
-    for (const s of this.sketches) if (s !== PRIMARY_PLACEHOLDER) n += s.storedBuckets;
-    return n;
+  /** Stored sketches (codes with a Sketch of their own), codes in cells, and buckets stored: memory accounting. */
+  storage(): { sketches: number; compact: number; buckets: number } {
+    let sketches = 0;
+    let compact = 0;
+    let buckets = this.cells.length / 2;
+    const primaryAt = this.primaryAt;
+    for (let k = 0; k < this.keys.length; k++) {
+      if (k === primaryAt) continue;
+      const own = this.own[k];
+      if (own !== null) {
+        sketches++;
+        buckets += own.storedBuckets;
+      } else compact++;
+    }
+    return { sketches, compact, buckets };
   }
 }
 
@@ -137,16 +236,19 @@ export class StatusLatencyTable {
   }
 
   /** Sketches and stored buckets over every endpoint (memory accounting). */
-  stats(): { endpoints: number; sketches: number; buckets: number } {
+  stats(): { endpoints: number; sketches: number; compact: number; buckets: number } {
     let endpoints = 0;
     let sketches = 0;
+    let compact = 0;
     let buckets = 0;
     for (const sl of this.byId) {
       if (sl === undefined) continue;
       endpoints++;
-      sketches += sl.sketches.filter((x) => x !== PRIMARY_PLACEHOLDER).length;
-      buckets += sl.storedBuckets;
+      const st = sl.storage();
+      sketches += st.sketches;
+      compact += st.compact;
+      buckets += st.buckets;
     }
-    return { endpoints, sketches, buckets };
+    return { endpoints, sketches, compact, buckets };
   }
 }
