@@ -530,7 +530,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'boolean',
     default: false,
     description:
-      'Export metrics over OTLP to an OpenTelemetry Collector (http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says http/json or grpc), or into the application\'s global MeterProvider when it has one.',
+      "Export metrics over OTLP to an OpenTelemetry Collector (http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says http/json or grpc), or into the application's global MeterProvider when it has one.",
     expected: BOOL_EXPECTED,
     schema: BOOL,
   },
@@ -548,7 +548,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'otel_port',
     type: 'integer',
     default: 4318,
-    description: 'OpenTelemetry Collector OTLP port (4318 is OTLP/HTTP; with OTEL_EXPORTER_OTLP_PROTOCOL=grpc the default means 4317).',
+    description:
+      'OpenTelemetry Collector OTLP port (4318 is OTLP/HTTP; with OTEL_EXPORTER_OTLP_PROTOCOL=grpc the default means 4317).',
     expected: 'a port number from 1 to 65535',
     schema: PORT,
   },

@@ -255,8 +255,8 @@ export class MeterReader {
 
   /**
    * `ep`'s per-status latency sketches since tracking began, `keys[i]` (a status code or ABORTED_KEY)
-   * with `sketches[i]`; undefined when none (or not tracked). The derived primary code's sketch is built
-   * into `primary` (default: the reader's scratch). Valid until the next call.
+   * with `sketches[i]`; undefined when none (or not tracked). Codes kept compactly and the derived
+   * primary code are built into the reader's scratch sketches: valid until the next call.
    */
   byStatus(ep: EndpointStats): { readonly keys: readonly number[]; readonly sketches: readonly Sketch[] } | undefined {
     const sl = this.statusLatency?.of(ep.id);
