@@ -248,7 +248,7 @@ export interface OtelExporterOptions extends Partial<OtelProducerOptions> {
 
 /**
  * apimeter's own OpenTelemetry pipeline: a MeterProvider whose PeriodicExportingMetricReader carries the
- * apimeter producer and exports over OTLP/HTTP (JSON), guarded by a circuit breaker. Its `stats` backend
+ * apimeter producer and exports over OTLP (http/protobuf, http/json or grpc), guarded by a circuit breaker. Its `stats` backend
  * lets the Stats facade's metrics ride the same exports.
  */
 export class OtelExporter {

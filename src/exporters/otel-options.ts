@@ -4,7 +4,7 @@ import { DURATION_BOUNDARIES_S, SIZE_BOUNDARIES_BYTES } from './otel-convert.js'
 export interface OtelProducerOptions {
   /** `otel_prefix`: names of apimeter's own metrics (`apimeter.http.server.requests`). */
   prefix: string;
-  /** Exact `http.response.status_code` instead of `http.response.status_class` (`metrics_detailed`). */
+  /** Exact `http.response.status_code` instead of `apimeter.http.response.status_class` (`metrics_detailed`). */
   detailed: boolean;
   /** explicit, exponential, or auto: what the bound reader asks for (explicit when none is bound). */
   histogram: 'explicit' | 'exponential' | 'auto';

@@ -1,6 +1,6 @@
 /**
  * OpenTelemetry for apimeter (`apimeter/otel`): a MetricProducer over the registry for any SDK reader,
- * and apimeter's own OTLP/HTTP pipeline. See docs/exporters.md.
+ * and apimeter's own OTLP pipeline (or attached to the application's global MeterProvider). See docs/exporters.md.
  */
 export {
   ApimeterMetricProducer,
