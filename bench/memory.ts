@@ -16,6 +16,8 @@ import type { EndpointProfile } from './workload.js';
 
 const scenario = process.argv.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length);
 const ENDPOINTS = 1000;
+/** `--otel`: the meter as with otel_on (per-status latency sketches for OpenTelemetry's duration histogram). */
+const OTEL = process.argv.includes('--otel');
 const collect = requireGc();
 
 interface Held {
@@ -38,7 +40,7 @@ function held(since: { heap: number; arrayBuffers: number }): Held {
 }
 
 function newMeter(clock: ManualClock): Meter {
-  return createMeter({ iniPath: false, env: {}, clock, metricsMaxEndpoints: ENDPOINTS });
+  return createMeter({ iniPath: false, env: {}, clock, metricsMaxEndpoints: ENDPOINTS, otelOn: OTEL });
 }
 
 // Load config parsing, schemas and every module before the baseline, so they are not charged to the meter.
@@ -117,6 +119,8 @@ function traffic(steps: number, stepMs: number, perStep: (random: () => number) 
     ...mem,
     bytesPerEndpoint: mem.totalBytes / meter.registry.size,
     sketchBuckets: sketchBuckets(meter),
+    otel: OTEL,
+    statusLatency: meter.reader.statusLatency?.stats() ?? null,
     ...check,
     keepAlive: meter.registry.size > 0,
   };

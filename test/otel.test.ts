@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AggregationTemporality,
@@ -51,7 +52,7 @@ let port: number;
 const seen = new Map<string, number[]>();
 
 before(async () => {
-  meter = createMeter({ iniPath: false, env: {} });
+  meter = createMeter({ iniPath: false, env: {}, otelOn: true });
   app = Fastify({ logger: false });
   await app.register(apimeter, { meter });
   app.get('/orders/:id', async (req) => {
@@ -105,7 +106,7 @@ test('InMemoryMetricExporter: semantic-convention metrics with counts matching t
   assert.equal(duration.dataPointType, DataPointType.HISTOGRAM);
   assert.equal(duration.aggregationTemporality, AggregationTemporality.CUMULATIVE);
   const byRoute = pointsBy(duration, (a) => `${String(a['http.request.method'])} ${String(a['http.route'])}`);
-  const orders = byRoute.get('GET /orders/{id}')!.value as Histogram;
+  const orders = byRoute.get('GET /orders/:id')!.value as Histogram;
   assert.equal(orders.count, 240);
   assert.equal((byRoute.get('GET /teapot')!.value as Histogram).count, 17);
   assert.equal((byRoute.get('GET /crash')!.value as Histogram).count, 9);
@@ -128,16 +129,16 @@ test('InMemoryMetricExporter: semantic-convention metrics with counts matching t
 
   const requests = pointsBy(
     metric(rm, 'apimeter.http.server.requests'),
-    (a) => `${String(a['http.route'])} ${String(a['http.response.status_class'])}`,
+    (a) => `${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`,
   );
   assert.deepEqual(Object.fromEntries([...requests].map(([k, p]) => [k, p.value])), {
-    '/orders/{id} 2xx': 240,
+    '/orders/:id 2xx': 240,
     '/teapot 4xx': 17,
     '/crash 5xx': 9,
   });
   const errors = pointsBy(
     metric(rm, 'apimeter.http.server.errors'),
-    (a) => `${String(a['http.route'])} ${String(a['error.type'])}`,
+    (a) => `${String(a['http.route'])} ${String(a['apimeter.error.type'])}`,
   );
   assert.deepEqual(Object.fromEntries([...errors].map(([k, p]) => [k, p.value])), {
     '/teapot client_error': 17,
@@ -163,7 +164,7 @@ class ExponentialMemoryExporter extends InMemoryMetricExporter {
 test('exponential histograms straight from the sketch: scale, offset and counts consistent, quantiles within the bound', async () => {
   for (const [name, values] of Object.entries(datasets())) {
     if (values.length === 0) continue;
-    const m = createMeter({ iniPath: false, env: {} });
+    const m = createMeter({ iniPath: false, env: {}, otelOn: true });
     const ep = m.endpoint('GET', `/${name}`)!;
     for (const v of values) m.record(ep, 200, v, -1, -1, ErrorKind.None);
     const rm = await readOnce(m, new ExponentialMemoryExporter(AggregationTemporality.CUMULATIVE));
@@ -172,7 +173,7 @@ test('exponential histograms straight from the sketch: scale, offset and counts 
     const h = duration.dataPoints[0].value;
     const { scale, zeroCount } = h;
     const { offset, bucketCounts } = h.positive;
-    assert.ok(scale <= 6 && bucketCounts.length <= 160, `${name}: scale ${scale}, ${bucketCounts.length} buckets`);
+    assert.ok(scale <= 6 && bucketCounts.length <= 1280, `${name}: scale ${scale}, ${bucketCounts.length} buckets`);
     assert.equal(bucketCounts.reduce((a, b) => a + b, 0) + zeroCount, values.length, name);
     assert.equal(h.count, values.length);
     assert.ok(bucketCounts[0] > 0 && bucketCounts.at(-1)! > 0, 'offset is the first non-empty bucket');
@@ -222,7 +223,7 @@ test('exponential histograms straight from the sketch: scale, offset and counts 
 
 test('delta temporality when the reader asks for it: each collection carries only what is new', async () => {
   const clock = new ManualClock();
-  const m = createMeter({ iniPath: false, env: {}, clock });
+  const m = createMeter({ iniPath: false, env: {}, clock, otelOn: true });
   const ep = m.endpoint('POST', '/jobs')!;
   const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
   const producer = createOtelProducer(m);
@@ -243,19 +244,34 @@ test('delta temporality when the reader asks for it: each collection carries onl
   await reader.forceFlush();
   const [first, second, third] = exporter.getMetrics();
   const count = (rm: ResourceMetrics) =>
-    (metric(rm, 'http.server.request.duration')?.dataPoints[0]?.value as Histogram | undefined)?.count ?? 0;
+    (metric(rm, 'http.server.request.duration')?.dataPoints ?? []).reduce(
+      (n, p) => n + (p.value as Histogram).count,
+      0,
+    );
   assert.deepEqual([count(first), count(second), count(third)], [5, 4, 0]);
+  // One duration point per status code; error.type only on the 5xx one.
+  assert.deepEqual(
+    metric(second, 'http.server.request.duration')!.dataPoints.map((p) => [
+      p.attributes['http.response.status_code'],
+      p.attributes['error.type'],
+      (p.value as Histogram).count,
+      Math.round((p.value as Histogram).sum! * 1e6) / 1e6,
+    ]),
+    [
+      [202, undefined, 3, 0.09],
+      [500, '500', 1, 0.3],
+    ],
+  );
   const requests = metric(second, 'apimeter.http.server.requests')!;
   assert.equal(requests.aggregationTemporality, AggregationTemporality.DELTA);
   assert.deepEqual(
-    requests.dataPoints.map((p) => [p.attributes['http.response.status_class'], p.value]),
+    requests.dataPoints.map((p) => [p.attributes['apimeter.http.response.status_class'], p.value]),
     [
       ['2xx', 3],
       ['5xx', 1],
     ],
   );
   const h = metric(second, 'http.server.request.duration')!.dataPoints[0];
-  assert.ok(Math.abs((h.value as Histogram).sum! - (3 * 0.03 + 0.3)) < 1e-9);
   assert.deepEqual(
     h.startTime,
     first.scopeMetrics[0].metrics[0].dataPoints[0].endTime,
@@ -304,55 +320,85 @@ function otlpMetrics(bodies: { resourceMetrics: { scopeMetrics: { metrics: OtlpM
   return bodies.flatMap((b) => b.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics)));
 }
 
-test('OTLP/HTTP: the real exporter sends JSON the receiver decodes, with the resource from OTEL_* variables', async () => {
-  const receiver = await startOtlpReceiver();
-  const saved = { name: process.env.OTEL_SERVICE_NAME, attrs: process.env.OTEL_RESOURCE_ATTRIBUTES };
-  process.env.OTEL_SERVICE_NAME = 'orders-api';
-  process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=test';
-  try {
-    const otel = await startOtelExporter(meter, {
-      url: receiver.url,
-      intervalMs: 3_600_000,
-      env: { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' },
-    });
-    await otel.forceFlush();
-    await eventually(() => receiver.bodies.length > 0, 'an OTLP request');
-    const body = receiver.bodies[0];
-    assert.equal(receiver.headers[0]['content-type'], 'application/json');
-    const resource = otlpAttributes(body.resourceMetrics[0].resource?.attributes);
-    assert.equal(resource['service.name'], 'orders-api');
-    assert.equal(resource['deployment.environment'], 'test');
-    const metrics = otlpMetrics(receiver.bodies);
-    const duration = metrics.find((m) => m.name === 'http.server.request.duration')!;
-    assert.equal(duration.unit, 's');
-    const point = duration.exponentialHistogram!.dataPoints.find(
-      (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/{id}',
-    )!;
-    assert.equal(Number(point.count), 240);
-    const inBuckets = (point.positive?.bucketCounts ?? []).reduce<number>((a, b) => a + Number(b), 0);
-    assert.equal(inBuckets + Number(point.zeroCount ?? 0), 240);
-    const requests = metrics.find((m) => m.name === 'apimeter.http.server.requests')!;
-    const byClass = new Map(
-      requests.sum!.dataPoints.map((p) => {
-        const a = otlpAttributes(p.attributes);
-        return [`${String(a['http.route'])} ${String(a['http.response.status_class'])}`, Number(p.asInt)];
-      }),
-    );
-    assert.equal(byClass.get('/orders/{id} 2xx'), 240);
-    assert.equal(byClass.get('/teapot 4xx'), 17);
-    assert.equal(byClass.get('/crash 5xx'), 9);
-    assert.equal(otel.health().state, 'ok');
-    assert.equal(otel.health().counters!.exports, 1);
-    await otel.close();
-    assert.equal(otel.health().state, 'off');
-  } finally {
-    process.env.OTEL_SERVICE_NAME = saved.name;
-    process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attrs;
-    if (saved.name === undefined) delete process.env.OTEL_SERVICE_NAME;
-    if (saved.attrs === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
-    await receiver.close();
-  }
-});
+for (const [protocol, contentType] of [
+  [undefined, 'application/x-protobuf'],
+  ['http/json', 'application/json'],
+] as const) {
+  test(`OTLP/HTTP ${protocol ?? '(default: http/protobuf)'}: the real exporter's body, decoded, holds the traffic, semconv attributes and the resource`, async () => {
+    const receiver = await startOtlpReceiver();
+    const saved = { name: process.env.OTEL_SERVICE_NAME, attrs: process.env.OTEL_RESOURCE_ATTRIBUTES };
+    process.env.OTEL_SERVICE_NAME = 'orders-api';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=test';
+    try {
+      const otel = await startOtelExporter(meter, {
+        url: receiver.url,
+        intervalMs: 3_600_000,
+        env: {
+          OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+          ...(protocol !== undefined && { OTEL_EXPORTER_OTLP_PROTOCOL: protocol }),
+        },
+      });
+      assert.equal(otel.protocol, protocol ?? 'http/protobuf');
+      await otel.forceFlush();
+      await eventually(() => receiver.bodies.length > 0, 'an OTLP request');
+      const body = receiver.bodies[0];
+      assert.equal(receiver.headers[0]['content-type'], contentType);
+      const resource = otlpAttributes(body.resourceMetrics[0].resource?.attributes);
+      assert.equal(resource['service.name'], 'orders-api');
+      assert.equal(resource['deployment.environment'], 'test');
+      // Resource detectors: a per-process instance id, host and process attributes, never the command line.
+      assert.match(String(resource['service.instance.id']), /^[0-9a-f-]{36}$/);
+      assert.equal(resource['host.name'], os.hostname());
+      assert.equal(resource['process.pid'], process.pid);
+      assert.equal(resource['process.command_args'], undefined);
+      assert.equal(resource['telemetry.sdk.language'], 'nodejs');
+      const metrics = otlpMetrics(receiver.bodies);
+      const duration = metrics.find((m) => m.name === 'http.server.request.duration')!;
+      assert.equal(duration.unit, 's');
+      const point = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/orders/:id',
+      )!;
+      assert.equal(Number(point.count), 240);
+      assert.deepEqual(otlpAttributes(point.attributes), {
+        'http.request.method': 'GET',
+        'url.scheme': 'http',
+        'http.route': '/orders/:id',
+        'http.response.status_code': 200,
+      });
+      const crash = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/crash',
+      )!;
+      assert.equal(otlpAttributes(crash.attributes)['error.type'], '500');
+      assert.equal(otlpAttributes(crash.attributes)['http.response.status_code'], 500);
+      const teapot = duration.exponentialHistogram!.dataPoints.find(
+        (p) => otlpAttributes(p.attributes)['http.route'] === '/teapot',
+      )!;
+      assert.equal(otlpAttributes(teapot.attributes)['error.type'], undefined, '4xx are not errors');
+      const inBuckets = (point.positive?.bucketCounts ?? []).reduce<number>((a, b) => a + Number(b), 0);
+      assert.equal(inBuckets + Number(point.zeroCount ?? 0), 240);
+      const requests = metrics.find((m) => m.name === 'apimeter.http.server.requests')!;
+      const byClass = new Map(
+        requests.sum!.dataPoints.map((p) => {
+          const a = otlpAttributes(p.attributes);
+          return [`${String(a['http.route'])} ${String(a['apimeter.http.response.status_class'])}`, Number(p.asInt)];
+        }),
+      );
+      assert.equal(byClass.get('/orders/:id 2xx'), 240);
+      assert.equal(byClass.get('/teapot 4xx'), 17);
+      assert.equal(byClass.get('/crash 5xx'), 9);
+      assert.equal(otel.health().state, 'ok');
+      assert.equal(otel.health().counters!.exports, 1);
+      await otel.close();
+      assert.equal(otel.health().state, 'off');
+    } finally {
+      process.env.OTEL_SERVICE_NAME = saved.name;
+      process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attrs;
+      if (saved.name === undefined) delete process.env.OTEL_SERVICE_NAME;
+      if (saved.attrs === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+      await receiver.close();
+    }
+  });
+}
 
 test('startExporters: StatsD and OpenTelemetry at once, the Stats facade reaching both', async () => {
   const dog = await startDogStatsdReceiver();
@@ -401,7 +447,7 @@ function pointValues(m: MetricData | undefined): Record<string, unknown> {
   return Object.fromEntries(
     (m?.dataPoints ?? []).map((p) => [
       Object.entries(p.attributes)
-        .filter(([k]) => k !== 'http.route')
+        .filter(([k]) => k !== 'http.route' && k !== 'url.scheme')
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(','),
       p.value,

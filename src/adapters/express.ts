@@ -372,6 +372,7 @@ export const apimeter = ({
   app,
 }: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
+  meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
   const adapter = new ExpressAdapter(meter, isValidation);
   if (app !== undefined && app !== null && meter.enabled) adapter.inventory(app);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {

@@ -295,6 +295,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     done(new TypeError('apimeter/fastify: the `meter` option is required (createMeter() from "apimeter")'));
     return;
   }
+  meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
   // A second registration where the first one's hooks already apply (the same scope or a child of it)
   // would count every request twice: with the same meter it does nothing, with another it is refused.
   if (fastify.hasDecorator(kRegistered)) {

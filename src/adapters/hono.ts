@@ -128,6 +128,7 @@ export const apimeter = ({
   app,
 }: ApimeterHonoOptions): MiddlewareHandler => {
   if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
+  meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
   const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
   const byTemplate = new Map<string, RouteEndpoints>();
   // On Node the middleware does nothing after next(): the error and, for a request no route matched at

@@ -62,6 +62,10 @@ export interface ApimeterConfig {
   readonly otelIntervalMilliseconds: number;
   readonly otelPrefix: string;
   readonly otelExponentialHistograms: boolean;
+  readonly otelExponentialMaxBuckets: number;
+  readonly otelRouteStyle: 'framework' | 'openapi';
+  readonly otelUrlScheme: 'http' | 'https';
+  readonly otelServiceInstanceId: string;
   readonly prometheusNaming: 'otel' | 'legacy';
   readonly metricsAllowList: readonly string[];
   readonly metricsBlockList: readonly string[];
@@ -552,7 +556,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'otel_on',
     type: 'boolean',
     default: false,
-    description: 'Export metrics over OTLP/HTTP to an OpenTelemetry Collector.',
+    description:
+      "Export metrics over OTLP to an OpenTelemetry Collector (http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says http/json or grpc), or into the application's global MeterProvider when it has one.",
     expected: BOOL_EXPECTED,
     schema: BOOL,
   },
@@ -570,7 +575,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'otel_port',
     type: 'integer',
     default: 4318,
-    description: 'OpenTelemetry Collector OTLP/HTTP port.',
+    description:
+      'OpenTelemetry Collector OTLP port (4318 is OTLP/HTTP; with OTEL_EXPORTER_OTLP_PROTOCOL=grpc the default means 4317).',
     expected: 'a port number from 1 to 65535',
     schema: PORT,
   },
@@ -610,6 +616,46 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
       'Export latency and size histograms as OTLP exponential histograms (also on when OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram); explicit buckets otherwise.',
     expected: BOOL_EXPECTED,
     schema: BOOL,
+  },
+  otelExponentialMaxBuckets: {
+    section: 'metrics',
+    key: 'otel_exponential_max_buckets',
+    type: 'integer',
+    default: 1280,
+    description:
+      'Most buckets of an exported exponential histogram; the scale drops until the data fits. 1280 keeps latency quantiles within 1 % from 0.1 ms to 60 s (scale 6); the SDK default 160 drops such a spread to scale 3 (4.3 %).',
+    expected: 'a whole number from 2 up',
+    schema: z.number().int().min(2),
+  },
+  otelRouteStyle: {
+    section: 'metrics',
+    key: 'otel_route_style',
+    type: 'string',
+    default: 'framework',
+    description:
+      "OpenTelemetry http.route: framework (the framework's own syntax, /users/:id for Fastify, Express and Hono; OpenAPI style for route tables and the proxy) or openapi (/users/{id} always).",
+    expected: 'framework or openapi',
+    schema: z.enum(['framework', 'openapi']),
+  },
+  otelUrlScheme: {
+    section: 'metrics',
+    key: 'otel_url_scheme',
+    type: 'string',
+    default: 'http',
+    description:
+      'OpenTelemetry url.scheme on every point: the scheme clients use to reach this server (https behind a TLS-terminating proxy).',
+    expected: 'http or https',
+    schema: z.enum(['http', 'https']),
+  },
+  otelServiceInstanceId: {
+    section: 'metrics',
+    key: 'otel_service_instance_id',
+    type: 'string',
+    default: '',
+    description:
+      "service.instance.id of apimeter's own OTLP resource. Empty: service.instance.id from OTEL_RESOURCE_ATTRIBUTES, else a random UUID made once per process.",
+    expected: 'any text (empty for a per-process UUID)',
+    schema: z.string(),
   },
   prometheusNaming: {
     section: 'metrics',

@@ -3,12 +3,14 @@ import { startTicker, systemClock, tick } from './clock.js';
 import type { ApimeterConfig } from './config.js';
 import { DEFAULT_RINGS } from './endpoint.js';
 import type { EndpointStats, RingLayout } from './endpoint.js';
-import { normalizeMethod } from './methods.js';
+import { knownMethodsFrom, normalizeMethod } from './methods.js';
 import { ABORTED_STATUS, ErrorKind, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './record.js';
 import type { RequestRecord } from './record.js';
 import { Registry } from './registry.js';
 import { LATENCY_RANGE_MS, LATENCY_SKETCH, Sketch } from './sketch.js';
 import { MeterReader } from './reader.js';
+import { hostEnv } from './runtime.js';
+import { ABORTED_KEY } from './status-latency.js';
 import { ERROR_FIELD, statusClassOf, ZERO_INDEX } from './tally.js';
 import { endpointSnapshot, summarize } from './query.js';
 import { apdexTOf } from './apdex.js';
@@ -60,6 +62,14 @@ export class Meter {
   /** Every operation the application declares, called or not (the inventory reads it). */
   readonly declarations = new Declarations();
   private readonly unmatchedByMethod = new Map<string, EndpointStats>();
+  /** OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS when set (a full override, case-sensitive), else null. */
+  private readonly knownMethods: ReadonlySet<string> | null;
+  /**
+   * How the framework writing this meter's routes spells parameters: `colon` (`/users/:id`: Fastify,
+   * Express, Hono; set by their adapters) or `braces` (OpenAPI style: route tables, the proxy). The
+   * OpenTelemetry `http.route` follows it (docs/exporters.md).
+   */
+  routeSyntax: 'colon' | 'braces' = 'braces';
   /** `metrics_detailed` (and metrics on): adapters open a request context per request. */
   readonly detailed: boolean;
   private readonly traceSource: TraceSource | null;
@@ -78,6 +88,7 @@ export class Meter {
     this.ticking = this.clock === systemClock;
     if (this.ticking) startTicker();
     this.random = options.random ?? Math.random;
+    this.knownMethods = knownMethodsFrom((options.env ?? hostEnv()).OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS);
     this.rings = Object.freeze({ ...DEFAULT_RINGS, ...options.rings });
     if (this.rings.coarseMs % this.rings.fineMs !== 0) {
       throw new RangeError(
@@ -89,6 +100,9 @@ export class Meter {
     this.sampleRate = this.config.metricsSampleRate;
     this.excluded = this.config.metricsExcludedEndpoints;
     this.startedAt = this.clock.now();
+    // OpenTelemetry's duration histogram is per status code: with otel_on, from the first request on
+    // (a producer made later starts them itself, from then on).
+    if (this.config.otelOn && this.config.metricsEnabled) this.reader.trackStatusLatency(this.startedAt);
     this.detailed = this.config.metricsEnabled && this.config.metricsDetailed;
     this.traceSource =
       options.traceSource === false ? null : (options.traceSource ?? (this.detailed ? defaultTraceSource() : null));
@@ -144,7 +158,7 @@ export class Meter {
    */
   endpoint(method: string, route: string, declared = false): EndpointStats | null {
     if (!this.config.metricsEnabled || this.isExcluded(route)) return null;
-    return this.registry.get(normalizeMethod(method), route, declared);
+    return this.registry.get(normalizeMethod(method, this.knownMethods), route, declared);
   }
 
   /**
@@ -173,7 +187,7 @@ export class Meter {
     // Scanner floods arrive here: a per-method cache avoids building a string key per 404.
     let ep = this.unmatchedByMethod.get(method);
     if (ep === undefined) {
-      ep = this.registry.get(normalizeMethod(method), UNMATCHED_ROUTE);
+      ep = this.registry.get(normalizeMethod(method, this.knownMethods), UNMATCHED_ROUTE);
       if (this.unmatchedByMethod.size < 64) this.unmatchedByMethod.set(method, ep);
     }
     return ep;
@@ -250,6 +264,9 @@ export class Meter {
     const slot = fineId === ep.currentFine ? ep.current! : ep.rotate(fineId);
     slot.add(status, statusClass, errorField, durationMs, latencyIndex, requestBytes, responseBytes);
     if (sampled) {
+      const byStatus = this.reader.statusLatency;
+      if (byStatus !== null)
+        byStatus.record(ep.id, errorKind === ErrorKind.Aborted ? ABORTED_KEY : status, latencyIndex, durationMs);
       if (requestBytes >= 0) ep.requestSize.record(requestBytes);
       if (responseBytes >= 0) ep.responseSize.record(responseBytes);
     }
@@ -390,7 +407,7 @@ export class Meter {
     window: WindowName = 'all',
     { apdexTMs = this.config.alertsApdexTMs }: SnapshotOptions = {},
   ): EndpointSnapshot | undefined {
-    const ep = this.registry.find(normalizeMethod(method), route);
+    const ep = this.registry.find(normalizeMethod(method, this.knownMethods), route);
     return (
       ep && endpointSnapshot(ep, window, this.clock.now(), this.startedAt, apdexTOf(apdexTMs, ep.method, ep.route))
     );

@@ -2,6 +2,8 @@ import { Counters, Counts, readCounters, readCounts } from './counts.js';
 import type { EndpointStats } from './endpoint.js';
 import type { Registry } from './registry.js';
 import { SketchBaseline, SketchDelta } from './sketch-delta.js';
+import { LATENCY_SKETCH, Sketch } from './sketch.js';
+import { StatusLatencyTable } from './status-latency.js';
 
 /**
  * What a delta consumer follows besides the counters. A sketch is tracked when its shift is a number:
@@ -16,6 +18,11 @@ export interface DeltaOptions {
   responseSizeShift?: number | null;
   /** Exact status codes (a baseline Map per endpoint). Default false: `codes` of a delta stay empty. */
   codes?: boolean;
+  /**
+   * The per-status latency sketches (StatusLatency; the reader must track them, see
+   * MeterReader.trackStatusLatency): `byStatus` of a delta. Default false.
+   */
+  byStatus?: boolean;
 }
 
 const NOT_TRACKED = new SketchDelta();
@@ -31,11 +38,15 @@ export class EndpointDelta extends Counters {
   responseSize: SketchDelta = NOT_TRACKED;
   /** Auth attempts gained per [type * 2 + (success ? 1 : 0)]; empty for an endpoint without detail. */
   auth: Float64Array = NO_AUTH;
+  /** With `byStatus`: the status keys (StatusLatency.keys) and, at the same index, each one's latency difference. */
+  statusKeys: readonly number[] = NO_KEYS;
+  readonly byStatus: SketchDelta[] = [];
   /** Nothing was recorded since the baseline: every counter and sketch difference is zero. */
   empty = true;
 }
 
 const NO_AUTH = new Float64Array(0);
+const NO_KEYS: readonly number[] = [];
 
 /** What a consumer last committed for one endpoint, and what its last read saw. */
 class EndpointBaseline {
@@ -46,6 +57,8 @@ class EndpointBaseline {
   readonly latency: SketchBaseline | null;
   readonly requestSize: SketchBaseline | null;
   readonly responseSize: SketchBaseline | null;
+  /** Per-status latency baselines, aligned with the endpoint's StatusLatency.keys (made as keys appear). */
+  readonly status: SketchBaseline[] = [];
   /** Read since the last commit (listed in the consumer's `pending`). */
   pending = false;
 
@@ -66,6 +79,7 @@ class EndpointBaseline {
     this.latency?.commit();
     this.requestSize?.commit();
     this.responseSize?.commit();
+    for (const b of this.status) b.commit();
   }
 }
 
@@ -89,6 +103,7 @@ export class DeltaConsumer {
   private readonly requestSizeShift: number;
   private readonly responseSizeShift: number;
   private readonly codes: boolean;
+  private readonly byStatus: boolean;
 
   constructor(
     readonly name: string,
@@ -99,6 +114,7 @@ export class DeltaConsumer {
     this.requestSizeShift = options.requestSizeShift ?? 0;
     this.responseSizeShift = options.responseSizeShift ?? 0;
     this.codes = options.codes ?? false;
+    this.byStatus = options.byStatus ?? false;
   }
 
   /**
@@ -147,6 +163,21 @@ export class DeltaConsumer {
       d.responseSize = b.responseSize.read(ep.responseSize, this.responseSizeShift);
       if (d.responseSize.count > 0) empty = false;
     }
+    d.statusKeys = NO_KEYS;
+    d.byStatus.length = 0;
+    if (this.byStatus) {
+      const sl = this.owner.byStatus(ep);
+      if (sl !== undefined) {
+        d.statusKeys = sl.keys;
+        const status = b.status;
+        for (let i = 0; i < sl.sketches.length; i++) {
+          const base = (status[i] ??= new SketchBaseline());
+          const gained = base.read(sl.sketches[i], 0);
+          d.byStatus.push(gained);
+          if (gained.count > 0) empty = false;
+        }
+      }
+    }
     d.empty = empty;
     return d;
   }
@@ -171,6 +202,7 @@ export class DeltaConsumer {
       if (b === undefined) continue;
       bytes += COUNTERS_BYTES + 8 * (b.authBase.length + b.authSeen.length);
       bytes += (b.latency?.bytes ?? 0) + (b.requestSize?.bytes ?? 0) + (b.responseSize?.bytes ?? 0);
+      for (const s of b.status) bytes += s.bytes;
     }
     return bytes;
   }
@@ -200,8 +232,49 @@ export class MeterReader {
   private readonly scratch = new Counts();
   private readonly pool: Counts[] = [];
   private readonly open = new Set<DeltaConsumer>();
+  /** Per-status latency sketches, once a consumer asked for them ({@link trackStatusLatency}); else null. */
+  statusLatency: StatusLatencyTable | null = null;
 
   constructor(private readonly registry: Registry) {}
+
+  /**
+   * Starts keeping latency sketches per endpoint and status code (StatusLatency; what OpenTelemetry's
+   * duration histogram needs) from `now` on; idempotent. Each is made on the first request with its
+   * code, outside the hour rings. Returns the table.
+   */
+  trackStatusLatency(now: number): StatusLatencyTable {
+    // Before any record, each endpoint's own latency sketch holds exactly what the table will see:
+    // its most common code (the first 2xx) is then derived from it instead of stored twice.
+    return (this.statusLatency ??= new StatusLatencyTable(now, this.registry.endpoints().length === 0));
+  }
+
+  private readonly statusScratch = new Counts();
+  /** Scratch sketches for the codes of the endpoint being read (see byStatus). */
+  private readonly statusPool: Sketch[] = [];
+  private readonly resolved = { keys: [] as readonly number[], sketches: [] as Sketch[] };
+
+  /**
+   * `ep`'s per-status latency sketches since tracking began, `keys[i]` (a status code or ABORTED_KEY)
+   * with `sketches[i]`; undefined when none (or not tracked). Codes kept compactly and the derived
+   * primary code are built into the reader's scratch sketches: valid until the next call.
+   */
+  byStatus(ep: EndpointStats): { readonly keys: readonly number[]; readonly sketches: readonly Sketch[] } | undefined {
+    const sl = this.statusLatency?.of(ep.id);
+    if (sl === undefined) return undefined;
+    const out = this.resolved;
+    out.keys = sl.keys;
+    const sketches = out.sketches;
+    sketches.length = 0;
+    const pool = this.statusPool;
+    const primaryAt = sl.primaryAt;
+    for (let k = 0; k < sl.keys.length; k++) {
+      if (pool.length <= k) pool.push(new Sketch(LATENCY_SKETCH));
+      if (k === primaryAt) {
+        sketches.push(sl.primaryInto(readCounts(this.statusScratch, ep.total, ep.unfolded()).latency, pool[k]));
+      } else sketches.push(sl.sketchAt(k, pool[k]));
+    }
+    return out;
+  }
 
   /** Endpoints that have recorded (the registry's live array: do not modify). */
   endpoints(): readonly EndpointStats[] {

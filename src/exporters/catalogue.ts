@@ -94,7 +94,7 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: '{request}',
       description: 'HTTP server requests by status.',
-      attributes: ['http.response.status_class'],
+      attributes: ['url.scheme', 'apimeter.http.response.status_class'],
       doc: 'requests by status class (`2xx`…, `other`); with `metrics_detailed` by the exact `http.response.status_code` instead',
     },
     prometheus: {
@@ -122,8 +122,8 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: '{request}',
       description: 'HTTP server requests that failed, by error type.',
-      attributes: ['error.type'],
-      doc: `requests that ended in an error, by exclusive type: ${ERROR_TYPES_TEXT}`,
+      attributes: ['url.scheme', 'apimeter.error.type'],
+      doc: `requests that ended in an error, by exclusive type: ${ERROR_TYPES_TEXT} (apimeter's types, 4xx included; semconv's \`error.type\` is on the duration histogram)`,
     },
     prometheus: prom(
       'http_server_errors_total',
@@ -147,8 +147,8 @@ export const CATALOGUE = {
       kind: 'histogram',
       unit: 's',
       description: 'Duration of HTTP server requests.',
-      attributes: [],
-      doc: 'latency',
+      attributes: ['url.scheme', 'http.response.status_code', 'error.type'],
+      doc: 'latency, one point per status code; `error.type` is the status code for 5xx, `aborted` when the client gave up (no status code then); 4xx are not errors',
     },
     prometheus: {
       names: { otel: 'http_server_request_duration_seconds', legacy: 'http_request_duration_seconds' },
@@ -170,7 +170,7 @@ export const CATALOGUE = {
       kind: 'non-monotonic sum',
       unit: '{request}',
       description: 'Number of active HTTP server requests.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'requests in progress (always cumulative)',
     },
     prometheus: prom(
@@ -190,7 +190,7 @@ export const CATALOGUE = {
       kind: 'histogram',
       unit: 'By',
       description: 'Size of HTTP server request bodies.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'request body sizes, where known',
     },
     prometheus: prom(
@@ -216,7 +216,7 @@ export const CATALOGUE = {
       kind: 'histogram',
       unit: 'By',
       description: 'Size of HTTP server response bodies.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'response body sizes, where known',
     },
     prometheus: prom(
@@ -278,7 +278,7 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: '{attempt}',
       description: 'Authentication attempts by kind of credentials and outcome.',
-      attributes: ['apimeter.auth.type', 'apimeter.auth.success'],
+      attributes: ['url.scheme', 'apimeter.auth.type', 'apimeter.auth.success'],
       doc: `authentication attempts; \`apimeter.auth.type\` is ${AUTH_TYPES_TEXT}; \`apimeter.auth.success\` a boolean`,
     },
     prometheus: prom(
@@ -303,7 +303,7 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: '{request}',
       description: 'HTTP server requests refused by a rate limiter.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'requests refused by a rate limiter',
     },
     prometheus: prom(
@@ -347,7 +347,7 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: '{query}',
       description: 'Database queries made while serving requests.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'database queries made while serving requests',
     },
     prometheus: prom(
@@ -372,7 +372,7 @@ export const CATALOGUE = {
       kind: 'monotonic sum',
       unit: 's',
       description: 'Time spent in database queries while serving requests.',
-      attributes: [],
+      attributes: ['url.scheme'],
       doc: 'summed query time (a double-valued sum, not a histogram: apimeter has per-request totals, not per-query durations)',
     },
     prometheus: prom(

@@ -1,16 +1,25 @@
 import net from 'node:net';
 import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { defaultResource, detectResources, envDetector } from '@opentelemetry/resources';
+import { metrics } from '@opentelemetry/api';
+import type { MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import type { OTLPMetricExporter as HttpOtlpExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   AggregationType,
+  ConsoleMetricExporter,
   DataPointType,
   InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import type { MetricData, PushMetricExporter, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type {
+  IMetricReader,
+  MetricData,
+  PushMetricExporter,
+  ResourceMetrics,
+  ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
 import type { ApimeterConfig } from '../core/config.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { Meter } from '../core/meter.js';
@@ -24,6 +33,10 @@ import { HostResolver } from './host-resolver.js';
 import type { HostResolverOptions } from './host-resolver.js';
 import { OtelStatsBackend } from './otel-stats.js';
 import { missingDependency, OTEL_PACKAGES } from './optional-deps.js';
+import { OTLP_EXPORTER_PACKAGE, readOtelEnv } from './otel-env.js';
+import type { OtlpProtocol } from './otel-env.js';
+import { apimeterResource } from './otel-resource.js';
+import { attachOtelProducer, detachOtelProducer } from './otel-producer.js';
 
 const SUCCESS = 0 as ExportResultCode;
 const FAILED = 1 as ExportResultCode;
@@ -196,13 +209,28 @@ class GuardedExporter implements PushMetricExporter {
 }
 
 export interface OtelExporterOptions extends Partial<OtelProducerOptions> {
-  /** OTLP/HTTP endpoint. Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT if set, else from otel_ssl_active, otel_host and otel_port. */
+  /**
+   * OTLP transport: `http/protobuf` (default, as the OTLP spec says), `http/json` or `grpc`. Default:
+   * OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+   */
+  protocol?: OtlpProtocol;
+  /**
+   * `attach` (default): when the application registered a global SDK MeterProvider
+   * (`metrics.setGlobalMeterProvider`, NodeSDK), apimeter adds its producer to that provider's readers
+   * and builds no pipeline of its own. `ignore`: always build apimeter's own.
+   */
+  globalProvider?: 'attach' | 'ignore';
+  /** service.instance.id of the resource (default `otel_service_instance_id`, then OTEL_RESOURCE_ATTRIBUTES, then a per-process UUID). */
+  serviceInstanceId?: string;
+  /** The reader's limit for one collection and export, ms. Default OTEL_METRIC_EXPORT_TIMEOUT, else 30,000; at most intervalMs. */
+  exportTimeoutMs?: number;
+  /** OTLP endpoint. Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT if set, else from otel_ssl_active, otel_host and otel_port. */
   url?: string;
-  /** Milliseconds between exports (`otel_interval_milliseconds`). */
+  /** Milliseconds between exports. Default OTEL_METRIC_EXPORT_INTERVAL, else `otel_interval_milliseconds`. */
   intervalMs?: number;
   /** Give up on one export after this many ms. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10,000, at most intervalMs. */
   timeoutMs?: number;
-  /** Replaces the OTLP/HTTP exporter (tests: the SDK's InMemoryMetricExporter). */
+  /** Replaces the OTLP exporter (tests: the SDK's InMemoryMetricExporter). */
   exporter?: PushMetricExporter;
   resource?: Resource;
   circuit?: CircuitBreakerOptions;
@@ -220,12 +248,20 @@ export interface OtelExporterOptions extends Partial<OtelProducerOptions> {
 
 /**
  * apimeter's own OpenTelemetry pipeline: a MeterProvider whose PeriodicExportingMetricReader carries the
- * apimeter producer and exports over OTLP/HTTP (JSON), guarded by a circuit breaker. Its `stats` backend
+ * apimeter producer and exports over OTLP (http/protobuf, http/json or grpc), guarded by a circuit breaker. Its `stats` backend
  * lets the Stats facade's metrics ride the same exports.
  */
 export class OtelExporter {
   private unregister: (() => void) | null;
   private closed = false;
+  /** `own`: apimeter's MeterProvider and reader; `attached`: producers added to the application's global provider's readers. */
+  mode: 'own' | 'attached' = 'own';
+  /** The transport of the own pipeline (null when attached or given an exporter). */
+  protocol: OtlpProtocol | null = null;
+  /** More readers of the own pipeline (OTEL_METRICS_EXPORTER=otlp,console), or the application's readers when attached. */
+  readers: IMetricReader[] = [];
+  /** In attached mode: one producer per reader of the application's provider. */
+  producers: ApimeterMetricProducer[] = [];
 
   constructor(
     readonly meter: Meter,
@@ -233,7 +269,7 @@ export class OtelExporter {
     readonly reader: PeriodicExportingMetricReader,
     readonly producer: ApimeterMetricProducer,
     readonly stats: StatsBackend,
-    private readonly guard: GuardedExporter,
+    private readonly guard: GuardedExporter | null,
     readonly breaker: CircuitBreaker,
     readonly target: string,
     private readonly closeTimeoutMs = 11_000,
@@ -249,6 +285,16 @@ export class OtelExporter {
   health(): ComponentHealth {
     const circuit = this.breaker.state;
     const g = this.guard;
+    if (g === null) {
+      return {
+        name: 'otel',
+        state: this.closed ? 'off' : 'ok',
+        counters: {
+          attachedReaders: this.producers.length,
+          lastPoints: this.producers.reduce((n, p) => n + p.lastPoints, 0),
+        },
+      };
+    }
     let state: ComponentHealth['state'] = 'ok';
     if (this.closed) state = 'off';
     else if (circuit !== 'closed') state = 'failing';
@@ -281,6 +327,11 @@ export class OtelExporter {
     this.closed = true;
     this.unregister?.();
     this.unregister = null;
+    if (this.guard === null) {
+      // Attached: the application's provider is the application's to shut down; only leave it.
+      this.readers.forEach((reader, i) => detachOtelProducer(reader, this.producers[i]));
+      return;
+    }
     this.guard.closing = true;
     let timer: NodeJS.Timeout | undefined;
     const bounded = new Promise<void>((resolve) => {
@@ -296,20 +347,69 @@ export class OtelExporter {
 export function otlpEndpoint(
   config: ApimeterConfig,
   env: Record<string, string | undefined>,
+  protocol: OtlpProtocol = 'http/protobuf',
 ): { url: string; explicit: boolean } {
   const fromEnv = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const grpc = protocol === 'grpc';
   if (fromEnv) {
-    const url = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || `${fromEnv.replace(/\/+$/, '')}/v1/metrics`;
+    // gRPC takes the endpoint as it is; OTLP/HTTP appends the signal path to the generic one.
+    const url =
+      env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || (grpc ? fromEnv : `${fromEnv.replace(/\/+$/, '')}/v1/metrics`);
     return { url, explicit: false };
   }
   const host = net.isIPv6(config.otelHost) ? `[${config.otelHost}]` : config.otelHost;
-  return { url: `${config.otelSslActive ? 'https' : 'http'}://${host}:${config.otelPort}/v1/metrics`, explicit: true };
+  const scheme = config.otelSslActive ? 'https' : 'http';
+  // gRPC's port is 4317: the default otel_port (4318, OTLP/HTTP's) means 4317 there.
+  if (grpc) return { url: `${scheme}://${host}:${config.otelPort === 4318 ? 4317 : config.otelPort}`, explicit: true };
+  return { url: `${scheme}://${host}:${config.otelPort}/v1/metrics`, explicit: true };
+}
+
+/** The application's global MeterProvider when it is an SDK MeterProvider with readers (apimeter can attach), else null. */
+export function globalSdkProvider(): { provider: ApiMeterProvider; readers: IMetricReader[] } | null {
+  const provider = metrics.getMeterProvider();
+  const collectors = (provider as unknown as { _sharedState?: { metricCollectors?: unknown } })._sharedState
+    ?.metricCollectors;
+  if (!Array.isArray(collectors)) return null;
+  const readers = collectors
+    .map((c) => (c as { _metricReader?: IMetricReader })._metricReader)
+    .filter(
+      (r): r is IMetricReader =>
+        r !== undefined && Array.isArray((r as { _metricProducers?: unknown })._metricProducers),
+    );
+  return readers.length > 0 ? { provider, readers } : null;
+}
+
+type ExporterConfig = NonNullable<ConstructorParameters<typeof HttpOtlpExporter>[0]>;
+
+/** The official OTLP exporter of `protocol`, loaded now (optional peer dependency). */
+async function loadOtlpExporter(protocol: OtlpProtocol, config: ExporterConfig): Promise<PushMetricExporter> {
+  const fail = (error: unknown): never => {
+    throw (
+      missingDependency(error, `OTLP over ${protocol}`, [...OTEL_PACKAGES, OTLP_EXPORTER_PACKAGE[protocol]]) ?? error
+    );
+  };
+  if (protocol === 'http/protobuf') {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto').catch(fail);
+    return new OTLPMetricExporter(config);
+  }
+  if (protocol === 'grpc') {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc').catch(fail);
+    // No HTTP agent in gRPC: grpc-js keeps its own channel (and resolver).
+    const { httpAgentOptions: _agent, ...rest } = config;
+    return new OTLPMetricExporter(rest);
+  }
+  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http').catch(fail);
+  return new OTLPMetricExporter(config);
 }
 
 /**
  * Starts apimeter's OpenTelemetry export from `meter.config` (otel_* keys) and the standard OTEL_*
- * variables: OTLP/HTTP JSON every `otel_interval_milliseconds` to the collector, health source `otel`.
- * Loads the OTLP exporter package only here.
+ * variables. When the application registered a global SDK MeterProvider, apimeter's producer joins
+ * that provider's readers (mode `attached`, nothing exported by apimeter itself); otherwise apimeter
+ * builds its own MeterProvider: OTLP over `http/protobuf` (or `http/json` / `grpc` as
+ * OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL says) every OTEL_METRIC_EXPORT_INTERVAL /
+ * `otel_interval_milliseconds`, plus a console reader with OTEL_METRICS_EXPORTER=console, health
+ * source `otel`. Loads the exporter package of the protocol only here.
  *
  * @example
  * const otel = await startOtelExporter(createMeter({ otelOn: true, otelHost: 'collector' }));
@@ -319,26 +419,75 @@ export function otlpEndpoint(
 export async function startOtelExporter(meter: Meter, options: OtelExporterOptions = {}): Promise<OtelExporter> {
   const config = meter.config;
   const env = options.env ?? process.env;
-  const intervalMs = options.intervalMs ?? config.otelIntervalMilliseconds;
-  const envTimeout = Number(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT || env.OTEL_EXPORTER_OTLP_TIMEOUT);
-  const timeoutMs = Math.min(intervalMs, options.timeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000));
+  const std = readOtelEnv(env);
+  const tell = (message: string) => {
+    try {
+      (options.onStateChange ?? console.warn)(redactUrls(message));
+    } catch {
+      // a logger that throws must not break the exporter
+    }
+  };
+  const intervalMs = options.intervalMs ?? std.intervalMs ?? config.otelIntervalMilliseconds;
+  const exportTimeoutMs = Math.min(intervalMs, options.exportTimeoutMs ?? std.exportTimeoutMs ?? 30_000);
+  const timeoutMs = Math.min(exportTimeoutMs, options.timeoutMs ?? std.otlpTimeoutMs ?? 10_000);
+  const breaker = new CircuitBreaker(options.circuit);
+
+  if (options.exporter === undefined && (options.globalProvider ?? 'attach') === 'attach') {
+    const global = globalSdkProvider();
+    if (global !== null) {
+      // The application exports already: one apimeter producer per reader of its provider (each keeps
+      // its own delta baselines), no second MeterProvider, no exporter of ours.
+      const producers = global.readers.map((reader) => {
+        const producer = new ApimeterMetricProducer(meter, options);
+        attachOtelProducer(reader, producer);
+        return producer;
+      });
+      const stats = new OtelStatsBackend(global.provider.getMeter('apimeter'), config.otelPrefix);
+      const attached = new OtelExporter(
+        meter,
+        global.provider as unknown as MeterProvider,
+        global.readers[0] as PeriodicExportingMetricReader,
+        producers[0],
+        stats,
+        null,
+        breaker,
+        'global MeterProvider',
+        options.closeTimeoutMs ?? timeoutMs + 1000,
+      );
+      attached.mode = 'attached';
+      attached.readers = global.readers;
+      attached.producers = producers;
+      return attached;
+    }
+  }
+
   const exponential =
     options.histogram === 'exponential' ||
     (options.histogram === undefined &&
       (config.otelExponentialHistograms ||
         env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === 'base2_exponential_bucket_histogram'));
-  const endpoint = otlpEndpoint(config, env);
+  if (std.badProtocol !== undefined) {
+    tell(
+      `apimeter: OTEL_EXPORTER_OTLP_PROTOCOL=${std.badProtocol} is not http/protobuf, http/json or grpc; using http/protobuf`,
+    );
+  }
+  if (std.unsupportedExporters.length > 0) {
+    tell(
+      `apimeter: OTEL_METRICS_EXPORTER ${std.unsupportedExporters.join(', ')} not handled by apimeter's OTLP pipeline (for Prometheus use apimeter's /metrics exporter)`,
+    );
+  }
+  let protocol: OtlpProtocol = options.protocol ?? std.protocol ?? 'http/protobuf';
+  const protocolChosen = options.protocol !== undefined || std.protocol !== undefined;
   let inner = options.exporter;
-  let target = options.exporter !== undefined ? 'custom exporter' : redactUrl(options.url ?? endpoint.url);
-  if (inner === undefined) {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http').catch((error: unknown) => {
-      throw missingDependency(error, 'the OTLP exporter', OTEL_PACKAGES) ?? error;
-    });
-    const url = options.url ?? (endpoint.explicit ? endpoint.url : undefined);
-    target = redactUrl(options.url ?? endpoint.url);
+  let target = 'custom exporter';
+  const wantOtlp = std.exporters.includes('otlp') || options.exporter !== undefined;
+  if (inner === undefined && wantOtlp) {
+    const endpoint = otlpEndpoint(config, env, protocol);
+    // Passed even when it came from the variables: `options.env` may not be process.env, which the SDK reads.
+    const url: string | undefined = options.url ?? endpoint.url;
     // The collector's host is resolved off libuv's thread pool (a hanging dns.lookup would hold its threads).
     const resolver = new HostResolver({ lookupTimeoutMs: timeoutMs, ...options.dns });
-    inner = new OTLPMetricExporter({
+    const exporterConfig: ExporterConfig = {
       httpAgentOptions: { keepAlive: true, lookup: resolver.lookup },
       ...(options.temporality === 'delta' && { temporalityPreference: AggregationTemporality.DELTA }),
       ...(url !== undefined && { url }),
@@ -347,46 +496,65 @@ export async function startOtelExporter(meter: Meter, options: OtelExporterOptio
         exponential && type === InstrumentType.HISTOGRAM
           ? { type: AggregationType.EXPONENTIAL_HISTOGRAM }
           : { type: AggregationType.DEFAULT },
-    });
-  }
-  const breaker = new CircuitBreaker(options.circuit);
-  const tell = (message: string) => {
+    };
     try {
-      (options.onStateChange ?? console.warn)(redactUrls(message));
-    } catch {
-      // a logger that throws must not break the exporter
+      inner = await loadOtlpExporter(protocol, exporterConfig);
+    } catch (error) {
+      // The spec default needs the -proto package; an install made for older apimeter versions has
+      // only -http: fall back to OTLP/JSON (unless a protocol was asked for).
+      if (protocolChosen || (error as { code?: string }).code !== 'APIMETER_ERR_MISSING_DEPENDENCY') throw error;
+      protocol = 'http/json';
+      const jsonEndpoint = otlpEndpoint(config, env, protocol);
+      inner = await loadOtlpExporter(protocol, {
+        ...exporterConfig,
+        url: options.url ?? jsonEndpoint.url,
+      });
+      tell(
+        `apimeter: ${OTLP_EXPORTER_PACKAGE['http/protobuf']} is not installed; sending OTLP/JSON (install it for the default http/protobuf)`,
+      );
     }
+    target = redactUrl(options.url ?? endpoint.url);
+  }
+  const guard =
+    inner === undefined
+      ? null
+      : new GuardedExporter(inner, breaker, timeoutMs, tell, target, options.maxRetainedPoints ?? 50_000);
+  const producerOptions = { ...options, histogram: options.histogram ?? (exponential ? 'exponential' : 'auto') };
+  const readers: PeriodicExportingMetricReader[] = [];
+  const producers: ApimeterMetricProducer[] = [];
+  const addReader = (exporter: PushMetricExporter, guarded: boolean) => {
+    const producer = new ApimeterMetricProducer(meter, producerOptions);
+    if (guarded) producer.breaker = breaker;
+    const reader = new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: intervalMs,
+      exportTimeoutMillis: exportTimeoutMs,
+      metricProducers: [producer],
+    });
+    producer.bindReader(reader);
+    readers.push(reader);
+    producers.push(producer);
   };
-  const guard = new GuardedExporter(inner, breaker, timeoutMs, tell, target, options.maxRetainedPoints ?? 50_000);
-  const producer = new ApimeterMetricProducer(meter, {
-    ...options,
-    histogram: options.histogram ?? (exponential ? 'exponential' : 'auto'),
-  });
-  producer.breaker = breaker;
-  const reader = new PeriodicExportingMetricReader({
-    exporter: guard,
-    exportIntervalMillis: intervalMs,
-    exportTimeoutMillis: timeoutMs,
-    metricProducers: [producer],
-  });
-  producer.bindReader(reader);
-  const resource = options.resource ?? defaultOtelResource();
-  const provider = new MeterProvider({ resource, readers: [reader] });
+  if (guard !== null) addReader(guard, true);
+  if (std.exporters.includes('console') && options.exporter === undefined) {
+    addReader(new ConsoleMetricExporter(), false);
+  }
+  const resource = options.resource ?? apimeterResource(options.serviceInstanceId ?? config.otelServiceInstanceId);
+  const provider = new MeterProvider({ resource, readers });
   const stats = new OtelStatsBackend(provider.getMeter('apimeter'), config.otelPrefix);
-  return new OtelExporter(
+  const exporter = new OtelExporter(
     meter,
     provider,
-    reader,
-    producer,
+    readers[0],
+    producers[0],
     stats,
-    guard,
+    guard ?? new GuardedExporter(new ConsoleMetricExporter(), breaker, timeoutMs, tell, 'console', 0),
     breaker,
-    target,
+    guard === null ? 'console' : target,
     options.closeTimeoutMs ?? timeoutMs + 1000,
   );
-}
-
-/** The SDK's default resource (service.name unknown_service:node, telemetry.sdk.*) with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. */
-function defaultOtelResource(): Resource {
-  return defaultResource().merge(detectResources({ detectors: [envDetector] }));
+  exporter.protocol = guard === null || options.exporter !== undefined ? null : protocol;
+  exporter.readers = readers;
+  exporter.producers = producers;
+  return exporter;
 }

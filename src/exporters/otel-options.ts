@@ -4,7 +4,7 @@ import { DURATION_BOUNDARIES_S, SIZE_BOUNDARIES_BYTES } from './otel-convert.js'
 export interface OtelProducerOptions {
   /** `otel_prefix`: names of apimeter's own metrics (`apimeter.http.server.requests`). */
   prefix: string;
-  /** Exact `http.response.status_code` instead of `http.response.status_class` (`metrics_detailed`). */
+  /** Exact `http.response.status_code` instead of `apimeter.http.response.status_class` (`metrics_detailed`). */
   detailed: boolean;
   /** explicit, exponential, or auto: what the bound reader asks for (explicit when none is bound). */
   histogram: 'explicit' | 'exponential' | 'auto';
@@ -16,6 +16,13 @@ export interface OtelProducerOptions {
   durationBoundaries: readonly number[];
   /** Upper-inclusive boundaries of explicit body-size histograms, in bytes. */
   sizeBoundaries: readonly number[];
+  /**
+   * `http.route`: `framework` (the adapter's own syntax: `/users/:id` for Fastify, Express and Hono;
+   * OpenAPI-style `{id}` for route tables and the proxy) or `openapi` (always `/users/{id}`).
+   */
+  routeStyle: 'framework' | 'openapi';
+  /** `url.scheme` on every point (`otel_url_scheme`): the scheme clients use, `http` or `https`. */
+  urlScheme: string;
   /** metrics_allow_list / metrics_block_list, matched against the OTel metric names. */
   allowList: readonly string[];
   blockList: readonly string[];
@@ -28,7 +35,9 @@ export function otelProducerOptionsFromConfig(config: ApimeterConfig): OtelProdu
     detailed: config.metricsDetailed,
     histogram: config.otelExponentialHistograms ? 'exponential' : 'auto',
     temporality: 'auto',
-    maxBuckets: 160,
+    maxBuckets: config.otelExponentialMaxBuckets,
+    routeStyle: config.otelRouteStyle,
+    urlScheme: config.otelUrlScheme,
     durationBoundaries: DURATION_BOUNDARIES_S,
     sizeBoundaries: SIZE_BOUNDARIES_BYTES,
     allowList: config.metricsAllowList,

@@ -18,7 +18,10 @@ import type { Counters } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import type { DeltaConsumer, EndpointDelta } from '../core/reader.js';
-import { ERROR_TYPES } from '../core/record.js';
+import { ERROR_TYPES, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from '../core/record.js';
+import { ABORTED_KEY } from '../core/status-latency.js';
+import type { StatusLatencyTable } from '../core/status-latency.js';
+import { bracesToColon } from '../routing/template-syntax.js';
 import { createError } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { sketchSource, toExplicitHistogram, toExponentialHistogram } from './otel-convert.js';
@@ -54,6 +57,8 @@ type CoreMetric = 'duration' | 'active' | 'requestSize' | 'responseSize' | 'requ
 
 interface How {
   histogramDelta: boolean;
+  /** Start of cumulative duration points: when the per-status sketches began. */
+  durationStart: HrTime;
   counterDelta: boolean;
   exponential: boolean;
   histogramStart: HrTime;
@@ -95,6 +100,12 @@ export class ApimeterMetricProducer implements MetricProducer {
   private lastCollect: number;
   private readonly names: Record<CoreMetric | DetailMetric, string>;
   private readonly on: Record<CoreMetric | DetailMetric, boolean>;
+  /** Per-endpoint attributes (`http.request.method`, `url.scheme`, `http.route`), by endpoint id. */
+  private readonly baseAttributes: (Attributes | undefined)[] = [];
+  /** `http.response.status_code` / `error.type` per status key (StatusLatency keys). */
+  private readonly statusAttributes = new Map<number, Attributes>();
+  /** The per-status latency sketches the duration histogram is made of (null: duration not exported). */
+  private readonly byStatus: StatusLatencyTable | null;
   /** When set and open, collect() returns nothing (the export would be refused anyway). */
   breaker: CircuitBreaker | null = null;
   /** Points and milliseconds of the last collection (health, benchmarks). */
@@ -130,6 +141,33 @@ export class ApimeterMetricProducer implements MetricProducer {
       dbDuration: allowed(this.names.dbDuration),
     };
     this.lastCollect = meter.startedAt;
+    this.byStatus = this.on.duration ? meter.reader.trackStatusLatency(meter.clock.now()) : null;
+  }
+
+  /** The semantic-convention attributes every point of `ep` carries; `http.route` omitted for unmatched and overflow. */
+  attributesOf(ep: EndpointStats): Attributes {
+    let a = this.baseAttributes[ep.id];
+    if (a === undefined) {
+      a = { 'http.request.method': ep.method, 'url.scheme': this.options.urlScheme };
+      if (ep.route !== UNMATCHED_ROUTE && ep.route !== OVERFLOW_ROUTE) {
+        const colon = this.options.routeStyle === 'framework' && this.meter.routeSyntax === 'colon';
+        a['http.route'] = colon ? bracesToColon(ep.route) : ep.route;
+      }
+      this.baseAttributes[ep.id] = a;
+    }
+    return a;
+  }
+
+  /** `http.response.status_code` and `error.type` (the code for 5xx; `aborted` for an abandoned request). */
+  private statusAttributesOf(key: number): Attributes {
+    let a = this.statusAttributes.get(key);
+    if (a === undefined) {
+      if (key === ABORTED_KEY) a = { 'error.type': 'aborted' };
+      else if (key >= 500 && key <= 599) a = { 'http.response.status_code': key, 'error.type': String(key) };
+      else a = { 'http.response.status_code': key };
+      this.statusAttributes.set(key, a);
+    }
+    return a;
   }
 
   /** Follow this reader's histogram aggregation and temporality (options `auto`). */
@@ -185,6 +223,7 @@ export class ApimeterMetricProducer implements MetricProducer {
     const end = hrTime(now);
     const how: How = {
       histogramDelta,
+      durationStart: histogramDelta ? since : hrTime(Math.max(meter.startedAt, this.byStatus?.since ?? 0)),
       counterDelta,
       exponential,
       histogramStart: histogramDelta ? since : start,
@@ -249,33 +288,46 @@ export class ApimeterMetricProducer implements MetricProducer {
 
   private collectEndpoint(ep: EndpointStats, out: Collected, how: How, delta: EndpointDelta | undefined): void {
     const on = this.on;
-    const attributes: Attributes = { 'http.route': ep.route, 'http.request.method': ep.method };
+    const attributes = this.attributesOf(ep);
     const { end } = how;
     if (on.active) out.active.push({ startTime: how.start, endTime: end, attributes, value: ep.inflight });
     const histogramDelta = how.histogramDelta && delta !== undefined;
     const counterDelta = how.counterDelta && delta !== undefined;
     // Cumulative = since-start total + the current fine slot (the reader's scratch, valid in this call).
-    const cumulative =
-      histogramDelta && counterDelta ? null : this.meter.reader.cumulative(ep, undefined, !histogramDelta);
+    const cumulative = histogramDelta && counterDelta ? null : this.meter.reader.cumulative(ep, undefined, false);
     const histogram = (source: BucketSource, divisor: number, boundaries: readonly number[]) =>
       how.exponential
         ? toExponentialHistogram(source, divisor, this.options.maxBuckets)
         : toExplicitHistogram(source, divisor, boundaries);
+    if (on.duration) {
+      // One point per status code (and one for aborted requests): semconv's duration attributes.
+      const resolved = histogramDelta ? undefined : this.meter.reader.byStatus(ep);
+      const keys = histogramDelta ? delta.statusKeys : (resolved?.keys ?? []);
+      const sketches = resolved?.sketches;
+      for (let k = 0; k < keys.length; k++) {
+        const source: BucketSource = histogramDelta ? delta.byStatus[k] : sketchSource(sketches![k]);
+        if (source === undefined || source.count === 0) continue;
+        out.duration.push({
+          startTime: how.durationStart,
+          endTime: end,
+          attributes: { ...attributes, ...this.statusAttributesOf(keys[k]) },
+          value: histogram(source, 1000, this.options.durationBoundaries),
+        });
+      }
+    }
     const distributions = [
-      [on.duration, out.duration, 1000, this.options.durationBoundaries],
-      [on.requestSize, out.requestSize, 1, this.options.sizeBoundaries],
-      [on.responseSize, out.responseSize, 1, this.options.sizeBoundaries],
+      [on.requestSize, out.requestSize, this.options.sizeBoundaries],
+      [on.responseSize, out.responseSize, this.options.sizeBoundaries],
     ] as const;
     for (let i = 0; i < distributions.length; i++) {
-      const [wanted, points, divisor, boundaries] = distributions[i];
+      const [wanted, points, boundaries] = distributions[i];
+      const divisor = 1;
       if (!wanted) continue;
       const source: BucketSource = histogramDelta
         ? i === 0
-          ? delta.latency
-          : i === 1
-            ? delta.requestSize
-            : delta.responseSize
-        : sketchSource(i === 0 ? cumulative!.latency : i === 1 ? ep.requestSize : ep.responseSize);
+          ? delta.requestSize
+          : delta.responseSize
+        : sketchSource(i === 0 ? ep.requestSize : ep.responseSize);
       if (source.count === 0) continue;
       points.push({
         startTime: how.histogramStart,
@@ -293,22 +345,30 @@ export class ApimeterMetricProducer implements MetricProducer {
         for (const [code, n] of c.codes) counter(out.requests, { ...attributes, 'http.response.status_code': code }, n);
       } else {
         for (const cls of STATUS_CLASSES) {
-          counter(out.requests, { ...attributes, 'http.response.status_class': cls }, c.classes[cls]);
+          counter(out.requests, { ...attributes, 'apimeter.http.response.status_class': cls }, c.classes[cls]);
         }
       }
     }
     if (on.errors) {
-      for (const type of ERROR_TYPES) counter(out.errors, { ...attributes, 'error.type': type }, c.errors[type]);
+      for (const type of ERROR_TYPES)
+        counter(out.errors, { ...attributes, 'apimeter.error.type': type }, c.errors[type]);
     }
     if (ep.detail !== null) {
       collectDetail(out.detail, on, attributes, c, counterDelta ? delta.auth : ep.detail.auth, counter);
     }
   }
 
+  /** Drops the delta consumer's baselines (the producer is no longer collected). */
+  close(): void {
+    this.deltas?.close();
+    this.deltas = null;
+  }
+
   private deltaConsumer(): DeltaConsumer {
     const on = this.on;
     return (this.deltas ??= this.meter.reader.consumer('otel', {
-      latencyShift: on.duration ? 0 : null,
+      latencyShift: null,
+      byStatus: on.duration,
       requestSizeShift: on.requestSize ? 0 : null,
       responseSizeShift: on.responseSize ? 0 : null,
       codes: this.options.detailed,
@@ -337,4 +397,14 @@ export function attachOtelProducer(reader: IMetricReader, producer: ApimeterMetr
   }
   if (!list.includes(producer)) list.push(producer);
   producer.bindReader(reader);
+}
+
+/** Takes `producer` off `reader` again (see {@link attachOtelProducer}) and drops its delta baselines. */
+export function detachOtelProducer(reader: IMetricReader, producer: ApimeterMetricProducer): void {
+  const list = (reader as unknown as { _metricProducers?: unknown })._metricProducers;
+  if (Array.isArray(list)) {
+    const at = list.indexOf(producer);
+    if (at >= 0) list.splice(at, 1);
+  }
+  producer.close();
 }

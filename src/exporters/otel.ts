@@ -1,15 +1,19 @@
 /**
  * OpenTelemetry for apimeter (`apimeter/otel`): a MetricProducer over the registry for any SDK reader,
- * and apimeter's own OTLP/HTTP pipeline. See docs/exporters.md.
+ * and apimeter's own OTLP pipeline (or attached to the application's global MeterProvider). See docs/exporters.md.
  */
 export {
   ApimeterMetricProducer,
   attachOtelProducer,
   createOtelProducer,
+  detachOtelProducer,
   otelProducerOptionsFromConfig,
 } from './otel-producer.js';
 export type { OtelProducerOptions } from './otel-producer.js';
-export { OtelExporter, otlpEndpoint, startOtelExporter } from './otel-exporter.js';
+export { globalSdkProvider, OtelExporter, otlpEndpoint, startOtelExporter } from './otel-exporter.js';
+export { otelOffReason, OTLP_EXPORTER_PACKAGE, OTLP_PROTOCOLS, readOtelEnv } from './otel-env.js';
+export type { OtelEnv, OtlpProtocol } from './otel-env.js';
+export { apimeterResource, processServiceInstanceId } from './otel-resource.js';
 export type { OtelExporterOptions } from './otel-exporter.js';
 export {
   DURATION_BOUNDARIES_S,

@@ -6,6 +6,7 @@ import { createStatsdExporter } from './statsd.js';
 import type { StatsdExporter, StatsdExporterOptions } from './statsd.js';
 import type { OtelExporter, OtelExporterOptions } from './otel.js';
 import { missingDependency, OTEL_PACKAGES } from './optional-deps.js';
+import { otelOffReason } from './otel-env.js';
 
 export interface StartExportersOptions {
   /** Options of the returned Stats facade; its allow/block lists default to metrics_allow_list/metrics_block_list. */
@@ -43,7 +44,12 @@ export async function startExporters(meter: Meter, options: StartExportersOption
   const config = meter.config;
   const statsd = config.statsdOn ? createStatsdExporter(meter, options.statsd) : null;
   let otel: OtelExporter | null = null;
-  if (config.otelOn) {
+  // OTEL_SDK_DISABLED=true or OTEL_METRICS_EXPORTER=none turn apimeter's own OpenTelemetry pipeline off too.
+  const otelOff =
+    config.otelOn && options.otel?.exporter === undefined ? otelOffReason(options.otel?.env ?? process.env) : null;
+  if (otelOff !== null)
+    (options.otel?.onStateChange ?? console.warn)(`apimeter: otel_on is set, but ${otelOff}: no OpenTelemetry export`);
+  if (config.otelOn && otelOff === null) {
     try {
       const { startOtelExporter } = await import('./otel.js');
       otel = await startOtelExporter(meter, options.otel);

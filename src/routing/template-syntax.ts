@@ -188,3 +188,13 @@ export function express5Path(path: string): string {
 export function colonToBraces(template: string): string {
   return toTemplate(template, ROUTE_TABLE_SYNTAX);
 }
+
+/**
+ * A `{param}` template back in the colon form Fastify, Express and Hono write (`/users/{id}` →
+ * `/users/:id`), for OpenTelemetry's `http.route` ("in the framework's format"). Regex constraints
+ * and optional/repeat modifiers were dropped when the route was read, so they do not come back; `*`
+ * stays. A parameter whose name is not a plain identifier keeps its braces.
+ */
+export function bracesToColon(template: string): string {
+  return template.replace(/\{([A-Za-z_$][\w$]*)\}/g, ':$1');
+}

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import { decodeOtlpMetrics } from './otlp-proto.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -236,9 +238,11 @@ export async function startDogStatsdReceiver(): Promise<DogStatsdReceiver> {
 
 export interface OtlpReceiver {
   url: string;
-  /** Parsed JSON bodies of POST /v1/metrics, in order. */
+  /** Bodies of POST /v1/metrics, in order: JSON parsed, protobuf decoded (helpers/otlp-proto.ts) to the same shape. */
   bodies: OtlpBody[];
   headers: http.IncomingHttpHeaders[];
+  /** Content-Type of each body. */
+  contentTypes: string[];
   close(): Promise<void>;
 }
 
@@ -302,6 +306,7 @@ export function otlpAttributes(list: OtlpAttribute[] | undefined): Record<string
 export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok', listenPort = 0): Promise<OtlpReceiver> {
   const bodies: OtlpBody[] = [];
   const headers: http.IncomingHttpHeaders[] = [];
+  const contentTypes: string[] = [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -313,8 +318,16 @@ export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok', listenPort =
       }
       if (req.method === 'POST' && req.url === '/v1/metrics') {
         headers.push(req.headers);
-        bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        const type = String(req.headers['content-type'] ?? '');
+        contentTypes.push(type);
+        const raw = Buffer.concat(chunks);
+        if (type.startsWith('application/x-protobuf')) {
+          bodies.push(decodeOtlpMetrics(raw) as OtlpBody);
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(); // empty ExportMetricsServiceResponse
+        } else {
+          bodies.push(JSON.parse(raw.toString('utf8')) as OtlpBody);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        }
       } else {
         res.writeHead(404).end();
       }
@@ -326,11 +339,64 @@ export async function startOtlpReceiver(mode: 'ok' | 'hang' = 'ok', listenPort =
     url: `http://127.0.0.1:${port}/v1/metrics`,
     bodies,
     headers,
+    contentTypes,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+export interface OtlpGrpcReceiver {
+  /** `http://127.0.0.1:port` (insecure channel). */
+  url: string;
+  /** Decoded ExportMetricsServiceRequest messages, in order. */
+  bodies: OtlpBody[];
+  /** Metadata (headers) of each call. */
+  metadata: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real gRPC OTLP metrics receiver on loopback (@grpc/grpc-js): the collector's
+ * `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`, messages decoded with helpers/otlp-proto.ts.
+ */
+export async function startOtlpGrpcReceiver(): Promise<OtlpGrpcReceiver> {
+  const bodies: OtlpBody[] = [];
+  const metadata: Record<string, unknown>[] = [];
+  const server = new grpc.Server();
+  const identity = (b: Buffer) => b;
+  server.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: () => Buffer.alloc(0), // empty ExportMetricsServiceResponse
+        responseDeserialize: identity,
+      },
+    },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        metadata.push(call.metadata.getMap());
+        bodies.push(decodeOtlpMetrics(call.request) as OtlpBody);
+        callback(null, Buffer.alloc(0));
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) =>
+      error ? reject(error) : resolve(p),
+    ),
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    metadata,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
 }
