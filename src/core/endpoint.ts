@@ -164,6 +164,21 @@ export class EndpointStats {
     return Tally.thawPacked(this.slots!.read(k, arenaReader)!);
   }
 
+  /**
+   * Adds `tally` to closed slot `id` of a ring, as if it had been recorded there: the fleet view fills an
+   * instance's rings from stored slots (src/fleet/mirror.ts). A place holding an older id is replaced; one
+   * holding a newer id is left alone (this slot has already left the ring).
+   */
+  placeSlot(ring: RingName, id: number, tally: Tally): void {
+    const slots = (this.slots ??= new SlotArena(this.rings.fineSlots + this.rings.coarseSlots));
+    const k = this.arenaSlot(ring, id);
+    const held = slots.read(k, arenaReader);
+    if (held === null || packedStart(held) < id) tally.pack(id);
+    else if (packedStart(slots.read(k, arenaReader)!) === id) tally.packMerged(slots.read(k, arenaReader)!, id);
+    else return;
+    slots.store(k);
+  }
+
   /** Every closed slot a ring holds, thawed, whatever its id (diagnostics and benchmarks). */
   heldSlots(ring: RingName): Tally[] {
     const out: Tally[] = [];

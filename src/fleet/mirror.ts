@@ -1,8 +1,8 @@
 import type { EndpointStats } from '../core/endpoint.js';
 import { createMeter } from '../core/meter.js';
 import type { Meter, MeterOptions } from '../core/meter.js';
-import { frozenStart, Tally } from '../core/tally.js';
-import type { FrozenTally, TallyJSON } from '../core/tally.js';
+import { Tally } from '../core/tally.js';
+import type { TallyJSON } from '../core/tally.js';
 import { timeSlicer } from '../store/slice.js';
 import { instanceState } from './completeness.js';
 import { LIVE_KEEP_MS } from './live-tier.js';
@@ -35,13 +35,6 @@ interface Known {
 }
 
 /** Puts `tally` (slot `id` of `ring`) into a ring of frozen slots: merged with the slot held for `id`, else replaces an older one. */
-function place(slots: (FrozenTally | undefined)[], id: number, tally: Tally): void {
-  const i = id % slots.length;
-  const held = slots[i];
-  if (held === undefined || frozenStart(held) < id) slots[i] = tally.freeze(id);
-  else if (frozenStart(held) === id) slots[i] = tally.freezeMerged(held, id);
-  // else: the slot holds a newer one; this one has left the ring.
-}
 
 /**
  * Live rows of one read, merged per endpoint and slot before they are frozen into the rings: freezing
@@ -70,15 +63,10 @@ class Pending {
 
   /** Freezes what was added into the rings. */
   flush(): void {
-    const { rings } = this.meter;
     for (const [ep, e] of this.eps) {
-      if (ep.fine.length === 0) {
-        ep.fine = Array.from({ length: rings.fineSlots }, () => undefined);
-        ep.coarse = Array.from({ length: rings.coarseSlots }, () => undefined);
-      }
       ep.total.merge(e.total);
-      for (const [id, t] of e.fine) place(ep.fine, id, t);
-      for (const [id, t] of e.coarse) place(ep.coarse, id, t);
+      for (const [id, t] of e.fine) ep.placeSlot('fine', id, t);
+      for (const [id, t] of e.coarse) ep.placeSlot('coarse', id, t);
     }
     this.eps.clear();
   }
