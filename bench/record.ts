@@ -11,7 +11,7 @@
  * Prints one JSON line.
  */
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import type { ManualClock} from '../src/core/clock.js';
+import type { ManualClock } from '../src/core/clock.js';
 import { systemClock } from '../src/core/clock.js';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
