@@ -4,9 +4,7 @@ import type { EndpointStats } from '../core/endpoint.js';
 import type { Counts } from '../core/counts.js';
 import { prometheusOf } from './catalogue.js';
 import { catalogueFamily, formatValue, labelSet } from './prometheus-text.js';
-import type { ExpositionWriter } from './prometheus-text.js';
-
-type Labels = readonly (readonly [string, string])[];
+import type { Labels, MetricWriter } from './prometheus-text.js';
 
 /** OpenMetrics caps the label names and values of one exemplar at 128 UTF-8 characters together. */
 const MAX_EXEMPLAR_CHARS = 128;
@@ -52,7 +50,7 @@ export function bucketExemplars(
  * queries and their time. Counters are cumulative like every other family here.
  */
 export function detailFamilies(
-  w: ExpositionWriter,
+  w: MetricWriter,
   eps: readonly EndpointStats[],
   counts: readonly Counts[],
   base: (ep: EndpointStats) => Labels,
@@ -66,24 +64,24 @@ export function detailFamilies(
     AUTH_TYPES.forEach((type, k) => {
       for (const success of [false, true]) {
         const n = d.auth[k * 2 + (success ? 1 : 0)];
-        if (n > 0) w.sample(auth, labelSet([...base(ep), ['auth_type', type], ['success', String(success)]]), n);
+        if (n > 0) w.sample(auth, [...base(ep), ['auth_type', type], ['success', String(success)]], n);
       }
     });
   }
 
   const rateLimited = family('rateLimited');
-  for (const { ep, c } of rows) w.sample(rateLimited, labelSet(base(ep)), c.rateLimited);
+  for (const { ep, c } of rows) w.sample(rateLimited, base(ep), c.rateLimited);
   const limit = family('rateLimitLimit');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0) w.sample(limit, labelSet(base(ep)), d.rateLimit);
+    if (d.rateLimit >= 0) w.sample(limit, base(ep), d.rateLimit);
   }
   const remaining = family('rateLimitRemaining');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0 && d.rateRemaining >= 0) w.sample(remaining, labelSet(base(ep)), d.rateRemaining);
+    if (d.rateLimit >= 0 && d.rateRemaining >= 0) w.sample(remaining, base(ep), d.rateRemaining);
   }
 
   const queries = family('dbQueries');
-  for (const { ep, c } of rows) w.sample(queries, labelSet(base(ep)), c.dbQueries);
+  for (const { ep, c } of rows) w.sample(queries, base(ep), c.dbQueries);
   const dbDuration = family('dbDuration');
-  for (const { ep, c } of rows) w.sample(dbDuration, labelSet(base(ep)), c.dbMs / 1000);
+  for (const { ep, c } of rows) w.sample(dbDuration, base(ep), c.dbMs / 1000);
 }

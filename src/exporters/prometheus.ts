@@ -3,18 +3,21 @@ import type { Counts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { ERROR_TYPES } from '../core/record.js';
-import type { Sketch } from '../core/sketch.js';
-import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+import { DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { alertFamilies } from './prometheus-alerts.js';
-import { catalogueFamily, ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
-import type { ExpositionFormat } from './prometheus-text.js';
+import { catalogueFamily, ExpositionWriter } from './prometheus-text.js';
+import type { ExpositionFormat, MetricWriter, ScrapeFormat } from './prometheus-text.js';
+import { ProtobufWriter } from './prometheus-protobuf.js';
 import { prometheusOf } from './catalogue.js';
 import type { MetricKey, PrometheusPreset } from './catalogue.js';
 
 export { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
-export type { ExpositionFormat } from './prometheus-text.js';
+export type { ExpositionFormat, ScrapeFormat } from './prometheus-text.js';
+export { PROTOBUF_CONTENT_TYPE } from './prometheus-protobuf.js';
+export { nativeEdgeFactor, nativeHistogram } from './prometheus-native.js';
+export type { NativeHistogram, NativeSpan } from './prometheus-native.js';
 
 export interface PrometheusOptions {
   /** `text` (exposition 0.0.4, default) or `openmetrics` (1.0). */
@@ -29,21 +32,30 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 /**
- * The format an Accept header prefers: OpenMetrics when `application/openmetrics-text` has a higher
- * q-value than any text/plain or wildcard entry, else the 0.0.4 text format (also when there is no header).
+ * The format an Accept header prefers, by q-value: the protobuf format (`application/vnd.google.protobuf`
+ * with `proto=io.prometheus.client.MetricFamily` and `encoding=delimited`, what Prometheus asks for first
+ * with native histograms enabled), OpenMetrics (`application/openmetrics-text`), else the 0.0.4 text
+ * format (text/plain, wildcards, or no header). Ties go to protobuf, then OpenMetrics.
  */
-export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+export function negotiateFormat(accept: string | undefined): ScrapeFormat {
   if (accept === undefined) return 'text';
+  let proto = -1;
   let om = -1;
   let text = -1;
   for (const part of accept.split(',')) {
     const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
-    const qParam = params.find((p) => p.startsWith('q='));
-    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    const param = (name: string) =>
+      params.find((p) => p.startsWith(`${name}=`))?.slice(name.length + 1).replace(/^"|"$/g, '');
+    const qParam = param('q');
+    const q = qParam === undefined ? 1 : Number(qParam);
     if (!(q > 0)) continue;
-    if (type === 'application/openmetrics-text') om = Math.max(om, q);
+    if (type === 'application/vnd.google.protobuf') {
+      if (param('proto') === 'io.prometheus.client.metricfamily' && param('encoding') === 'delimited')
+        proto = Math.max(proto, q);
+    } else if (type === 'application/openmetrics-text') om = Math.max(om, q);
     else if (type === 'text/plain' || type === '*/*' || type === 'text/*') text = Math.max(text, q);
   }
+  if (proto > 0 && proto >= om && proto >= text) return 'protobuf';
   return om > 0 && om >= text ? 'openmetrics' : 'text';
 }
 
@@ -63,29 +75,10 @@ const presetNames = (preset: PrometheusPreset): Names => ({
 });
 const NAMES: Record<PrometheusPreset, Names> = { otel: presetNames('otel'), legacy: presetNames('legacy') };
 
-const family = (w: ExpositionWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
-
-function histogram(
-  w: ExpositionWriter,
-  name: string,
-  labels: readonly (readonly [string, string])[],
-  sketch: Sketch,
-  bounds: readonly number[],
-  unit: number,
-  exemplars?: readonly (string | undefined)[],
-): void {
-  const cumulative = cumulativeBuckets(sketch, bounds, unit);
-  bounds.forEach((bound, i) => {
-    const le = formatLe(bound, w.format);
-    w.sample(`${name}_bucket`, labelSet([...labels, ['le', le]]), cumulative[i], exemplars?.[i]);
-  });
-  w.sample(`${name}_bucket`, labelSet([...labels, ['le', '+Inf']]), sketch.count, exemplars?.[bounds.length]);
-  w.sample(`${name}_sum`, labelSet(labels), sketch.sum / unit);
-  w.sample(`${name}_count`, labelSet(labels), sketch.count);
-}
+const family = (w: MetricWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
 
 function requestSamples(
-  w: ExpositionWriter,
+  w: MetricWriter,
   names: Names,
   base: [string, string][],
   counts: Counts,
@@ -96,19 +89,19 @@ function requestSamples(
       const labels: [string, string][] = names.legacyStatus
         ? [...base, ['status_code', String(code)]]
         : [...base, ['status_class', statusClassLabel(code)], ['status', String(code)]];
-      w.sample(names.requests, labelSet(labels), n);
+      w.sample(names.requests, labels, n);
     }
     return;
   }
   // Status codes outside 100–599 are counted but belong to no class: `other`, last.
   for (const cls of STATUS_CLASSES) {
     const n = counts.classes[cls];
-    if (n > 0) w.sample(names.requests, labelSet([...base, ['status_class', cls]]), n);
+    if (n > 0) w.sample(names.requests, [...base, ['status_class', cls]], n);
   }
 }
 
 /**
- * The meter's metrics as a Prometheus exposition, cumulative since the meter started (each endpoint's
+ * The meter's metrics as a Prometheus text exposition, cumulative since the meter started (each endpoint's
  * `meter.reader.cumulative(ep)`). Names come from the metric catalogue (catalogue.ts; docs/prometheus.md lists them).
  *
  * @example
@@ -117,6 +110,25 @@ function requestSamples(
  */
 export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}): string {
   const w = new ExpositionWriter(options.format ?? 'text');
+  writeFamilies(w, meter, options);
+  return w.finish();
+}
+
+/**
+ * The same families in the protobuf exposition (`PROTOBUF_CONTENT_TYPE`), whose histograms carry the
+ * native buckets (schema = the sketch's scale) next to the classic ones. `options.format` is ignored.
+ *
+ * @example
+ * res.setHeader('content-type', PROTOBUF_CONTENT_TYPE);
+ * res.end(renderPrometheusProtobuf(meter));
+ */
+export function renderPrometheusProtobuf(meter: Meter, options: PrometheusOptions = {}): Uint8Array {
+  const w = new ProtobufWriter();
+  writeFamilies(w, meter, options);
+  return w.finish();
+}
+
+function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions): void {
   const preset = options.naming ?? 'otel';
   const names = NAMES[preset];
   const statusLabel = options.statusLabel ?? false;
@@ -134,7 +146,7 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   eps.forEach((ep, i) => {
     ERROR_TYPES.forEach((type) => {
       const n = counts[i].errors[type];
-      if (n > 0) w.sample(errors, labelSet([...base(ep), ['error_type', type]]), n);
+      if (n > 0) w.sample(errors, [...base(ep), ['error_type', type]], n);
     });
   });
 
@@ -146,23 +158,22 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
       ? bucketExemplars(ep.detail.exemplars, DURATION_BOUNDS_SECONDS)
       : undefined;
   eps.forEach((ep, i) =>
-    histogram(w, names.duration, base(ep), counts[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
+    w.histogram(names.duration, base(ep), counts[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
   );
 
   const active = family(w, 'active');
-  for (const ep of eps) w.sample(active, labelSet(base(ep)), ep.inflight);
+  for (const ep of eps) w.sample(active, base(ep), ep.inflight);
 
   const requestSize = family(w, 'requestSize');
-  for (const ep of eps) histogram(w, requestSize, base(ep), ep.requestSize, SIZE_BOUNDS_BYTES, 1);
+  for (const ep of eps) w.histogram(requestSize, base(ep), ep.requestSize, SIZE_BOUNDS_BYTES, 1);
 
   const responseSize = family(w, 'responseSize');
-  for (const ep of eps) histogram(w, responseSize, base(ep), ep.responseSize, SIZE_BOUNDS_BYTES, 1);
+  for (const ep of eps) w.histogram(responseSize, base(ep), ep.responseSize, SIZE_BOUNDS_BYTES, 1);
 
   const registry = meter.registry;
-  w.sample(family(w, 'endpoints'), '', registry.size);
-  w.sample(family(w, 'overflowedEndpoints'), '', registry.overflowedEndpoints);
-  w.sample(family(w, 'overflowedRecords'), '', registry.overflowedRecords);
+  w.sample(family(w, 'endpoints'), [], registry.size);
+  w.sample(family(w, 'overflowedEndpoints'), [], registry.overflowedEndpoints);
+  w.sample(family(w, 'overflowedRecords'), [], registry.overflowedRecords);
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   alertFamilies(w, meter);
-  return w.finish();
 }
