@@ -72,7 +72,7 @@ export function nativeHistogram(sketch: Sketch, unit: number): NativeHistogram {
       const gap = k - prevIndex - 1;
       if (gap <= MAX_GAP_FILL) {
         for (let g = 0; g < gap; g++) {
-          deltas.push(-prevCount);
+          deltas.push(prevCount === 0 ? 0 : -prevCount);
           prevCount = 0;
         }
         last.length += gap + 1;
