@@ -25,8 +25,18 @@ export function exemplarText(e: Exemplar): string | undefined {
 }
 
 /**
+ * What each bucket of each histogram last carried, by the endpoint's exemplar slots and the bounds:
+ * Prometheus drops (and logs, every scrape) an exemplar older than the last one it stored for that
+ * bucket's series, which a bucket would otherwise send when a newer request moves its range's exemplar
+ * to another bucket. Copies: the slots' objects are reused.
+ */
+const written = new WeakMap<readonly (Exemplar | undefined)[], Map<readonly number[], (Exemplar | undefined)[]>>();
+
+/**
  * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` in seconds and
- * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound].
+ * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound], unless the
+ * bucket carried a later one before (then that one again, which Prometheus takes as a duplicate). So a
+ * bucket's exemplar timestamps never go back.
  */
 export function bucketExemplars(
   exemplars: readonly (Exemplar | undefined)[],
@@ -41,7 +51,16 @@ export function bucketExemplars(
     const held = best[k];
     if (held === undefined || e.at > held.at) best[k] = e;
   }
-  return best.map((e) => (e === undefined ? undefined : exemplarText(e)));
+  let byBounds = written.get(exemplars);
+  if (byBounds === undefined) written.set(exemplars, (byBounds = new Map()));
+  let last = byBounds.get(bounds);
+  if (last === undefined) byBounds.set(bounds, (last = new Array<Exemplar | undefined>(bounds.length + 1)));
+  return best.map((e, k) => {
+    const before = last[k];
+    if (e !== undefined && (before === undefined || e.at > before.at)) last[k] = { ...e };
+    const out = last[k];
+    return out === undefined ? undefined : exemplarText(out);
+  });
 }
 
 /**

@@ -45,7 +45,10 @@ export function negotiateFormat(accept: string | undefined): ScrapeFormat {
   for (const part of accept.split(',')) {
     const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
     const param = (name: string) =>
-      params.find((p) => p.startsWith(`${name}=`))?.slice(name.length + 1).replace(/^"|"$/g, '');
+      params
+        .find((p) => p.startsWith(`${name}=`))
+        ?.slice(name.length + 1)
+        .replace(/^"|"$/g, '');
     const qParam = param('q');
     const q = qParam === undefined ? 1 : Number(qParam);
     if (!(q > 0)) continue;
