@@ -116,7 +116,12 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
 
   function prometheus(request: ApiRequest): ApiResponse {
     const format = negotiateFormat(headerOf(request, 'accept'));
-    const names = { naming: opts.naming, statusLabel: opts.statusLabel };
+    const names = {
+      naming: opts.naming,
+      statusLabel: opts.statusLabel,
+      routeFormat: opts.routeFormat,
+      durationBuckets: opts.durationBuckets,
+    };
     if (format === 'protobuf') {
       const bytes = renderPrometheusProtobuf(meter, names);
       return {

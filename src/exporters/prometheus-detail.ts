@@ -30,7 +30,7 @@ export function exemplarText(e: Exemplar): string | undefined {
  * bucket's series, which a bucket would otherwise send when a newer request moves its range's exemplar
  * to another bucket. Copies: the slots' objects are reused.
  */
-const written = new WeakMap<readonly (Exemplar | undefined)[], Map<readonly number[], (Exemplar | undefined)[]>>();
+const written = new WeakMap<readonly (Exemplar | undefined)[], Map<string, (Exemplar | undefined)[]>>();
 
 /**
  * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` in seconds and
@@ -53,8 +53,9 @@ export function bucketExemplars(
   }
   let byBounds = written.get(exemplars);
   if (byBounds === undefined) written.set(exemplars, (byBounds = new Map()));
-  let last = byBounds.get(bounds);
-  if (last === undefined) byBounds.set(bounds, (last = new Array<Exemplar | undefined>(bounds.length + 1)));
+  const key = bounds.join(',');
+  let last = byBounds.get(key);
+  if (last === undefined) byBounds.set(key, (last = new Array<Exemplar | undefined>(bounds.length + 1)));
   return best.map((e, k) => {
     const before = last[k];
     if (e !== undefined && (before === undefined || e.at > before.at)) last[k] = { ...e };

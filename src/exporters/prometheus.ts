@@ -12,7 +12,12 @@ import { ProtobufWriter } from './prometheus-protobuf.js';
 import { prometheusOf } from './catalogue.js';
 import type { MetricKey, PrometheusPreset } from './catalogue.js';
 
-export { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+export {
+  cumulativeBuckets,
+  DURATION_BOUNDS_SECONDS,
+  PROM_CLIENT_DEFAULT_BUCKETS,
+  SIZE_BOUNDS_BYTES,
+} from './prometheus-buckets.js';
 export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
 export type { ExpositionFormat, ScrapeFormat } from './prometheus-text.js';
 export { PROTOBUF_CONTENT_TYPE } from './prometheus-protobuf.js';
@@ -26,6 +31,21 @@ export interface PrometheusOptions {
   naming?: 'otel' | 'legacy';
   /** Add the exact `status` label to the request counter (more series). Default false. */
   statusLabel?: boolean;
+  /**
+   * How `route` is written: `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`, as fastify-metrics
+   * and Express write it; wildcards stay `*`).
+   */
+  routeFormat?: 'openapi' | 'colon';
+  /**
+   * Classic bucket bounds of the duration histogram, in seconds, ascending (default
+   * `DURATION_BOUNDS_SECONDS`; `PROM_CLIENT_DEFAULT_BUCKETS` for fastify-metrics' bounds).
+   */
+  durationBuckets?: readonly number[];
+}
+
+/** `/items/{id}` → `/items/:id`: the colon syntax of Fastify, Express and fastify-metrics' `route` label. */
+export function colonRoute(template: string): string {
+  return template.replace(/\{([^{}]+)\}/g, ':$1');
 }
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -137,9 +157,11 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   const statusLabel = options.statusLabel ?? false;
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
   const counts = meter.reader.cumulativeAll(eps);
+  const colon = options.routeFormat === 'colon';
+  const durationBounds = options.durationBuckets ?? DURATION_BOUNDS_SECONDS;
   const base = (ep: EndpointStats): [string, string][] => [
     ['method', ep.method],
-    ['route', ep.route],
+    ['route', colon ? colonRoute(ep.route) : ep.route],
   ];
 
   w.family(names.requests, 'counter', names.requestsHelp);
@@ -157,12 +179,8 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   w.family(names.duration, duration.type, duration.help[preset], duration.unit);
   // Trace exemplars (detailed mode) exist in OpenMetrics only: the 0.0.4 text format has no syntax for them.
   const exemplars = (ep: EndpointStats) =>
-    w.format === 'openmetrics' && ep.detail !== null
-      ? bucketExemplars(ep.detail.exemplars, DURATION_BOUNDS_SECONDS)
-      : undefined;
-  eps.forEach((ep, i) =>
-    w.histogram(names.duration, base(ep), counts[i].latency, DURATION_BOUNDS_SECONDS, 1000, exemplars(ep)),
-  );
+    w.format === 'openmetrics' && ep.detail !== null ? bucketExemplars(ep.detail.exemplars, durationBounds) : undefined;
+  eps.forEach((ep, i) => w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, 1000, exemplars(ep)));
 
   const active = family(w, 'active');
   for (const ep of eps) w.sample(active, base(ep), ep.inflight);
