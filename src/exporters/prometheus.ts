@@ -9,6 +9,8 @@ import { alertFamilies } from './prometheus-alerts.js';
 import { catalogueFamily, ExpositionWriter } from './prometheus-text.js';
 import type { ExpositionFormat, MetricWriter, ScrapeFormat } from './prometheus-text.js';
 import { ProtobufWriter } from './prometheus-protobuf.js';
+import { registerFamilies } from './prometheus-prom-client.js';
+import type { PromClientRegistryLike } from './prometheus-prom-client.js';
 import { prometheusOf } from './catalogue.js';
 import type { MetricKey, PrometheusPreset } from './catalogue.js';
 
@@ -22,6 +24,12 @@ export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
 export type { ExpositionFormat, ScrapeFormat } from './prometheus-text.js';
 export { PROTOBUF_CONTENT_TYPE } from './prometheus-protobuf.js';
 export { nativeEdgeFactor, nativeHistogram } from './prometheus-native.js';
+export type {
+  PromClientMetricData,
+  PromClientMetricLike,
+  PromClientRegistryLike,
+  PromClientValue,
+} from './prometheus-prom-client.js';
 export type { NativeHistogram, NativeSpan } from './prometheus-native.js';
 
 export interface PrometheusOptions {
@@ -149,6 +157,28 @@ export function renderPrometheusProtobuf(meter: Meter, options: PrometheusOption
   const w = new ProtobufWriter();
   writeFamilies(w, meter, options);
   return w.finish();
+}
+
+/**
+ * Registers apimeter's families in a prom-client registry (prom-client 15, or anything with its
+ * `registerMetric`), read from the meter at each scrape: one read per `registry.metrics()` call, shared
+ * by the families. Registered are the families the meter writes now: detailed mode's when it is on, the
+ * alert gauges when alerts already run. Names must not collide with the registry's own (prom-client
+ * throws on a duplicate). Classic buckets only: exemplars and native histograms need apimeter's own
+ * `/metrics`. Returns the family names registered.
+ *
+ * @example
+ * import client from 'prom-client';
+ * client.collectDefaultMetrics(); // process metrics, as fastify-metrics and express-prom-bundle add
+ * registerApimeter(client.register, meter, { naming: 'legacy' });
+ * app.get('/metrics', async (_req, reply) => reply.type(client.register.contentType).send(await client.register.metrics()));
+ */
+export function registerApimeter(
+  registry: PromClientRegistryLike,
+  meter: Meter,
+  options: Omit<PrometheusOptions, 'format'> = {},
+): readonly string[] {
+  return registerFamilies(registry, meter, options, writeFamilies);
 }
 
 function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions): void {
