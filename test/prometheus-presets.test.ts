@@ -95,22 +95,79 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
   meter.record(get, 404, 2, -1, 20, ErrorKind.None);
   meter.record(post, 500, 12, 300, 40, ErrorKind.Exception);
   meter.record(post, 499, 7, 300, -1, ErrorKind.Aborted);
-  const cases: [string, PrometheusOptions][] = [
+  // The one lint a preset may carry: Airflow's own name is in milliseconds, which promtool flags.
+  const cases: [string, PrometheusOptions, string?][] = [
     ['otel', { naming: 'otel' }],
     ['otel + status label', { naming: 'otel', statusLabel: true }],
     ['legacy', { naming: 'legacy' }],
     ['legacy as fastify-metrics (colon routes, prom-client buckets)', FASTIFY_METRICS_LIKE],
+    [
+      'airflow',
+      { naming: 'airflow' },
+      'http_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"',
+    ],
   ];
   // promtool 2.42 reads the 0.0.4 text format only (it takes OpenMetrics' `_total`-less counter
   // families for HELP-less ones); OpenMetrics is checked by the parser here and by the real scrapes.
-  for (const [what, options] of cases) {
+  for (const [what, options, lint] of cases) {
     test(`${what}: promtool clean, OpenMetrics parses`, () => {
       const text = renderPrometheus(meter, options);
       parseExposition(text, 'text');
       parseExposition(renderPrometheus(meter, { ...options, format: 'openmetrics' }), 'openmetrics');
       const r = promtoolCheckMetrics(text);
-      assert.equal(r.status, 0, r.output);
-      assert.equal(r.output.trim(), '', `promtool lint:\n${r.output}`);
+      assert.equal(r.status, lint === undefined ? 0 : 3, r.output);
+      assert.equal(r.output.trim(), lint ?? '', `promtool lint:\n${r.output}`);
     });
   }
+});
+
+describe('airflow preset', () => {
+  test('http_requests_total{status_family} (aborted = 499 = 4xx, never 0xx) and http_request_duration_milliseconds', () => {
+    const meter = createMeter({ iniPath: false, env: {} });
+    const ep = meter.endpoint('GET', '/api/v2/dags/{dag_id}')!;
+    const durations = [0.4, 3, 7.5, 12, 40, 99, 260, 900, 4000, 12_000];
+    for (const ms of durations) meter.record(ep, 200, ms, -1, -1, ErrorKind.None);
+    meter.record(ep, 404, 2, -1, -1, ErrorKind.None);
+    meter.record(ep, 499, 30, -1, -1, ErrorKind.Aborted);
+    meter.record(ep, 500, 8, -1, -1, ErrorKind.Exception);
+    const text = renderPrometheus(meter, { naming: 'airflow' });
+    const families = parseExposition(text, 'text');
+    assert.deepEqual(
+      families
+        .get('http_requests_total')!
+        .samples.map((s) => [s.labels.method, s.labels.route, s.labels.status_family, s.value]),
+      [
+        ['GET', '/api/v2/dags/{dag_id}', '2xx', 10],
+        ['GET', '/api/v2/dags/{dag_id}', '4xx', 2],
+        ['GET', '/api/v2/dags/{dag_id}', '5xx', 1],
+      ],
+    );
+    assert.doesNotMatch(text, /0xx/);
+    const h = families.get('http_request_duration_milliseconds')!;
+    assert.equal(h.type, 'histogram');
+    const all = [...durations, 2, 30, 8];
+    const buckets = h.samples.filter((s) => s.name.endsWith('_bucket'));
+    assert.deepEqual(
+      buckets.map((s) => s.labels.le),
+      ['5', '10', '25', '50', '75', '100', '250', '500', '750', '1000', '2500', '5000', '7500', '10000', '+Inf'],
+    );
+    const b = 2 ** (1 / 64);
+    for (const s of buckets) {
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      const atMost = all.filter((d) => d <= le).length;
+      const surely = all.filter((d) => d <= le / b).length;
+      assert.ok(s.value >= surely && s.value <= atMost, `le=${le}: ${s.value} not in [${surely}, ${atMost}]`);
+    }
+    const sum = h.samples.find((s) => s.name.endsWith('_sum'))!.value;
+    assert.ok(Math.abs(sum - all.reduce((a, x) => a + x, 0)) < 1e-9);
+    assert.ok(!families.has('http_server_requests_total') && !families.has('http_server_request_duration_seconds'));
+    // The other families keep their names.
+    assert.ok(families.has('http_server_active_requests') && families.has('http_server_errors_total'));
+    const om = renderPrometheus(meter, { naming: 'airflow', format: 'openmetrics' });
+    assert.match(om, /^# UNIT http_request_duration_milliseconds milliseconds$/m);
+    assert.match(
+      om,
+      /^http_request_duration_milliseconds_bucket\{method="GET",route="\/api\/v2\/dags\/\{dag_id\}",le="1000.0"\} \d+$/m,
+    );
+  });
 });

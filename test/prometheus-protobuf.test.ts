@@ -194,6 +194,32 @@ describe('protobuf exposition', () => {
     assert.ok(2 ** ((k - 1) / 8) < 100 && 100 <= 2 ** (k / 8), `100 B in native bucket ${k}`);
   });
 
+  test('airflow preset: milliseconds in, milliseconds out, so the native histogram is the sketch exactly', () => {
+    const meter = createMeter({ iniPath: false, env: {} });
+    const ep = meter.endpoint('GET', '/api/v2/dags')!;
+    const values = datasets().lognormal.slice(0, 3000);
+    for (const ms of values) meter.record(ep, 200, ms, -1, -1, ErrorKind.None);
+    const f = decodeAll(renderPrometheusProtobuf(meter, { naming: 'airflow' })).find(
+      (x) => x.name === 'http_request_duration_milliseconds',
+    )!;
+    const h = f.metric[0].histogram!;
+    assert.equal(h.schema, 6);
+    assert.equal(nativeEdgeFactor(6, 1), 1);
+    const counted = new Map<number, number>();
+    for (const ms of values) {
+      const k = Math.ceil(Math.log2(ms) * 64);
+      counted.set(k, (counted.get(k) ?? 0) + 1);
+    }
+    // Exact up to Math.log2 rounding at an edge (a value on an edge may sit one bucket over).
+    let off = 0;
+    for (const [k, c] of nativeBuckets(h)) off += Math.abs((counted.get(k) ?? 0) - c);
+    assert.ok(off <= 2, `${off} values in another bucket`);
+    assert.deepEqual(
+      h.bucket.map((b) => b.upperBound),
+      DURATION_BOUNDS_SECONDS.map((s) => Math.round(s * 1000)),
+    );
+  });
+
   test('spans and deltas: gaps up to two buckets stay in a span, wider gaps open a new one; empty is a no-op span', () => {
     const s = new Sketch(SIZE_SKETCH);
     for (const v of [1.5, 1.5, 2, 3, 100, 100, 100]) s.record(v);

@@ -42,7 +42,7 @@ export interface MetricsApiOptions {
   health?: Partial<HealthThresholds>;
   /** Prometheus naming preset (default `[metrics] prometheus_naming`) and exact `status` label (default `[api] metrics_detailed`). */
   prometheus?: {
-    naming?: 'otel' | 'legacy';
+    naming?: 'otel' | 'legacy' | 'airflow';
     statusLabel?: boolean;
     /** `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`). */
     routeFormat?: 'openapi' | 'colon';
@@ -64,7 +64,7 @@ export interface ResolvedOptions {
   readonly cacheEntries: number;
   readonly history: HistorySource | null;
   readonly health: Readonly<HealthThresholds>;
-  readonly naming: 'otel' | 'legacy';
+  readonly naming: 'otel' | 'legacy' | 'airflow';
   readonly statusLabel: boolean;
   readonly routeFormat: 'openapi' | 'colon';
   readonly durationBuckets: readonly number[] | undefined;

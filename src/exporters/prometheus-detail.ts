@@ -14,14 +14,14 @@ const MAX_EXEMPLAR_CHARS = 128;
  * (value in seconds, timestamp in seconds since the epoch). The span id is left out when the two ids
  * would pass the 128-character cap, the exemplar when the trace id alone would.
  */
-export function exemplarText(e: Exemplar): string | undefined {
+export function exemplarText(e: Exemplar, msPerUnit = 1000): string | undefined {
   const traceChars = 'trace_id'.length + e.traceId.length;
   if (traceChars > MAX_EXEMPLAR_CHARS) return undefined;
   const labels: [string, string][] = [['trace_id', e.traceId]];
   if (e.spanId !== undefined && traceChars + 'span_id'.length + e.spanId.length <= MAX_EXEMPLAR_CHARS) {
     labels.push(['span_id', e.spanId]);
   }
-  return `${labelSet(labels)} ${formatValue(e.valueMs / 1000)} ${formatValue(e.at / 1000)}`;
+  return `${labelSet(labels)} ${formatValue(e.valueMs / msPerUnit)} ${formatValue(e.at / 1000)}`;
 }
 
 /**
@@ -33,7 +33,8 @@ export function exemplarText(e: Exemplar): string | undefined {
 const written = new WeakMap<readonly (Exemplar | undefined)[], Map<string, (Exemplar | undefined)[]>>();
 
 /**
- * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` in seconds and
+ * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` (in seconds, or
+ * the unit that `msPerUnit` milliseconds make) and
  * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound], unless the
  * bucket carried a later one before (then that one again, which Prometheus takes as a duplicate). So a
  * bucket's exemplar timestamps never go back.
@@ -41,13 +42,14 @@ const written = new WeakMap<readonly (Exemplar | undefined)[], Map<string, (Exem
 export function bucketExemplars(
   exemplars: readonly (Exemplar | undefined)[],
   bounds: readonly number[],
+  msPerUnit = 1000,
 ): (string | undefined)[] {
   const best = new Array<Exemplar | undefined>(bounds.length + 1).fill(undefined);
   for (const e of exemplars) {
     if (e === undefined) continue;
-    const seconds = e.valueMs / 1000;
+    const value = e.valueMs / msPerUnit;
     let k = 0;
-    while (k < bounds.length && seconds > bounds[k]) k++;
+    while (k < bounds.length && value > bounds[k]) k++;
     const held = best[k];
     if (held === undefined || e.at > held.at) best[k] = e;
   }
@@ -60,7 +62,7 @@ export function bucketExemplars(
     const before = last[k];
     if (e !== undefined && (before === undefined || e.at > before.at)) last[k] = { ...e };
     const out = last[k];
-    return out === undefined ? undefined : exemplarText(out);
+    return out === undefined ? undefined : exemplarText(out, msPerUnit);
   });
 }
 

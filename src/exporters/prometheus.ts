@@ -35,8 +35,11 @@ export type { NativeHistogram, NativeSpan } from './prometheus-native.js';
 export interface PrometheusOptions {
   /** `text` (exposition 0.0.4, default) or `openmetrics` (1.0). */
   format?: ExpositionFormat;
-  /** Metric names: `otel` (default) or `legacy` (`http_request_duration_seconds`, `http_requests_total{status_code}`). */
-  naming?: 'otel' | 'legacy';
+  /**
+   * Metric names: `otel` (default), `legacy` (`http_request_duration_seconds`, `http_requests_total{status_code}`)
+   * or `airflow` (`http_request_duration_milliseconds`, `http_requests_total{status_family}`).
+   */
+  naming?: PrometheusPreset;
   /** Add the exact `status` label to the request counter (more series). Default false. */
   statusLabel?: boolean;
   /**
@@ -45,8 +48,9 @@ export interface PrometheusOptions {
    */
   routeFormat?: 'openapi' | 'colon';
   /**
-   * Classic bucket bounds of the duration histogram, in seconds, ascending (default
-   * `DURATION_BOUNDS_SECONDS`; `PROM_CLIENT_DEFAULT_BUCKETS` for fastify-metrics' bounds).
+   * Classic bucket bounds of the duration histogram in the exposition's unit (seconds; milliseconds in
+   * the `airflow` preset), ascending. Default `DURATION_BOUNDS_SECONDS` (× 1000 for `airflow`);
+   * `PROM_CLIENT_DEFAULT_BUCKETS` for fastify-metrics' bounds.
    */
   durationBuckets?: readonly number[];
 }
@@ -94,17 +98,40 @@ interface Names {
   requests: string;
   requestsHelp: string;
   duration: string;
-  /** Label carrying the status: `status_class` (with opt-in `status`), or legacy `status_code`. */
-  legacyStatus: boolean;
+  durationHelp: string;
+  /** OpenMetrics unit of the duration histogram and sketch units (ms) per exposition unit. */
+  durationUnit: 'seconds' | 'milliseconds';
+  durationScale: number;
+  /** Default classic bounds of the duration histogram, in the exposition's unit. */
+  durationBounds: readonly number[];
+  /**
+   * Label carrying the status: `status_class` (otel, with opt-in `status`), `status_code` (legacy) or
+   * `status_family` (airflow: the class, `2xx`…`5xx`, `other`).
+   */
+  status: 'class' | 'code' | 'family';
 }
 
-const presetNames = (preset: PrometheusPreset): Names => ({
-  requests: prometheusOf('requests').names[preset],
-  requestsHelp: prometheusOf('requests').help[preset],
-  duration: prometheusOf('duration').names[preset],
-  legacyStatus: preset === 'legacy',
-});
-const NAMES: Record<PrometheusPreset, Names> = { otel: presetNames('otel'), legacy: presetNames('legacy') };
+const DURATION_BOUNDS_MS: readonly number[] = Object.freeze(DURATION_BOUNDS_SECONDS.map((b) => Math.round(b * 1000)));
+
+const presetNames = (preset: PrometheusPreset): Names => {
+  const duration = prometheusOf('duration');
+  const ms = duration.presetUnit?.[preset] === 'milliseconds';
+  return {
+    requests: prometheusOf('requests').names[preset],
+    requestsHelp: prometheusOf('requests').help[preset],
+    duration: duration.names[preset],
+    durationHelp: duration.help[preset],
+    durationUnit: ms ? 'milliseconds' : 'seconds',
+    durationScale: ms ? 1 : 1000,
+    durationBounds: ms ? DURATION_BOUNDS_MS : DURATION_BOUNDS_SECONDS,
+    status: preset === 'legacy' ? 'code' : preset === 'airflow' ? 'family' : 'class',
+  };
+};
+const NAMES: Record<PrometheusPreset, Names> = {
+  otel: presetNames('otel'),
+  legacy: presetNames('legacy'),
+  airflow: presetNames('airflow'),
+};
 
 const family = (w: MetricWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
 
@@ -115,19 +142,21 @@ function requestSamples(
   counts: Counts,
   statusLabel: boolean,
 ): void {
-  if (names.legacyStatus || statusLabel) {
+  if (names.status === 'code' || (names.status === 'class' && statusLabel)) {
     for (const [code, n] of counts.codes) {
-      const labels: [string, string][] = names.legacyStatus
-        ? [...base, ['status_code', String(code)]]
+      const labels: [string, string][] =
+        names.status === 'code'
+          ? [...base, ['status_code', String(code)]]
         : [...base, ['status_class', statusClassLabel(code)], ['status', String(code)]];
       w.sample(names.requests, labels, n);
     }
     return;
   }
   // Status codes outside 100–599 are counted but belong to no class: `other`, last.
+  const label = names.status === 'family' ? 'status_family' : 'status_class';
   for (const cls of STATUS_CLASSES) {
     const n = counts.classes[cls];
-    if (n > 0) w.sample(names.requests, [...base, ['status_class', cls]], n);
+    if (n > 0) w.sample(names.requests, [...base, [label, cls]], n);
   }
 }
 
@@ -188,7 +217,7 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
   const counts = meter.reader.cumulativeAll(eps);
   const colon = options.routeFormat === 'colon';
-  const durationBounds = options.durationBuckets ?? DURATION_BOUNDS_SECONDS;
+  const durationBounds = options.durationBuckets ?? names.durationBounds;
   const base = (ep: EndpointStats): [string, string][] => [
     ['method', ep.method],
     ['route', colon ? colonRoute(ep.route) : ep.route],
@@ -205,12 +234,15 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
     });
   });
 
-  const duration = prometheusOf('duration');
-  w.family(names.duration, duration.type, duration.help[preset], duration.unit);
+  w.family(names.duration, 'histogram', names.durationHelp, names.durationUnit);
   // Trace exemplars (detailed mode) exist in OpenMetrics only: the 0.0.4 text format has no syntax for them.
   const exemplars = (ep: EndpointStats) =>
-    w.format === 'openmetrics' && ep.detail !== null ? bucketExemplars(ep.detail.exemplars, durationBounds) : undefined;
-  eps.forEach((ep, i) => w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, 1000, exemplars(ep)));
+    w.format === 'openmetrics' && ep.detail !== null
+      ? bucketExemplars(ep.detail.exemplars, durationBounds, names.durationScale)
+      : undefined;
+  eps.forEach((ep, i) =>
+    w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, names.durationScale, exemplars(ep)),
+  );
 
   const active = family(w, 'active');
   for (const ep of eps) w.sample(active, base(ep), ep.inflight);
