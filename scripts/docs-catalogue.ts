@@ -42,7 +42,9 @@ function prometheusTable(detailed: boolean): string {
 
 function legacyTable(): string {
   const renamed = metricsOf('prometheus').filter(
-    (k) => prometheusOf(k).names.otel !== prometheusOf(k).names.legacy || prometheusOf(k).names.otel !== prometheusOf(k).names.airflow,
+    (k) =>
+      prometheusOf(k).names.otel !== prometheusOf(k).names.legacy ||
+      prometheusOf(k).names.otel !== prometheusOf(k).names.airflow,
   );
   const spelled = (k: MetricKey, preset: PrometheusPreset) => {
     const m = prometheusOf(k);

@@ -590,7 +590,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'string',
     default: 'otel',
     description:
-      'Prometheus metric names: otel (http_server_request_duration_seconds, …), legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them) or airflow (http_request_duration_milliseconds, http_requests_total{status_family}, as Airflow\'s API metrics).',
+      "Prometheus metric names: otel (http_server_request_duration_seconds, …), legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them) or airflow (http_request_duration_milliseconds, http_requests_total{status_family}, as Airflow's API metrics).",
     expected: 'otel, legacy or airflow',
     schema: z.enum(['otel', 'legacy', 'airflow']),
   },

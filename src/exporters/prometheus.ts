@@ -147,7 +147,7 @@ function requestSamples(
       const labels: [string, string][] =
         names.status === 'code'
           ? [...base, ['status_code', String(code)]]
-        : [...base, ['status_class', statusClassLabel(code)], ['status', String(code)]];
+          : [...base, ['status_class', statusClassLabel(code)], ['status', String(code)]];
       w.sample(names.requests, labels, n);
     }
     return;
