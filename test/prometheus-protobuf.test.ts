@@ -17,6 +17,7 @@ import {
   renderPrometheusProtobuf,
 } from '../src/exporters/prometheus.js';
 import { datasets } from './helpers/datasets.js';
+import { detailTraffic, T0, trace } from './helpers/detail-traffic.js';
 
 // io/prometheus/client/metrics.proto (prometheus/client_model), the messages a scrape uses.
 const PROTO = `
@@ -26,7 +27,9 @@ message LabelPair { optional string name = 1; optional string value = 2; }
 enum MetricType { COUNTER = 0; GAUGE = 1; SUMMARY = 2; UNTYPED = 3; HISTOGRAM = 4; GAUGE_HISTOGRAM = 5; }
 message Gauge { optional double value = 1; }
 message Counter { optional double value = 1; }
-message Bucket { optional uint64 cumulative_count = 1; optional double cumulative_count_float = 4; optional double upper_bound = 2; }
+message Timestamp { optional int64 seconds = 1; optional int32 nanos = 2; }
+message Exemplar { repeated LabelPair label = 1; optional double value = 2; optional Timestamp timestamp = 3; }
+message Bucket { optional uint64 cumulative_count = 1; optional double cumulative_count_float = 4; optional double upper_bound = 2; optional Exemplar exemplar = 3; }
 message BucketSpan { optional sint32 offset = 1; optional uint32 length = 2; }
 message Histogram {
   optional uint64 sample_count = 1; optional double sample_count_float = 4; optional double sample_sum = 2;
@@ -54,7 +57,15 @@ interface Decoded {
     histogram?: {
       sampleCount: number;
       sampleSum: number;
-      bucket: { cumulativeCount: number; upperBound: number }[];
+      bucket: {
+        cumulativeCount: number;
+        upperBound: number;
+        exemplar?: {
+          label: { name: string; value: string }[];
+          value: number;
+          timestamp: { seconds: number; nanos: number };
+        };
+      }[];
       schema: number;
       zeroThreshold: number;
       zeroCount: number;
@@ -218,6 +229,34 @@ describe('protobuf exposition', () => {
       h.bucket.map((b) => b.upperBound),
       DURATION_BOUNDS_SECONDS.map((s) => Math.round(s * 1000)),
     );
+  });
+
+  test('exemplars (detailed mode) ride on the classic buckets, as in OpenMetrics', () => {
+    const { meter } = detailTraffic();
+    const f = decodeAll(renderPrometheusProtobuf(meter)).find(
+      (x) => x.name === 'http_server_request_duration_seconds',
+    )!;
+    const get = f.metric.find((m) => label(m, 'method') === 'GET')!.histogram!;
+    const ex = get.bucket
+      .filter((b) => b.exemplar !== undefined && b.exemplar !== null)
+      .map((b) => [
+        b.upperBound,
+        b.exemplar!.label.map((l) => `${l.name}=${l.value}`).join(','),
+        b.exemplar!.value,
+        b.exemplar!.timestamp.seconds + b.exemplar!.timestamp.nanos / 1e9,
+      ]);
+    // The same four as the OpenMetrics test (test/prometheus-detail.test.ts): 3, 20, 40, 300 ms.
+    const at = (n: number, ms: number, t: number) => [
+      `trace_id=${trace(n)[0]},span_id=${trace(n)[1]}`,
+      ms / 1000,
+      t / 1000,
+    ];
+    assert.deepEqual(ex, [
+      [0.005, ...at(1, 3, T0)],
+      [0.025, ...at(5, 20, T0 + 500)],
+      [0.05, ...at(3, 40, T0)],
+      [0.5, ...at(4, 300, T0)],
+    ]);
   });
 
   test('spans and deltas: gaps up to two buckets stay in a span, wider gaps open a new one; empty is a no-op span', () => {

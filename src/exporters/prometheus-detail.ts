@@ -3,25 +3,25 @@ import type { Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Counts } from '../core/counts.js';
 import { prometheusOf } from './catalogue.js';
-import { catalogueFamily, formatValue, labelSet } from './prometheus-text.js';
-import type { Labels, MetricWriter } from './prometheus-text.js';
+import { catalogueFamily } from './prometheus-text.js';
+import type { ExemplarOut, Labels, MetricWriter } from './prometheus-text.js';
 
 /** OpenMetrics caps the label names and values of one exemplar at 128 UTF-8 characters together. */
 const MAX_EXEMPLAR_CHARS = 128;
 
 /**
- * An exemplar as OpenMetrics writes it after ` # `: `{trace_id="…",span_id="…"} 0.067 1732550000.123`
- * (value in seconds, timestamp in seconds since the epoch). The span id is left out when the two ids
- * would pass the 128-character cap, the exemplar when the trace id alone would.
+ * An exemplar's labels and values (`trace_id`, `span_id`; value in the histogram's unit, `msPerUnit`
+ * milliseconds each). The span id is left out when the two ids would pass OpenMetrics' 128-character
+ * cap, the exemplar when the trace id alone would.
  */
-export function exemplarText(e: Exemplar, msPerUnit = 1000): string | undefined {
+export function exemplarOut(e: Exemplar, msPerUnit = 1000): ExemplarOut | undefined {
   const traceChars = 'trace_id'.length + e.traceId.length;
   if (traceChars > MAX_EXEMPLAR_CHARS) return undefined;
   const labels: [string, string][] = [['trace_id', e.traceId]];
   if (e.spanId !== undefined && traceChars + 'span_id'.length + e.spanId.length <= MAX_EXEMPLAR_CHARS) {
     labels.push(['span_id', e.spanId]);
   }
-  return `${labelSet(labels)} ${formatValue(e.valueMs / msPerUnit)} ${formatValue(e.at / 1000)}`;
+  return { labels, value: e.valueMs / msPerUnit, timestamp: e.at / 1000 };
 }
 
 /**
@@ -43,7 +43,7 @@ export function bucketExemplars(
   exemplars: readonly (Exemplar | undefined)[],
   bounds: readonly number[],
   msPerUnit = 1000,
-): (string | undefined)[] {
+): (ExemplarOut | undefined)[] {
   const best = new Array<Exemplar | undefined>(bounds.length + 1).fill(undefined);
   for (const e of exemplars) {
     if (e === undefined) continue;
@@ -62,7 +62,7 @@ export function bucketExemplars(
     const before = last[k];
     if (e !== undefined && (before === undefined || e.at > before.at)) last[k] = { ...e };
     const out = last[k];
-    return out === undefined ? undefined : exemplarText(out, msPerUnit);
+    return out === undefined ? undefined : exemplarOut(out, msPerUnit);
   });
 }
 

@@ -5,7 +5,8 @@
  *
  * - MetricFamily: name 1, help 2, type 3 (COUNTER 0, GAUGE 1, HISTOGRAM 4), metric 4
  * - Metric: label 1 (LabelPair: name 1, value 2), gauge 2, counter 3 (value 1 in both), histogram 7
- * - Histogram: sample_count 1, sample_sum 2, bucket 3 (Bucket: cumulative_count 1, upper_bound 2),
+ * - Histogram: sample_count 1, sample_sum 2, bucket 3 (Bucket: cumulative_count 1, upper_bound 2,
+ *   exemplar 3 — Exemplar: label 1, value 2, timestamp 3 as google.protobuf.Timestamp: seconds 1, nanos 2),
  *   schema 5 (sint32), zero_threshold 6, zero_count 7, positive_span 12 (BucketSpan: offset 1
  *   sint32, length 2), positive_delta 13 (sint64)
  *
@@ -16,7 +17,7 @@
 import type { Sketch } from '../core/sketch.js';
 import { cumulativeBuckets } from './prometheus-buckets.js';
 import { nativeHistogram } from './prometheus-native.js';
-import type { Labels, MetricType, MetricWriter } from './prometheus-text.js';
+import type { ExemplarOut, Labels, MetricType, MetricWriter } from './prometheus-text.js';
 import { ProtoWriter } from './protobuf-writer.js';
 
 export const PROTOBUF_CONTENT_TYPE =
@@ -40,6 +41,18 @@ function writeLabels(m: ProtoWriter, labels: Labels): void {
   }
 }
 
+/** Exemplar: labels, value, and its timestamp as google.protobuf.Timestamp (seconds, nanos). */
+function writeExemplar(e: ProtoWriter, x: ExemplarOut): void {
+  writeLabels(e, x.labels);
+  e.double(2, x.value);
+  const seconds = Math.floor(x.timestamp);
+  const nanos = Math.round((x.timestamp - seconds) * 1e9);
+  e.message(3, (t) => {
+    t.uint(1, seconds);
+    if (nanos > 0) t.uint(2, Math.min(nanos, 999_999_999));
+  });
+}
+
 /** Collects families as MetricFamily messages; `finish()` returns the delimited stream. */
 export class ProtobufWriter implements MetricWriter {
   readonly format = 'protobuf' as const;
@@ -51,7 +64,7 @@ export class ProtobufWriter implements MetricWriter {
     this.current = { name, help, type, metrics: [] };
   }
 
-  /** A counter or gauge sample (the sample name is the family's); exemplars are not written. */
+  /** A counter or gauge sample (the sample name is the family's). */
   sample(_name: string, labels: Labels, value: number): void {
     const f = this.current;
     if (f === undefined) return;
@@ -61,7 +74,14 @@ export class ProtobufWriter implements MetricWriter {
     f.metrics.push(m.finish());
   }
 
-  histogram(_name: string, labels: Labels, sketch: Sketch, bounds: readonly number[], unit: number): void {
+  histogram(
+    _name: string,
+    labels: Labels,
+    sketch: Sketch,
+    bounds: readonly number[],
+    unit: number,
+    exemplars?: readonly (ExemplarOut | undefined)[],
+  ): void {
     const f = this.current;
     if (f === undefined) return;
     const m = new ProtoWriter();
@@ -70,12 +90,16 @@ export class ProtobufWriter implements MetricWriter {
       h.uint(1, Math.round(sketch.count));
       h.double(2, sketch.sum / unit);
       const cumulative = cumulativeBuckets(sketch, bounds, unit);
-      bounds.forEach((bound, i) => {
+      const bucket = (count: number, bound: number, x: ExemplarOut | undefined) =>
         h.message(3, (b) => {
-          b.uint(1, Math.round(cumulative[i]));
+          b.uint(1, Math.round(count));
           b.double(2, bound);
+          if (x !== undefined) b.message(3, (e) => writeExemplar(e, x));
         });
-      });
+      bounds.forEach((bound, i) => bucket(cumulative[i], bound, exemplars?.[i]));
+      // The +Inf bucket is optional; written only to carry its exemplar.
+      const inf = exemplars?.[bounds.length];
+      if (inf !== undefined) bucket(sketch.count, Infinity, inf);
       const native = nativeHistogram(sketch, unit);
       h.sint(5, native.schema);
       h.double(6, native.zeroThreshold);

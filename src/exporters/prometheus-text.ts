@@ -14,6 +14,18 @@ export type MetricType = 'counter' | 'gauge' | 'histogram';
 /** Label name/value pairs, in output order. */
 export type Labels = readonly (readonly [string, string])[];
 
+/** An exemplar ready to write: labels, value in the histogram's unit, timestamp in seconds since the epoch. */
+export interface ExemplarOut {
+  readonly labels: Labels;
+  readonly value: number;
+  readonly timestamp: number;
+}
+
+/** An exemplar as OpenMetrics writes it after ` # `: `{trace_id="…",span_id="…"} 0.067 1732550000.123`. */
+export function exemplarText(x: ExemplarOut): string {
+  return `${labelSet(x.labels)} ${formatValue(x.value)} ${formatValue(x.timestamp)}`;
+}
+
 /**
  * What the family writers (prometheus.ts, -detail.ts, -alerts.ts) write to: the text writer below, or
  * the protobuf one (prometheus-protobuf.ts). Families are written one after the other, each with its
@@ -27,7 +39,8 @@ export interface MetricWriter {
   sample(name: string, labels: Labels, value: number, exemplar?: string): void;
   /**
    * One histogram of the current family from a sketch: classic buckets at `bounds` (in the exposition's
-   * unit, `unit` sketch units each), and in the protobuf format the native buckets too.
+   * unit, `unit` sketch units each), and in the protobuf format the native buckets too. `exemplars`:
+   * one per classic bucket and `+Inf`, where the format has them (OpenMetrics, protobuf).
    */
   histogram(
     name: string,
@@ -35,7 +48,7 @@ export interface MetricWriter {
     sketch: Sketch,
     bounds: readonly number[],
     unit: number,
-    exemplars?: readonly (string | undefined)[],
+    exemplars?: readonly (ExemplarOut | undefined)[],
   ): void;
 }
 
@@ -115,13 +128,17 @@ export class ExpositionWriter implements MetricWriter {
     sketch: Sketch,
     bounds: readonly number[],
     unit: number,
-    exemplars?: readonly (string | undefined)[],
+    exemplars?: readonly (ExemplarOut | undefined)[],
   ): void {
     const cumulative = cumulativeBuckets(sketch, bounds, unit);
+    const ex = (i: number) => {
+      const x = exemplars?.[i];
+      return x === undefined ? undefined : exemplarText(x);
+    };
     bounds.forEach((bound, i) => {
-      this.sample(`${name}_bucket`, [...labels, ['le', formatLe(bound, this.format)]], cumulative[i], exemplars?.[i]);
+      this.sample(`${name}_bucket`, [...labels, ['le', formatLe(bound, this.format)]], cumulative[i], ex(i));
     });
-    this.sample(`${name}_bucket`, [...labels, ['le', '+Inf']], sketch.count, exemplars?.[bounds.length]);
+    this.sample(`${name}_bucket`, [...labels, ['le', '+Inf']], sketch.count, ex(bounds.length));
     this.sample(`${name}_sum`, labels, sketch.sum / unit);
     this.sample(`${name}_count`, labels, sketch.count);
   }

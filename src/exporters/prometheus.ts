@@ -235,9 +235,9 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   });
 
   w.family(names.duration, 'histogram', names.durationHelp, names.durationUnit);
-  // Trace exemplars (detailed mode) exist in OpenMetrics only: the 0.0.4 text format has no syntax for them.
+  // Trace exemplars (detailed mode) exist in OpenMetrics and protobuf: the 0.0.4 text format has no syntax for them.
   const exemplars = (ep: EndpointStats) =>
-    w.format === 'openmetrics' && ep.detail !== null
+    w.format !== 'text' && ep.detail !== null
       ? bucketExemplars(ep.detail.exemplars, durationBounds, names.durationScale)
       : undefined;
   eps.forEach((ep, i) =>
