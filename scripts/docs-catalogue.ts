@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { CATALOGUE, metricsOf, otelOf, prometheusOf, statsdOf } from '../src/exporters/catalogue.js';
-import type { MetricKey } from '../src/exporters/catalogue.js';
+import type { MetricKey, PrometheusPreset } from '../src/exporters/catalogue.js';
 
 const code = (s: string) => `\`${s}\``;
 
@@ -41,15 +41,19 @@ function prometheusTable(detailed: boolean): string {
 }
 
 function legacyTable(): string {
-  const renamed = metricsOf('prometheus').filter((k) => prometheusOf(k).names.otel !== prometheusOf(k).names.legacy);
-  const spelled = (k: MetricKey, preset: 'otel' | 'legacy') => {
+  const renamed = metricsOf('prometheus').filter(
+    (k) =>
+      prometheusOf(k).names.otel !== prometheusOf(k).names.legacy ||
+      prometheusOf(k).names.otel !== prometheusOf(k).names.airflow,
+  );
+  const spelled = (k: MetricKey, preset: PrometheusPreset) => {
     const m = prometheusOf(k);
     const labels = m.labels[preset].filter((n) => !n.startsWith('('));
     return code(`${m.names[preset]}{${labels.join(',')}}`);
   };
   return table(
-    ['`otel` (default)', '`legacy`'],
-    renamed.map((k) => [spelled(k, 'otel'), spelled(k, 'legacy')]),
+    ['`otel` (default)', '`legacy`', '`airflow`'],
+    renamed.map((k) => [spelled(k, 'otel'), spelled(k, 'legacy'), spelled(k, 'airflow')]),
   );
 }
 

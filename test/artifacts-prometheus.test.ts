@@ -95,8 +95,10 @@ describe('generated rules and dashboards against a real Prometheus', { skip: PRO
     prom = await startPrometheus(
       { detailed: detailedApp.host, legacy: legacyApp.host },
       {
-        'otel.rules.yml': prometheusRulesYaml(ruleSet, { naming: 'otel', service: 'otel-app' }),
-        'legacy.rules.yml': prometheusRulesYaml(ruleSet, { naming: 'legacy', service: 'legacy-app' }),
+        rules: {
+          'otel.rules.yml': prometheusRulesYaml(ruleSet, { naming: 'otel', service: 'otel-app' }),
+          'legacy.rules.yml': prometheusRulesYaml(ruleSet, { naming: 'legacy', service: 'legacy-app' }),
+        },
       },
     );
     // Steady traffic with 5xx until the tests end, so rate() over every window sees increases.

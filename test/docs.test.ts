@@ -35,9 +35,9 @@ test('every catalogue name is in the generated docs, and every metric name in th
   const documented = new Set<string>();
   for (const [, , body] of tables) {
     for (const row of body.split('\n').filter((l) => l.startsWith('| `'))) {
-      // The name column, and the legacy preset's second column (`name{labels}`).
-      const [first, second] = row.split('|').slice(1, -1);
-      for (const cell of [first, /^\s*`\w+\{/.test(second) ? second : '']) {
+      // The name column, and the other presets' columns of the preset table (`name{labels}`).
+      const [first, ...rest] = row.split('|').slice(1, -1);
+      for (const cell of [first, ...rest.filter((c) => /^\s*`\w+\{/.test(c))]) {
         const m = /^\s*`([^`{]+)(?:\{[^`]*\})?`\s*$/.exec(cell);
         if (m) documented.add(m[1]);
       }

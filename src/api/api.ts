@@ -1,7 +1,9 @@
 import {
   negotiateFormat,
   OPENMETRICS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
   renderPrometheus,
+  renderPrometheusProtobuf,
   TEXT_CONTENT_TYPE,
 } from '../exporters/prometheus.js';
 import { CHALLENGE, createAccessCheck } from './auth.js';
@@ -120,13 +122,27 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
 
   function prometheus(request: ApiRequest): ApiResponse {
     const format = negotiateFormat(headerOf(request, 'accept'));
+    const names = {
+      naming: opts.naming,
+      statusLabel: opts.statusLabel,
+      routeFormat: opts.routeFormat,
+      durationBuckets: opts.durationBuckets,
+    };
+    if (format === 'protobuf') {
+      const bytes = renderPrometheusProtobuf(meter, names);
+      return {
+        status: 200,
+        headers: { 'content-type': PROTOBUF_CONTENT_TYPE, 'cache-control': 'no-store' },
+        body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      };
+    }
     return {
       status: 200,
       headers: {
         'content-type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
         'cache-control': 'no-store',
       },
-      body: renderPrometheus(meter, { format, naming: opts.naming, statusLabel: opts.statusLabel }),
+      body: renderPrometheus(meter, { format, ...names }),
     };
   }
 

@@ -41,7 +41,14 @@ export interface MetricsApiOptions {
   /** Overrides of the `[api] metrics_health_*` keys. */
   health?: Partial<HealthThresholds>;
   /** Prometheus naming preset (default `[metrics] prometheus_naming`) and exact `status` label (default `[api] metrics_detailed`). */
-  prometheus?: { naming?: 'otel' | 'legacy'; statusLabel?: boolean };
+  prometheus?: {
+    naming?: 'otel' | 'legacy' | 'airflow';
+    statusLabel?: boolean;
+    /** `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`). */
+    routeFormat?: 'openapi' | 'colon';
+    /** Classic duration bucket bounds in seconds (default OpenTelemetry's advice). */
+    durationBuckets?: readonly number[];
+  };
   /** Receives unexpected failures (a throwing authorize function, a failing history store, a bug). */
   onError?: (error: unknown) => void;
 }
@@ -57,8 +64,10 @@ export interface ResolvedOptions {
   readonly cacheEntries: number;
   readonly history: HistorySource | null;
   readonly health: Readonly<HealthThresholds>;
-  readonly naming: 'otel' | 'legacy';
+  readonly naming: 'otel' | 'legacy' | 'airflow';
   readonly statusLabel: boolean;
+  readonly routeFormat: 'openapi' | 'colon';
+  readonly durationBuckets: readonly number[] | undefined;
   readonly onError: (error: unknown) => void;
 }
 
@@ -91,7 +100,16 @@ const SHAPE = z.strictObject({
     })
     .optional(),
   prometheus: z
-    .strictObject({ naming: z.enum(['otel', 'legacy']).optional(), statusLabel: z.boolean().optional() })
+    .strictObject({
+      naming: z.enum(['otel', 'legacy']).optional(),
+      statusLabel: z.boolean().optional(),
+      routeFormat: z.enum(['openapi', 'colon']).optional(),
+      durationBuckets: z
+        .array(z.number().positive().finite())
+        .min(1)
+        .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]), 'expected ascending bounds')
+        .optional(),
+    })
     .optional(),
   onError: FUNCTION.optional(),
 });
@@ -144,6 +162,11 @@ export function resolveOptions(options: MetricsApiOptions): ResolvedOptions {
     health: Object.freeze(health),
     naming: options.prometheus?.naming ?? c.prometheusNaming,
     statusLabel: options.prometheus?.statusLabel ?? c.metricsDetailed,
+    routeFormat: options.prometheus?.routeFormat ?? 'openapi',
+    durationBuckets:
+      options.prometheus?.durationBuckets === undefined
+        ? undefined
+        : Object.freeze([...options.prometheus.durationBuckets]),
     onError: options.onError ?? (() => {}),
   });
 }

@@ -1,4 +1,4 @@
-import type { PrometheusPreset } from '../exporters/catalogue.js';
+import type { ArtifactPreset } from '../exporters/catalogue.js';
 
 import type { AlertRule, RuleSet } from '../alerts/rules.js';
 import type { SloDefinition } from '../alerts/slo-types.js';
@@ -13,7 +13,7 @@ export type ArtifactRuleSet = Pick<RuleSet, 'rules' | 'slos'>;
 
 /** What every generator is given. */
 export interface ArtifactOptions {
-  readonly naming: PrometheusPreset;
+  readonly naming: ArtifactPreset;
   /** `sloth_service` of the SLO series and the `service` label of alerts. */
   readonly service: string;
 }

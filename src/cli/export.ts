@@ -4,8 +4,8 @@ import type { RuleSet } from '../alerts/rules.js';
 import { loadConfig } from '../core/config.js';
 import type { ApimeterConfig } from '../core/config.js';
 import { createError } from '../errors.js';
-import { PROMETHEUS_PRESETS } from '../exporters/catalogue.js';
-import type { PrometheusPreset } from '../exporters/catalogue.js';
+import { ARTIFACT_PRESETS } from '../exporters/catalogue.js';
+import type { ArtifactPreset } from '../exporters/catalogue.js';
 import { missingDependency } from '../exporters/optional-deps.js';
 import { datadogArtifacts } from '../artifacts/datadog.js';
 import { prometheusRulesYaml } from '../artifacts/prometheus-rules.js';
@@ -67,10 +67,10 @@ function parse(args: string[]): ExportArgs | null {
   if (values.help) return null;
   const config = loadConfig({ iniPath: values.config });
   const naming = values.naming ?? config.prometheusNaming;
-  if (!(PROMETHEUS_PRESETS as readonly string[]).includes(naming)) {
+  if (!(ARTIFACT_PRESETS as readonly string[]).includes(naming)) {
     throw createError(
       'APIMETER_ERR_CONFIG_INVALID',
-      `--naming ${JSON.stringify(naming)}: expected one of ${PROMETHEUS_PRESETS.join(', ')}`,
+      `--naming ${JSON.stringify(naming)}: expected one of ${ARTIFACT_PRESETS.join(', ')}`,
     );
   }
   const service = values.service ?? config.alertsService;
@@ -85,7 +85,7 @@ function parse(args: string[]): ExportArgs | null {
   const rules = rulesPath === '' ? compileRules(null, defaults) : loadRulesFile(rulesPath, defaults);
   return {
     config,
-    options: { naming: naming as PrometheusPreset, service },
+    options: { naming: naming as ArtifactPreset, service },
     rules,
     out: values.out,
     force: values.force,

@@ -66,7 +66,7 @@ export interface ApimeterConfig {
   readonly otelRouteStyle: 'framework' | 'openapi';
   readonly otelUrlScheme: 'http' | 'https';
   readonly otelServiceInstanceId: string;
-  readonly prometheusNaming: 'otel' | 'legacy';
+  readonly prometheusNaming: 'otel' | 'legacy' | 'airflow';
   readonly metricsAllowList: readonly string[];
   readonly metricsBlockList: readonly string[];
   readonly alertsEnabled: boolean;
@@ -663,9 +663,9 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     type: 'string',
     default: 'otel',
     description:
-      'Prometheus metric names: otel (http_server_request_duration_seconds, …) or legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them).',
-    expected: 'otel or legacy',
-    schema: z.enum(['otel', 'legacy']),
+      "Prometheus metric names: otel (http_server_request_duration_seconds, …), legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them) or airflow (http_request_duration_milliseconds, http_requests_total{status_family}, as Airflow's API metrics).",
+    expected: 'otel, legacy or airflow',
+    schema: z.enum(['otel', 'legacy', 'airflow']),
   },
   metricsAllowList: {
     section: 'metrics',

@@ -12,8 +12,16 @@ import { LATENCY_SKETCH, relativeErrorText } from '../core/sketch.js';
 /** The latency sketch's worst-case relative error as the descriptions write it: `0.54 %` at scale 6. */
 export const LATENCY_ERROR_TEXT = relativeErrorText(LATENCY_SKETCH);
 
-export type PrometheusPreset = 'otel' | 'legacy';
-export const PROMETHEUS_PRESETS: readonly PrometheusPreset[] = ['otel', 'legacy'];
+/**
+ * Prometheus naming presets: `otel` (OpenTelemetry's names), `legacy` (express-prom-bundle's and
+ * fastify-metrics' names), `airflow` (the names of Airflow's API metrics: `http_requests_total{status_family}`,
+ * `http_request_duration_milliseconds`).
+ */
+export type PrometheusPreset = 'otel' | 'legacy' | 'airflow';
+export const PROMETHEUS_PRESETS: readonly PrometheusPreset[] = ['otel', 'legacy', 'airflow'];
+/** The presets the generated rules and dashboards (`apimeter export`) support. */
+export type ArtifactPreset = Exclude<PrometheusPreset, 'airflow'>;
+export const ARTIFACT_PRESETS: readonly ArtifactPreset[] = ['otel', 'legacy'];
 
 export interface StatsdMetric {
   /** Name after `statsd_prefix` and `api_metrics_prefix`: `request.count` → `apimeter.api.request.count`. */
@@ -47,6 +55,8 @@ export interface PrometheusMetric {
   readonly type: 'counter' | 'gauge' | 'histogram';
   /** OpenMetrics `# UNIT`. */
   readonly unit?: 'seconds' | 'bytes';
+  /** A preset whose unit differs (the `airflow` preset's duration in milliseconds). */
+  readonly presetUnit?: Readonly<Partial<Record<PrometheusPreset, 'milliseconds'>>>;
   readonly help: Readonly<Record<PrometheusPreset, string>>;
   /** Labels per preset (`(status)`: only with the status label on). */
   readonly labels: Readonly<Record<PrometheusPreset, readonly string[]>>;
@@ -66,7 +76,7 @@ const ROUTE = ['method', 'route'] as const;
 const ERROR_TYPES_TEXT = '`server_error`, `client_error`, `exception`, `validation`, `aborted`';
 const AUTH_TYPES_TEXT = '`bearer`, `basic`, `api_key`, `session`, `other`, `none`';
 
-const same = <T>(value: T): Record<PrometheusPreset, T> => ({ otel: value, legacy: value });
+const same = <T>(value: T): Record<PrometheusPreset, T> => ({ otel: value, legacy: value, airflow: value });
 
 function prom(
   name: string,
@@ -98,13 +108,18 @@ export const CATALOGUE = {
       doc: 'requests by status class (`2xx`…, `other`); with `metrics_detailed` by the exact `http.response.status_code` instead',
     },
     prometheus: {
-      names: { otel: 'http_server_requests_total', legacy: 'http_requests_total' },
+      names: { otel: 'http_server_requests_total', legacy: 'http_requests_total', airflow: 'http_requests_total' },
       type: 'counter',
       help: {
         otel: 'HTTP requests answered, by method, route template and status class.',
         legacy: 'HTTP requests answered, by method, route template and status code.',
+        airflow: 'HTTP requests answered, by method, route template and status family (aborted requests are 499, 4xx).',
       },
-      labels: { otel: [...ROUTE, 'status_class', '(status)'], legacy: [...ROUTE, 'status_code'] },
+      labels: {
+        otel: [...ROUTE, 'status_class', '(status)'],
+        legacy: [...ROUTE, 'status_code'],
+        airflow: [...ROUTE, 'status_family'],
+      },
       doc: 'requests answered; `status_class` is `1xx`…`5xx`, or `other` (e.g. 999)',
     },
   },
@@ -151,12 +166,20 @@ export const CATALOGUE = {
       doc: 'latency, one point per status code; `error.type` is the status code for 5xx, `aborted` when the client gave up (no status code then); 4xx are not errors',
     },
     prometheus: {
-      names: { otel: 'http_server_request_duration_seconds', legacy: 'http_request_duration_seconds' },
+      names: {
+        otel: 'http_server_request_duration_seconds',
+        legacy: 'http_request_duration_seconds',
+        airflow: 'http_request_duration_milliseconds',
+      },
       type: 'histogram',
       unit: 'seconds',
-      help: same(
-        `Duration of HTTP requests in seconds (buckets derived from a ${LATENCY_ERROR_TEXT} latency sketch; sampled when metrics_sample_rate < 1).`,
-      ),
+      presetUnit: { airflow: 'milliseconds' },
+      help: {
+        ...same(
+          `Duration of HTTP requests in seconds (buckets derived from a ${LATENCY_ERROR_TEXT} latency sketch; sampled when metrics_sample_rate < 1).`,
+        ),
+        airflow: `Duration of HTTP requests in milliseconds (buckets derived from a ${LATENCY_ERROR_TEXT} latency sketch; sampled when metrics_sample_rate < 1).`,
+      },
       labels: same(ROUTE),
       doc: 'latency; buckets below',
     },

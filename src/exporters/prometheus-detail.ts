@@ -3,47 +3,67 @@ import type { Exemplar } from '../core/detail.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Counts } from '../core/counts.js';
 import { prometheusOf } from './catalogue.js';
-import { catalogueFamily, formatValue, labelSet } from './prometheus-text.js';
-import type { ExpositionWriter } from './prometheus-text.js';
-
-type Labels = readonly (readonly [string, string])[];
+import { catalogueFamily } from './prometheus-text.js';
+import type { ExemplarOut, Labels, MetricWriter } from './prometheus-text.js';
 
 /** OpenMetrics caps the label names and values of one exemplar at 128 UTF-8 characters together. */
 const MAX_EXEMPLAR_CHARS = 128;
 
 /**
- * An exemplar as OpenMetrics writes it after ` # `: `{trace_id="…",span_id="…"} 0.067 1732550000.123`
- * (value in seconds, timestamp in seconds since the epoch). The span id is left out when the two ids
- * would pass the 128-character cap, the exemplar when the trace id alone would.
+ * An exemplar's labels and values (`trace_id`, `span_id`; value in the histogram's unit, `msPerUnit`
+ * milliseconds each). The span id is left out when the two ids would pass OpenMetrics' 128-character
+ * cap, the exemplar when the trace id alone would.
  */
-export function exemplarText(e: Exemplar): string | undefined {
+export function exemplarOut(e: Exemplar, msPerUnit = 1000): ExemplarOut | undefined {
   const traceChars = 'trace_id'.length + e.traceId.length;
   if (traceChars > MAX_EXEMPLAR_CHARS) return undefined;
   const labels: [string, string][] = [['trace_id', e.traceId]];
   if (e.spanId !== undefined && traceChars + 'span_id'.length + e.spanId.length <= MAX_EXEMPLAR_CHARS) {
     labels.push(['span_id', e.spanId]);
   }
-  return `${labelSet(labels)} ${formatValue(e.valueMs / 1000)} ${formatValue(e.at / 1000)}`;
+  return { labels, value: e.valueMs / msPerUnit, timestamp: e.at / 1000 };
 }
 
 /**
- * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` in seconds and
- * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound].
+ * What each bucket of each histogram last carried, by the endpoint's exemplar slots and the bounds:
+ * Prometheus drops (and logs, every scrape) an exemplar older than the last one it stored for that
+ * bucket's series, which a bucket would otherwise send when a newer request moves its range's exemplar
+ * to another bucket. Copies: the slots' objects are reused.
+ */
+const written = new WeakMap<readonly (Exemplar | undefined)[], Map<string, (Exemplar | undefined)[]>>();
+
+/**
+ * One exemplar text (or undefined) per bucket of a histogram with upper bounds `bounds` (in seconds, or
+ * the unit that `msPerUnit` milliseconds make) and
+ * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound], unless the
+ * bucket carried a later one before (then that one again, which Prometheus takes as a duplicate). So a
+ * bucket's exemplar timestamps never go back.
  */
 export function bucketExemplars(
   exemplars: readonly (Exemplar | undefined)[],
   bounds: readonly number[],
-): (string | undefined)[] {
+  msPerUnit = 1000,
+): (ExemplarOut | undefined)[] {
   const best = new Array<Exemplar | undefined>(bounds.length + 1).fill(undefined);
   for (const e of exemplars) {
     if (e === undefined) continue;
-    const seconds = e.valueMs / 1000;
+    const value = e.valueMs / msPerUnit;
     let k = 0;
-    while (k < bounds.length && seconds > bounds[k]) k++;
+    while (k < bounds.length && value > bounds[k]) k++;
     const held = best[k];
     if (held === undefined || e.at > held.at) best[k] = e;
   }
-  return best.map((e) => (e === undefined ? undefined : exemplarText(e)));
+  let byBounds = written.get(exemplars);
+  if (byBounds === undefined) written.set(exemplars, (byBounds = new Map()));
+  const key = bounds.join(',');
+  let last = byBounds.get(key);
+  if (last === undefined) byBounds.set(key, (last = new Array<Exemplar | undefined>(bounds.length + 1)));
+  return best.map((e, k) => {
+    const before = last[k];
+    if (e !== undefined && (before === undefined || e.at > before.at)) last[k] = { ...e };
+    const out = last[k];
+    return out === undefined ? undefined : exemplarOut(out, msPerUnit);
+  });
 }
 
 /**
@@ -52,7 +72,7 @@ export function bucketExemplars(
  * queries and their time. Counters are cumulative like every other family here.
  */
 export function detailFamilies(
-  w: ExpositionWriter,
+  w: MetricWriter,
   eps: readonly EndpointStats[],
   counts: readonly Counts[],
   base: (ep: EndpointStats) => Labels,
@@ -66,24 +86,24 @@ export function detailFamilies(
     AUTH_TYPES.forEach((type, k) => {
       for (const success of [false, true]) {
         const n = d.auth[k * 2 + (success ? 1 : 0)];
-        if (n > 0) w.sample(auth, labelSet([...base(ep), ['auth_type', type], ['success', String(success)]]), n);
+        if (n > 0) w.sample(auth, [...base(ep), ['auth_type', type], ['success', String(success)]], n);
       }
     });
   }
 
   const rateLimited = family('rateLimited');
-  for (const { ep, c } of rows) w.sample(rateLimited, labelSet(base(ep)), c.rateLimited);
+  for (const { ep, c } of rows) w.sample(rateLimited, base(ep), c.rateLimited);
   const limit = family('rateLimitLimit');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0) w.sample(limit, labelSet(base(ep)), d.rateLimit);
+    if (d.rateLimit >= 0) w.sample(limit, base(ep), d.rateLimit);
   }
   const remaining = family('rateLimitRemaining');
   for (const { ep, d } of rows) {
-    if (d.rateLimit >= 0 && d.rateRemaining >= 0) w.sample(remaining, labelSet(base(ep)), d.rateRemaining);
+    if (d.rateLimit >= 0 && d.rateRemaining >= 0) w.sample(remaining, base(ep), d.rateRemaining);
   }
 
   const queries = family('dbQueries');
-  for (const { ep, c } of rows) w.sample(queries, labelSet(base(ep)), c.dbQueries);
+  for (const { ep, c } of rows) w.sample(queries, base(ep), c.dbQueries);
   const dbDuration = family('dbDuration');
-  for (const { ep, c } of rows) w.sample(dbDuration, labelSet(base(ep)), c.dbMs / 1000);
+  for (const { ep, c } of rows) w.sample(dbDuration, base(ep), c.dbMs / 1000);
 }
