@@ -45,7 +45,11 @@ export async function startExporters(meter: Meter, options: StartExportersOption
   let otel: OtelExporter | null = null;
   if (config.otelOn) {
     try {
-      const { startOtelExporter } = await import('./otel.js');
+      // A specifier bundlers do not follow: an app bundled without the OpenTelemetry packages (an edge
+      // bundle of `apimeter` + `apimeter/hono`) still builds. A bundled app that wants OTel imports
+      // `apimeter/otel` itself (docs/exporters.md).
+      const otelModule = './otel.js';
+      const { startOtelExporter } = (await import(otelModule)) as typeof import('./otel.js');
       otel = await startOtelExporter(meter, options.otel);
     } catch (error) {
       await statsd?.close();
