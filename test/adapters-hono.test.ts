@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
+import { stream } from 'hono/streaming';
 import { apimeter, honoTemplate } from '../src/adapters/hono.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
@@ -37,6 +38,14 @@ function buildApp(meter: Meter): Hono {
     return c.text('slow');
   });
   app.get('/internal/ping', (c) => c.text('pong'));
+  app.get('/stream', (c) =>
+    stream(c, async (s) => {
+      for (const part of ['a;', 'b;', 'c;']) {
+        await s.write(part);
+        await sleep(30);
+      }
+    }),
+  );
   app.all('/catch/*', (c) => c.text('caught'));
   return app;
 }
@@ -59,13 +68,38 @@ describe('apimeter/hono without Node bindings (Web APIs only)', () => {
     assert.equal(snap('POST', '/svc/posts')?.count, 1);
   });
 
-  test('bodies without Content-Length are counted as they are read; the record waits for the end', async () => {
+  test('bodies without Content-Length: one in memory is recorded at once with its size and handed back sized', async () => {
     const res = await app.request('/svc/json');
     assert.equal(res.headers.get('content-length'), null);
-    assert.equal(snap('GET', '/svc/json')?.count, 0, 'not recorded before the body is read');
-    assert.equal(snap('GET', '/svc/json')?.inflight, 1);
+    assert.equal(snap('GET', '/svc/json')?.count, 1, 'recorded before the body is read');
+    assert.equal(snap('GET', '/svc/json')?.inflight, 0);
     const text = await res.text();
+    assert.equal(text, '{"hello":"world"}');
     assert.equal(snap('GET', '/svc/json')?.responseBytes.totalBytes, Buffer.byteLength(text));
+  });
+
+  test('a streamed body is counted as it is read; the record waits for its end', async () => {
+    const res = await app.request('/svc/stream');
+    await sleep(20);
+    assert.equal(snap('GET', '/svc/stream')?.count ?? 0, 0, 'not recorded before the body ends');
+    assert.equal(meter.registry.find('GET', '/svc/stream')?.inflight, 1);
+    const text = await res.text();
+    assert.equal(text, 'a;b;c;');
+    assert.equal(snap('GET', '/svc/stream')?.count, 1);
+    assert.equal(snap('GET', '/svc/stream')?.responseBytes.totalBytes, 6);
+    assert.equal(snap('GET', '/svc/stream')?.inflight, 0);
+  });
+
+  test('HEAD is recorded and leaves nothing in flight (Hono drops the GET body unread)', async () => {
+    const head = await app.request('/svc/json', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, null);
+    assert.equal(snap('HEAD', '/svc/json')?.count, 1);
+    assert.equal(snap('HEAD', '/svc/json')?.inflight, 0);
+    const streamHead = await app.request('/svc/stream', { method: 'HEAD' });
+    assert.equal(streamHead.status, 200);
+    assert.equal(snap('HEAD', '/svc/stream')?.count, 1);
+    assert.equal(meter.registry.find('HEAD', '/svc/stream')?.inflight, 0);
   });
 
   test('an aborted request is recorded once, as 499, from its AbortSignal', async () => {

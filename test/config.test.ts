@@ -307,7 +307,7 @@ test('booleans from text: true/false 1/0 yes/no on/off, any case, trimmed', () =
   }
   for (const bad of ['', 'tru', 'enabled', 'y', '2']) {
     assert.deepEqual(problemsOf(env1('APIMETER__METRICS__STATSD_ON', bad)), [
-      `[metrics] statsd_on = ${JSON.stringify(bad)} (env APIMETER__METRICS__STATSD_ON): expected a boolean (true/false, 1/0, yes/no, on/off)`,
+      `[metrics] statsd_on = ${JSON.stringify(bad)} (env APIMETER__METRICS__STATSD_ON): expected a boolean (true/false, t/f, 1/0, yes/no, on/off)`,
     ]);
   }
 });
@@ -378,10 +378,11 @@ test('list items are validated and the bad item is named', () => {
   assert.deepEqual(problemsOf({ options: { statsdDatadogTags: ['env:prod', 'oops'] } }), [
     '[metrics] statsd_datadog_tags = ["env:prod","oops"] (option statsdDatadogTags): expected a comma-separated list of key:value tags (bad item: "oops")',
   ]);
-  const [allow] = problemsOf({ options: { metricsAllowList: 'ok,has space' } });
+  // Airflow 3 patterns: anything that compiles as a regular expression.
+  const [allow] = problemsOf({ options: { metricsAllowList: 'ok,api(' } });
   assert.match(
     allow,
-    /^\[metrics\] metrics_allow_list = "ok,has space" \(option metricsAllowList\): .*\(bad item: "has space"\)$/,
+    /^\[metrics\] metrics_allow_list = "ok,api\(" \(option metricsAllowList\): .*\(bad item: "api\("\)$/,
   );
 });
 
@@ -437,7 +438,7 @@ test('options must have the JS type of the key', () => {
     '[api] metrics_sample_rate = "0.5" (option metricsSampleRate): expected a number between 0 and 1 (got a string)',
     '[metrics] statsd_port = NaN (option statsdPort): expected a port number from 1 to 65535',
     '[metrics] statsd_host = 3 (option statsdHost): expected a host name or IP address (got a number)',
-    '[metrics] metrics_block_list = 7 (option metricsBlockList): expected a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /) (got a number)',
+    '[metrics] metrics_block_list = 7 (option metricsBlockList): expected a comma-separated list of regular expressions (Airflow 3: searched anywhere in the lower-cased name) (got a number)',
     '[metrics] otel_on = null (option otelOn): expected a boolean (got null)',
   ]);
 });
@@ -469,7 +470,7 @@ test('all problems of all sources are reported in one error', () => {
   assert.equal(error.code, 'APIMETER_ERR_CONFIG_INVALID');
   const expected = [
     '[api] metrics_sample_rate = "2" (apimeter.ini:2): expected a number between 0 and 1',
-    '[api] metrics_enabled = "maybe" (apimeter.ini:3): expected a boolean (true/false, 1/0, yes/no, on/off)',
+    '[api] metrics_enabled = "maybe" (apimeter.ini:3): expected a boolean (true/false, t/f, 1/0, yes/no, on/off)',
     '[metrics] statsd_port = "http" (env APIMETER__METRICS__STATSD_PORT): expected a port number from 1 to 65535',
     '[metrics] otel_port = 0 (option otelPort): expected a port number from 1 to 65535',
   ];

@@ -136,7 +136,7 @@ test('OTEL_SDK_DISABLED and OTEL_METRICS_EXPORTER=none: startExporters builds no
   for (const env of [{ OTEL_SDK_DISABLED: 'true' }, { OTEL_METRICS_EXPORTER: 'none' }]) {
     const told: string[] = [];
     const m = createMeter({ iniPath: false, env: {}, otelOn: true });
-    const exporters = await startExporters(m, { otel: { env, onStateChange: (s) => told.push(s) } });
+    const exporters = await startExporters(m, { otel: { env, onStateChange: (s: string) => told.push(s) } });
     assert.equal(exporters.otel, null, JSON.stringify(env));
     assert.match(told.join('\n'), /no OpenTelemetry export/);
     await exporters.close();

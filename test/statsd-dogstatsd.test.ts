@@ -17,7 +17,7 @@ import { ErrorKind } from '../src/core/record.js';
 import { createStats } from '../src/core/stats.js';
 import { createStatsdExporter } from '../src/exporters/statsd.js';
 import type { StatsdExporterOptions } from '../src/exporters/statsd.js';
-import { eventually, parseDogLine, startDogStatsdReceiver } from './helpers/exporters.js';
+import { eventually, parseDogLine, parseDogLines, startDogStatsdReceiver } from './helpers/exporters.js';
 import type { DogLine, DogStatsdReceiver } from './helpers/exporters.js';
 import { pipelineGets } from './helpers/http.js';
 
@@ -221,14 +221,21 @@ test('DogStatsD over a Unix datagram socket (unix-dgram): lines arrive; a missin
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-dsd-'));
   const socketPath = path.join(dir, 'dsd.socket');
   const got: string[] = [];
-  const server = unix.createSocket('unix_dgram', (buf) => got.push(...buf.toString().split('\n')));
+  const server = unix.createSocket('unix_dgram', (buf) =>
+    got.push(
+      ...buf
+        .toString()
+        .split('\n')
+        .flatMap((l) => parseDogLines(l).map(() => l)),
+    ),
+  );
   server.bind(socketPath);
   try {
     const statsd = exporter({ udsPath: socketPath, maxDatagramBytes: 8192 });
     const report = await statsd.flush();
     assert.equal(report.error, null);
     await eventually(() => got.length >= report.lines, 'lines over the socket');
-    for (const line of got) parseDogLine(line);
+    for (const line of got) parseDogLines(line);
     assert.ok(got.some((l) => l.startsWith('my_app.web_api.request.count:400|c|#endpoint:/dags/_dag_id_/runs')));
     await statsd.close();
 

@@ -12,6 +12,8 @@ import { NodeTracker } from './node-tracker.js';
 import type { NodeCall } from './node-tracker.js';
 
 export { honoTemplate };
+// So an edge worker needs only this module (the package root also loads the Node-only exporters).
+export { createMeter } from '../core/meter.js';
 
 export interface ApimeterHonoOptions {
   meter: Meter;
@@ -254,12 +256,17 @@ export const apimeter = ({
       call.error = c.error;
       call.headers = res.headers;
       const declared = res.headers.get('content-length');
+      // HEAD: Hono answers it with the GET route's headers and no body (`new Response(null, res)`), so
+      // the body below is never read: the request ends here, with no bytes sent.
+      if (method === 'HEAD') {
+        call.finish(0);
+        return;
+      }
       if (declared !== null || res.body === null) {
         call.finish(declared === null ? 0 : parseContentLength(declared));
         return;
       }
-      // No length: count the body as the runtime reads it; the request ends when the body does.
-      c.res = new Response(countingBody(res.body, call), res);
+      await sizeUnknownBody(c, res, res.body, call);
     } catch {
       call.finish(-1);
     }
@@ -267,12 +274,62 @@ export const apimeter = ({
   return middleware;
 };
 
-function countingBody(body: ReadableStream<Uint8Array>, call: WebCall): ReadableStream<Uint8Array> {
+/**
+ * A response without Content-Length. Most are one chunk already in memory (`c.text()`, `c.json()`:
+ * the runtime sends their length itself); a stream gives a first chunk and then waits. The first
+ * read tells them apart: a body that ends at once is counted and handed back as the same bytes, so
+ * the runtime still sends it sized (a counting stream would make Deno and workerd send it chunked);
+ * a body that goes on is counted as the runtime reads it, and the request ends when the body does.
+ */
+async function sizeUnknownBody(
+  c: Context,
+  res: Response,
+  body: ReadableStream<Uint8Array>,
+  call: WebCall,
+): Promise<void> {
   const reader = body.getReader();
+  const first = await reader.read();
+  if (first.done) {
+    reader.releaseLock();
+    call.finish(0);
+    c.res = new Response(null, res);
+    return;
+  }
+  const next = reader.read();
+  const settled = await Promise.race([next, nextTurn()]);
+  if (settled !== TURN && settled.done) {
+    reader.releaseLock();
+    call.finish(first.value.byteLength);
+    c.res = new Response(first.value, res);
+    return;
+  }
+  call.responseBytes = first.value.byteLength;
+  c.res = new Response(countingBody(reader, call, first.value, next), res);
+}
+
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+const TURN = Symbol('turn');
+/** Resolves after the microtasks queued now have run (a body already in memory settles before). */
+const nextTurn = (): Promise<typeof TURN> => new Promise((resolve) => setTimeout(() => resolve(TURN), 0));
+
+function countingBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  call: WebCall,
+  first: Uint8Array,
+  pending: Promise<ReadResult>,
+): ReadableStream<Uint8Array> {
+  let head: Uint8Array | null = first;
+  let waiting: Promise<ReadResult> | null = pending;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (head !== null) {
+        controller.enqueue(head);
+        head = null;
+        return;
+      }
       try {
-        const { done, value } = await reader.read();
+        const { done, value } = await (waiting ?? reader.read());
+        waiting = null;
         if (done) {
           controller.close();
           call.finish(call.responseBytes);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+import { requireOptional } from '../core/optional-require.js';
 import { z } from 'zod';
 import type { ApimeterConfig } from '../core/config.js';
 import { createError } from '../errors.js';
@@ -508,6 +509,7 @@ export function compileRules(document: unknown, defaults: RuleDefaults, source =
 /** Parses YAML text and compiles it (see {@link compileRules}); a YAML syntax error is `APIMETER_ERR_ALERT_RULES_FILE`. */
 export function parseRules(text: string, defaults: RuleDefaults, source = 'rules'): RuleSet {
   let document: unknown;
+  const { parse: parseYaml } = requireOptional<typeof Yaml>('yaml', 'an alert rules file');
   try {
     document = parseYaml(text, { prettyErrors: true });
   } catch (error) {

@@ -1,4 +1,5 @@
-import { Document } from 'yaml';
+import type * as Yaml from 'yaml';
+import { requireOptional } from '../core/optional-require.js';
 
 /** One rule of a Prometheus rule file (recording or alerting). */
 export interface PromRule {
@@ -18,6 +19,7 @@ export interface RuleGroup {
 
 /** A rule file as YAML: `header` lines become the leading comment. */
 export function renderRuleFile(groups: readonly RuleGroup[], header: readonly string[]): string {
+  const { Document } = requireOptional<typeof Yaml>('yaml', 'writing YAML rule files');
   const doc = new Document({ groups });
   doc.commentBefore = header.map((l) => ` ${l}`).join('\n');
   return doc.toString({ lineWidth: 0 });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApimeterError } from '../errors.js';
+import { missingDependency } from '../exporters/optional-deps.js';
 import { CONFIG_KEYS, loadConfig } from '../core/config.js';
 import type { ApimeterConfig } from '../core/config.js';
 
@@ -162,7 +163,10 @@ export async function run(argv: string[]): Promise<number> {
         return configCommand(rest);
       case 'proxy': {
         // Loaded on demand: the proxy brings undici and the metrics API with it.
-        const { run: proxy } = await import('./proxy.js');
+        // undici is an optional peer dependency: say so instead of a module-not-found stack.
+        const { run: proxy } = await import('./proxy.js').catch((error: unknown) => {
+          throw missingDependency(error, 'apimeter proxy', ['undici']) ?? error;
+        });
         return await proxy(rest);
       }
       case 'serve': {

@@ -16,16 +16,37 @@ export const TICK_MS = 100;
  * (bench/record.ts). The price: a record can land in the previous 10 s slot up to 0.1 s late.
  */
 export const tick = { now: Date.now() };
-let ticker: ReturnType<typeof setInterval> | undefined;
+/** 0: not started yet; 1: the interval runs; 2: no unref'able interval here (Deno, workerd): Date.now() per call. */
+let tickState: 0 | 1 | 2 = 0;
 
-export function startTicker(): void {
-  if (ticker !== undefined) return;
-  tick.now = Date.now();
-  ticker = setInterval(() => {
-    tick.now = Date.now();
-  }, TICK_MS);
-  // Never keeps a process alive; unref is absent on some non-Node runtimes.
-  (ticker as { unref?: () => void }).unref?.();
+/**
+ * Starts the shared tick on first use, never at import or at meter construction: a timer at Workers
+ * global scope is refused, and one made inside a Workers request dies with the request. Only where the
+ * interval can be unref'd (Node, Bun) does it run; elsewhere this returns Date.now().
+ */
+export function startTicker(): boolean {
+  if (tickState === 0) {
+    tickState = 2;
+    try {
+      const timer = setInterval(() => {
+        tick.now = Date.now();
+      }, TICK_MS) as unknown as { unref?: () => void };
+      if (typeof timer === 'object' && timer !== null && typeof timer.unref === 'function') {
+        timer.unref();
+        tick.now = Date.now();
+        tickState = 1;
+      } else clearInterval(timer as unknown as number);
+    } catch {
+      // no timers in this context: Date.now() per call
+    }
+  }
+  return tickState === 1;
+}
+
+/** The shared tick's time (started on first call), or Date.now() where it cannot run. */
+export function tickNow(): number {
+  if (tickState === 1) return tick.now;
+  return startTicker() ? tick.now : Date.now();
 }
 
 /** A clock that only moves when told to: for tests and simulations. */

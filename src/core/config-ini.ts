@@ -1,6 +1,7 @@
 import { unsafe as iniUnescape } from 'ini';
 import { createError } from '../errors.js';
 import { CONFIG_KEYS, CONFIG_SECTIONS, keyBySectionKey } from './config-keys.js';
+import { indirectKey, isAirflowOnlyKey, resolveIndirect } from './config-airflow.js';
 import { bullets, keysOf, levenshtein, unknownKeyProblem } from './config-problems.js';
 import type { ReadItem } from './config-problems.js';
 import { nodeFiles } from './runtime.js';
@@ -77,6 +78,8 @@ function parseIni(text: string, shown: string): ReadItem[] {
   if (text.includes('\0')) throw fileError([`${shown}: not a text file`]);
 
   const items: ReadItem[] = [];
+  // `key_cmd` / `key_secret` lines (Airflow's indirection), resolved after the file is read.
+  const indirect: { section: string; keyName: string; value: string; at: string }[] = [];
   const syntaxErrors: string[] = [];
   const firstLine = new Map<string, number>();
   let section: string | undefined;
@@ -122,13 +125,24 @@ function parseIni(text: string, shown: string): ReadItem[] {
       const key = keyBySectionKey.get(`${section}.${keyName}`);
       const earlier = firstLine.get(`${section}.${keyName}`);
       firstLine.set(`${section}.${keyName}`, earlier ?? index + 1);
-      if (key === undefined) items.push(unknownKeyProblem(`${subject} (${at})`, keyName, 'ini', keysOf(section)));
-      else if (earlier !== undefined) items.push(`${subject} (${at}): duplicate key; first set on line ${earlier}`);
+      if (key === undefined) {
+        if (indirectKey(section, keyName) !== null && !isAirflowOnlyKey(section, keyName)) {
+          indirect.push({ section, keyName, value: iniUnescape(line.slice(equals + 1)), at });
+        } else if (isAirflowOnlyKey(section, keyName)) items.push({ notice: subject });
+        else items.push(unknownKeyProblem(`${subject} (${at})`, keyName, 'ini', keysOf(section)));
+      } else if (earlier !== undefined) items.push(`${subject} (${at}): duplicate key; first set on line ${earlier}`);
       else items.push({ key, value: iniUnescape(line.slice(equals + 1)), source: at, fromText: true });
     });
   closeForeign();
   if (syntaxErrors.length > 0) throw fileError(syntaxErrors);
-  return items;
+  // The key itself wins over its _cmd / _secret in the same file, as in Airflow: those run only when it is absent.
+  const resolved: ReadItem[] = [];
+  for (const line of indirect) {
+    const { key, via } = indirectKey(line.section, line.keyName)!;
+    if (firstLine.has(`${key.section}.${key.key}`)) continue;
+    resolved.push(resolveIndirect(key, via, line.value, line.at));
+  }
+  return [...resolved, ...items];
 }
 
 const KNOWN_KEY_NAMES = new Set(CONFIG_KEYS.map((k) => k.key));

@@ -132,7 +132,19 @@ const PORT = z.number().int().min(1).max(65535);
 const POSITIVE_INT = z.number().int().min(1);
 const BOOL = z.boolean();
 const BOOL_EXPECTED = 'a boolean';
-const METRIC_NAME_PREFIXES = z.array(z.string().regex(/^[A-Za-z0-9_.\-/]+$/));
+// Airflow 3's allow/block lists and statsd_disabled_tags: regular expressions (lower-cased, searched
+// anywhere in the name; src/exporters/statsd-pattern.ts), checked to compile here.
+const compiles = (p: string): boolean => {
+  try {
+    new RegExp(p.trim().toLowerCase());
+    return true;
+  } catch {
+    return false;
+  }
+};
+const NAME_PATTERNS = z.array(z.string().refine(compiles));
+const NAME_PATTERNS_EXPECTED =
+  'a comma-separated list of regular expressions (Airflow 3: searched anywhere in the lower-cased name)';
 
 /** The table itself. Typed so that every ApimeterConfig key has exactly one row. */
 const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
@@ -468,9 +480,10 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'statsd_disabled_tags',
     type: 'list',
     default: [],
-    description: 'Tag names never sent to DogStatsD, comma-separated (e.g. status,error_type).',
-    expected: 'a comma-separated list of tag names (no spaces or ":")',
-    schema: z.array(z.string().regex(/^[^\s:]+$/)).readonly(),
+    description:
+      'Tags never sent (DogStatsD/Influx tags, plain StatsD name segments): comma-separated patterns, as in Airflow 3, matched anywhere in the tag name (status also drops status_class; ^status$ only status).',
+    expected: NAME_PATTERNS_EXPECTED,
+    schema: NAME_PATTERNS.readonly(),
   },
   statsdInfluxdbEnabled: {
     section: 'metrics',
@@ -672,18 +685,20 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'metrics_allow_list',
     type: 'list',
     default: [],
-    description: 'If set, only metrics whose name starts with one of these prefixes are sent (comma-separated).',
-    expected: 'a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /)',
-    schema: METRIC_NAME_PREFIXES.readonly(),
+    description:
+      'If set, only metrics whose name (without statsd_prefix) matches one of these comma-separated patterns are sent; Airflow 3 semantics: lower-cased regular expressions searched anywhere in the name (^api.request for a prefix).',
+    expected: NAME_PATTERNS_EXPECTED,
+    schema: NAME_PATTERNS.readonly(),
   },
   metricsBlockList: {
     section: 'metrics',
     key: 'metrics_block_list',
     type: 'list',
     default: [],
-    description: 'Metrics whose name starts with one of these prefixes are not sent; ignored if an allow list is set.',
-    expected: 'a comma-separated list of metric name prefixes (A-Z a-z 0-9 _ . - /)',
-    schema: METRIC_NAME_PREFIXES.readonly(),
+    description:
+      'Metrics whose name matches one of these comma-separated patterns (as metrics_allow_list) are not sent; ignored if an allow list is set.',
+    expected: NAME_PATTERNS_EXPECTED,
+    schema: NAME_PATTERNS.readonly(),
   },
 
   alertsEnabled: {

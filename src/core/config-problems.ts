@@ -15,8 +15,8 @@ export interface Setting {
   /** INI and environment values are text; options carry JS values. */
   fromText: boolean;
 }
-/** A reader yields settings and, as plain strings, problems found while reading. */
-export type ReadItem = Setting | string;
+/** A reader yields settings, problems found while reading (plain strings), and notices (Airflow keys ignored). */
+export type ReadItem = Setting | string | { notice: string };
 
 export function showValue(value: unknown, secret: boolean): string {
   if (secret) return '"***"';
@@ -26,7 +26,7 @@ export function showValue(value: unknown, secret: boolean): string {
 }
 
 export function valueProblem({ key, value, source, fromText }: Setting, note: string): string {
-  const spellings = key.type === 'boolean' && fromText ? ' (true/false, 1/0, yes/no, on/off)' : '';
+  const spellings = key.type === 'boolean' && fromText ? ' (true/false, t/f, 1/0, yes/no, on/off)' : '';
   const shown = showValue(value, key.secret);
   return `[${key.section}] ${key.key} = ${shown} (${source}): expected ${key.expected}${spellings}${note}`;
 }

@@ -11,6 +11,7 @@ import {
   type ConfigValueType,
 } from './config-keys.js';
 import { hostEnv } from './runtime.js';
+import { airflowNotice, indirectKey, isAirflowOnlyKey, resolveIndirect } from './config-airflow.js';
 import { readIni } from './config-ini.js';
 import { bullets, keysOf, showValue, unknownKeyProblem, valueProblem } from './config-problems.js';
 import type { ReadItem, Setting } from './config-problems.js';
@@ -35,6 +36,11 @@ export interface LoadConfigInput {
   iniPath?: string | false;
   /** Directory relative paths are resolved against; default `process.cwd()`. */
   cwd?: string;
+  /**
+   * Told, in one line, about Airflow keys of a shared `airflow.cfg` that apimeter does not use
+   * (`statsd_ipv6`, `[api] port`, …). Default: console.warn.
+   */
+  onNotice?: (line: string) => void;
 }
 
 const ENV_PREFIX = 'APIMETER__';
@@ -53,10 +59,15 @@ export function loadConfig(input: LoadConfigInput = {}): ApimeterConfig {
   const items = [...readIni(input.iniPath, env, input.cwd), ...readEnv(env), ...readOptions(input.options)];
 
   const problems: string[] = [];
+  const ignored: string[] = [];
   const values = new Map<string, ConfigValue>();
   for (const item of items) {
     if (typeof item === 'string') {
       problems.push(item);
+      continue;
+    }
+    if ('notice' in item) {
+      ignored.push(item.notice);
       continue;
     }
     const parsed = parseSetting(item);
@@ -68,6 +79,8 @@ export function loadConfig(input: LoadConfigInput = {}): ApimeterConfig {
     const count = problems.length === 1 ? '1 configuration problem' : `${problems.length} configuration problems`;
     throw createError('APIMETER_ERR_CONFIG_INVALID', `${count}:\n${bullets(problems)}`, problems);
   }
+  const notice = airflowNotice(ignored);
+  if (notice !== null) (input.onNotice ?? console.warn)(notice);
   const entries = CONFIG_KEYS.map((k) => [k.option, freezeValue(values.get(k.option) ?? k.default)]);
   return Object.freeze(Object.fromEntries(entries)) as ApimeterConfig;
 }
@@ -75,8 +88,9 @@ export function loadConfig(input: LoadConfigInput = {}): ApimeterConfig {
 // ---------------------------------------------------------------------------------------------
 // Turning a raw value into a typed one
 
-const TRUTHY = ['true', '1', 'yes', 'on'];
-const FALSY = ['false', '0', 'no', 'off'];
+// Airflow's conf.getboolean takes t/true/1 and f/false/0 (case-insensitive); yes/no and on/off are apimeter's own.
+const TRUTHY = ['true', 't', '1', 'yes', 'on'];
+const FALSY = ['false', 'f', '0', 'no', 'off'];
 // Finite decimal notation only: no hex, no "Infinity", no empty string (Number('') is 0).
 const DECIMAL_TEXT = z
   .string()
@@ -160,6 +174,7 @@ function readOptions(options: ApimeterOptions | undefined): ReadItem[] {
 
 function readEnv(env: Record<string, string | undefined>): ReadItem[] {
   const items: ReadItem[] = [];
+  const indirects: ReadItem[] = [];
   for (const name of Object.keys(env).sort()) {
     const value = env[name];
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
@@ -171,8 +186,15 @@ function readEnv(env: Record<string, string | undefined>): ReadItem[] {
     }
     const [section, keyName] = parts;
     const key = keyBySectionKey.get(`${section}.${keyName}`);
+    const indirect = key === undefined && !isAirflowOnlyKey(section, keyName) ? indirectKey(section, keyName) : null;
     if (key !== undefined) {
       items.push({ key, value, source, fromText: true });
+    } else if (indirect !== null) {
+      // The variable itself wins over its _CMD / _SECRET, as in Airflow: those are read only when it is unset.
+      if (env[indirect.key.env] === undefined)
+        indirects.push(resolveIndirect(indirect.key, indirect.via, value, source));
+    } else if (isAirflowOnlyKey(section, keyName)) {
+      items.push({ notice: `[${section}] ${keyName}` });
     } else if (!(CONFIG_SECTIONS as readonly string[]).includes(section)) {
       items.push(
         `[${section}] ${keyName} (${source}): unknown section "${section}"; known sections: ${CONFIG_SECTIONS.join(', ')}`,
@@ -181,5 +203,5 @@ function readEnv(env: Record<string, string | undefined>): ReadItem[] {
       items.push(unknownKeyProblem(`[${section}] ${keyName} (${source})`, keyName, 'env', keysOf(section)));
     }
   }
-  return items;
+  return [...indirects, ...items];
 }

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { startTicker, systemClock, tick } from './clock.js';
+import { systemClock, tickNow } from './clock.js';
 import type { ApimeterConfig } from './config.js';
 import { DEFAULT_RINGS } from './endpoint.js';
 import type { EndpointStats, RingLayout } from './endpoint.js';
@@ -86,7 +86,6 @@ export class Meter {
     this.config = meterConfig(options);
     this.clock = options.clock ?? systemClock;
     this.ticking = this.clock === systemClock;
-    if (this.ticking) startTicker();
     this.random = options.random ?? Math.random;
     this.knownMethods = knownMethodsFrom((options.env ?? hostEnv()).OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS);
     this.rings = Object.freeze({ ...DEFAULT_RINGS, ...options.rings });
@@ -232,7 +231,7 @@ export class Meter {
     errorMessage?: string,
     error?: unknown,
   ): void {
-    const now = this.ticking ? tick.now : this.clock.now();
+    const now = this.ticking ? tickNow() : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
     if (ep.route === OVERFLOW_ROUTE) this.registry.overflowedRecords++;
     if (errorKind === ErrorKind.Aborted) status = ABORTED_STATUS;
@@ -312,7 +311,7 @@ export class Meter {
     error: unknown,
     responseHeader: HeaderReader | undefined,
   ): void {
-    const now = this.ticking ? tick.now : this.clock.now();
+    const now = this.ticking ? tickNow() : this.clock.now();
     if (!ep.listed) ep = this.registry.activate(ep);
     const fineId = Math.floor(now / this.rings.fineMs);
     const slot = fineId === ep.currentFine ? ep.current! : ep.rotate(fineId);

@@ -10,7 +10,11 @@
  */
 
 // A Buffer for its latin1 decoder, which copies bytes 1:1 into a one-byte string without a temporary.
-let buf = Buffer.allocUnsafeSlow(512);
+// Where there is no Buffer (workerd without nodejs_compat) a Uint8Array and String.fromCharCode
+// (TextDecoder's "latin1" is windows-1252, which remaps 0x80–0x9f, so it cannot stand in).
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+const alloc = (n: number): Uint8Array => (NodeBuffer !== undefined ? NodeBuffer.allocUnsafeSlow(n) : new Uint8Array(n));
+let buf = alloc(512);
 let len = 0;
 // One double's bytes, for the `num` escape.
 const f64 = new Float64Array(1);
@@ -24,8 +28,8 @@ export function packBegin(): void {
 
 function reserve(n: number): void {
   if (len + n <= buf.length) return;
-  const grown = Buffer.allocUnsafeSlow(Math.max(len + n, buf.length * 2));
-  buf.copy(grown, 0, 0, len);
+  const grown = alloc(Math.max(len + n, buf.length * 2));
+  grown.set(buf.subarray(0, len));
   buf = grown;
 }
 
@@ -51,7 +55,10 @@ export function packNum(n: number): void {
 
 /** The bytes written since {@link packBegin}, as a string of one-byte characters. */
 export function packEnd(): string {
-  return buf.toString('latin1', 0, len);
+  if (NodeBuffer !== undefined) return (buf as Buffer).toString('latin1', 0, len);
+  let out = '';
+  for (let i = 0; i < len; i += 8192) out += String.fromCharCode(...buf.subarray(i, Math.min(len, i + 8192)));
+  return out;
 }
 
 /** How many bytes were written since {@link packBegin}. */

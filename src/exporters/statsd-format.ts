@@ -7,6 +7,8 @@
  * - `influx`: the InfluxDB/Telegraf style, `api.request.count,endpoint=/dags/{dag_id},method=GET:1|c`.
  * - `datadog`: DogStatsD, `api.request.count:1|c|#endpoint:/dags/_dag_id_,method:GET`.
  */
+import { patternMatcher } from './statsd-pattern.js';
+
 export type StatsdDialect = 'statsd' | 'influx' | 'datadog';
 
 /** One dimension: tag key and raw value. */
@@ -97,15 +99,35 @@ export function shortDecimal(x: number): string {
  */
 export class StatsdFormat {
   readonly dialect: StatsdDialect;
-  private readonly disabled: ReadonlySet<string>;
+  /** Tag keys left out (`statsd_disabled_tags`, Airflow 3 patterns), decided once per key. */
+  private readonly disabled = new Map<string, boolean>();
+  private readonly disabledTest: ((key: string) => boolean) | null;
   /** `,env:prod,team:api` (DogStatsD only): already sanitized. */
   private readonly constantTags: string;
+  /** `|c:<container id>` (DogStatsD origin detection), or empty. */
+  private readonly container: string;
 
-  constructor(dialect: StatsdDialect, constantTags: readonly string[] = [], disabledTags: readonly string[] = []) {
+  constructor(
+    dialect: StatsdDialect,
+    constantTags: readonly string[] = [],
+    disabledTags: readonly string[] = [],
+    containerId = '',
+  ) {
     this.dialect = dialect;
-    this.disabled = new Set(disabledTags);
+    this.disabledTest = patternMatcher(disabledTags);
     const constant = dialect === 'datadog' ? constantTags.map(sanitizeConstantTag).filter((t) => t !== '') : [];
     this.constantTags = constant.join(',');
+    const id = containerId.replace(/[^A-Za-z0-9_\-.:/]/g, '');
+    this.container = dialect === 'datadog' && id !== '' ? `|c:${id}` : '';
+  }
+
+  private isDisabled(key: string): boolean {
+    let off = this.disabled.get(key);
+    if (off === undefined) {
+      off = this.disabledTest !== null && this.disabledTest(key);
+      this.disabled.set(key, off);
+    }
+    return off;
   }
 
   /** The metric name with its prefix (already validated segments), sanitized for the dialect. */
@@ -115,7 +137,7 @@ export class StatsdFormat {
 
   /** Is this tag key sent? (`statsd_disabled_tags`) */
   enabled(key: string): boolean {
-    return !this.disabled.has(key);
+    return !this.isDisabled(key);
   }
 
   /** The dimension part for these dimensions, disabled ones left out. */
@@ -127,7 +149,7 @@ export class StatsdFormat {
 
   /** `part` with one more dimension (unchanged when that key is disabled). */
   extend(part: string, key: string, value: string): string {
-    if (this.disabled.has(key)) return part;
+    if (this.isDisabled(key)) return part;
     switch (this.dialect) {
       case 'statsd':
         return `${part}.${nameSegment(value)}`;
@@ -143,11 +165,14 @@ export class StatsdFormat {
     return this.dialect === 'datadog' ? name : name + part;
   }
 
-  /** The tag suffix of a line (DogStatsD `|#…`, with the constant tags), empty for other dialects. */
+  /**
+   * The tag suffix of a line (DogStatsD `|#…` with the constant tags, then the container field `|c:…`),
+   * empty for other dialects.
+   */
   tail(part: string): string {
     if (this.dialect !== 'datadog') return '';
     const tags = part === '' ? this.constantTags : this.constantTags === '' ? part : `${part},${this.constantTags}`;
-    return tags === '' ? '' : `|#${tags}`;
+    return (tags === '' ? '' : `|#${tags}`) + this.container;
   }
 
   /** A whole line: `head:value|type[|@rate]tail`. */

@@ -1,5 +1,9 @@
 import type { ApimeterConfig } from '../core/config.js';
+import { hostEnv } from '../core/runtime.js';
 import { createError } from '../errors.js';
+import { applyDatadogEnv } from './statsd-datadog-env.js';
+import { patternMatcher } from './statsd-pattern.js';
+import { detectContainerId } from './statsd-origin.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import type { HostResolverOptions } from './host-resolver.js';
 import type { StatsdDialect } from './statsd-format.js';
@@ -26,8 +30,19 @@ export interface StatsdExporterOptions {
   /** `api_metrics_prefix`, before the API metric names (`api` → `api.request.count`). */
   apiPrefix: string;
   dialect: StatsdDialect;
-  /** DogStatsD constant tags, `key:value`. */
+  /** DogStatsD constant tags, `key:value` (with the `DD_*` unified service tags, statsd-datadog-env.ts). */
   constantTags: readonly string[];
+  /**
+   * DogStatsD origin detection: the container id sent as `|c:<id>` on every line; empty = none.
+   * From config: detected as hot-shots does (statsd-origin.ts) unless `DD_ORIGIN_DETECTION_ENABLED` is off.
+   */
+  containerId?: string;
+  /**
+   * `values` mode on DogStatsD: pack a timer's values into one line per datagram, `name:v1:v2:…|d|#tags`
+   * (DogStatsD protocol v1.1, Agent ≥ 6.25 / 7.25). Default true for the `datadog` dialect; plain StatsD
+   * servers (Etsy's) do not read packed values, so other dialects always send one line per value.
+   */
+  packValues?: boolean;
   /** Tag names left out (DogStatsD/Influx tags, and the matching name segments of plain StatsD). */
   disabledTags: readonly string[];
   /** Airflow's metrics_allow_list / metrics_block_list for the API metrics (names without statsd_prefix). */
@@ -68,7 +83,10 @@ export interface StatsdExporterOptions {
 }
 
 /** The exporter's options from the configuration keys (statsd_*, api_metrics_prefix, metrics_*_list). */
-export function statsdOptionsFromConfig(config: ApimeterConfig): StatsdExporterOptions {
+export function statsdOptionsFromConfig(
+  config: ApimeterConfig,
+  env: Record<string, string | undefined> = hostEnv(),
+): StatsdExporterOptions {
   if (config.statsdDatadogEnabled && config.statsdInfluxdbEnabled) {
     throw createError(
       'APIMETER_ERR_CONFIG_INVALID',
@@ -87,14 +105,20 @@ export function statsdOptionsFromConfig(config: ApimeterConfig): StatsdExporterO
       `[metrics] statsd_max_buffer_bytes (${config.statsdMaxBufferBytes}) must be at least statsd_max_datagram_bytes (${config.statsdMaxDatagramBytes})`,
     );
   }
+  const datadog = config.statsdDatadogEnabled;
+  const dd = applyDatadogEnv(
+    { host: config.statsdHost, port: config.statsdPort, constantTags: config.statsdDatadogTags },
+    env,
+  );
   return {
-    host: config.statsdHost,
-    port: config.statsdPort,
+    host: dd.host,
+    port: dd.port,
     udsPath: config.statsdUdsPath,
     prefix: config.statsdPrefix,
     apiPrefix: config.apiMetricsPrefix,
     dialect: config.statsdDatadogEnabled ? 'datadog' : config.statsdInfluxdbEnabled ? 'influx' : 'statsd',
-    constantTags: config.statsdDatadogTags,
+    constantTags: datadog ? dd.constantTags : config.statsdDatadogTags,
+    containerId: datadog && dd.originDetection ? (detectContainerId() ?? '') : '',
     disabledTags: config.statsdDisabledTags,
     allowList: config.metricsAllowList,
     blockList: config.metricsBlockList,
@@ -108,14 +132,10 @@ export function statsdOptionsFromConfig(config: ApimeterConfig): StatsdExporterO
   };
 }
 
-/** Airflow's allow/block list semantics: lower-cased prefixes; an allow list wins over a block list. */
+/** Airflow's allow/block lists (Airflow 3 patterns, {@link patternMatcher}); an allow list wins over a block list. */
 export function nameFilter(allowList: readonly string[], blockList: readonly string[]): (name: string) => boolean {
-  const norm = (list: readonly string[]) => list.map((e) => e.trim().toLowerCase()).filter((e) => e !== '');
-  const allow = norm(allowList);
-  const block = norm(blockList);
-  return (name) => {
-    const lower = name.toLowerCase();
-    if (allow.length > 0) return allow.some((p) => lower.startsWith(p));
-    return !block.some((p) => lower.startsWith(p));
-  };
+  const allow = patternMatcher(allowList);
+  if (allow !== null) return allow;
+  const block = patternMatcher(blockList);
+  return block === null ? () => true : (name) => !block(name);
 }

@@ -299,10 +299,57 @@ export class RegistryLines {
         n = upTo - sent;
         sent = upTo;
       }
-      if (n > 0) this.sender.addRepeated(fmt.line(head, value, type, r, tail), n);
+      if (n <= 0) return;
+      if (packer !== null) packer.add(value, n);
+      else this.sender.addRepeated(fmt.line(head, value, type, r, tail), n);
     };
+    // DogStatsD protocol v1.1: one line carries many values (`name:v1:v2:…|d|#tags`), cut at the datagram size.
+    const packer =
+      exact && this.options.dialect === 'datadog' && this.options.packValues !== false
+        ? new ValuePacker(
+            this.sender,
+            head,
+            fmt.line(head, '', type, r, tail).slice(head.length + 1),
+            this.options.maxDatagramBytes,
+          )
+        : null;
     if (zeros > 0) write('0', zeros);
     for (let i = 0; i < merged.length; i += 2) write(this.valueText(scale, merged[i]), merged[i + 1]);
+    packer?.end();
+  }
+}
+
+/**
+ * Packs values into `head:v1:v2:…suffix` lines no longer than `maxBytes` (DogStatsD protocol v1.1). Each
+ * line counts as as many lines as values it carries, as the unpacked lines would have.
+ */
+class ValuePacker {
+  private line = '';
+  private values = 0;
+
+  constructor(
+    private readonly sender: DatagramSender,
+    private readonly head: string,
+    private readonly suffix: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  add(value: string, n: number): void {
+    const piece = `:${value}`;
+    for (let i = 0; i < n; i++) {
+      if (this.values > 0 && this.head.length + this.line.length + piece.length + this.suffix.length > this.maxBytes) {
+        this.end();
+      }
+      this.line += piece;
+      this.values++;
+    }
+  }
+
+  end(): void {
+    if (this.values === 0) return;
+    this.sender.add(this.head + this.line + this.suffix, this.values);
+    this.line = '';
+    this.values = 0;
   }
 }
 

@@ -90,7 +90,7 @@ export class StatsdExporter implements StatsBackend {
     options: StatsdExporterOptions,
   ) {
     this.options = Object.freeze({ ...options });
-    this.format = new StatsdFormat(options.dialect, options.constantTags, options.disabledTags);
+    this.format = new StatsdFormat(options.dialect, options.constantTags, options.disabledTags, options.containerId);
     this.transport =
       options.transport ??
       (options.udsPath !== ''

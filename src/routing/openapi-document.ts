@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+import { requireOptional } from '../core/optional-require.js';
 import { redactUrl } from '../core/redact.js';
 import { createError } from '../errors.js';
 import { decodeSegment } from './request-target.js';
@@ -87,8 +88,9 @@ function readDocumentFile(file: string): OpenApiDocument {
 }
 
 function parseDocument(text: string, json: boolean, shown: string): OpenApiDocument {
+  const parseYaml = json ? null : requireOptional<typeof Yaml>('yaml', 'a YAML OpenAPI document').parse;
   try {
-    const doc: unknown = json ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 10_000 });
+    const doc: unknown = parseYaml === null ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 10_000 });
     if (doc === null || typeof doc !== 'object') throw new Error('not an object');
     return doc as OpenApiDocument;
   } catch (err) {

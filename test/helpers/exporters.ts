@@ -177,12 +177,16 @@ export interface DogLine {
   type: 'c' | 'g' | 'ms' | 'h' | 'd';
   rate: number;
   tags: Map<string, string>;
+  /** The origin-detection field `|c:<id>` (DogStatsD protocol v1.2), when present. */
+  container?: string;
 }
 
 // name:value|type[|@rate][|#tag,tag] — DataDog's alphabets: names [A-Za-z0-9_.] starting with a letter,
 // tags [A-Za-z0-9_\-:./], value a plain decimal number, rate in (0, 1].
 const DOG_LINE =
-  /^([A-Za-z][A-Za-z0-9_.]*):(-?\d+(?:\.\d+)?)\|(c|g|ms|h|d)(?:\|@(1|0\.\d+|1\.0+))?(?:\|#([A-Za-z][A-Za-z0-9_\-:./]*(?:,[A-Za-z][A-Za-z0-9_\-:./]*)*))?$/;
+  /^([A-Za-z][A-Za-z0-9_.]*):(-?\d+(?:\.\d+)?)\|(c|g|ms|h|d)(?:\|@(1|0\.\d+|1\.0+))?(?:\|#([A-Za-z][A-Za-z0-9_\-:./]*(?:,[A-Za-z][A-Za-z0-9_\-:./]*)*))?(?:\|c:([A-Za-z0-9_\-.:/]+))?$/;
+/** Protocol v1.1: `name:v1:v2:…|type…` (every type but sets). */
+const PACKED = /^([A-Za-z][A-Za-z0-9_.]*)((?::-?\d+(?:\.\d+)?)+)(\|.*)$/;
 
 /** Parses one line strictly; throws on anything the DogStatsD format does not allow. */
 export function parseDogLine(line: string): DogLine {
@@ -197,7 +201,17 @@ export function parseDogLine(line: string): DogLine {
   }
   const rate = m[4] === undefined ? 1 : Number(m[4]);
   if (!(rate > 0 && rate <= 1)) throw new Error(`bad sample rate in ${line}`);
-  return { name: m[1], value: Number(m[2]), type: m[3] as DogLine['type'], rate, tags };
+  const parsed: DogLine = { name: m[1], value: Number(m[2]), type: m[3] as DogLine['type'], rate, tags };
+  if (m[6] !== undefined) parsed.container = m[6];
+  return parsed;
+}
+
+/** Parses one line that may pack several values (protocol v1.1) into one DogLine per value, as the Agent does. */
+export function parseDogLines(line: string): DogLine[] {
+  const p = PACKED.exec(line);
+  if (p === null) return [parseDogLine(line)];
+  const values = p[2].slice(1).split(':');
+  return values.map((v) => parseDogLine(`${p[1]}:${v}${p[3]}`));
 }
 
 export interface DogStatsdReceiver {
@@ -223,7 +237,7 @@ export async function startDogStatsdReceiver(): Promise<DogStatsdReceiver> {
     receiver.datagrams.push(msg);
     for (const line of msg.toString('utf8').split('\n')) {
       try {
-        receiver.lines.push(parseDogLine(line));
+        receiver.lines.push(...parseDogLines(line));
       } catch {
         receiver.invalid.push(line);
       }

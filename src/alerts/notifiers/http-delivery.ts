@@ -1,4 +1,6 @@
-import { Agent, request } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent } from 'undici';
+import { requireOptional } from '../../core/optional-require.js';
 import { redactUrl } from '../../core/redact.js';
 import { backoffDelay, errorText, redactText, retryAfterMs, splitUserinfo } from './http-helpers.js';
 
@@ -68,6 +70,7 @@ export class HttpDelivery {
   private readonly random: () => number;
   private readonly onError: (message: string) => void;
   private readonly agent: Agent;
+  private readonly undici: typeof Undici;
   private readonly queue: Job[] = [];
   private current: Job | null = null;
   private running: Promise<void> | null = null;
@@ -100,7 +103,8 @@ export class HttpDelivery {
         // The hook's own failure must not stop deliveries.
       }
     };
-    this.agent = new Agent({ connect: { timeout: this.timeoutMs } });
+    this.undici = requireOptional<typeof Undici>('undici', 'webhook and HTTP notifiers');
+    this.agent = new this.undici.Agent({ connect: { timeout: this.timeoutMs } });
   }
 
   /** Enqueues one body; resolves when it was delivered or given up. Never rejects. */
@@ -214,7 +218,7 @@ export class HttpDelivery {
     }, this.timeoutMs);
     this.inflight = controller;
     try {
-      const res = await request(this.url, {
+      const res = await this.undici.request(this.url, {
         method: 'POST',
         headers: this.headers,
         body,
