@@ -22,6 +22,8 @@ import { meterConfig } from './meter-options.js';
 import type { MeterOptions } from './meter-options.js';
 import { addRequestContext, noteAuthOutcome, noteRateLimitOutcome, openRequestContext } from './meter-detail.js';
 import type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
+import { createConsumers } from './consumers.js';
+import type { Consumers } from './consumers.js';
 
 export type { MeterOptions } from './meter-options.js';
 export type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
@@ -63,6 +65,8 @@ export class Meter {
   private readonly redactHook: ((message: string, error: unknown) => string) | null;
   /** Messages the `redactMessage` hook threw on or returned a non-string for (each dropped). */
   messageRedactionFailures = 0;
+  /** Per-consumer figures (`metrics_consumers`), null when off; adapters feed it with `noteConsumer`. */
+  readonly consumers: Consumers | null;
   // The last message the hook rewrote: record() and finishContext() keep the same exception's message.
   private lastRawMessage = '';
   private lastRawError: unknown = undefined;
@@ -93,6 +97,7 @@ export class Meter {
       sessionCookies: this.config.metricsSessionCookies,
     };
     this.redactHook = typeof options.redactMessage === 'function' ? options.redactMessage : null;
+    this.consumers = createConsumers(this.config, options);
     if (this.redactHook !== null) {
       this.addHealthSource('message_redaction', () => ({
         name: 'message_redaction',
