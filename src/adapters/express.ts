@@ -20,6 +20,7 @@ import {
 } from './express-stack.js';
 import type { ExpressApp, Layer, Mount, Route } from './express-stack.js';
 import { callOf, countWritten, NodeTracker } from './node-tracker.js';
+import { useConsumerFunction } from '../core/consumers.js';
 import type { NodeCall } from './node-tracker.js';
 
 type ExpressRequest = IncomingMessage & {
@@ -34,6 +35,8 @@ export interface ApimeterExpressOptions {
   meter: Meter;
   /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
   isValidationError?: ValidationTest;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(req) => id`. */
+  consumer?: (req: IncomingMessage) => unknown;
 }
 
 interface RouteInfo {
@@ -311,8 +314,13 @@ function mark(proto: object, hooked: boolean): void {
  * app.use('/api/v2', apiRouter);
  * app.use(apimeterErrors());               // after the routes, before your error handler
  */
-export const apimeter = ({ meter, isValidationError: isValidation = isValidationError }: ApimeterExpressOptions) => {
+export const apimeter = ({
+  meter,
+  isValidationError: isValidation = isValidationError,
+  consumer,
+}: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
+  useConsumerFunction(meter, consumer, 'apimeter/express');
   const adapter = new ExpressAdapter(meter, isValidation);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     let ctx: RequestContext | null = null;

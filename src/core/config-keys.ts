@@ -302,7 +302,8 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     key: 'metrics_consumer_groups',
     type: 'list',
     default: [],
-    description: 'Consumer groups as id=group pairs, comma-separated (acme=partners,web=internal); unlisted ids have no group.',
+    description:
+      'Consumer groups as id=group pairs, comma-separated (acme=partners,web=internal); unlisted ids have no group.',
     expected: 'a comma-separated list of id=group pairs',
     schema: z.array(z.string().regex(/^[^=\s]+=[^=\s]+$/)).readonly(),
   },

@@ -36,7 +36,7 @@ export class Consumers {
   readonly identifier: ConsumerIdentifier;
   /** Consumer ids and groups Prometheus may export as a label. */
   readonly labels: ReadonlySet<string>;
-  private readonly fallback: ConsumerFunction<unknown> | null;
+  private fallback: ConsumerFunction<unknown> | null;
   private readonly groups: ReadonlyMap<string, string>;
   private readonly groupFn: ((id: string) => unknown) | null;
 
@@ -95,6 +95,11 @@ export class Consumers {
     }
   }
 
+  /** Sets the consumer function (an adapter's `consumer` option): one per meter, the last one given wins. */
+  useFunction(fn: ConsumerFunction<never>): void {
+    this.fallback = fn as ConsumerFunction<unknown>;
+  }
+
   /** The group of a consumer id, or null. */
   groupOf(id: string): string | null {
     if (this.groupFn !== null) {
@@ -120,6 +125,22 @@ export class Consumers {
 /** The meter's consumers when `metrics_consumers` is on (and metrics are), else null. */
 export function createConsumers(config: ApimeterConfig, options: ConsumerOptions): Consumers | null {
   return config.metricsEnabled && config.metricsConsumers ? new Consumers(config, options) : null;
+}
+
+/**
+ * For adapters, at registration: their `consumer` option becomes the meter's consumer function. A
+ * non-function is refused with the option named; nothing happens when consumers are off.
+ */
+export function useConsumerFunction(
+  meter: { readonly consumers: Consumers | null },
+  fn: unknown,
+  adapter: string,
+): void {
+  if (fn === undefined) return;
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${adapter}: the \`consumer\` option must be a function (request) => consumer id`);
+  }
+  meter.consumers?.useFunction(fn as ConsumerFunction<never>);
 }
 
 /**
@@ -149,7 +170,10 @@ export function noteConsumer<R>(
  * topConsumers(meter, 'GET /v1/legacy', 5); // [{ id: 'acme', requests: 120, errorBound: 0 }, …]
  */
 export function topConsumers(
-  meter: { readonly consumers: Consumers | null; readonly registry: { find(m: string, r: string): EndpointStats | undefined } },
+  meter: {
+    readonly consumers: Consumers | null;
+    readonly registry: { find(m: string, r: string): EndpointStats | undefined };
+  },
   endpointKey: string,
   n = 10,
 ): { id: string; requests: number; errorBound: number }[] {

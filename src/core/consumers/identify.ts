@@ -16,8 +16,7 @@ export const OTHER_CONSUMER = 'other';
 
 /** Request headers as node:http gives them (lower-case names), or a Fetch `Headers`. */
 export type RequestHeaders =
-  | { readonly [name: string]: string | string[] | undefined }
-  | { get(name: string): string | null };
+  { readonly [name: string]: string | string[] | undefined } | { get(name: string): string | null };
 
 /** The application's consumer function: returns the consumer's id (a name it chooses). */
 export type ConsumerFunction<R = never> = (request: R) => unknown;

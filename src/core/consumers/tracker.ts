@@ -5,7 +5,11 @@ import { SpaceSaving } from './space-saving.js';
 import { OTHER_CONSUMER } from './identify.js';
 
 /** Consumer latencies: scale 4 (2.2 % relative error), ~1 µs to ~4.6 h; at most 544 buckets. */
-export const CONSUMER_LATENCY_SKETCH: SketchLayout = Object.freeze({ scale: 4, minIndex: -10 * 16, maxIndex: 24 * 16 - 1 });
+export const CONSUMER_LATENCY_SKETCH: SketchLayout = Object.freeze({
+  scale: 4,
+  minIndex: -10 * 16,
+  maxIndex: 24 * 16 - 1,
+});
 
 export interface TrackerLimits {
   /** K: consumers with totals (requests, errors, latency sketch, endpoints used). */
@@ -148,7 +152,9 @@ export class ConsumerTracker {
   /** Requests of one endpoint seen by its table, and the bound on any consumer it does not list. */
   endpointTotals(ep: EndpointStats): { requests: number; unlistedBound: number } {
     const table = this.tables[(ep.redirect ?? ep).id];
-    return table === undefined ? { requests: 0, unlistedBound: 0 } : { requests: table.total, unlistedBound: table.minCount() };
+    return table === undefined
+      ? { requests: 0, unlistedBound: 0 }
+      : { requests: table.total, unlistedBound: table.minCount() };
   }
 
   /** The K tracked consumers, largest first (copies: safe to keep). */
