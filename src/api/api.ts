@@ -20,6 +20,7 @@ import { summary } from './summary.js';
 import { listAlerts, listRules } from './alerts.js';
 import { listSlos, sloDetail } from './slo.js';
 import { createUi } from './ui.js';
+import { consumerDetail, listConsumers } from './consumers.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -46,6 +47,8 @@ const ROUTE_NAMES = [
   'alerts/rules',
   'slo',
   'slo/{name}',
+  'consumers',
+  'consumers/{id}',
 ];
 
 type Target =
@@ -100,6 +103,10 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     if (sub === 'endpoints') return { kind: 'route', name: sub, route: listEndpoints };
     if (sub.startsWith('endpoints/')) {
       return { kind: 'route', name: 'endpoint', route: endpointDetail, endpoint: sub.slice('endpoints/'.length) };
+    }
+    if (sub === 'consumers') return { kind: 'route', name: sub, route: listConsumers };
+    if (sub.startsWith('consumers/')) {
+      return { kind: 'route', name: 'consumer', route: consumerDetail, endpoint: sub.slice('consumers/'.length) };
     }
     if (sub === 'summary') return { kind: 'route', name: sub, route: summary };
     if (sub === 'health') return { kind: 'route', name: sub, route: health };
