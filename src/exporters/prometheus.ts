@@ -7,6 +7,7 @@ import type { Sketch } from '../core/sketch.js';
 import { cumulativeBuckets, DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { alertFamilies } from './prometheus-alerts.js';
+import { consumerFamilies } from './prometheus-consumers.js';
 import { catalogueFamily, ExpositionWriter, formatLe, labelSet } from './prometheus-text.js';
 import type { ExpositionFormat } from './prometheus-text.js';
 import { prometheusOf } from './catalogue.js';
@@ -164,5 +165,6 @@ export function renderPrometheus(meter: Meter, options: PrometheusOptions = {}):
   w.sample(family(w, 'overflowedRecords'), '', registry.overflowedRecords);
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   alertFamilies(w, meter);
+  consumerFamilies(w, meter);
   return w.finish();
 }
