@@ -68,7 +68,10 @@ export class ConsumerTracker {
   private readonly errorCounts: Float64Array;
   private readonly serverErrorCounts: Float64Array;
   private readonly sketches: Sketch[];
-  private readonly perEndpoint: Map<number, [number, number]>[];
+  // Requests and errors per endpoint id, per counter: two maps of numbers, so counting a known pair
+  // allocates nothing (a small-integer value is stored in place).
+  private readonly perRequests: Map<number, number>[];
+  private readonly perErrors: Map<number, number>[];
   private readonly tables: (SpaceSaving | undefined)[] = [];
   private readonly indexer = new Sketch(CONSUMER_LATENCY_SKETCH);
   // Store baselines (drain): what was written already, per counter.
@@ -83,7 +86,8 @@ export class ConsumerTracker {
     this.errorCounts = new Float64Array(k);
     this.serverErrorCounts = new Float64Array(k);
     this.sketches = Array.from({ length: k }, () => new Sketch(CONSUMER_LATENCY_SKETCH));
-    this.perEndpoint = Array.from({ length: k }, () => new Map<number, [number, number]>());
+    this.perRequests = Array.from({ length: k }, () => new Map<number, number>());
+    this.perErrors = Array.from({ length: k }, () => new Map<number, number>());
     this.drained = Array.from({ length: k }, () => emptyDelta(''));
   }
 
@@ -115,12 +119,11 @@ export class ConsumerTracker {
     if (server) this.serverErrorCounts[i]++;
     if (durationMs > 0) this.sketches[i].recordAt(this.indexer.indexOf(durationMs), durationMs);
     else if (durationMs === 0) this.sketches[i].record(0);
-    const per = this.perEndpoint[i];
-    const cell = per.get(epId);
-    if (cell === undefined) per.set(epId, [1, error ? 1 : 0]);
-    else {
-      cell[0]++;
-      if (error) cell[1]++;
+    const per = this.perRequests[i];
+    per.set(epId, (per.get(epId) ?? 0) + 1);
+    if (error) {
+      const errs = this.perErrors[i];
+      errs.set(epId, (errs.get(epId) ?? 0) + 1);
     }
   }
 
@@ -129,7 +132,8 @@ export class ConsumerTracker {
     this.errorCounts[i] = 0;
     this.serverErrorCounts[i] = 0;
     this.sketches[i].reset();
-    this.perEndpoint[i].clear();
+    this.perRequests[i].clear();
+    this.perErrors[i].clear();
     // What the evicted id had not yet drained is lost to the store and counted under `other` there.
     const d = this.drained[i];
     d.requests = 0;
@@ -176,7 +180,8 @@ export class ConsumerTracker {
   private figuresAt(i: number): ConsumerFigures {
     const o = this.overall;
     const endpoints = new Map<number, [number, number]>();
-    for (const [ep, cell] of this.perEndpoint[i]) endpoints.set(ep, [cell[0], cell[1]]);
+    const errs = this.perErrors[i];
+    for (const [ep, n] of this.perRequests[i]) endpoints.set(ep, [n, errs.get(ep) ?? 0]);
     return {
       id: o.ids[i],
       requests: o.counts[i],
@@ -206,10 +211,11 @@ export class ConsumerTracker {
       delta.errors = this.errorCounts[i] - d.errors;
       delta.serverErrors = this.serverErrorCounts[i] - d.serverErrors;
       delta.latency = subtractSketch(this.sketches[i], d.latency);
-      for (const [ep, cell] of this.perEndpoint[i]) {
+      const errs = this.perErrors[i];
+      for (const [ep, n] of this.perRequests[i]) {
         const before = d.endpoints.get(ep);
-        const r = cell[0] - (before?.[0] ?? 0);
-        if (r > 0) delta.endpoints.set(ep, [r, cell[1] - (before?.[1] ?? 0)]);
+        const r = n - (before?.[0] ?? 0);
+        if (r > 0) delta.endpoints.set(ep, [r, (errs.get(ep) ?? 0) - (before?.[1] ?? 0)]);
       }
       out.push(delta);
       tracked += requests;
@@ -217,7 +223,9 @@ export class ConsumerTracker {
       d.errors = this.errorCounts[i];
       d.serverErrors = this.serverErrorCounts[i];
       d.latency = this.sketches[i].clone();
-      d.endpoints = new Map([...this.perEndpoint[i]].map(([ep, c]) => [ep, [c[0], c[1]] as [number, number]]));
+      d.endpoints = new Map(
+        [...this.perRequests[i]].map(([ep, n]) => [ep, [n, errs.get(ep) ?? 0] as [number, number]]),
+      );
     }
     const requests = this.requests - this.drainedRequests;
     this.drainedRequests = this.requests;
@@ -240,7 +248,8 @@ export class ConsumerTracker {
     const listed = l.maxEndpoints + 64;
     const handles = l.maxEndpoints * 4 + 16;
     const sketchBytes = 300 + 8 * (CONSUMER_LATENCY_SKETCH.maxIndex - CONSUMER_LATENCY_SKETCH.minIndex + 1);
-    const perCounter = id + 8 * 4 + 40 + 2 * (sketchBytes + 200 + listed * (40 + 32));
+    // Two maps of numbers per counter (≈ 24 B per entry each), and the drain baseline (≈ 72 B per entry).
+    const perCounter = id + 8 * 4 + 40 + 2 * (sketchBytes + 200) + listed * (2 * 24 + 72);
     return handles * 8 + listed * tableBytes + l.top * perCounter + 4096;
   }
 }
