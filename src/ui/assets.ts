@@ -32,6 +32,7 @@ const OWN = [
   'endpoints.js',
   'endpoint.js',
   'alerts.js',
+  'consumers.js',
 ];
 
 function asset(name: string, body: Buffer): Asset {

@@ -2,6 +2,7 @@
 // URL's hash (#/overview, #/endpoints, #/endpoint/<METHOD route>, #/alerts). Views refresh every few
 // seconds while the tab is visible.
 import { alertsView } from './alerts.js';
+import { consumersView } from './consumers.js';
 import { logout } from './client.js';
 import { h, notice } from './dom.js';
 import { endpointView } from './endpoint.js';
@@ -22,6 +23,7 @@ const WINDOWS = [
 const VIEWS = [
   ['overview', 'Overview'],
   ['endpoints', 'Endpoints'],
+  ['consumers', 'Consumers'],
   ['alerts', 'Alerts & SLOs'],
 ];
 
@@ -60,11 +62,19 @@ let running = false;
 function route() {
   const hash = location.hash.replace(/^#\/?/, '');
   if (hash.startsWith('endpoint/')) return { id: 'endpoint', arg: decodeURIComponent(hash.slice('endpoint/'.length)) };
-  if (hash === 'endpoints' || hash === 'alerts') return { id: hash };
+  if (hash.startsWith('consumers/'))
+    return { id: 'consumers', arg: decodeURIComponent(hash.slice('consumers/'.length)) };
+  if (hash === 'endpoints' || hash === 'alerts' || hash === 'consumers') return { id: hash };
   return { id: 'overview' };
 }
 
-const FACTORIES = { overview: overviewView, endpoints: endpointsView, endpoint: endpointView, alerts: alertsView };
+const FACTORIES = {
+  overview: overviewView,
+  endpoints: endpointsView,
+  endpoint: endpointView,
+  alerts: alertsView,
+  consumers: consumersView,
+};
 
 async function refresh() {
   if (current === null || running) return;
