@@ -87,7 +87,7 @@ export class Consumers {
     errored: boolean,
   ): void {
     try {
-      const use = (fn ?? this.fallback);
+      const use = fn ?? this.fallback;
       const id = this.identifier.identify(use, request, headers);
       this.tracker.record(ep, id, status, durationMs, errored);
     } catch {
