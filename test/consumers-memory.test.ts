@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { SpaceSaving } from '../src/core/consumers.js';
+import { ConsumerTracker, SpaceSaving } from '../src/core/consumers.js';
+import { createMeter } from '../src/core/meter.js';
 import { zipfStream } from './helpers/zipf.js';
 
 const run = promisify(execFile);
@@ -66,4 +67,43 @@ test('Space-Saving edge cases: empty, one id, k = 1', () => {
   single.offer('b');
   assert.deepEqual([single.ids[0], single.counts[0], single.errors[0], single.evicted], ['b', 2, 1, 'a']);
   assert.throws(() => new SpaceSaving(0), RangeError);
+});
+
+test('ConsumerTracker.drain: per-interval deltas equal what was recorded in between; the rest is other', () => {
+  const meter = createMeter({ iniPath: false, env: {} });
+  const a = meter.endpoint('GET', '/a')!;
+  const b = meter.endpoint('GET', '/b')!;
+  meter.record(a, 200, 1, -1, -1, 0);
+  meter.record(b, 200, 1, -1, -1, 0);
+  const t = new ConsumerTracker({ top: 2, endpointTop: 2, maxEndpoints: 10, maxIdLength: 32 });
+  for (let i = 0; i < 5; i++) t.record(a, 'x', 200, 10, false);
+  t.record(b, 'x', 503, 20, false);
+  for (let i = 0; i < 3; i++) t.record(a, 'y', 404, 5, false);
+  const first = t.drain();
+  assert.equal(first.requests, 9);
+  assert.equal(first.other, 0);
+  const x = first.consumers.find((c) => c.id === 'x')!;
+  assert.deepEqual([x.requests, x.errors, x.serverErrors, x.latency.count], [6, 1, 1, 6]);
+  assert.deepEqual(
+    [...x.endpoints],
+    [
+      [a.id, [5, 0]],
+      [b.id, [1, 1]],
+    ],
+  );
+  // Second interval: x twice more; z arrives with K = 2 full and takes y's counter (y had 3).
+  t.record(a, 'x', 200, 10, false);
+  t.record(a, 'x', 200, 10, false);
+  t.record(b, 'z', 200, 10, false);
+  const second = t.drain();
+  assert.equal(second.requests, 3);
+  assert.deepEqual(
+    second.consumers.map((c) => [c.id, c.requests, [...c.endpoints]]),
+    [
+      ['x', 2, [[a.id, [2, 0]]]],
+      ['z', 1, [[b.id, [1, 0]]]],
+    ],
+  );
+  assert.equal(second.other, 0);
+  assert.deepEqual(t.drain(), { consumers: [], other: 0, requests: 0 });
 });
