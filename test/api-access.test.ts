@@ -259,6 +259,8 @@ describe('mounting', () => {
     assert.deepEqual(Object.keys(doc.paths), [
       '/m/endpoints',
       '/m/endpoints/{endpoint}',
+      '/m/consumers',
+      '/m/consumers/{id}',
       '/m/summary',
       '/m/health',
       '/m/openapi.json',
@@ -280,12 +282,31 @@ describe('mounting', () => {
       'search',
       'format',
       'apdex_t_ms',
+      'consumer',
       'window',
       'start',
       'end',
     ]);
-    assert.deepEqual(names('/m/endpoints/{endpoint}'), ['endpoint', 'method', 'apdex_t_ms', 'window', 'start', 'end']);
-    for (const name of ['EndpointList', 'EndpointDetail', 'Summary', 'Health', 'Problem']) {
+    assert.deepEqual(names('/m/endpoints/{endpoint}'), [
+      'endpoint',
+      'method',
+      'apdex_t_ms',
+      'consumer',
+      'window',
+      'start',
+      'end',
+    ]);
+    assert.deepEqual(names('/m/consumers'), ['limit', 'offset', 'order_by', 'group', 'format', 'window']);
+    assert.deepEqual(names('/m/consumers/{id}'), ['id', 'window']);
+    for (const name of [
+      'EndpointList',
+      'EndpointDetail',
+      'ConsumerList',
+      'ConsumerDetail',
+      'Summary',
+      'Health',
+      'Problem',
+    ]) {
       assert.ok(name in doc.components.schemas, name);
     }
     api.close();
