@@ -18,6 +18,7 @@ import { runOverhead } from './overhead.js';
 import { PINNED_HEADER, pinnedTable } from './pinned.js';
 import type { PinnedResult, PinnedRow } from './pinned.js';
 import type { RecordResult } from './record.js';
+import type { ConsumersResult } from './consumers.js';
 
 const quick = process.argv.includes('--quick');
 /** `--rounds=N`, `--seconds=S`: the pinned sections' rounds per variant and measured seconds per round. */
@@ -197,6 +198,29 @@ const memory = await section('memory', async () => {
   );
   return { minute, hour, flood };
 });
+
+// ---- (c2) consumers: identification + heavy hitters per request, memory, top-K accuracy ----
+log('\n(c2) Consumers: identification + Space-Saving update added to meter.record (bench/consumers.ts)');
+const consumers = await section('consumers', () => runChild<ConsumersResult>('consumers.ts', quickArgs, RECORD_FLAGS));
+if (consumers) {
+  const base = consumers.nsPerCall.record.median;
+  log(
+    table(
+      ['variant', 'ns/request', 'added to record', 'bytes/request'],
+      Object.entries(consumers.nsPerCall).map(([name, v]) => [
+        name,
+        fmt.fixed(v.median, 0),
+        name === 'record' ? '' : fmt.fixed(v.median - base, 0),
+        fmt.fixed(consumers.alloc[name].bytesPerCall, 1),
+      ]),
+    ),
+  );
+  log(
+    `  memory, 1,000 endpoints × top-20: ${fmt.mb(consumers.memory.bytes)} (bound ${fmt.mb(consumers.memory.bound)})`,
+  );
+  log(`  top-K accuracy (Zipf 1.1): ${JSON.stringify(consumers.accuracy)}`);
+  log(`  1-min load average ${fmt.fixed(os.loadavg()[0], 2)} on ${os.cpus().length} CPUs`);
+}
 
 // ---- (d…) standalone benches of the exporters, adapters, matcher and proxy ----
 // Each prints its own tables; they run one after another so they do not load the machine together.

@@ -97,6 +97,12 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const log = opts.log ?? console.log;
   const dbPath = opts.db ?? DEFAULTS.db;
   const meter = createMeter({
+    // Consumers: X-Client-Id, else a bearer JWT's sub (hashed with this demo-only secret).
+    metricsConsumers: true,
+    metricsConsumerHeader: 'x-client-id',
+    metricsConsumerJwt: true,
+    metricsConsumerSecret: 'apimeter-demo-consumer-secret',
+    metricsConsumerGroups: ['web-frontend=internal', 'scheduler-bot=internal', 'partner-acme=partners'],
     ...opts.meter,
     metricsExcludedEndpoints: [METRICS_PREFIX, PROMETHEUS_PATH, ...asList(opts.meter?.metricsExcludedEndpoints)],
   });

@@ -16,6 +16,30 @@ export interface TrafficOptions {
   incident?: { afterSeconds: number; seconds: number; everySeconds?: number; errorShare?: number };
 }
 
+/**
+ * Simulated consumers (docs/consumers.md): most send `X-Client-Id`, one a bearer JWT (its `sub` is kept
+ * only as a keyed hash), a few send nothing (`unknown`). Shares of requests, in order.
+ */
+export const DEMO_CONSUMERS: readonly { share: number; headers: Record<string, string> }[] = [
+  { share: 0.4, headers: { 'x-client-id': 'web-frontend' } },
+  { share: 0.25, headers: { 'x-client-id': 'scheduler-bot' } },
+  { share: 0.15, headers: { 'x-client-id': 'partner-acme' } },
+  { share: 0.1, headers: { authorization: `Bearer ${demoJwt('data-team@example.com')}` } },
+  { share: 0.1, headers: {} },
+];
+
+/** An unsigned-looking JWT with `sub` (the demo API does not verify it; apimeter never does). */
+export function demoJwt(sub: string): string {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, iat: 1700000000 })}.ZGVtby1zaWduYXR1cmU`;
+}
+
+function consumerHeaders(u: number): Record<string, string> {
+  let acc = 0;
+  for (const c of DEMO_CONSUMERS) if (u < (acc += c.share)) return c.headers;
+  return {};
+}
+
 /** The header the demo app reads to inject an incident's faults. */
 export const INCIDENT_HEADER = 'x-demo-incident';
 
@@ -96,7 +120,7 @@ export function startTraffic(opts: TrafficOptions): TrafficGenerator {
     const signals = [stopping.signal, AbortSignal.timeout(TIMEOUT_MS)];
     if (abortAfterMs !== undefined) signals.push(AbortSignal.timeout(abortAfterMs));
     stats.sent++;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...consumerHeaders(random()) };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const fault = incidentFault();
     if (fault !== null) headers[INCIDENT_HEADER] = fault;

@@ -23,6 +23,15 @@ export { Tally, statusClassOf } from './core/tally.js';
 export { Counters, Counts, countsOf, readCounts, STATUS_CLASSES, statusClassLabel } from './core/counts.js';
 export type { ByteCounts, StatusClass } from './core/counts.js';
 export { MeterReader, DeltaConsumer, EndpointDelta } from './core/reader.js';
+export {
+  topConsumers,
+  Consumers,
+  ConsumerTracker,
+  SpaceSaving,
+  UNKNOWN_CONSUMER,
+  OTHER_CONSUMER,
+} from './core/consumers.js';
+export type { ConsumerFunction, ConsumerOptions, ConsumerFigures } from './core/consumers.js';
 export type { DeltaOptions } from './core/reader.js';
 export { SketchDelta } from './core/sketch-delta.js';
 export type { BucketSource, BucketSink } from './core/sketch-delta.js';

@@ -259,6 +259,8 @@ describe('mounting', () => {
     assert.deepEqual(Object.keys(doc.paths), [
       '/m/endpoints',
       '/m/endpoints/{endpoint}',
+      '/m/consumers',
+      '/m/consumers/{id}',
       '/m/summary',
       '/m/health',
       '/m/inventory',
@@ -281,13 +283,33 @@ describe('mounting', () => {
       'search',
       'format',
       'apdex_t_ms',
+      'consumer',
       'window',
       'start',
       'end',
     ]);
-    assert.deepEqual(names('/m/endpoints/{endpoint}'), ['endpoint', 'method', 'apdex_t_ms', 'window', 'start', 'end']);
+    assert.deepEqual(names('/m/endpoints/{endpoint}'), [
+      'endpoint',
+      'method',
+      'apdex_t_ms',
+      'consumer',
+      'window',
+      'start',
+      'end',
+    ]);
     assert.deepEqual(names('/m/inventory'), ['status', 'format', 'window', 'start', 'end']);
-    for (const name of ['EndpointList', 'EndpointDetail', 'Summary', 'Health', 'Problem', 'Inventory']) {
+    assert.deepEqual(names('/m/consumers'), ['limit', 'offset', 'order_by', 'group', 'format', 'window']);
+    assert.deepEqual(names('/m/consumers/{id}'), ['id', 'window']);
+    for (const name of [
+      'EndpointList',
+      'EndpointDetail',
+      'ConsumerList',
+      'ConsumerDetail',
+      'Summary',
+      'Health',
+      'Problem',
+      'Inventory',
+    ]) {
       assert.ok(name in doc.components.schemas, name);
     }
     api.close();

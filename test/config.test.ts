@@ -136,7 +136,7 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
   assert.equal(new Set(CONFIG_KEYS.map((k) => `${k.section}.${k.key}`)).size, CONFIG_KEYS.length);
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key),
-    ['metrics_api_token', 'api_metrics_store_url'],
+    ['metrics_consumer_secret', 'metrics_api_token', 'api_metrics_store_url'],
   );
   assert.deepEqual(
     CONFIG_KEYS.filter((k) => k.section === 'api').map((k) => k.key),
@@ -149,6 +149,16 @@ test('CONFIG_KEYS: one row per key, names derived consistently', () => {
       'metrics_error_messages',
       'metrics_api_key_headers',
       'metrics_session_cookies',
+      'metrics_consumers',
+      'metrics_consumer_header',
+      'metrics_consumer_jwt',
+      'metrics_consumer_api_key_headers',
+      'metrics_consumer_secret',
+      'metrics_consumer_max_length',
+      'metrics_consumer_top',
+      'metrics_consumer_endpoint_top',
+      'metrics_consumer_groups',
+      'metrics_consumer_labels',
       'metrics_max_endpoints',
       'metrics_api_prefix',
       'metrics_api_token',
@@ -495,6 +505,7 @@ test('unknown keys in INI sections, with a did-you-mean for near misses', () => 
   const problems = failure(() => loadConfig({ cwd, env: {} })).problems;
   const apiKeys = [
     'metrics_enabled, metrics_excluded_endpoints, metrics_detailed, metrics_sample_rate, metrics_error_samples, metrics_error_messages, metrics_api_key_headers, metrics_session_cookies',
+    'metrics_consumers, metrics_consumer_header, metrics_consumer_jwt, metrics_consumer_api_key_headers, metrics_consumer_secret, metrics_consumer_max_length, metrics_consumer_top, metrics_consumer_endpoint_top, metrics_consumer_groups, metrics_consumer_labels',
     'metrics_max_endpoints',
     'metrics_api_prefix, metrics_api_token, metrics_api_cache_seconds, metrics_api_open_prometheus',
     'metrics_prometheus_path, metrics_health_min_requests, metrics_health_p95_degraded_ms',

@@ -218,6 +218,38 @@ describe('inventory: Fastify', () => {
   });
 });
 
+describe("inventory: deprecated_but_called lists the consumer tracker's callers", () => {
+  test('with metrics_consumers on, the meter installs the hook: who called the deprecated route, how often', async () => {
+    const meter = meterFor({ metricsConsumers: true, metricsConsumerHeader: 'X-Client-Id' });
+    const app = Fastify();
+    await app.register(fastifyApimeter, { meter });
+    const ok = async () => ({ ok: true });
+    app.get('/old/:id', { schema: swagger({ deprecated: true }) }, ok);
+    app.get('/new/:id', ok);
+    await app.register(apimeterApi, { meter, prefix: P, authorize: () => true, cacheSeconds: 0 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const calls: [string, number][] = [
+        ['team-a', 5],
+        ['team-b', 2],
+      ];
+      for (const [id, n] of calls) {
+        for (let i = 0; i < n; i++) await fetch(`${base}/old/${i}`, { headers: { 'x-client-id': id } });
+      }
+      await fetch(`${base}/new/1`, { headers: { 'x-client-id': 'team-c' } });
+      const e = byKey(await inventoryOf(base)).get('GET /old/{id}')!;
+      assert.equal(e.status, 'deprecated_but_called');
+      assert.deepEqual(e.consumers, [
+        { consumer: 'team-a', requests: 5 },
+        { consumer: 'team-b', requests: 2 },
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('inventory: Express', () => {
   test('the router stack (nested routers, all()) listed from start-up with the app option', async () => {
     const meter = meterFor();

@@ -10,7 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { chromiumMissing, openBrowser } from './helpers/browser.js';
 import type { Browser } from './helpers/browser.js';
-import { startUiServer, TOKEN, XSS_CLASS, XSS_MESSAGE, XSS_ROUTE, XSS_TRACE } from './helpers/ui-server.js';
+import {
+  startUiServer,
+  TOKEN,
+  XSS_CLASS,
+  XSS_CONSUMER,
+  XSS_MESSAGE,
+  XSS_ROUTE,
+  XSS_TRACE,
+} from './helpers/ui-server.js';
 import type { UiServer } from './helpers/ui-server.js';
 
 // Code run inside the page by page.evaluate(): the browser's globals, untyped here (no DOM lib in Node's tsconfig).
@@ -227,6 +235,28 @@ describe('web page in headless Chromium', { skip: chromiumMissing }, () => {
     } finally {
       await alerts.close();
     }
+  });
+
+  test('consumers view: every consumer with the requests the test sent, ids shown as text, detail by click', async () => {
+    const { page } = b;
+    await page.click('nav a[data-view=consumers]');
+    await page.waitForSelector('#consumers-box table');
+    const rows = await page.$$eval('#consumers-box tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
+    const shown = new Map(rows.map((r) => [r[0], r[2]]));
+    for (const [id, n] of s.consumers) assert.equal(shown.get(id), String(n), `${id}: ${rows.join(' | ')}`);
+    // Requests without an X-Client-Id (orders, slow, boom, the XSS route recorded directly) are `unknown`.
+    assert.ok(shown.has('unknown'), 'unknown listed');
+    await page.click(`#consumers-box a[href="#/consumers/${encodeURIComponent(XSS_CONSUMER)}"]`);
+    await page.waitForSelector('#consumer-detail table');
+    const detail = (await page.textContent('#consumer-detail')) ?? '';
+    assert.match(detail, /GET \/items\/\{id\}/);
+    assert.ok(detail.includes(XSS_CONSUMER), 'the id is shown as text');
+    await shot(page, 'consumers');
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
+    assert.deepEqual(b.dialogs, []);
+    assert.deepEqual(b.problems, []);
   });
 
   test('phone-sized viewport: no horizontal scroll of the page itself', async () => {

@@ -21,6 +21,7 @@ import {
 } from './express-stack.js';
 import type { ExpressApp, Layer, Mount, Route } from './express-stack.js';
 import { callOf, countWritten, NodeTracker } from './node-tracker.js';
+import { useConsumerFunction } from '../core/consumers.js';
 import type { NodeCall } from './node-tracker.js';
 
 type ExpressRequest = IncomingMessage & {
@@ -40,6 +41,8 @@ export interface ApimeterExpressOptions {
    * from the app's first request).
    */
   app?: unknown;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(req) => id`. */
+  consumer?: (req: IncomingMessage) => unknown;
 }
 
 interface RouteInfo {
@@ -370,9 +373,11 @@ export const apimeter = ({
   meter,
   isValidationError: isValidation = isValidationError,
   app,
+  consumer,
 }: ApimeterExpressOptions) => {
   if (!meter) throw new TypeError('apimeter/express: the `meter` option is required (createMeter() from "apimeter")');
   meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
+  useConsumerFunction(meter, consumer, 'apimeter/express');
   const adapter = new ExpressAdapter(meter, isValidation);
   if (app !== undefined && app !== null && meter.enabled) adapter.inventory(app);
   return function apimeter(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {

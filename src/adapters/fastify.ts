@@ -16,6 +16,8 @@ import type { DeclarationMeta } from '../core/declarations.js';
 import { requestContext } from '../core/detail/context.js';
 import type { HeaderReader, RequestContext } from '../core/detail/context.js';
 import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
+import { ErrorKind } from '../core/record.js';
+import { noteConsumer, useConsumerFunction } from '../core/consumers.js';
 import { fastifyTemplate } from '../routing/template-syntax.js';
 import { createError } from '../errors.js';
 
@@ -24,6 +26,8 @@ export { fastifyTemplate, parseContentLength };
 
 export interface ApimeterFastifyOptions {
   meter: Meter;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(request) => id`. */
+  consumer?: (request: FastifyRequest) => unknown;
 }
 
 // Per-request state lives in decorated properties (declared once, so every request object keeps one
@@ -96,6 +100,7 @@ function recordAbort(reply: FastifyReply): void {
     const meter = request.apimeterMeter!;
     meter.end(ep);
     recordAborted(meter, ep, reply.elapsedTime, requestBytes(request), request.apimeterContext, request.apimeterError);
+    noteConsumer(meter, ep, null, request, request.raw.headers, 499, reply.elapsedTime, ErrorKind.Aborted);
   } catch {
     // never throw from a socket event
   }
@@ -188,6 +193,7 @@ function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest
     ctx,
     reader,
   );
+  noteConsumer(meter, ep, null, request, request.raw.headers, status, elapsed, kind);
 }
 
 function requestHeaders(request: FastifyRequest): HeaderReader {
@@ -316,6 +322,12 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     return;
   }
   fastify.decorate(kRegistered, meter);
+  try {
+    useConsumerFunction(meter, options.consumer, 'apimeter/fastify');
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
   /** `METHOD url` of every route this plugin saw declared, and of each unmeasured route already reported. */
   const seen = new Set<string>();
   /**

@@ -5,7 +5,9 @@ import type { Meter } from '../core/meter.js';
 import { requestContext } from '../core/detail/context.js';
 import type { RequestContext } from '../core/detail/context.js';
 import { errorKindOf, isValidationError, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
+import { ErrorKind } from '../core/record.js';
 import type { ValidationTest } from '../core/outcome.js';
+import { noteConsumer, useConsumerFunction } from '../core/consumers.js';
 import { RouteEndpoints } from '../routing/endpoint-resolver.js';
 import { honoTemplate } from '../routing/template-syntax.js';
 import { NodeTracker } from './node-tracker.js';
@@ -17,6 +19,8 @@ export { createMeter } from '../core/meter.js';
 
 export interface ApimeterHonoOptions {
   meter: Meter;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(c) => id`. */
+  consumer?: (c: Context) => unknown;
   /** Which errors count as validation failures (default: `validation` property, `…ValidationError`, `ZodError`). */
   isValidationError?: ValidationTest;
   /**
@@ -62,6 +66,9 @@ class WebCall {
   /** Detailed mode: the request's context, and the response headers (rate-limit quota). */
   ctx: RequestContext | null = null;
   headers: Headers | null = null;
+  /** The Hono context (the consumer function's argument) and its request headers. */
+  c: Context | null = null;
+  requestHeaders: Headers | undefined = undefined;
 
   constructor(
     readonly meter: Meter,
@@ -78,7 +85,9 @@ class WebCall {
     this.done = true;
     if (this.begun && this.ep !== null) this.meter.end(this.ep);
     if (this.ep !== null) {
-      recordAborted(this.meter, this.ep, performance.now() - this.startedAt, this.requestBytes, this.ctx, this.error);
+      const duration = performance.now() - this.startedAt;
+      recordAborted(this.meter, this.ep, duration, this.requestBytes, this.ctx, this.error);
+      noteConsumer(this.meter, this.ep, null, this.c, this.requestHeaders, 499, duration, ErrorKind.Aborted);
     }
   }
 
@@ -106,6 +115,7 @@ class WebCall {
       ctx,
       reader,
     );
+    noteConsumer(this.meter, ep, null, this.c, this.requestHeaders, this.status, duration, kind);
   }
 }
 
@@ -128,9 +138,11 @@ export const apimeter = ({
   meter,
   isValidationError: isValidation = isValidationError,
   app,
+  consumer,
 }: ApimeterHonoOptions): MiddlewareHandler => {
   if (!meter) throw new TypeError('apimeter/hono: the `meter` option is required (createMeter() from "apimeter")');
   meter.routeSyntax = 'colon'; // OpenTelemetry's http.route in the framework's format (`/users/:id`)
+  useConsumerFunction(meter, consumer, 'apimeter/hono');
   const byRoute = new WeakMap<RouterRoute, RouteEndpoints>();
   const byTemplate = new Map<string, RouteEndpoints>();
   // On Node the middleware does nothing after next(): the error and, for a request no route matched at
@@ -204,6 +216,7 @@ export const apimeter = ({
       try {
         call = tracker.start(node.incoming, node.outgoing);
         call.owner = c;
+        call.consumerRequest = c;
         // A request no route matched gets its endpoint when it is over (a catch-all, or unmatched).
         call.ep = matched ? ep : null;
         call.begun = ep !== null;
@@ -235,6 +248,10 @@ export const apimeter = ({
       parseContentLength(c.req.header('content-length') ?? (c.req.raw.body === null ? '0' : undefined)),
     );
     if (meter.detailed) call.ctx = meter.openContext((n) => c.req.header(n));
+    if (meter.consumers !== null) {
+      call.c = c;
+      call.requestHeaders = c.req.raw.headers;
+    }
     let signal: AbortSignal | null = null;
     try {
       signal = c.req.raw.signal;

@@ -8,6 +8,8 @@ import type { Meter } from '../core/meter.js';
 import type { HeaderReader, RequestContext } from '../core/detail/context.js';
 import { errorKindOf, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
 import type { ValidationTest } from '../core/outcome.js';
+import { noteConsumer } from '../core/consumers.js';
+import { ErrorKind } from '../core/record.js';
 
 const kCall = Symbol('apimeter.call');
 /** Calls of responses counted by prototype wrappers (Express), which get no property of ours. */
@@ -55,6 +57,8 @@ export class NodeCall {
   route: unknown = undefined;
   /** Detailed mode: the request's context (run the rest of the request inside it). */
   ctx: RequestContext | null = null;
+  /** What the consumer function is called with when not `req` (Hono: its context). */
+  consumerRequest: unknown = null;
 
   constructor(
     readonly tracker: NodeTracker,
@@ -184,6 +188,16 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     const requestBytes = requestBytesOf(call);
     if (!res.writableFinished && !call.failed) {
       recordAborted(meter, ep, duration, requestBytes, call.ctx, call.error);
+      noteConsumer(
+        meter,
+        ep,
+        null,
+        call.consumerRequest ?? call.req,
+        call.req.headers,
+        499,
+        duration,
+        ErrorKind.Aborted,
+      );
       return;
     }
     const status = call.failed && res.statusCode < 500 ? 500 : res.statusCode;
@@ -195,6 +209,7 @@ function closeCall(call: NodeCall, res: ServerResponse): void {
     const ctx = call.ctx;
     const reader = ctx === null ? undefined : responseHeaders(res);
     recordAnswer(meter, ep, status, duration, requestBytes, call.responseBytes, kind, error, undefined, ctx, reader);
+    noteConsumer(meter, ep, null, call.consumerRequest ?? call.req, call.req.headers, status, duration, kind);
   } catch {
     // Metrics never fail a request.
   }

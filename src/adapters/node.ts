@@ -10,10 +10,13 @@ import type { NormalizerOptions } from '../routing/normalizer.js';
 import { loadOpenApiDocument, RouteMatcher } from '../routing/openapi-matcher.js';
 import type { MatcherOptions, OpenApiDocument } from '../routing/openapi-matcher.js';
 import { NodeTracker } from './node-tracker.js';
+import { useConsumerFunction } from '../core/consumers.js';
 import type { NodeCall } from './node-tracker.js';
 
 export interface ApimeterNodeOptions {
   meter: Meter;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(req) => id`. */
+  consumer?: (req: IncomingMessage) => unknown;
   /** Route table: `'GET /dags/{dag_id}'`, `'/health'` (any method); `:name` is accepted for `{name}`. */
   routes?: Iterable<string>;
   /** An OpenAPI 3.x document, or the path of a YAML/JSON file holding one. */
@@ -84,6 +87,7 @@ export function apimeter(handler: NodeHandler, options: ApimeterNodeOptions): No
   const resolver = new EndpointResolver(meter, buildMatcher(options), buildNormalizer(options, meter));
   const onError = options.onError ?? defaultOnError;
   const tracker = new NodeTracker(meter, options.isValidationError ?? isValidationError, null);
+  useConsumerFunction(meter, options.consumer, 'apimeter/node');
 
   function fail(call: NodeCall, req: IncomingMessage, res: ServerResponse, error: unknown): void {
     if (call.error === undefined) call.error = error;

@@ -24,6 +24,7 @@ import { listSlos, sloDetail } from './slo.js';
 import { createUi } from './ui.js';
 import { inventory } from './inventory.js';
 import { trackUndocumented } from '../routing/undocumented.js';
+import { consumerDetail, listConsumers } from './consumers.js';
 
 export interface MetricsApi {
   /** The options in effect (defaults filled from the meter's configuration). */
@@ -51,6 +52,8 @@ const ROUTE_NAMES = [
   'slo',
   'slo/{name}',
   'inventory',
+  'consumers',
+  'consumers/{id}',
 ];
 
 type Target =
@@ -107,6 +110,10 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
     if (sub === 'endpoints') return { kind: 'route', name: sub, route: listEndpoints };
     if (sub.startsWith('endpoints/')) {
       return { kind: 'route', name: 'endpoint', route: endpointDetail, endpoint: sub.slice('endpoints/'.length) };
+    }
+    if (sub === 'consumers') return { kind: 'route', name: sub, route: listConsumers };
+    if (sub.startsWith('consumers/')) {
+      return { kind: 'route', name: 'consumer', route: consumerDetail, endpoint: sub.slice('consumers/'.length) };
     }
     if (sub === 'summary') return { kind: 'route', name: sub, route: summary };
     if (sub === 'inventory') return { kind: 'route', name: sub, route: inventory };

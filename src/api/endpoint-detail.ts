@@ -14,6 +14,8 @@ import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointDetailJson } from './schemas.js';
 import { endpointStats, hasDetail, mergeRows, rangeJson, rowStats, seriesPoint } from './stats.js';
+import { CONSUMER_PARAM, consumerFilter } from './consumers.js';
+import { endpointConsumers } from './endpoint-consumers.js';
 
 const PARAMS: readonly ParamDef[] = [
   {
@@ -22,6 +24,7 @@ const PARAMS: readonly ParamDef[] = [
     schema: { type: 'string', enum: [...METHOD_CHOICES] },
   },
   APDEX_PARAM,
+  CONSUMER_PARAM,
   ...rangeParams('1h'),
 ];
 
@@ -79,8 +82,10 @@ export const endpointDetail: Route = {
       .filter((ep) => ep.route === route)
       .map((ep) => ep.method);
 
+    const byConsumer = consumerFilter(opts, query);
     const data = await collect(opts, spec, { route, method });
     if (data.rows.length === 0) throw notFound(input, route, method, known);
+    const consumerPart = endpointConsumers(opts, data.rows, byConsumer);
     const rows = [...data.rows].sort((a, b) => (a.method < b.method ? -1 : a.method > b.method ? 1 : 0));
     const { tally, inflight, eps } = mergeRows(rows);
     let sizes: { request: Sketch; response: Sketch } | null = null;
@@ -114,6 +119,7 @@ export const endpointDetail: Route = {
       apdex_counts: apdexCountsJson(apdexFigures(tally.latency, t)),
       exceptions: exceptions(eps),
       ...(detailed ? { detail: detailJson(tally, eps) } : {}),
+      ...consumerPart,
       series: {
         step_seconds: series.stepMs / 1000,
         points: series.points.map((p) => seriesPoint(p.start, p.tally, series.stepMs / 1000, t)),

@@ -12,6 +12,7 @@ import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointListJson } from './schemas.js';
 import { hasDetail, rangeJson, rowStats } from './stats.js';
+import { CONSUMER_PARAM, consumerFilter } from './consumers.js';
 
 export const DEFAULT_LIMIT = 100;
 /** Larger limits are lowered to this, not refused. */
@@ -53,6 +54,7 @@ const PARAMS: readonly ParamDef[] = [
     schema: { type: 'string', enum: ['json', 'csv'] },
   },
   APDEX_PARAM,
+  CONSUMER_PARAM,
   ...rangeParams('1h'),
 ];
 
@@ -97,16 +99,24 @@ export const listEndpoints: Route = {
     const apdexT = apdexTargets(opts, query);
     const spec = parseRange(query, opts.meter.clock.now(), '1h');
 
+    const byConsumer = consumerFilter(opts, query);
     const data = await collect(opts, spec);
     const rows = data.rows.filter(
       (r) =>
+        (byConsumer === undefined || (r.ep !== null && byConsumer.endpoints.has(r.ep.id))) &&
         (methods === undefined || methods.includes(r.method)) &&
         (search === undefined || r.route.toLowerCase().includes(search)) &&
         (statuses === undefined || matchesStatus(r.tally, statuses)),
     );
     const detailed = hasDetail(opts.meter.detailed, data.rows);
     const sorted = sortStats(
-      rows.map((r) => rowStats(r, data, apdexT, detailed)),
+      rows.map((r) => {
+        const stats = rowStats(r, data, apdexT, detailed);
+        const cell = byConsumer?.endpoints.get(r.ep!.id);
+        return cell === undefined
+          ? stats
+          : { ...stats, consumer: { id: byConsumer!.id, requests: cell[0], errors: cell[1] } };
+      }),
       order,
     );
     const page: EndpointListJson = {

@@ -11,6 +11,7 @@ import { Inventory } from './inventory-schema.js';
 import { summary } from './summary.js';
 import { alertPaths } from './alerts.js';
 import { sloDetail } from './slo.js';
+import { consumerDetail, listConsumers } from './consumers.js';
 
 type Json = Record<string, unknown>;
 
@@ -116,6 +117,42 @@ export function openApiDocument(opts: ResolvedOptions): Json {
             schema: { type: 'string' },
           },
           ...parameters(endpointDetail.params),
+        ],
+      },
+    },
+    [`${p}/consumers`]: {
+      get: operation(
+        'Top consumers (metrics_consumers) with requests, error bound, errors, p95, endpoints used; JSON or CSV',
+        listConsumers.params,
+        {
+          description: 'A page of consumers',
+          content: {
+            'application/json': { schema: ref('ConsumerList') },
+            'text/csv': { schema: { type: 'string', description: 'header row, then one row per consumer' } },
+          },
+        },
+        { '404': problem('Consumers are not tracked (metrics_consumers is off)') },
+      ),
+    },
+    [`${p}/consumers/{id}`]: {
+      get: {
+        ...operation(
+          'One consumer, with the endpoints it called',
+          consumerDetail.params,
+          json('The consumer', 'ConsumerDetail'),
+          {
+            '404': problem('Not among the tracked consumers, or consumers are not tracked'),
+          },
+        ),
+        parameters: [
+          {
+            name: 'id',
+            in: 'path',
+            required: true,
+            description: 'The consumer id as listed, URL-encoded as one segment',
+            schema: { type: 'string' },
+          },
+          ...parameters(consumerDetail.params),
         ],
       },
     },

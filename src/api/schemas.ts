@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AUTH_TYPES } from '../core/detail.js';
 import { LATENCY_SKETCH, relativeErrorText, SIZE_SKETCH } from '../core/sketch.js';
+import { CONSUMER_COMPONENTS, ConsumerOnEndpoint, EndpointConsumer } from './consumer-schemas.js';
 
 /**
  * Response schemas of the metrics REST API. The OpenAPI document is generated from them
@@ -112,6 +113,7 @@ export const EndpointStats = z.object({
     .nullable()
     .optional()
     .describe('detailed mode only: db_queries / requests recorded in detailed mode; null without any'),
+  consumer: ConsumerOnEndpoint.optional(),
 });
 
 export const EndpointList = z.object({
@@ -214,6 +216,10 @@ export const EndpointDetail = EndpointStats.omit({ method: true }).extend({
     .array(ExceptionInfo)
     .describe('exception classes since start-up (not windowed), most frequent first, at most 20'),
   detail: DetailedStats.optional().describe('detailed mode only; all methods merged unless `method` is given'),
+  consumers: z
+    .array(EndpointConsumer)
+    .optional()
+    .describe('with metrics_consumers: top consumers since start-up, all methods listed (largest first)'),
   series: z.object({
     step_seconds: z.number().min(0),
     points: z.array(SeriesPoint).describe('oldest first, one per slot, empty slots included'),
@@ -408,4 +414,5 @@ export const COMPONENTS = {
   ComponentState,
   Health,
   Problem,
+  ...CONSUMER_COMPONENTS,
 } as const;

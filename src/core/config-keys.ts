@@ -20,6 +20,16 @@ export interface ApimeterConfig {
   readonly metricsErrorMessages: 'full' | 'normalized' | 'none';
   readonly metricsApiKeyHeaders: readonly string[];
   readonly metricsSessionCookies: readonly string[];
+  readonly metricsConsumers: boolean;
+  readonly metricsConsumerHeader: string;
+  readonly metricsConsumerJwt: boolean;
+  readonly metricsConsumerApiKeyHeaders: readonly string[];
+  readonly metricsConsumerSecret: string;
+  readonly metricsConsumerMaxLength: number;
+  readonly metricsConsumerTop: number;
+  readonly metricsConsumerEndpointTop: number;
+  readonly metricsConsumerGroups: readonly string[];
+  readonly metricsConsumerLabels: readonly string[];
   readonly metricsMaxEndpoints: number;
   readonly metricsApiPrefix: string;
   readonly metricsApiToken: string;
@@ -225,6 +235,105 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
       'Detailed mode: cookie names whose presence means session authentication (only presence is read, never the value).',
     expected: 'a comma-separated list of cookie names',
     schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+  },
+  metricsConsumers: {
+    section: 'api',
+    key: 'metrics_consumers',
+    type: 'boolean',
+    default: false,
+    description:
+      'Identify the consumer (caller) of every request and keep per-consumer figures in bounded memory (docs/consumers.md).',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  metricsConsumerHeader: {
+    section: 'api',
+    key: 'metrics_consumer_header',
+    type: 'string',
+    default: '',
+    description:
+      'Request header whose value is the consumer id (e.g. X-Client-Id), kept as sent; empty = none. Ids longer than metrics_consumer_max_length or with control characters count as unknown.',
+    expected: 'a header name, or empty',
+    schema: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/),
+  },
+  metricsConsumerJwt: {
+    section: 'api',
+    key: 'metrics_consumer_jwt',
+    type: 'boolean',
+    default: false,
+    description:
+      'Take the consumer from the `sub` claim of an `Authorization: Bearer` JWT (decoded, not verified), kept only as a keyed hash (needs metrics_consumer_secret).',
+    expected: BOOL_EXPECTED,
+    schema: BOOL,
+  },
+  metricsConsumerApiKeyHeaders: {
+    section: 'api',
+    key: 'metrics_consumer_api_key_headers',
+    type: 'list',
+    default: [],
+    description:
+      'Request headers holding an API key that identifies the consumer, kept only as a keyed hash (needs metrics_consumer_secret); empty = none.',
+    expected: 'a comma-separated list of header names',
+    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+  },
+  metricsConsumerSecret: {
+    section: 'api',
+    key: 'metrics_consumer_secret',
+    type: 'string',
+    default: '',
+    description:
+      'HMAC-SHA256 key for consumer ids derived from credentials (JWT subjects, API keys); the same secret gives the same ids across restarts and instances. Never logged.',
+    expected: 'a string (at least 16 characters when JWT or API-key identification is on)',
+    schema: z.string(),
+    secret: true,
+  },
+  metricsConsumerMaxLength: {
+    section: 'api',
+    key: 'metrics_consumer_max_length',
+    type: 'integer',
+    default: 128,
+    description: 'Longest consumer id kept from the header or the consumer function; longer ids count as unknown.',
+    expected: 'a whole number from 1 to 1024',
+    schema: z.number().int().min(1).max(1024),
+  },
+  metricsConsumerTop: {
+    section: 'api',
+    key: 'metrics_consumer_top',
+    type: 'integer',
+    default: 100,
+    description:
+      'K: consumers with full figures (requests, errors, p95, endpoints used) in memory and per snapshot interval in the store; the rest count as `other`.',
+    expected: 'a whole number from 1 to 10000',
+    schema: z.number().int().min(1).max(10000),
+  },
+  metricsConsumerEndpointTop: {
+    section: 'api',
+    key: 'metrics_consumer_endpoint_top',
+    type: 'integer',
+    default: 20,
+    description: 'k: top consumers counted per endpoint (Space-Saving counters, with their error bound).',
+    expected: 'a whole number from 1 to 1000',
+    schema: z.number().int().min(1).max(1000),
+  },
+  metricsConsumerGroups: {
+    section: 'api',
+    key: 'metrics_consumer_groups',
+    type: 'list',
+    default: [],
+    description:
+      'Consumer groups as id=group pairs, comma-separated (acme=partners,web=internal); unlisted ids have no group.',
+    expected: 'a comma-separated list of id=group pairs',
+    schema: z.array(z.string().regex(/^[^=\s]+=[^=\s]+$/)).readonly(),
+  },
+  metricsConsumerLabels: {
+    section: 'api',
+    key: 'metrics_consumer_labels',
+    type: 'list',
+    default: [],
+    description:
+      'Consumer ids or groups exported as a `consumer` label by Prometheus (one series set per entry: mind the cardinality); empty = no consumer label.',
+    expected: 'a comma-separated list of consumer ids or group names',
+    schema: z.array(z.string().regex(/^\S+$/)).readonly(),
   },
   metricsMaxEndpoints: {
     section: 'api',

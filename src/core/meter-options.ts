@@ -3,9 +3,10 @@ import { loadConfig } from './config.js';
 import type { ApimeterConfig, ApimeterOptions } from './config.js';
 import type { RingLayout } from './endpoint.js';
 import type { TraceSource } from './detail.js';
+import type { ConsumerOptions } from './consumers.js';
 
 /** What `createMeter` takes: configuration options (see config-keys.ts) and the meter's own. */
-export interface MeterOptions extends ApimeterOptions {
+export interface MeterOptions extends ApimeterOptions, ConsumerOptions {
   /** Already-loaded configuration; when given, ini/env/options are not read again. */
   config?: ApimeterConfig;
   /** Environment to read `APIMETER__…` from (default `process.env` where the runtime has one). */
@@ -44,6 +45,8 @@ const NON_CONFIG_KEYS = new Set([
   'rings',
   'traceSource',
   'redactMessage',
+  'consumer',
+  'consumerGroup',
 ]);
 
 /** The meter's configuration: `options.config`, else INI < env < the configuration options given. */

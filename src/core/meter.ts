@@ -26,6 +26,8 @@ import { meterConfig } from './meter-options.js';
 import type { MeterOptions } from './meter-options.js';
 import { addRequestContext, noteAuthOutcome, noteRateLimitOutcome, openRequestContext } from './meter-detail.js';
 import type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
+import { createConsumers, topConsumers } from './consumers.js';
+import type { Consumers } from './consumers.js';
 
 export type { MeterOptions } from './meter-options.js';
 export type { AuthOutcome, RateLimitOutcome } from './meter-detail.js';
@@ -77,6 +79,8 @@ export class Meter {
   private readonly redactHook: ((message: string, error: unknown) => string) | null;
   /** Messages the `redactMessage` hook threw on or returned a non-string for (each dropped). */
   messageRedactionFailures = 0;
+  /** Per-consumer figures (`metrics_consumers`), null when off; adapters feed it with `noteConsumer`. */
+  readonly consumers: Consumers | null;
   // The last message the hook rewrote: record() and finishContext() keep the same exception's message.
   private lastRawMessage = '';
   private lastRawError: unknown = undefined;
@@ -110,6 +114,14 @@ export class Meter {
       sessionCookies: this.config.metricsSessionCookies,
     };
     this.redactHook = typeof options.redactMessage === 'function' ? options.redactMessage : null;
+    this.consumers = createConsumers(this.config, options);
+    if (this.consumers !== null) {
+      // The inventory's "deprecated but called by": the endpoint's top consumers since start-up (the
+      // consumer tracker keeps no per-window tables; docs/inventory.md).
+      this.declarations.setTopConsumers((endpoint) =>
+        topConsumers(this, endpoint, 10).map((c) => ({ consumer: c.id, requests: c.requests })),
+      );
+    }
     if (this.redactHook !== null) {
       this.addHealthSource('message_redaction', () => ({
         name: 'message_redaction',

@@ -11,6 +11,7 @@ import type { ExpositionFormat, MetricWriter, ScrapeFormat } from './prometheus-
 import { ProtobufWriter } from './prometheus-protobuf.js';
 import { registerFamilies } from './prometheus-prom-client.js';
 import type { PromClientRegistryLike } from './prometheus-prom-client.js';
+import { consumerFamilies } from './prometheus-consumers.js';
 import { prometheusOf } from './catalogue.js';
 import type { MetricKey, PrometheusPreset } from './catalogue.js';
 
@@ -259,4 +260,5 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   w.sample(family(w, 'overflowedRecords'), [], registry.overflowedRecords);
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   alertFamilies(w, meter);
+  consumerFamilies(w, meter);
 }

@@ -9,6 +9,7 @@ import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { errorCodeOrClass, parseContentLength, recordAborted, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
+import { noteConsumer } from '../core/consumers.js';
 
 /** What a call needs from its proxy. */
 export interface ProxyContext {
@@ -256,6 +257,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
   const reader: HeaderReader | undefined = upstream === null ? undefined : (name) => upstream[name];
   if (aborted) {
     recordAborted(meter, ep, duration, call.requestBytes, ctx, undefined, reader);
+    noteConsumer(meter, ep, null, call.req, headers, 499, duration, ErrorKind.Aborted);
     return;
   }
   const error = call.upstreamError;
@@ -274,6 +276,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
       ctx,
       reader,
     );
+    noteConsumer(meter, ep, null, call.req, headers, this.statusCode, duration, ErrorKind.Exception);
     return;
   }
   recordAnswer(
@@ -289,6 +292,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
     ctx,
     reader,
   );
+  noteConsumer(meter, ep, null, call.req, headers, this.statusCode, duration, ErrorKind.None);
 }
 
 export const kCall = Symbol('apimeter.proxy.call');

@@ -9,6 +9,7 @@ import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
 import { parseContentLength, recordAnswer } from '../core/outcome.js';
 import { ErrorKind } from '../core/record.js';
+import { noteConsumer, useConsumerFunction } from '../core/consumers.js';
 import { redactUrl } from '../core/redact.js';
 import { createError } from '../errors.js';
 import { EndpointResolver } from '../routing/endpoint-resolver.js';
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   /** The upstream API: `http://127.0.0.1:8080` (a path, if any, is prefixed to every request). */
   target: string | URL;
   meter: Meter;
+  /** The consumer of a request (`metrics_consumers`, docs/consumers.md): `(req) => id`. */
+  consumer?: (req: IncomingMessage) => unknown;
   /** Maps requests to templates (an OpenAPI document); requests it does not match are unmatched. */
   matcher?: RouteMatcher | null;
   /** Heuristic templates for requests the matcher does not match (or for every request without one). */
@@ -124,6 +127,7 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
       return v;
     };
     this.meter = options.meter;
+    useConsumerFunction(options.meter, options.consumer, 'proxy');
     this.targetUrl = url;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
@@ -283,6 +287,7 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
         undefined,
         null,
       );
+      noteConsumer(this.meter, ep, null, req, req.headers, status, duration, ErrorKind.None);
     }
     req.resume();
   }

@@ -33,6 +33,7 @@ const OWN = [
   'endpoint.js',
   'alerts.js',
   'inventory.js',
+  'consumers.js',
 ];
 
 function asset(name: string, body: Buffer): Asset {

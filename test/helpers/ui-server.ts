@@ -18,6 +18,9 @@ export const XSS_ROUTE = '/x/<script>window.__xss="route"</script>';
 export const XSS_MESSAGE = '<img src=x onerror=alert(document.domain)><script>alert(document.title)</script>';
 export const XSS_TRACE = '<img src=x onerror=window.__xss="trace">';
 export const XSS_CLASS = '<svg/onload=window.__xss="class">';
+export const XSS_CONSUMER = '<img src=x onerror=window.__xss="consumer">';
+/** The consumer (X-Client-Id) of the i-th GET /items request. */
+export const consumerOfItem = (i: number): string => (i % 4 === 0 ? XSS_CONSUMER : i % 2 === 0 ? 'acme' : 'globex');
 
 export interface UiServer {
   app: FastifyInstance;
@@ -25,6 +28,8 @@ export interface UiServer {
   base: string;
   /** Requests the test sent, by "METHOD route". */
   sent: Map<string, number>;
+  /** GET /items requests the test sent, by consumer. */
+  consumers: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -37,6 +42,8 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
     iniPath: false,
     env: {},
     traceSource: false,
+    metricsConsumers: true,
+    metricsConsumerHeader: 'x-client-id',
   });
   const app = Fastify();
   await app.register(apimeter, { meter });
@@ -64,9 +71,12 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
   const sent = new Map<string, number>();
   const count = (name: string) => sent.set(name, (sent.get(name) ?? 0) + 1);
   const jobs: Promise<unknown>[] = [];
+  const consumers = new Map<string, number>();
   for (let i = 1; i <= 60; i++) {
-    jobs.push(fetch(`${base}/items/${i}`).then((r) => r.arrayBuffer()));
+    const consumer = consumerOfItem(i);
+    jobs.push(fetch(`${base}/items/${i}`, { headers: { 'x-client-id': consumer } }).then((r) => r.arrayBuffer()));
     count('GET /items/:id');
+    consumers.set(consumer, (consumers.get(consumer) ?? 0) + 1);
   }
   for (let i = 0; i < 12; i++) {
     jobs.push(
@@ -104,5 +114,5 @@ export async function startUiServer(extraEndpoints = 0): Promise<UiServer> {
     const ep = meter.endpoint('GET', `/generated/${i}/{id}`)!;
     meter.record(ep, 200, 1 + (i % 50), -1, 100, 0);
   }
-  return { app, meter, base, sent, close: () => app.close() };
+  return { app, meter, base, sent, consumers, close: () => app.close() };
 }

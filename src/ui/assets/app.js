@@ -2,6 +2,7 @@
 // URL's hash (#/overview, #/endpoints, #/endpoint/<METHOD route>, #/inventory, #/alerts). Views refresh every few
 // seconds while the tab is visible.
 import { alertsView } from './alerts.js';
+import { consumersView } from './consumers.js';
 import { logout } from './client.js';
 import { h, notice } from './dom.js';
 import { endpointView } from './endpoint.js';
@@ -24,6 +25,7 @@ const VIEWS = [
   ['overview', 'Overview'],
   ['endpoints', 'Endpoints'],
   ['inventory', 'Inventory'],
+  ['consumers', 'Consumers'],
   ['alerts', 'Alerts & SLOs'],
 ];
 
@@ -62,7 +64,9 @@ let running = false;
 function route() {
   const hash = location.hash.replace(/^#\/?/, '');
   if (hash.startsWith('endpoint/')) return { id: 'endpoint', arg: decodeURIComponent(hash.slice('endpoint/'.length)) };
-  if (hash === 'endpoints' || hash === 'alerts' || hash === 'inventory') return { id: hash };
+  if (hash.startsWith('consumers/'))
+    return { id: 'consumers', arg: decodeURIComponent(hash.slice('consumers/'.length)) };
+  if (hash === 'endpoints' || hash === 'alerts' || hash === 'consumers' || hash === 'inventory') return { id: hash };
   return { id: 'overview' };
 }
 
@@ -72,6 +76,7 @@ const FACTORIES = {
   endpoint: endpointView,
   alerts: alertsView,
   inventory: inventoryView,
+  consumers: consumersView,
 };
 
 async function refresh() {

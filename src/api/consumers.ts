@@ -1,0 +1,270 @@
+import type { Consumers, ConsumerFigures } from '../core/consumers.js';
+import type { EndpointStats } from '../core/endpoint.js';
+import { CSV_TYPE, toCsv } from '../core/csv.js';
+import { ApiProblem, badParameter, headerOf, jsonResponse } from './http.js';
+import type { ApiResponse } from './http.js';
+import { choiceParam, integerParam, Query, shown, textParam } from './params.js';
+import type { ParamDef } from './params.js';
+import type { ResolvedOptions } from './options.js';
+import type { Route, RouteInput, RouteOutput } from './route.js';
+import type { ConsumerDetailJson, ConsumerListJson, ConsumerRangeJson, ConsumerStatsJson } from './consumer-schemas.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+const MAX_ID = 1024;
+const ORDER_KEYS = ['requests', 'errors', 'error_rate', 'p95', 'endpoints_used', 'id'] as const;
+
+const WINDOW_PARAM: ParamDef = {
+  name: 'window',
+  description:
+    'Consumer figures are kept in memory since start-up: only `all` (the default) is accepted; per-interval rows in the store are not built yet.',
+  schema: { type: 'string', enum: ['all'], default: 'all' },
+};
+const FORMAT_PARAM: ParamDef = {
+  name: 'format',
+  description: 'json (default) or csv; `Accept: text/csv` also asks for CSV.',
+  schema: { type: 'string', enum: ['json', 'csv'] },
+};
+
+/** The `consumer` filter of `/endpoints` and `/endpoints/{endpoint}`. */
+export const CONSUMER_PARAM: ParamDef = {
+  name: 'consumer',
+  description:
+    'Only endpoints this consumer called (`metrics_consumers`); each gets a `consumer` object with its requests and errors there, since start-up.',
+  schema: { type: 'string', maxLength: MAX_ID },
+};
+
+const LIST_PARAMS: readonly ParamDef[] = [
+  {
+    name: 'limit',
+    description: `Consumers per page (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}).`,
+    schema: { type: 'integer', minimum: 1, default: DEFAULT_LIMIT },
+  },
+  { name: 'offset', description: 'Consumers to skip.', schema: { type: 'integer', minimum: 0, default: 0 } },
+  {
+    name: 'order_by',
+    description: 'Column to sort by, `-` in front for descending (default -requests).',
+    schema: { type: 'string', enum: ORDER_KEYS.flatMap((k) => [k, `-${k}`]), default: '-requests' },
+  },
+  { name: 'group', description: 'Only consumers of this group.', schema: { type: 'string', maxLength: 128 } },
+  FORMAT_PARAM,
+  WINDOW_PARAM,
+];
+
+function consumersOf(opts: ResolvedOptions): Consumers {
+  const consumers = opts.meter.consumers;
+  if (consumers === null) {
+    throw new ApiProblem(
+      404,
+      'consumers are not tracked: set [api] metrics_consumers = true (APIMETER__API__METRICS_CONSUMERS) and a way to identify them (docs/consumers.md)',
+    );
+  }
+  return consumers;
+}
+
+function checkWindow(query: Query): void {
+  const w = query.get('window');
+  if (w !== undefined && w !== 'all') {
+    throw badParameter('window', `${shown(w)}: consumer figures are kept since start-up; use window=all`, ['all']);
+  }
+}
+
+function wantsCsv(request: RouteInput['request'], query: Query): boolean {
+  const format = choiceParam(query, 'format', ['json', 'csv'], 'json');
+  if (query.has('format')) return format === 'csv';
+  return /\btext\/csv\b/i.test(headerOf(request, 'accept') ?? '');
+}
+
+const round = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null);
+
+export function consumerStats(consumers: Consumers, f: ConsumerFigures): ConsumerStatsJson {
+  const [p50, p95, p99] = f.latency.quantiles([0.5, 0.95, 0.99]);
+  return {
+    id: f.id,
+    group: consumers.groupOf(f.id),
+    requests: f.requests,
+    error_bound: f.errorBound,
+    tracked_requests: f.tracked,
+    errors: f.errors,
+    server_errors: f.serverErrors,
+    error_rate: f.tracked > 0 ? f.errors / f.tracked : 0,
+    latency_ms: {
+      p50: round(p50),
+      p95: round(p95),
+      p99: round(p99),
+      max: f.latency.count > 0 ? round(f.latency.max) : null,
+    },
+    endpoints_used: f.endpoints.size,
+  };
+}
+
+export function consumerRange(
+  opts: ResolvedOptions,
+  consumers: Consumers,
+  listed: readonly ConsumerFigures[],
+): ConsumerRangeJson {
+  const t = consumers.tracker;
+  let tracked = 0;
+  for (const f of listed) tracked += f.tracked;
+  return {
+    source: 'memory',
+    since: new Date(opts.meter.startedAt).toISOString(),
+    requests: t.requests,
+    other_requests: Math.max(0, t.requests - tracked),
+    unlisted_bound: t.unlistedBound(),
+    top: t.limits.top,
+  };
+}
+
+function sortKey(s: ConsumerStatsJson, key: (typeof ORDER_KEYS)[number]): number | string | null {
+  if (key === 'p95') return s.latency_ms.p95;
+  return s[key];
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'group',
+  'requests',
+  'error_bound',
+  'tracked_requests',
+  'errors',
+  'server_errors',
+  'error_rate',
+  'p50_ms',
+  'p95_ms',
+  'p99_ms',
+  'endpoints_used',
+];
+
+function csvAnswer(page: ConsumerListJson): ApiResponse {
+  const rows = page.consumers.map((c) => [
+    c.id,
+    c.group,
+    c.requests,
+    c.error_bound,
+    c.tracked_requests,
+    c.errors,
+    c.server_errors,
+    c.error_rate,
+    c.latency_ms.p50,
+    c.latency_ms.p95,
+    c.latency_ms.p99,
+    c.endpoints_used,
+  ]);
+  return {
+    status: 200,
+    headers: {
+      'content-type': CSV_TYPE,
+      'content-disposition': 'attachment; filename="apimeter-consumers.csv"',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'x-total-count': String(page.total_entries),
+    },
+    body: toCsv(CSV_COLUMNS, rows),
+  };
+}
+
+/** `GET {prefix}/consumers`: the top K consumers with their figures. */
+export const listConsumers: Route = {
+  params: LIST_PARAMS,
+  async run(input: RouteInput): Promise<RouteOutput> {
+    const { opts } = input;
+    const query = Query.parse(input.search, LIST_PARAMS);
+    checkWindow(query);
+    const consumers = consumersOf(opts);
+    const limit = integerParam(query, 'limit', DEFAULT_LIMIT, { min: 1, max: MAX_LIMIT, cap: true });
+    const offset = integerParam(query, 'offset', 0, { min: 0 });
+    const orderText = query.get('order_by') ?? '-requests';
+    const desc = orderText.startsWith('-');
+    const key = (desc ? orderText.slice(1) : orderText) as (typeof ORDER_KEYS)[number];
+    if (!ORDER_KEYS.includes(key)) {
+      throw badParameter(
+        'order_by',
+        `${shown(orderText)} is not a column`,
+        ORDER_KEYS.flatMap((k) => [k, `-${k}`]),
+      );
+    }
+    const group = textParam(query, 'group', 128);
+    const csv = wantsCsv(input.request, query);
+    const figures = consumers.tracker.list();
+    let stats = figures.map((f) => consumerStats(consumers, f));
+    if (group !== undefined) stats = stats.filter((s) => s.group === group);
+    stats.sort((a, b) => {
+      const x = sortKey(a, key);
+      const y = sortKey(b, key);
+      if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      return (desc ? -c : c) || (a.id < b.id ? -1 : 1);
+    });
+    const page: ConsumerListJson = {
+      consumers: stats.slice(offset, offset + limit),
+      total_entries: stats.length,
+      limit,
+      offset,
+      range: consumerRange(opts, consumers, figures),
+    };
+    return { response: csv ? csvAnswer(page) : jsonResponse(200, page), cacheable: false };
+  },
+};
+
+/** Endpoint handles by id (the tracker keys per-endpoint figures by handle id). */
+export function endpointsById(opts: ResolvedOptions): Map<number, EndpointStats> {
+  return new Map(opts.meter.registry.endpoints().map((ep) => [ep.id, ep]));
+}
+
+const DETAIL_PARAMS: readonly ParamDef[] = [WINDOW_PARAM];
+
+/** `GET {prefix}/consumers/{id}`: one consumer, with its endpoints. */
+export const consumerDetail: Route = {
+  params: DETAIL_PARAMS,
+  async run(input: RouteInput): Promise<RouteOutput> {
+    const { opts } = input;
+    const query = Query.parse(input.search, DETAIL_PARAMS);
+    checkWindow(query);
+    const consumers = consumersOf(opts);
+    const id = input.endpoint ?? '';
+    const f = consumers.tracker.get(id);
+    if (f === undefined) {
+      throw new ApiProblem(
+        404,
+        `consumer ${shown(id)} is not among the ${consumers.tracker.limits.top} tracked consumers (it has at most ` +
+          `${consumers.tracker.unlistedBound()} requests); GET ${opts.prefix}/consumers lists them`,
+      );
+    }
+    const byId = endpointsById(opts);
+    const endpoints = [...f.endpoints]
+      .map(([epId, [requests, errors]]) => {
+        const ep = byId.get(epId);
+        return { method: ep?.method ?? '_OTHER', route: ep?.route ?? '?', requests, errors };
+      })
+      .sort((a, b) => b.requests - a.requests || (a.route < b.route ? -1 : 1));
+    const body: ConsumerDetailJson = {
+      ...consumerStats(consumers, f),
+      endpoints,
+      range: consumerRange(opts, consumers, consumers.tracker.list()),
+    };
+    return { response: jsonResponse(200, body), cacheable: false };
+  },
+};
+
+/**
+ * The `consumer` filter: that consumer's requests and errors per endpoint id, or a 404 when it is not
+ * tracked. Undefined when the query has no filter.
+ */
+export function consumerFilter(
+  opts: ResolvedOptions,
+  query: Query,
+): { id: string; endpoints: Map<number, [number, number]> } | undefined {
+  const id = query.get('consumer');
+  if (id === undefined) return undefined;
+  if (id.length > MAX_ID) throw badParameter('consumer', `${id.length} characters; at most ${MAX_ID}`);
+  const consumers = consumersOf(opts);
+  const f = consumers.tracker.get(id);
+  if (f === undefined) {
+    throw new ApiProblem(
+      404,
+      `consumer ${shown(id)} is not among the tracked consumers; GET ${opts.prefix}/consumers lists them`,
+    );
+  }
+  return { id, endpoints: f.endpoints };
+}

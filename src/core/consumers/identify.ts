@@ -1,0 +1,169 @@
+import type * as NodeCrypto from 'node:crypto';
+import { nodeBuiltin } from '../runtime.js';
+
+/**
+ * Who is calling: one consumer id per request, from (in this order) the application's function, a
+ * configured header, the `sub` of a bearer JWT, an API-key header. Ids taken from credentials (JWT
+ * subjects, API keys) are replaced by a keyed hash (HMAC-SHA256 with `metrics_consumer_secret`,
+ * truncated to 96 bits, base64url), so no raw credential is kept anywhere; only the function and the
+ * plain header give readable names. Bad input (an over-long or control-character header, a malformed
+ * JWT, a function that throws or returns a non-string) gives {@link UNKNOWN_CONSUMER}. Never throws.
+ */
+
+export const UNKNOWN_CONSUMER = 'unknown';
+/** The share of requests outside the tracked top K, in answers. */
+export const OTHER_CONSUMER = 'other';
+
+/** Request headers as node:http gives them (lower-case names), or a Fetch `Headers`. */
+export type RequestHeaders =
+  { readonly [name: string]: string | string[] | undefined } | { get(name: string): string | null };
+
+/** The application's consumer function: returns the consumer's id (a name it chooses). */
+export type ConsumerFunction<R = never> = (request: R) => unknown;
+
+export interface IdentifyRules {
+  /** Lower-case header whose value is the consumer id, '' for none. */
+  header: string;
+  /** Read `sub` of `Authorization: Bearer <JWT>`. */
+  jwt: boolean;
+  /** Lower-case headers holding an API key (hashed). */
+  apiKeyHeaders: readonly string[];
+  /** Longest id kept from a header or function; longer is `unknown`. */
+  maxLength: number;
+  /** HMAC key for credential-derived ids. */
+  secret: string;
+}
+
+/** Longest Authorization header looked at (a JWT with a large payload stays well under it). */
+const MAX_AUTH_LENGTH = 8192;
+/** Longest API key looked at. */
+const MAX_KEY_LENGTH = 1024;
+
+type Hmac = (text: string) => string;
+
+function makeHmac(secret: string): Hmac | null {
+  const crypto = nodeBuiltin<typeof NodeCrypto>('node:crypto');
+  if (crypto === undefined || secret === '') return null;
+  return (text) => crypto.createHmac('sha256', secret).update(text).digest('base64url').slice(0, 16);
+}
+
+function headerOf(headers: RequestHeaders, name: string): unknown {
+  const get = (headers as { get?: unknown }).get;
+  if (typeof get === 'function') return (get as (n: string) => string | null).call(headers, name);
+  return (headers as Record<string, unknown>)[name];
+}
+
+/** `text` as an id: 1..max characters, no control characters; else null. */
+export function cleanId(text: string, max: number): string | null {
+  const n = text.length;
+  if (n === 0 || n > max) return null;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return null;
+  }
+  return text;
+}
+
+export class ConsumerIdentifier {
+  /** Requests identified as unknown because the function threw or returned a non-string, or input was bad. */
+  failures = 0;
+  private readonly hmac: Hmac | null;
+
+  constructor(private readonly rules: IdentifyRules) {
+    this.hmac = makeHmac(rules.secret);
+  }
+
+  /** True when credential-derived ids can be hashed on this runtime. */
+  get hashing(): boolean {
+    return this.hmac !== null;
+  }
+
+  /** The consumer of one request. `fn` (the adapter's or the meter's function) comes first. */
+  identify<R>(fn: ConsumerFunction<R> | null, request: R, headers: RequestHeaders | undefined): string {
+    if (fn !== null) {
+      let out: unknown;
+      try {
+        out = fn(request);
+      } catch {
+        out = undefined;
+      }
+      const id = typeof out === 'string' ? cleanId(out, this.rules.maxLength) : null;
+      if (id === null) this.failures++;
+      return id ?? UNKNOWN_CONSUMER;
+    }
+    if (headers === undefined) return UNKNOWN_CONSUMER;
+    try {
+      return this.fromHeaders(headers);
+    } catch {
+      this.failures++;
+      return UNKNOWN_CONSUMER;
+    }
+  }
+
+  private fromHeaders(headers: RequestHeaders): string {
+    const rules = this.rules;
+    if (rules.header !== '') {
+      const value = headerOf(headers, rules.header);
+      if (typeof value === 'string') return this.clean(value);
+      if (value !== undefined && value !== null) return this.bad();
+    }
+    if (rules.jwt) {
+      const auth = headerOf(headers, 'authorization');
+      if (typeof auth === 'string') {
+        const sub = auth.length <= MAX_AUTH_LENGTH ? jwtSubject(auth) : null;
+        if (sub !== null) return this.hashed('sub', sub);
+      }
+    }
+    for (const name of rules.apiKeyHeaders) {
+      const key = headerOf(headers, name);
+      if (typeof key === 'string' && key.length > 0) {
+        return key.length <= MAX_KEY_LENGTH ? this.hashed('key', key) : this.bad();
+      }
+    }
+    return UNKNOWN_CONSUMER;
+  }
+
+  private clean(value: string): string {
+    return cleanId(value, this.rules.maxLength) ?? this.bad();
+  }
+
+  private bad(): string {
+    this.failures++;
+    return UNKNOWN_CONSUMER;
+  }
+
+  private hashed(kind: 'sub' | 'key', secretish: string): string {
+    if (this.hmac === null) return this.bad();
+    return `${kind}:${this.hmac(`${kind}\0${secretish}`)}`;
+  }
+}
+
+/**
+ * The `sub` claim of `Bearer <header>.<payload>.<signature>`, decoded (base64url JSON), not verified;
+ * null when the header is not a bearer JWT, the payload is not JSON or `sub` is not a non-empty string.
+ */
+export function jwtSubject(authorization: string): string | null {
+  if (authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  const token = authorization.slice(7).trim();
+  const a = token.indexOf('.');
+  const b = a < 0 ? -1 : token.indexOf('.', a + 1);
+  if (a <= 0 || b < 0 || token.indexOf('.', b + 1) !== -1) return null;
+  const payload = token.slice(a + 1, b);
+  if (payload.length === 0 || !/^[A-Za-z0-9_-]+$/.test(payload)) return null;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(base64UrlDecode(payload));
+  } catch {
+    return null;
+  }
+  const sub = (claims as { sub?: unknown } | null)?.sub;
+  return typeof sub === 'string' && sub.length > 0 && sub.length <= 1024 ? sub : null;
+}
+
+function base64UrlDecode(text: string): string {
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+}

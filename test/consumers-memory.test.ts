@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { ConsumerTracker, SpaceSaving } from '../src/core/consumers.js';
+import { createMeter } from '../src/core/meter.js';
+import { zipfStream } from './helpers/zipf.js';
+
+const run = promisify(execFile);
+
+test('1,000,000 distinct consumers: the heap stays within the stated bound (child process, after GC)', async () => {
+  const child = new URL('./helpers/consumers-memory-child.ts', import.meta.url).pathname;
+  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', child, '1000000'], {
+    maxBuffer: 1 << 20,
+    timeout: 300_000,
+  });
+  const r = JSON.parse(stdout.trim()) as {
+    bound: number;
+    marks: Record<string, number>;
+    listed: number;
+    total: number;
+  };
+  assert.equal(r.total, 1_000_000);
+  assert.equal(r.listed, 100);
+  // Everything the meter and its consumers hold after a million distinct ids, within the bound.
+  assert.ok(r.marks['1000000'] <= r.bound, `heap grew ${r.marks['1000000']} B, bound ${r.bound} B`);
+  // Not growing with distinct ids: 100k → 1M adds less than a tenth of the bound.
+  const growth = r.marks['1000000'] - r.marks['100000'];
+  assert.ok(growth < r.bound / 10, `heap grew ${growth} B between 100k and 1M distinct ids (bound ${r.bound} B)`);
+});
+
+test('Space-Saving on Zipf streams: every count within [true, true + error], error <= N/k, heavy hitters kept', () => {
+  for (const [s, k, distinct] of [
+    [1.1, 20, 5000],
+    [0.8, 20, 2000],
+    [1.5, 100, 100000],
+    [1.0, 5, 50],
+  ] as const) {
+    const table = new SpaceSaving(k);
+    const exact = new Map<string, number>();
+    let n = 0;
+    for (const id of zipfStream(s, distinct, 50_000, 7)) {
+      table.offer(id);
+      exact.set(id, (exact.get(id) ?? 0) + 1);
+      n++;
+    }
+    assert.equal(table.total, n);
+    for (let i = 0; i < table.size; i++) {
+      const truth = exact.get(table.ids[i]) ?? 0;
+      assert.ok(table.counts[i] - table.errors[i] <= truth, `lower bound for ${table.ids[i]}`);
+      assert.ok(truth <= table.counts[i], `upper bound for ${table.ids[i]}`);
+      assert.ok(table.errors[i] <= n / k, 'error within N/k');
+    }
+    for (const [id, c] of exact) if (c > n / k) assert.ok(table.indexOf(id) >= 0, `${id} (${c} > N/k) kept`);
+  }
+});
+
+test('Space-Saving edge cases: empty, one id, k = 1', () => {
+  const empty = new SpaceSaving(3);
+  assert.equal(empty.minCount(), 0);
+  assert.deepEqual(empty.ranked(), []);
+  const one = new SpaceSaving(3);
+  for (let i = 0; i < 10; i++) one.offer('a');
+  assert.deepEqual([one.size, one.counts[0], one.errors[0]], [1, 10, 0]);
+  const single = new SpaceSaving(1);
+  single.offer('a');
+  single.offer('b');
+  assert.deepEqual([single.ids[0], single.counts[0], single.errors[0], single.evicted], ['b', 2, 1, 'a']);
+  assert.throws(() => new SpaceSaving(0), RangeError);
+});
+
+test('ConsumerTracker.drain: per-interval deltas equal what was recorded in between; the rest is other', () => {
+  const meter = createMeter({ iniPath: false, env: {} });
+  const a = meter.endpoint('GET', '/a')!;
+  const b = meter.endpoint('GET', '/b')!;
+  meter.record(a, 200, 1, -1, -1, 0);
+  meter.record(b, 200, 1, -1, -1, 0);
+  const t = new ConsumerTracker({ top: 2, endpointTop: 2, maxEndpoints: 10, maxIdLength: 32 });
+  for (let i = 0; i < 5; i++) t.record(a, 'x', 200, 10, false);
+  t.record(b, 'x', 503, 20, false);
+  for (let i = 0; i < 3; i++) t.record(a, 'y', 404, 5, false);
+  const first = t.drain();
+  assert.equal(first.requests, 9);
+  assert.equal(first.other, 0);
+  const x = first.consumers.find((c) => c.id === 'x')!;
+  assert.deepEqual([x.requests, x.errors, x.serverErrors, x.latency.count], [6, 1, 1, 6]);
+  assert.deepEqual(
+    [...x.endpoints],
+    [
+      [a.id, [5, 0]],
+      [b.id, [1, 1]],
+    ],
+  );
+  // Second interval: x twice more; z arrives with K = 2 full and takes y's counter (y had 3).
+  t.record(a, 'x', 200, 10, false);
+  t.record(a, 'x', 200, 10, false);
+  t.record(b, 'z', 200, 10, false);
+  const second = t.drain();
+  assert.equal(second.requests, 3);
+  assert.deepEqual(
+    second.consumers.map((c) => [c.id, c.requests, [...c.endpoints]]),
+    [
+      ['x', 2, [[a.id, [2, 0]]]],
+      ['z', 1, [[b.id, [1, 0]]]],
+    ],
+  );
+  assert.equal(second.other, 0);
+  assert.deepEqual(t.drain(), { consumers: [], other: 0, requests: 0 });
+});
