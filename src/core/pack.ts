@@ -74,7 +74,7 @@ export function packCopy(target: Uint8Array, at: number): void {
 }
 
 // Strings written by packEnd(), copied back to bytes for reading (tests and tools; not the record path).
-let text = Buffer.allocUnsafeSlow(512);
+let text = alloc(512);
 
 /** A read position in packed bytes (`s[pos]` up to `end`). */
 export class Unpacker {
@@ -92,8 +92,9 @@ export class Unpacker {
 
   /** Reads a string written by {@link packEnd} (copied into a reused buffer first). */
   resetText(packed: string): this {
-    if (packed.length > text.length) text = Buffer.allocUnsafeSlow(Math.max(packed.length, text.length * 2));
-    text.write(packed, 0, 'latin1');
+    if (packed.length > text.length) text = alloc(Math.max(packed.length, text.length * 2));
+    if (NodeBuffer !== undefined) (text as Buffer).write(packed, 0, 'latin1');
+    else for (let i = 0; i < packed.length; i++) text[i] = packed.charCodeAt(i);
     return this.reset(text, 0, packed.length);
   }
 
