@@ -206,6 +206,8 @@ describe('legacy preset vs the real fastify-metrics', () => {
 
 describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () => {
   const meter = createMeter({ iniPath: false, env: {}, metricsDetailed: true });
+  // The legacy cases' duration histogram by status_code (aborted 499 included) is checked too.
+  preparePrometheus(meter, { naming: 'legacy' });
   const get = meter.endpoint('GET', '/items/{id}')!;
   const post = meter.endpoint('POST', '/items')!;
   for (const ms of [1, 4, 30, 200, 3000]) meter.record(get, 200, ms, -1, 512, ErrorKind.None);
@@ -231,6 +233,11 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
       const text = renderPrometheus(meter, options);
       parseExposition(text, 'text');
       parseExposition(renderPrometheus(meter, { ...options, format: 'openmetrics' }), 'openmetrics');
+      if (options.naming === 'legacy')
+        assert.match(
+          text,
+          /^http_request_duration_seconds_count\{method="POST",route="\/items",status_code="499"\} 1$/m,
+        );
       const r = promtoolCheckMetrics(text);
       assert.equal(r.status, lint === undefined ? 0 : 3, r.output);
       assert.equal(r.output.trim(), lint ?? '', `promtool lint:\n${r.output}`);
