@@ -18,6 +18,11 @@ const scenario = process.argv.find((a) => a.startsWith('--scenario='))?.slice('-
 const ENDPOINTS = 1000;
 /** `--otel`: the meter as with otel_on (per-status latency sketches for OpenTelemetry's duration histogram). */
 const OTEL = process.argv.includes('--otel');
+/**
+ * `--prom-legacy`: the meter as with `[metrics] prometheus_naming = legacy` (the same per-status sketches,
+ * for the preset's `http_request_duration_seconds{status_code}`).
+ */
+const PROM_LEGACY = process.argv.includes('--prom-legacy');
 const collect = requireGc();
 
 interface Held {
@@ -40,7 +45,14 @@ function held(since: { heap: number; arrayBuffers: number }): Held {
 }
 
 function newMeter(clock: ManualClock): Meter {
-  return createMeter({ iniPath: false, env: {}, clock, metricsMaxEndpoints: ENDPOINTS, otelOn: OTEL });
+  return createMeter({
+    iniPath: false,
+    env: {},
+    clock,
+    metricsMaxEndpoints: ENDPOINTS,
+    otelOn: OTEL,
+    ...(PROM_LEGACY ? { prometheusNaming: 'legacy' as const } : {}),
+  });
 }
 
 // Load config parsing, schemas and every module before the baseline, so they are not charged to the meter.
@@ -120,6 +132,7 @@ function traffic(steps: number, stepMs: number, perStep: (random: () => number) 
     bytesPerEndpoint: mem.totalBytes / meter.registry.size,
     sketchBuckets: sketchBuckets(meter),
     otel: OTEL,
+    promLegacy: PROM_LEGACY,
     statusLatency: meter.reader.statusLatency?.stats() ?? null,
     ...check,
     keepAlive: meter.registry.size > 0,

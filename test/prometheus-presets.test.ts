@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
 import { createMeter } from '../src/core/meter.js';
 import { ErrorKind } from '../src/core/record.js';
-import { PROM_CLIENT_DEFAULT_BUCKETS, renderPrometheus } from '../src/exporters/prometheus.js';
+import { preparePrometheus, PROM_CLIENT_DEFAULT_BUCKETS, renderPrometheus } from '../src/exporters/prometheus.js';
 import type { PrometheusOptions } from '../src/exporters/prometheus.js';
 import { parseExposition } from './helpers/prometheus.js';
 import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server.js';
@@ -26,8 +26,9 @@ const FASTIFY_METRICS_LIKE: PrometheusOptions = {
 };
 
 describe('legacy preset vs the real fastify-metrics', () => {
-  test('same family, type, route values (`:id`), methods, bucket bounds and counts for the same traffic', async () => {
-    const meter = createMeter({ iniPath: false, env: {}, metricsExcludedEndpoints: ['/fm-metrics'] });
+  /** One Fastify app measured by both: fastify-metrics' /fm-metrics and apimeter's legacy exposition. */
+  async function bothOn(traffic: (app: ReturnType<typeof Fastify>) => Promise<void>, meterOptions = {}) {
+    const meter = createMeter({ iniPath: false, env: {}, metricsExcludedEndpoints: ['/fm-metrics'], ...meterOptions });
     const app = Fastify({ logger: false });
     await app.register(fastifyMetrics, {
       endpoint: '/fm-metrics',
@@ -37,58 +38,176 @@ describe('legacy preset vs the real fastify-metrics', () => {
       routeMetrics: { enabled: { histogram: true, summary: false } },
     });
     await app.register(apimeter, { meter });
-    app.get('/items/:id', async (req, reply) =>
-      (req.params as { id: string }).id === '404' ? reply.code(404).send({}) : { ok: true },
-    );
-    app.post('/items', async () => ({ created: true }));
+    app.get('/items/:id', async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      if (id === '404') return reply.code(404).send({});
+      if (id === '500') return reply.code(500).send({});
+      if (id === '503') return reply.code(503).send({});
+      return { ok: true };
+    });
+    app.post('/items', async (_req, reply) => reply.code(201).send({ created: true }));
+    app.delete('/items/:id', async (_req, reply) => reply.code(204).send());
     await app.ready();
+    // What the API's /metrics does when it is created with the preset; a prometheus_naming = legacy meter needs nothing.
+    if (!('prometheusNaming' in meterOptions)) preparePrometheus(meter, FASTIFY_METRICS_LIKE);
     try {
-      for (const url of ['/items/1', '/items/2', '/items/404']) await app.inject({ url });
-      await app.inject({ method: 'POST', url: '/items', payload: { a: 1 } });
+      await traffic(app);
       // prom-client separates families with an empty line, which the 0.0.4 format allows.
       const theirs = parseExposition((await app.inject({ url: '/fm-metrics' })).body.replace(/\n\n+/g, '\n'), 'text');
-      const ours = parseExposition(renderPrometheus(meter, FASTIFY_METRICS_LIKE), 'text');
-      const name = 'http_request_duration_seconds';
-      const t = theirs.get(name)!;
-      const o = ours.get(name)!;
-      assert.equal(o.type, t.type);
-      const les = (f: typeof t) => [
-        ...new Set(f.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le)),
-      ];
-      assert.deepEqual(les(o), les(t));
-      // _count per (method, route): fastify-metrics splits by status_code, apimeter's histogram does not.
-      const counts = (f: typeof t) => {
-        const m = new Map<string, number>();
-        for (const s of f.samples.filter((x) => x.name === `${name}_count`)) {
-          const key = `${s.labels.method} ${s.labels.route}`;
-          m.set(key, (m.get(key) ?? 0) + s.value);
-        }
-        return Object.fromEntries([...m].sort());
-      };
-      assert.deepEqual(counts(o), counts(t));
-      assert.deepEqual(counts(o), { 'GET /items/:id': 3, 'POST /items': 1 });
-      // The deliberate difference (docs/prometheus.md): no status_code on apimeter's histogram.
-      const labelNames = (f: typeof t) => [...new Set(f.samples.flatMap((s) => Object.keys(s.labels)))].sort();
-      assert.deepEqual(labelNames(t), ['le', 'method', 'route', 'status_code']);
-      assert.deepEqual(labelNames(o), ['le', 'method', 'route']);
-      // The request counter carries status_code with the same values fastify-metrics puts on its histogram.
-      const codes = (f: typeof t, n: string) =>
-        [
-          ...new Set(
-            f.samples
-              .filter((s) => s.name === n)
-              .map((s) => `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`),
-          ),
-        ].sort();
-      assert.deepEqual(codes(ours.get('http_requests_total')!, 'http_requests_total'), codes(t, `${name}_count`));
+      const text = renderPrometheus(meter, FASTIFY_METRICS_LIKE);
+      return { theirs, ours: parseExposition(text, 'text'), text, meter };
     } finally {
       await app.close();
     }
+  }
+  const severalCodes = async (app: ReturnType<typeof Fastify>) => {
+    for (const id of ['1', '2', '404', '3', '500', '404', '503', '4', '500', '500'])
+      await app.inject({ url: `/items/${id}` });
+    for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/items', payload: { a: i } });
+    await app.inject({ method: 'DELETE', url: '/items/9' });
+  };
+  const name = 'http_request_duration_seconds';
+  type Family = ReturnType<typeof parseExposition> extends Map<string, infer F> ? F : never;
+  /** `_count` and `+Inf` per series, keyed by its labels in their order (`le` left out). */
+  const series = (f: Family, sample: string) =>
+    Object.fromEntries(
+      f.samples
+        .filter((s) => s.name === `${name}${sample}` && (sample !== '_bucket' || s.labels.le === '+Inf'))
+        .map((s) => [
+          Object.entries(s.labels)
+            .filter(([k]) => k !== 'le')
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+          s.value,
+        ])
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+
+  test('duration histogram per (method, route, status_code): same label names and order, series, counts and bounds', async () => {
+    const { theirs, ours, text } = await bothOn(severalCodes);
+    const t = theirs.get(name)!;
+    const o = ours.get(name)!;
+    assert.equal(o.type, t.type);
+    // Label names in the order fastify-metrics writes them, on every sample; prom-client puts `le` first on
+    // buckets, apimeter last (as Prometheus' Go client does): label order carries no meaning in the format.
+    const orders = (f: Family) =>
+      [
+        ...new Set(
+          f.samples.map((s) =>
+            Object.keys(s.labels)
+              .filter((k) => k !== 'le')
+              .join(','),
+          ),
+        ),
+      ].sort();
+    assert.deepEqual(orders(o), orders(t));
+    assert.deepEqual(orders(t), ['method,route,status_code']);
+    const withLe = (f: Family) => [
+      ...new Set(
+        f.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => Object.keys(s.labels).sort().join(',')),
+      ),
+    ];
+    assert.deepEqual(withLe(o), withLe(t));
+    assert.deepEqual(withLe(t), ['le,method,route,status_code']);
+    // Same le bounds, same order, in every series.
+    const les = (f: Family) => [
+      ...new Set(
+        Object.keys(series(f, '_count')).map((key) =>
+          f.samples
+            .filter(
+              (s) =>
+                s.name === `${name}_bucket` &&
+                `method=${s.labels.method},route=${s.labels.route},status_code=${s.labels.status_code}` === key,
+            )
+            .map((s) => s.labels.le)
+            .join(' '),
+        ),
+      ),
+    ];
+    assert.deepEqual(les(o), les(t));
+    assert.equal(les(t).length, 1);
+    assert.deepEqual(series(o, '_count'), series(t, '_count'));
+    assert.deepEqual(series(o, '_bucket'), series(t, '_bucket'));
+    assert.deepEqual(series(t, '_count'), {
+      'method=DELETE,route=/items/:id,status_code=204': 1,
+      'method=GET,route=/items/:id,status_code=200': 4,
+      'method=GET,route=/items/:id,status_code=404': 2,
+      'method=GET,route=/items/:id,status_code=500': 3,
+      'method=GET,route=/items/:id,status_code=503': 1,
+      'method=POST,route=/items,status_code=201': 3,
+    });
+    // Buckets are cumulative and end at _count in each series; _sum is positive.
+    for (const key of Object.keys(series(o, '_count'))) {
+      const values = o.samples
+        .filter(
+          (s) =>
+            s.name === `${name}_bucket` &&
+            Object.entries(s.labels).some(([k, v]) => k === 'status_code' && key.endsWith(`=${v}`)),
+        )
+        .filter((s) => key === `method=${s.labels.method},route=${s.labels.route},status_code=${s.labels.status_code}`)
+        .map((s) => s.value);
+      assert.deepEqual(
+        values,
+        [...values].sort((a, b) => a - b),
+        key,
+      );
+      assert.equal(values.at(-1), series(o, '_count')[key]);
+    }
+    assert.deepEqual(Object.keys(series(o, '_sum')), Object.keys(series(t, '_sum')));
+    // The request counter carries the same (method, route, status_code) series as the histogram.
+    const counter = ours.get('http_requests_total')!;
+    assert.deepEqual(
+      Object.fromEntries(
+        counter.samples
+          .map((s) => [
+            `method=${s.labels.method},route=${s.labels.route},status_code=${s.labels.status_code}`,
+            s.value,
+          ])
+          .sort(([a], [b]) => (a < b ? -1 : 1)),
+      ),
+      series(t, '_count'),
+    );
+    if (!PROMTOOL_SKIP) {
+      const r = promtoolCheckMetrics(text);
+      assert.equal(r.status, 0, r.output);
+      assert.equal(r.output.trim(), '');
+    }
+  });
+
+  test('a meter with prometheus_naming = legacy keeps the per-status sketches from its first request', async () => {
+    // The sketches start with the meter, so an exposition rendered for the first time after the traffic has it all.
+    const { ours, theirs, meter } = await bothOn(severalCodes, { prometheusNaming: 'legacy' });
+    assert.equal(meter.reader.statusLatency!.derivePrimary, true);
+    assert.deepEqual(series(ours.get(name)!, '_count'), series(theirs.get(name)!, '_count'));
+  });
+
+  test('without it, the histogram starts at the first render: later requests only', async () => {
+    const meter = createMeter({ iniPath: false, env: {} });
+    const ep = meter.endpoint('GET', '/items/{id}')!;
+    meter.record(ep, 200, 3, -1, -1, ErrorKind.None);
+    assert.equal(meter.reader.statusLatency, null);
+    const before = parseExposition(renderPrometheus(meter, FASTIFY_METRICS_LIKE), 'text');
+    assert.deepEqual(before.get(name)!.samples, []);
+    meter.record(ep, 200, 3, -1, -1, ErrorKind.None);
+    meter.record(ep, 404, 3, -1, -1, ErrorKind.None);
+    meter.record(ep, 499, 9, -1, -1, ErrorKind.Aborted);
+    meter.record(ep, 499, 9, -1, -1, ErrorKind.None);
+    const after = parseExposition(renderPrometheus(meter, FASTIFY_METRICS_LIKE), 'text');
+    // Aborted requests are 499, merged with answered 499s into one series, as on the counter.
+    assert.deepEqual(series(after.get(name)!, '_count'), {
+      'method=GET,route=/items/:id,status_code=200': 1,
+      'method=GET,route=/items/:id,status_code=404': 1,
+      'method=GET,route=/items/:id,status_code=499': 2,
+    });
+    const sum = after.get(name)!.samples.find((s) => s.name === `${name}_sum` && s.labels.status_code === '499')!;
+    assert.ok(Math.abs(sum.value - 0.018) < 1e-9, String(sum.value));
   });
 });
 
 describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () => {
   const meter = createMeter({ iniPath: false, env: {}, metricsDetailed: true });
+  // The legacy cases' duration histogram by status_code (aborted 499 included) is checked too.
+  preparePrometheus(meter, { naming: 'legacy' });
   const get = meter.endpoint('GET', '/items/{id}')!;
   const post = meter.endpoint('POST', '/items')!;
   for (const ms of [1, 4, 30, 200, 3000]) meter.record(get, 200, ms, -1, 512, ErrorKind.None);
@@ -114,6 +233,11 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
       const text = renderPrometheus(meter, options);
       parseExposition(text, 'text');
       parseExposition(renderPrometheus(meter, { ...options, format: 'openmetrics' }), 'openmetrics');
+      if (options.naming === 'legacy')
+        assert.match(
+          text,
+          /^http_request_duration_seconds_count\{method="POST",route="\/items",status_code="499"\} 1$/m,
+        );
       const r = promtoolCheckMetrics(text);
       assert.equal(r.status, lint === undefined ? 0 : 3, r.output);
       assert.equal(r.output.trim(), lint ?? '', `promtool lint:\n${r.output}`);

@@ -1,6 +1,7 @@
 import {
   negotiateFormat,
   OPENMETRICS_CONTENT_TYPE,
+  preparePrometheus,
   PROTOBUF_CONTENT_TYPE,
   renderPrometheus,
   renderPrometheusProtobuf,
@@ -92,6 +93,8 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
   const ui = createUi(opts, access);
   // The inventory's undocumented candidates: unmatched requests grouped by template from now on.
   trackUndocumented(meter);
+  // The legacy preset's duration histogram by status_code reads per-status sketches: kept from now on.
+  preparePrometheus(meter, opts);
   const cache = new AnswerCache<{ response: ApiResponse; size: number; at: number }>(
     opts.cacheMs,
     opts.cacheEntries,

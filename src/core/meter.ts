@@ -103,9 +103,11 @@ export class Meter {
     this.sampleRate = this.config.metricsSampleRate;
     this.excluded = this.config.metricsExcludedEndpoints;
     this.startedAt = this.clock.now();
-    // OpenTelemetry's duration histogram is per status code: with otel_on, from the first request on
-    // (a producer made later starts them itself, from then on).
-    if (this.config.otelOn && this.config.metricsEnabled) this.reader.trackStatusLatency(this.startedAt);
+    // OpenTelemetry's duration histogram is per status code, and so is the Prometheus `legacy` preset's
+    // (status_code): with otel_on or prometheus_naming = legacy, from the first request on (a producer or
+    // exposition made later starts them itself, from then on).
+    const byStatus = this.config.otelOn || this.config.prometheusNaming === 'legacy';
+    if (byStatus && this.config.metricsEnabled) this.reader.trackStatusLatency(this.startedAt);
     this.detailed = this.config.metricsEnabled && this.config.metricsDetailed;
     this.traceSource =
       options.traceSource === false ? null : (options.traceSource ?? (this.detailed ? defaultTraceSource() : null));

@@ -180,8 +180,8 @@ export const CATALOGUE = {
         ),
         airflow: `Duration of HTTP requests in milliseconds (buckets derived from a ${LATENCY_ERROR_TEXT} latency sketch; sampled when metrics_sample_rate < 1).`,
       },
-      labels: same(ROUTE),
-      doc: 'latency; buckets below',
+      labels: { ...same(ROUTE), legacy: [...ROUTE, 'status_code'] },
+      doc: 'latency; buckets below (`legacy`: one histogram per status code, as fastify-metrics)',
     },
   },
   active: {

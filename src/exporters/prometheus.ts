@@ -2,7 +2,9 @@ import { STATUS_CLASSES, statusClassLabel } from '../core/counts.js';
 import type { Counts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ERROR_TYPES } from '../core/record.js';
+import { ABORTED_STATUS, ERROR_TYPES } from '../core/record.js';
+import { LATENCY_SKETCH, Sketch } from '../core/sketch.js';
+import { ABORTED_KEY } from '../core/status-latency.js';
 import { DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { alertFamilies } from './prometheus-alerts.js';
@@ -208,11 +210,59 @@ export function registerApimeter(
   meter: Meter,
   options: Omit<PrometheusOptions, 'format'> = {},
 ): readonly string[] {
+  preparePrometheus(meter, options);
   return registerFamilies(registry, meter, options, writeFamilies);
+}
+
+/**
+ * Switches on what the `legacy` preset's duration histogram reads: per-status latency sketches
+ * (MeterReader.trackStatusLatency, as the OpenTelemetry producer does). Called where an exposition with
+ * the preset is set up (the API's `/metrics`, `registerApimeter`) and, at the latest, by the first
+ * render; requests before that are on the request counter but not on the histogram. Idempotent.
+ */
+export function preparePrometheus(meter: Meter, options: Pick<PrometheusOptions, 'naming'> = {}): void {
+  if (options.naming === 'legacy') meter.reader.trackStatusLatency(meter.clock.now());
+}
+
+const mergeScratch = new Sketch(LATENCY_SKETCH);
+
+/**
+ * The `legacy` duration histogram: one series per (method, route, status_code), as fastify-metrics and
+ * express-prom-bundle write it, from the reader's per-status sketches. Aborted requests are `499`, as on
+ * the request counter (merged with answered 499s when both exist). No exemplars: they are per endpoint.
+ */
+function statusCodeDurations(
+  w: MetricWriter,
+  meter: Meter,
+  names: Names,
+  eps: readonly EndpointStats[],
+  base: (ep: EndpointStats) => [string, string][],
+  bounds: readonly number[],
+): void {
+  for (const ep of eps) {
+    const got = meter.reader.byStatus(ep);
+    if (got === undefined) continue;
+    const order = got.keys
+      .map((key, k) => ({ code: key === ABORTED_KEY ? ABORTED_STATUS : key, k }))
+      .filter(({ k }) => got.sketches[k].count > 0)
+      .sort((a, b) => a.code - b.code);
+    for (let i = 0; i < order.length; i++) {
+      const { code, k } = order[i];
+      let sketch = got.sketches[k];
+      if (i + 1 < order.length && order[i + 1].code === code) {
+        // A real 499 and aborted requests: one series, as on the counter.
+        mergeScratch.reset();
+        mergeScratch.merge(sketch).merge(got.sketches[order[++i].k]);
+        sketch = mergeScratch;
+      }
+      w.histogram(names.duration, [...base(ep), ['status_code', String(code)]], sketch, bounds, names.durationScale);
+    }
+  }
 }
 
 function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions): void {
   const preset = options.naming ?? 'otel';
+  preparePrometheus(meter, options);
   const names = NAMES[preset];
   const statusLabel = options.statusLabel ?? false;
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
@@ -241,9 +291,11 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
     w.format !== 'text' && ep.detail !== null
       ? bucketExemplars(ep.detail.exemplars, durationBounds, names.durationScale)
       : undefined;
-  eps.forEach((ep, i) =>
-    w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, names.durationScale, exemplars(ep)),
-  );
+  if (names.status === 'code') statusCodeDurations(w, meter, names, eps, base, durationBounds);
+  else
+    eps.forEach((ep, i) =>
+      w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, names.durationScale, exemplars(ep)),
+    );
 
   const active = family(w, 'active');
   for (const ep of eps) w.sample(active, base(ep), ep.inflight);
