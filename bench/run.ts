@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--rounds=N] [--seconds=S]`: the budgets of docs/benchmarks.md ("Budgets"), measured side by side in one run.
+ * `npm run bench [-- --quick] [--rounds=N] [--seconds=S] [--only=overhead,adapters,…]`: the budgets of docs/benchmarks.md ("Budgets"), measured side by side in one run.
  *   (a) core record path, in child processes with GC flags (bench/record.ts)
  *   (b) overhead of the Fastify plugin, pinned, with exporters on, detailed mode, and peers as rows
  *       (bench/overhead.ts, bench/pinned.ts, bench/pinned-server.ts, sinks from bench/exporters.ts)
@@ -32,6 +32,14 @@ const pinnedArgs = [
   ...(pinnedRounds === undefined ? [] : [`--rounds=${pinnedRounds}`]),
   ...(pinnedSeconds === undefined ? [] : [`--seconds=${pinnedSeconds}`]),
 ];
+/**
+ * `--only=NAME,…`: run only these sections (record, overhead, memory, consumers, and the standalone
+ * benches by file name: exporters, adapters, matcher, proxy, store, alerts, ui, fleet). Skipped rows
+ * of the budget table say so.
+ */
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = onlyArg === undefined ? null : new Set(onlyArg.split(',').map((n) => n.trim()));
+const wanted = (name: string) => only === null || only.has(name);
 const startedAt = new Date();
 const failures: string[] = [];
 const log = (line = '') => process.stdout.write(line + '\n');
@@ -43,6 +51,10 @@ const quickArgs = quick ? ['--quick'] : [];
 const NOISY_SPREAD = 0.3;
 
 async function section<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (!wanted(name)) {
+    log(`  (${name}: skipped, not in --only)`);
+    return undefined;
+  }
   const t0 = Date.now();
   try {
     const result = await run();
@@ -246,7 +258,7 @@ const STANDALONE: [string, string, string[]][] = [
 ];
 const standalone: Record<string, unknown> = {};
 for (const [title, file, args] of STANDALONE) {
-  if (!existsSync(path.join(ROOT, 'bench', file))) continue;
+  if (!existsSync(path.join(ROOT, 'bench', file)) || !wanted(file.replace(/\.ts$/, ''))) continue;
   log(`\n${title} (bench/${file})`);
   const { code, result } = await runStandalone(file, args);
   if (code !== 0) failures.push(`bench/${file} exited with ${code}`);
@@ -310,7 +322,8 @@ const add = (
   ok: (v: number) => boolean,
 ) => {
   if (value === undefined || !Number.isFinite(value)) {
-    rows.push({ metric, value: NaN, shown: 'failed', budget, ok: false });
+    if (only !== null) rows.push({ metric, value: NaN, shown: 'not run (--only)', budget, ok: null });
+    else rows.push({ metric, value: NaN, shown: 'failed', budget, ok: false });
     return;
   }
   rows.push({ metric, value, shown: shown(value), budget, ok: ok(value) });
