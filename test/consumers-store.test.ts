@@ -191,26 +191,30 @@ test('consumers over a window from SQLite: exact top K, the rest as other, acros
   }
 });
 
-test('consumers over a window from PostgreSQL: exact top K, the rest as other, across a restart', { skip: pgSkip }, async () => {
-  const schema = `apimeter_cstore_${process.pid}`;
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    const store = await openPostgresStore({ url: PG_URL, schema });
+test(
+  'consumers over a window from PostgreSQL: exact top K, the rest as other, across a restart',
+  { skip: pgSkip },
+  async () => {
+    const schema = `apimeter_cstore_${process.pid}`;
+    const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
     try {
-      await checkStore(store);
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      const store = await openPostgresStore({ url: PG_URL, schema });
+      try {
+        await checkStore(store);
+      } finally {
+        await store.close();
+      }
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT SUM(requests) AS n FROM "${schema}".api_metric_consumers WHERE method = ''`,
+      );
+      assert.equal(Number(rows[0].n), 2 * TOTAL);
     } finally {
-      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
     }
-    const { rows } = await admin.query<{ n: string }>(
-      `SELECT SUM(requests) AS n FROM "${schema}".api_metric_consumers WHERE method = ''`,
-    );
-    assert.equal(Number(rows[0].n), 2 * TOTAL);
-  } finally {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
-});
+  },
+);
 
 test('consumers over a window from the in-memory store; a failing store costs no request', async () => {
   const store = new MemoryStore();
@@ -253,13 +257,10 @@ test('the memory store keeps what the snapshot task drains', async () => {
   const meter = await runMeter(store, 'mem');
   const list = await consumersOf(meter, store, '?window=6h');
   assert.equal(list.status, 200, list.text);
-  assert.deepEqual(
-    list.json.consumers.map((c) => [c.id, c.requests]).sort(),
-    [
-      ['a', 20],
-      ['b', 15],
-      ['c', 10],
-    ],
-  );
+  assert.deepEqual(list.json.consumers.map((c) => [c.id, c.requests]).sort(), [
+    ['a', 20],
+    ['b', 15],
+    ['c', 10],
+  ]);
   assert.equal(list.json.range.other_requests, 6);
 });

@@ -101,8 +101,7 @@ export function decodeConsumerRow(r: RawConsumerRow): ConsumerRow {
     requests: Number(r.requests),
     errors: Number(r.errors),
     serverErrors: Number(r.errors_5xx),
-    latency:
-      r.latency === null ? null : Sketch.fromJSON(JSON.parse(r.latency) as SketchJSON, CONSUMER_LATENCY_SKETCH),
+    latency: r.latency === null ? null : Sketch.fromJSON(JSON.parse(r.latency) as SketchJSON, CONSUMER_LATENCY_SKETCH),
   };
 }
 
@@ -142,7 +141,8 @@ export function mergeConsumerRows(rows: Iterable<ConsumerRow>): Map<string, Merg
     }
     const key = `${r.method} ${r.route}`;
     const e = m.endpoints.get(key);
-    if (e === undefined) m.endpoints.set(key, { method: r.method, route: r.route, requests: r.requests, errors: r.errors });
+    if (e === undefined)
+      m.endpoints.set(key, { method: r.method, route: r.route, requests: r.requests, errors: r.errors });
     else {
       e.requests += r.requests;
       e.errors += r.errors;
@@ -191,7 +191,16 @@ export function drainConsumerRows(
       trackedPerEndpoint.set(epId, (trackedPerEndpoint.get(epId) ?? 0) + requests);
       const ep = byId.get(epId);
       if (ep === undefined) continue;
-      rows.push({ ...base, consumer: d.id, method: ep.method, route: ep.route, requests, errors: errs, serverErrors: 0, latency: null });
+      rows.push({
+        ...base,
+        consumer: d.id,
+        method: ep.method,
+        route: ep.route,
+        requests,
+        errors: errs,
+        serverErrors: 0,
+        latency: null,
+      });
     }
   }
   const tracked = rows.reduce((n, r) => (r.method === '' ? n + r.requests : n), 0);
@@ -201,7 +210,16 @@ export function drainConsumerRows(
   baseline.errors = tracker.errors;
   baseline.serverErrors = tracker.serverErrors;
   if (other > 0) {
-    rows.push({ ...base, consumer: OTHER_CONSUMER, method: '', route: '', requests: other, errors: otherErrors, serverErrors: otherServer, latency: null });
+    rows.push({
+      ...base,
+      consumer: OTHER_CONSUMER,
+      method: '',
+      route: '',
+      requests: other,
+      errors: otherErrors,
+      serverErrors: otherServer,
+      latency: null,
+    });
   }
   for (const ep of byId.values()) {
     const total = tracker.endpointTotals(ep).requests;
@@ -209,7 +227,17 @@ export function drainConsumerRows(
     if (total === before) continue;
     baseline.endpoints.set(ep.id, total);
     const rest = total - before - (trackedPerEndpoint.get(ep.id) ?? 0);
-    if (rest > 0) rows.push({ ...base, consumer: OTHER_CONSUMER, method: ep.method, route: ep.route, requests: rest, errors: 0, serverErrors: 0, latency: null });
+    if (rest > 0)
+      rows.push({
+        ...base,
+        consumer: OTHER_CONSUMER,
+        method: ep.method,
+        route: ep.route,
+        requests: rest,
+        errors: 0,
+        serverErrors: 0,
+        latency: null,
+      });
   }
   return rows;
 }

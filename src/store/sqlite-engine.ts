@@ -128,7 +128,9 @@ export class SqliteEngine {
       params.push(q.consumer);
     }
     return this.db
-      .prepare(`SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} ORDER BY bucket_start`)
+      .prepare(
+        `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
+      )
       .all(...params) as RawConsumerRow[];
   }
 
