@@ -14,6 +14,8 @@ import { openPostgresStore } from '../src/store/postgres.js';
 import { SnapshotTask } from '../src/store/snapshot-task.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { MemoryStore } from '../src/store/store.js';
+import { drainConsumerRows, emptyBaseline } from '../src/store/consumer-rows.js';
+import type { ConsumerRow } from '../src/store/consumer-rows.js';
 import type { SnapshotStore } from '../src/store/store.js';
 import type { ConsumerDetailJson, ConsumerListJson } from '../src/api/consumer-schemas.js';
 import { PG_URL, pgSkip } from './faults/postgres.js';
@@ -263,4 +265,49 @@ test('the memory store keeps what the snapshot task drains', async () => {
     ['c', 10],
   ]);
   assert.equal(list.json.range.other_requests, 6);
+});
+
+test('drainConsumerRows: per-interval deltas, top K exact, the rest as other per endpoint and in total', async () => {
+  const meter = newMeter();
+  const tracker = meter.consumers!.tracker;
+  const x = meter.endpoint('GET', '/x')!;
+  const y = meter.endpoint('POST', '/y')!;
+  // As the meter records (which lists the endpoint), then as the adapter tells the tracker.
+  const rec = (ep: typeof x, id: string, status: number, ms: number, errored: boolean) => {
+    meter.record(ep, status, ms, -1, -1, 0);
+    tracker.record(ep, id, status, ms, errored);
+  };
+  const baseline = emptyBaseline();
+  const drain = (b: number) => drainConsumerRows(tracker, meter.registry.endpoints(), baseline, 'i', b * 60_000, 60);
+  const totals = (rows: ConsumerRow[]) =>
+    Object.fromEntries(
+      rows.filter((r) => r.method === '').map((r) => [r.consumer, [r.requests, r.errors, r.serverErrors]]),
+    );
+  const perEndpoint = (rows: ConsumerRow[], id: string) =>
+    rows.filter((r) => r.consumer === id && r.method !== '').map((r) => [r.route, r.requests, r.errors]);
+
+  // Interval 1: three consumers fill K = 3; z comes last and evicts the smallest (c), whose undrained
+  // requests go to other.
+  for (let i = 0; i < 5; i++) rec(x, 'a', 200, 3, false);
+  for (let i = 0; i < 4; i++) rec(y, 'b', 503, 3, false);
+  rec(x, 'c', 200, 3, false);
+  for (let i = 0; i < 2; i++) rec(y, 'z', 404, 3, false);
+  const first = drain(1);
+  assert.deepEqual(totals(first), { a: [5, 0, 0], b: [4, 4, 4], z: [2, 2, 0], other: [1, 0, 0] });
+  assert.deepEqual(perEndpoint(first, 'other'), [['/x', 1, 0]]);
+  assert.deepEqual(perEndpoint(first, 'b'), [['/y', 4, 4]]);
+  assert.ok(first.every((r) => r.bucketStart === 60_000));
+  assert.equal(first.find((r) => r.consumer === 'a' && r.method === '')!.latency!.count, 5);
+
+  // Interval 2: only what was added since; a consumer with nothing new writes no row.
+  for (let i = 0; i < 3; i++) rec(y, 'a', 200, 3, false);
+  const second = drain(2);
+  assert.deepEqual(totals(second), { a: [3, 0, 0] });
+  assert.deepEqual(perEndpoint(second, 'a'), [['/y', 3, 0]]);
+  assert.equal(second.find((r) => r.method === '')!.latency!.count, 3, 'the sketch is the interval delta');
+  assert.deepEqual(drain(3), []);
+
+  // Over both intervals the rows add up to every request recorded.
+  const all = [...first, ...second].filter((r) => r.method === '').reduce((n, r) => n + r.requests, 0);
+  assert.equal(all, tracker.requests);
 });
