@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import pg from 'pg';
-import { createMeter } from '../src/index.js';
+import { createMeter, ManualClock } from '../src/index.js';
 import type { Meter } from '../src/core/meter.js';
 import { apimeter as fastifyApimeter } from '../src/adapters/fastify.js';
 import { StoreHistory } from '../src/store/history.js';
@@ -310,4 +310,60 @@ test('drainConsumerRows: per-interval deltas, top K exact, the rest as other per
   // Over both intervals the rows add up to every request recorded.
   const all = [...first, ...second].filter((r) => r.method === '').reduce((n, r) => n + r.requests, 0);
   assert.equal(all, tracker.requests);
+});
+
+test('snapshot task on a manual clock: one consumer row set per interval, buffered while the store fails, then written with the snapshot rows', async () => {
+  const MIN = 60_000;
+  const T0 = Date.UTC(2025, 2, 3, 12, 0, 0);
+  const clock = new ManualClock(T0 + 5_000);
+  const meter = createMeter({ iniPath: false, env: {}, clock, metricsConsumers: true, metricsConsumerTop: TOP });
+  const store = new MemoryStore();
+  const task = new SnapshotTask({
+    meter,
+    store,
+    instance: 'i1',
+    intervalSeconds: 60,
+    graceMs: 1000,
+    minRetryMs: 10,
+    rollups: false,
+    retentionDays: 0,
+    onError: () => undefined,
+  });
+  const ep = meter.endpoint('GET', '/x')!;
+  const rec = (id: string, n: number) => {
+    for (let i = 0; i < n; i++) {
+      meter.record(ep, 200, 4, -1, -1, 0);
+      meter.consumers!.tracker.record(ep, id, 200, 4, false);
+    }
+  };
+  rec('a', 4);
+  clock.set(T0 + MIN + 1500);
+  store.failWith = new Error('connection refused');
+  await task.runOnce();
+  assert.equal(task.stats.failures, 1);
+  clock.set(T0 + MIN + 10_000);
+  rec('a', 2);
+  rec('b', 1);
+  clock.set(T0 + 2 * MIN + 1500);
+  await task.runOnce();
+  assert.equal(task.stats.failures, 2);
+  assert.deepEqual(await ((store.failWith = null), store.readConsumers({ from: 0, to: Infinity })), []);
+  await task.runOnce();
+  assert.equal(task.stats.failures, 0);
+  const rows = await store.readConsumers({ from: 0, to: Number.MAX_SAFE_INTEGER });
+  const totals = rows.filter((r) => r.method === '').map((r) => [r.bucketStart - T0, r.consumer, r.requests]);
+  assert.deepEqual(totals, [
+    [0, 'a', 4],
+    [MIN, 'a', 2],
+    [MIN, 'b', 1],
+  ]);
+  const snap = await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER });
+  assert.deepEqual(
+    snap.map((r) => [r.bucketStart - T0, r.tally.count]),
+    [
+      [0, 4],
+      [MIN, 3],
+    ],
+  );
+  await task.stop();
 });
