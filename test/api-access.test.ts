@@ -298,8 +298,17 @@ describe('mounting', () => {
       'end',
     ]);
     assert.deepEqual(names('/m/inventory'), ['status', 'format', 'window', 'start', 'end']);
-    assert.deepEqual(names('/m/consumers'), ['limit', 'offset', 'order_by', 'group', 'format', 'window']);
-    assert.deepEqual(names('/m/consumers/{id}'), ['id', 'window']);
+    assert.deepEqual(names('/m/consumers'), [
+      'limit',
+      'offset',
+      'order_by',
+      'group',
+      'format',
+      'window',
+      'start',
+      'end',
+    ]);
+    assert.deepEqual(names('/m/consumers/{id}'), ['id', 'window', 'start', 'end']);
     for (const name of [
       'EndpointList',
       'EndpointDetail',

@@ -35,8 +35,13 @@ export const ConsumerStats = z.object({
 });
 
 export const ConsumerRange = z.object({
-  source: z.literal('memory'),
-  since: z.iso.datetime({ offset: true }).describe('start-up: consumer figures are kept since then'),
+  source: z
+    .enum(['memory', 'store'])
+    .describe('memory: since start-up (Space-Saving estimates); store: per-interval rows of the snapshot store'),
+  since: z.iso
+    .datetime({ offset: true })
+    .describe('memory: start-up; store: start of the range answered (snapped to the snapshot interval)'),
+  until: z.iso.datetime({ offset: true }).optional().describe('store: end of the range answered'),
   requests: count.describe('every request recorded with consumers on (unknown consumers included)'),
   other_requests: count.describe("requests not in any listed consumer's tracked figures"),
   unlisted_bound: count.describe('no consumer missing from the list has more requests than this'),

@@ -8,18 +8,25 @@ import type { ParamDef } from './params.js';
 import type { ResolvedOptions } from './options.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { ConsumerDetailJson, ConsumerListJson, ConsumerRangeJson, ConsumerStatsJson } from './consumer-schemas.js';
+import { HISTORY_WINDOWS, parseRange, rangeParams } from './range.js';
+import type { HistoryConsumer } from '../core/history.js';
+import { OTHER_CONSUMER } from '../core/consumers/identify.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 const MAX_ID = 1024;
 const ORDER_KEYS = ['requests', 'errors', 'error_rate', 'p95', 'endpoints_used', 'id'] as const;
 
+const CONSUMER_WINDOWS = ['all', ...Object.keys(HISTORY_WINDOWS)];
+const [, START_PARAM, END_PARAM] = rangeParams('all');
 const WINDOW_PARAM: ParamDef = {
   name: 'window',
   description:
-    'Consumer figures are kept in memory since start-up: only `all` (the default) is accepted; per-interval rows in the store are not built yet.',
-  schema: { type: 'string', enum: ['all'], default: 'all' },
+    'all (the default): since start-up, from memory; 6h, 24h, 7d, 30d (or start/end): from the per-consumer ' +
+    'rows of the snapshot store (the top K of each interval exact, the rest as `other`). Not with start/end.',
+  schema: { type: 'string', enum: CONSUMER_WINDOWS, default: 'all' },
 };
+const RANGE_PARAMS: readonly ParamDef[] = [WINDOW_PARAM, START_PARAM, END_PARAM];
 const FORMAT_PARAM: ParamDef = {
   name: 'format',
   description: 'json (default) or csv; `Accept: text/csv` also asks for CSV.',
@@ -48,7 +55,7 @@ const LIST_PARAMS: readonly ParamDef[] = [
   },
   { name: 'group', description: 'Only consumers of this group.', schema: { type: 'string', maxLength: 128 } },
   FORMAT_PARAM,
-  WINDOW_PARAM,
+  ...RANGE_PARAMS,
 ];
 
 function consumersOf(opts: ResolvedOptions): Consumers {
@@ -62,11 +69,72 @@ function consumersOf(opts: ResolvedOptions): Consumers {
   return consumers;
 }
 
-function checkWindow(query: Query): void {
+/** The range asked for: null for since start-up (memory), else a span only the store answers. */
+function consumerSpan(opts: ResolvedOptions, query: Query): { from: number; to: number } | null {
   const w = query.get('window');
-  if (w !== undefined && w !== 'all') {
-    throw badParameter('window', `${shown(w)}: consumer figures are kept since start-up; use window=all`, ['all']);
+  if (w !== undefined && !CONSUMER_WINDOWS.includes(w)) {
+    throw badParameter(
+      'window',
+      `${shown(w)}: consumer figures are kept since start-up in memory (all) or per interval in the store (6h, 24h, 7d, 30d, start/end)`,
+      CONSUMER_WINDOWS,
+    );
   }
+  const spec = parseRange(query, opts.meter.clock.now(), 'all');
+  if (spec.kind === 'window') return null;
+  return { from: spec.from, to: spec.to };
+}
+
+/** The stored consumers of a span, or the 400 saying a store is needed. */
+async function storedConsumers(
+  opts: ResolvedOptions,
+  span: { from: number; to: number },
+  consumer?: string,
+): Promise<{ from: number; to: number; consumers: HistoryConsumer[] }> {
+  const history = opts.history;
+  if (history?.consumers === undefined) {
+    throw badParameter(
+      'window',
+      'consumer figures over a time range are read from the snapshot store; it needs [metrics] api_metrics_persistence = true and a store (docs/consumers.md); window=all answers from memory',
+      ['all'],
+    );
+  }
+  return history.consumers({ ...span, ...(consumer !== undefined && { consumer }) });
+}
+
+/** A stored consumer as the figures consumerStats reads (counts exact: no Space-Saving bound). */
+function storedFigures(c: HistoryConsumer): ConsumerFigures {
+  return {
+    id: c.id,
+    requests: c.requests,
+    errorBound: 0,
+    tracked: c.requests,
+    errors: c.errors,
+    serverErrors: c.serverErrors,
+    latency: c.latency,
+    endpoints: new Map(c.endpoints.map((e, i) => [i, [e.requests, e.errors]])),
+  };
+}
+
+function storedRange(
+  consumers: Consumers,
+  answer: { from: number; to: number; consumers: HistoryConsumer[] },
+): ConsumerRangeJson {
+  let requests = 0;
+  let other = 0;
+  for (const c of answer.consumers) {
+    requests += c.requests;
+    if (c.id === OTHER_CONSUMER) other += c.requests;
+  }
+  return {
+    source: 'store',
+    since: new Date(answer.from).toISOString(),
+    until: new Date(answer.to).toISOString(),
+    requests,
+    other_requests: other,
+    // A consumer not listed was outside the top K of every interval: all its requests are in `other`.
+    unlisted_bound: other,
+    top: consumers.tracker.limits.top,
+  };
 }
 
 function wantsCsv(request: RouteInput['request'], query: Query): boolean {
@@ -170,7 +238,7 @@ export const listConsumers: Route = {
   async run(input: RouteInput): Promise<RouteOutput> {
     const { opts } = input;
     const query = Query.parse(input.search, LIST_PARAMS);
-    checkWindow(query);
+    const span = consumerSpan(opts, query);
     const consumers = consumersOf(opts);
     const limit = integerParam(query, 'limit', DEFAULT_LIMIT, { min: 1, max: MAX_LIMIT, cap: true });
     const offset = integerParam(query, 'offset', 0, { min: 0 });
@@ -186,7 +254,16 @@ export const listConsumers: Route = {
     }
     const group = textParam(query, 'group', 128);
     const csv = wantsCsv(input.request, query);
-    const figures = consumers.tracker.list();
+    let figures: ConsumerFigures[];
+    let range: ConsumerRangeJson;
+    if (span === null) {
+      figures = consumers.tracker.list();
+      range = consumerRange(opts, consumers, figures);
+    } else {
+      const answer = await storedConsumers(opts, span);
+      figures = answer.consumers.filter((c) => c.id !== OTHER_CONSUMER).map(storedFigures);
+      range = storedRange(consumers, answer);
+    }
     let stats = figures.map((f) => consumerStats(consumers, f));
     if (group !== undefined) stats = stats.filter((s) => s.group === group);
     stats.sort((a, b) => {
@@ -201,7 +278,7 @@ export const listConsumers: Route = {
       total_entries: stats.length,
       limit,
       offset,
-      range: consumerRange(opts, consumers, figures),
+      range,
     };
     return { response: csv ? csvAnswer(page) : jsonResponse(200, page), cacheable: false };
   },
@@ -212,7 +289,7 @@ export function endpointsById(opts: ResolvedOptions): Map<number, EndpointStats>
   return new Map(opts.meter.registry.endpoints().map((ep) => [ep.id, ep]));
 }
 
-const DETAIL_PARAMS: readonly ParamDef[] = [WINDOW_PARAM];
+const DETAIL_PARAMS: readonly ParamDef[] = RANGE_PARAMS;
 
 /** `GET {prefix}/consumers/{id}`: one consumer, with its endpoints. */
 export const consumerDetail: Route = {
@@ -220,9 +297,28 @@ export const consumerDetail: Route = {
   async run(input: RouteInput): Promise<RouteOutput> {
     const { opts } = input;
     const query = Query.parse(input.search, DETAIL_PARAMS);
-    checkWindow(query);
+    const span = consumerSpan(opts, query);
     const consumers = consumersOf(opts);
     const id = input.endpoint ?? '';
+    if (span !== null) {
+      const answer = await storedConsumers(opts, span);
+      const c = answer.consumers.find((x) => x.id === id);
+      if (c === undefined) {
+        throw new ApiProblem(
+          404,
+          `consumer ${shown(id)} has no stored rows from ${new Date(answer.from).toISOString()} to ` +
+            `${new Date(answer.to).toISOString()} (outside the top ${consumers.tracker.limits.top} of every interval, ` +
+            `it is counted as ${OTHER_CONSUMER}); GET ${opts.prefix}/consumers?window=… lists them`,
+        );
+      }
+      const endpoints = [...c.endpoints].sort((a, b) => b.requests - a.requests || (a.route < b.route ? -1 : 1));
+      const body: ConsumerDetailJson = {
+        ...consumerStats(consumers, storedFigures(c)),
+        endpoints,
+        range: storedRange(consumers, answer),
+      };
+      return { response: jsonResponse(200, body), cacheable: false };
+    }
     const f = consumers.tracker.get(id);
     if (f === undefined) {
       throw new ApiProblem(

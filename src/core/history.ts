@@ -1,5 +1,6 @@
 import type { SlotTally } from './query.js';
 import { Tally } from './tally.js';
+import type { Sketch } from './sketch.js';
 
 /**
  * What the metrics API needs from persisted history (the snapshot store): the in-memory ring answers the
@@ -36,6 +37,37 @@ export interface HistorySource {
    * `route`, else of every endpoint merged (the whole-API series of `/summary`).
    */
   series(query: HistoryQuery): Promise<HistorySeries>;
+  /**
+   * Per-consumer figures over the range (`metrics_consumers` with a store: the top K of each stored
+   * interval and `other` for the rest), each merged over the range. Optional: without it, consumer
+   * windows other than since start-up are a 400.
+   */
+  consumers?(query: HistoryConsumerQuery): Promise<HistoryConsumers>;
+}
+
+export interface HistoryConsumerQuery {
+  from: number;
+  to: number;
+  /** Only this consumer. */
+  consumer?: string;
+}
+
+export interface HistoryConsumer {
+  id: string;
+  requests: number;
+  errors: number;
+  serverErrors: number;
+  /** Latency sketch merged over the range (CONSUMER_LATENCY_SKETCH); empty for `other`. */
+  latency: Sketch;
+  endpoints: { method: string; route: string; requests: number; errors: number }[];
+}
+
+export interface HistoryConsumers {
+  /** The range answered, snapped outward to stored intervals. */
+  from: number;
+  to: number;
+  /** Every consumer with rows in the range, `other` (everyone outside each interval's top K) included. */
+  consumers: HistoryConsumer[];
 }
 
 export interface HistoryQuery {

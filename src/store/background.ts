@@ -1,6 +1,7 @@
 import { createError } from '../errors.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, Watermarks } from './rollup.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
+import type { ConsumerQuery, ConsumerRow } from './consumer-rows.js';
 import type { RowQuery, SnapshotRow, SnapshotStore, StoreStatus, WriteOptions } from './store.js';
 
 export interface BackgroundStoreOptions {
@@ -137,6 +138,10 @@ export class BackgroundStore implements SnapshotStore {
   }
   async deleteBefore(cutoff: number, options?: RetentionOptions): Promise<RetentionCount[]> {
     return this.store.deleteBefore(cutoff, options);
+  }
+
+  async readConsumers(query: ConsumerQuery): Promise<ConsumerRow[]> {
+    return this.store.readConsumers(query);
   }
 
   async readAlertState(key: string): Promise<string | null> {

@@ -1,4 +1,12 @@
-import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../core/history.js';
+import type {
+  HistoryAnswer,
+  HistoryConsumerQuery,
+  HistoryConsumers,
+  HistoryQuery,
+  HistorySeries,
+  HistorySource,
+} from '../core/history.js';
+import { mergeConsumerRows } from './consumer-rows.js';
 import { planRanges } from './rollup.js';
 import type { Range } from './rollup.js';
 import type { SnapshotStore } from './store.js';
@@ -100,5 +108,22 @@ export class StoreHistory implements HistorySource {
       stepMs,
     });
     return { stepMs, points: rows.map((r) => ({ start: r.bucketStart, tally: r.tally })) };
+  }
+
+  async consumers(query: HistoryConsumerQuery): Promise<HistoryConsumers> {
+    const step = this.options.stepMs;
+    const from = Math.floor(query.from / step) * step;
+    const rows = await this.store.readConsumers({
+      from,
+      to: query.to,
+      instance: this.options.instance,
+      consumer: query.consumer,
+    });
+    const merged = mergeConsumerRows(rows);
+    return {
+      from,
+      to: Math.ceil(query.to / step) * step,
+      consumers: [...merged.values()].map((m) => ({ ...m, endpoints: [...m.endpoints.values()] })),
+    };
   }
 }

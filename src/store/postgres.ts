@@ -1,7 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
 import { importDriver } from './driver.js';
 import { MIGRATIONS } from './migrations/index.js';
-import { applyRetention, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { applyRetention, CONSUMER_TABLE, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { CONSUMER_COLUMNS, decodeConsumerRow, dedupeConsumerRows, encodeConsumerRow } from './consumer-rows.js';
+import type { ConsumerQuery, ConsumerRow, ConsumerValue, RawConsumerRow } from './consumer-rows.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
 import { RollupMerger, RowMerger, runRollups } from './rollup.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, RollupTier, Watermarks } from './rollup.js';
@@ -44,7 +46,7 @@ const MIGRATION_LOCK = 0x61706d74;
  * lowers the watermark it set), never in between.
  */
 const ROLLUP_LOCK = 0x61706d75;
-const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
+const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE, CONSUMER_TABLE];
 /** Rows per FETCH of a history or rollup read (~1 MB of day-long tallies). */
 const FETCH_ROWS = 500;
 /**
@@ -163,25 +165,74 @@ export class PostgresStore implements SnapshotStore {
 
   async writeSnapshot(rows: readonly SnapshotRow[], options: WriteOptions = {}): Promise<void> {
     const unique = dedupe(rows);
-    if (unique.length === 0) return;
+    const consumers = dedupeConsumerRows(options.consumers ?? []);
+    if (unique.length === 0 && consumers.length === 0) return;
     let oldest = Infinity;
     for (const r of unique) oldest = Math.min(oldest, r.bucketStart);
     // Encoded once connected, chunk by chunk (insert): a write waiting for a connection holds no copy.
     await this.transaction(
       async (client) => {
         await this.lockRollups(client, true);
-        await this.insert(client, RAW_TABLE, unique);
-        // A snapshot in a rolled-up period makes it, and what follows, pending again.
-        await client.query(
-          `UPDATE ${this.table('api_metric_rollup_state')}
-         SET done_until = ($1::bigint / (bucket_seconds * 1000)) * (bucket_seconds * 1000)
-         WHERE done_until > $1::bigint`,
-          [oldest],
-        );
+        if (unique.length > 0) {
+          await this.insert(client, RAW_TABLE, unique);
+          // A snapshot in a rolled-up period makes it, and what follows, pending again.
+          await client.query(
+            `UPDATE ${this.table('api_metric_rollup_state')}
+           SET done_until = ($1::bigint / (bucket_seconds * 1000)) * (bucket_seconds * 1000)
+           WHERE done_until > $1::bigint`,
+            [oldest],
+          );
+        }
+        await this.insertConsumers(client, consumers);
       },
       'BEGIN',
       options.signal,
     );
+  }
+
+  /** Upserts per-consumer rows, {@link ROWS_PER_STATEMENT} per statement, yielding between statements. */
+  private async insertConsumers(client: PoolClient, rows: readonly ConsumerRow[]): Promise<void> {
+    const n = CONSUMER_COLUMNS.length;
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      if (i > 0) await turn();
+      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+      const params: ConsumerValue[] = [];
+      const tuples = chunk.map((r, j) => {
+        params.push(...encodeConsumerRow(r));
+        return `(${CONSUMER_COLUMNS.map((_, c) => `$${j * n + c + 1}`).join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO ${this.table(CONSUMER_TABLE)} (${CONSUMER_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+         ON CONFLICT (instance, bucket_start, consumer, method, endpoint) DO UPDATE SET
+         bucket_seconds = EXCLUDED.bucket_seconds, requests = EXCLUDED.requests, errors = EXCLUDED.errors,
+         errors_5xx = EXCLUDED.errors_5xx, latency = EXCLUDED.latency`,
+        params,
+      );
+    }
+  }
+
+  async readConsumers(q: ConsumerQuery): Promise<ConsumerRow[]> {
+    const where = ['bucket_start >= $1', 'bucket_start < $2'];
+    const params: (string | number)[] = [q.from, q.to];
+    if (q.instance !== undefined) {
+      params.push(q.instance);
+      where.push(`instance = $${params.length}`);
+    }
+    if (q.consumer !== undefined) {
+      params.push(q.consumer);
+      where.push(`consumer = $${params.length}`);
+    }
+    const { rows } = await this.pool.query<RawConsumerRow>(
+      `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${this.table(CONSUMER_TABLE)} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
+      params,
+    );
+    const slice = timeSlicer();
+    const out: ConsumerRow[] = [];
+    for (const r of rows) {
+      await slice();
+      out.push(decodeConsumerRow(r));
+    }
+    return out;
   }
 
   /** The rollup lock of this schema (shared by writers, exclusive for a rollup step), until the transaction ends. */

@@ -2,6 +2,8 @@
 export const RAW_TABLE = 'api_metric_snapshots';
 /** Hourly and daily rollup rows (bucket_seconds 3600 and 86400). */
 export const ROLLUP_TABLE = 'api_metric_rollups';
+/** Per-consumer rows per snapshot interval (migration 6, src/store/consumer-rows.ts). */
+export const CONSUMER_TABLE = 'api_metric_consumers';
 
 /** Rows of one table and bucket length (counted, deleted, or that would be deleted). */
 export interface RetentionCount {

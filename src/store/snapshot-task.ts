@@ -7,6 +7,8 @@ import type { StoreHistory } from './history.js';
 import { retentionCutoff } from './retention.js';
 import { timeSlicer } from './slice.js';
 import type { SnapshotRow, SnapshotStore } from './store.js';
+import { drainConsumerRows, emptyBaseline } from './consumer-rows.js';
+import type { ConsumerRow } from './consumer-rows.js';
 
 export interface SnapshotTaskOptions {
   meter: Meter;
@@ -101,6 +103,9 @@ export class SnapshotTask {
   /** Start of the next bucket to collect; every bucket before it is buffered or written. */
   private nextBucket: number;
   private buffer: SnapshotRow[] = [];
+  /** Per-consumer rows (meter.consumers), written in the same store call as `buffer`; bounded likewise. */
+  private consumerBuffer: ConsumerRow[] = [];
+  private readonly consumerBaseline = emptyBaseline();
   /** End of the complete buckets collected so far (what persistedUntil becomes once the buffer is written). */
   private collectedUntil: number;
   /** End of this instance's buckets written to the store (0 before the first write): the fleet view's split. */
@@ -167,7 +172,7 @@ export class SnapshotTask {
     if (this.stopped) return;
     const now = this.meter.clock.now();
     let at = this.nextBucket + this.bucketMs + this.graceMs;
-    if (this.buffer.length > 0) at = Math.min(at, this.retryAt);
+    if (this.buffer.length > 0 || this.consumerBuffer.length > 0) at = Math.min(at, this.retryAt);
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
@@ -273,19 +278,52 @@ export class SnapshotTask {
   /** Adds the rows of buckets that have ended to the buffer; `final` adds the current partial one too. */
   private async collect(now: number, final: boolean): Promise<void> {
     const horizon = ringHorizon(this.meter.rings, now).coarse;
+    let last: number | null = null;
     while (this.nextBucket + this.bucketMs + this.graceMs <= now) {
       const start = this.nextBucket;
       this.nextBucket += this.bucketMs;
       if (start < horizon) this.stats.missedBuckets++;
-      else this.push(await this.rowsOf(start, now));
+      else {
+        this.push(await this.rowsOf(start, now));
+        last = start;
+      }
     }
     this.collectedUntil = this.nextBucket;
-    if (!final) return;
-    // Every bucket not collected yet: one that ended within the grace, and the current, partial one. They
-    // are written but not counted as persisted (the partial bucket's end lies in the future).
-    for (let start = this.nextBucket; start <= now; start += this.bucketMs) {
-      if (start < horizon) this.stats.missedBuckets++;
-      else this.push(await this.rowsOf(start, now));
+    if (final) {
+      // Every bucket not collected yet: one that ended within the grace, and the current, partial one. They
+      // are written but not counted as persisted (the partial bucket's end lies in the future).
+      for (let start = this.nextBucket; start <= now; start += this.bucketMs) {
+        if (start < horizon) this.stats.missedBuckets++;
+        else {
+          this.push(await this.rowsOf(start, now));
+          last = start;
+        }
+      }
+    }
+    if (last !== null) this.collectConsumers(last);
+  }
+
+  /**
+   * The consumer tracker's figures since the last drain, as rows of the bucket just collected (requests
+   * of the grace period after it included: the next drain does not count them again). A meter without
+   * consumers (`metrics_consumers` off) writes none.
+   */
+  private collectConsumers(bucketStart: number): void {
+    const tracker = this.meter.consumers?.tracker;
+    if (tracker === undefined) return;
+    const rows = drainConsumerRows(
+      tracker,
+      this.meter.registry.endpoints(),
+      this.consumerBaseline,
+      this.instance,
+      bucketStart,
+      this.bucketMs / 1000,
+    );
+    for (const r of rows) this.consumerBuffer.push(r);
+    const excess = this.consumerBuffer.length - this.maxBuffered;
+    if (excess > 0) {
+      this.consumerBuffer.splice(0, excess);
+      this.stats.dropped += excess;
     }
   }
 
@@ -329,7 +367,7 @@ export class SnapshotTask {
   /** Writes the buffer; resolves whether the store took it (or there was nothing to write). */
   private async flush(): Promise<boolean> {
     const until = this.collectedUntil;
-    if (this.buffer.length === 0) {
+    if (this.buffer.length === 0 && this.consumerBuffer.length === 0) {
       this.writtenUntil = Math.max(this.writtenUntil, until);
       this.options.history?.advance(until);
       return true;
@@ -340,8 +378,12 @@ export class SnapshotTask {
       return false;
     }
     const batch = this.buffer.slice();
+    const consumers = this.consumerBuffer.slice();
     const abort = new AbortController();
-    const write = this.store.writeSnapshot(batch, { signal: abort.signal });
+    const write = this.store.writeSnapshot(batch, {
+      signal: abort.signal,
+      ...(consumers.length > 0 && { consumers }),
+    });
     const inflight = { settled: write.then(noop, noop), abort };
     this.inflight = inflight;
     void inflight.settled.then(() => {
@@ -368,6 +410,7 @@ export class SnapshotTask {
     }
     // Nothing else touches the buffer while a run is in progress (runs never overlap).
     this.buffer.splice(0, batch.length);
+    this.consumerBuffer.splice(0, consumers.length);
     this.stats.buffered = this.buffer.length;
     this.stats.written += batch.length;
     this.stats.failures = 0;

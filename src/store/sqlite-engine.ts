@@ -1,6 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { MIGRATIONS } from './migrations/index.js';
-import { RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { CONSUMER_TABLE, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { CONSUMER_COLUMNS } from './consumer-rows.js';
+import type { ConsumerQuery, ConsumerValue, RawConsumerRow } from './consumer-rows.js';
 import type { RetentionCount } from './retention.js';
 import { ROLLUP_TIERS, rollUp } from './rollup.js';
 import type { MergeQuery, Watermarks } from './rollup.js';
@@ -17,7 +19,7 @@ import type { RowQuery, SnapshotRow } from './store.js';
  */
 export type WireMergedRows = string[];
 
-const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE];
+const TABLES: readonly string[] = [RAW_TABLE, ROLLUP_TABLE, CONSUMER_TABLE];
 
 /** What a merge reads of each row, in this order. */
 const MERGE_COLUMNS =
@@ -30,6 +32,7 @@ const MERGE_COLUMNS =
 export class SqliteEngine {
   private readonly insertRaw: BetterSqlite3.Statement;
   private readonly insertRollup: BetterSqlite3.Statement;
+  private readonly insertConsumer: BetterSqlite3.Statement;
   private readonly lowerMarks: BetterSqlite3.Statement;
   private readonly getMarks: BetterSqlite3.Statement;
 
@@ -48,6 +51,9 @@ export class SqliteEngine {
       );
     this.insertRaw = insert(RAW_TABLE);
     this.insertRollup = insert(ROLLUP_TABLE);
+    this.insertConsumer = db.prepare(
+      `INSERT OR REPLACE INTO ${CONSUMER_TABLE} (${CONSUMER_COLUMNS.join(', ')}) VALUES (${CONSUMER_COLUMNS.map(() => '?').join(', ')})`,
+    );
     // A snapshot written into a rolled-up period makes that period (and everything after it) pending
     // again: the watermark drops to the start of the period holding the row.
     this.lowerMarks = db.prepare(
@@ -91,19 +97,41 @@ export class SqliteEngine {
     return row.v ?? 0;
   }
 
-  /** One transaction: every row (JSON chunks of WireRow arrays) upserted, the rollup watermarks lowered below the oldest. */
-  write(chunks: readonly string[]): void {
+  /**
+   * One transaction: every row (JSON chunks of WireRow arrays) upserted, the rollup watermarks lowered
+   * below the oldest, and the per-consumer rows of the same intervals (encodeConsumerRow's values) upserted.
+   */
+  write(chunks: readonly string[], consumers: readonly ConsumerValue[][] = []): void {
     const rows = chunks.flatMap((c) => JSON.parse(c) as WireRow[]);
-    if (rows.length === 0) return;
+    if (rows.length === 0 && consumers.length === 0) return;
     const values = rows.map(encodeWireRow);
     let oldest = Infinity;
     for (const r of rows) oldest = Math.min(oldest, r.bucketStart);
     this.db
       .transaction(() => {
         for (const v of values) this.insertRaw.run(v);
-        this.lowerMarks.run(oldest, oldest);
+        if (rows.length > 0) this.lowerMarks.run(oldest, oldest);
+        for (const v of consumers) this.insertConsumer.run(v);
       })
       .immediate();
+  }
+
+  readConsumers(q: ConsumerQuery): RawConsumerRow[] {
+    const where = ['bucket_start >= ?', 'bucket_start < ?'];
+    const params: (string | number)[] = [q.from, q.to];
+    if (q.instance !== undefined) {
+      where.push('instance = ?');
+      params.push(q.instance);
+    }
+    if (q.consumer !== undefined) {
+      where.push('consumer = ?');
+      params.push(q.consumer);
+    }
+    return this.db
+      .prepare(
+        `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
+      )
+      .all(...params) as RawConsumerRow[];
   }
 
   private select(q: RowQuery, columns = READ_COLUMNS): BetterSqlite3.Statement {

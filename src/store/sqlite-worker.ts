@@ -42,6 +42,7 @@ const OPS = new Set([
   'step',
   'count',
   'deleteChunk',
+  'readConsumers',
   'readAlertState',
   'writeAlertState',
   'close',

@@ -13,6 +13,8 @@ import type { RawRow } from './row.js';
 import type { WireMergedRows } from './sqlite-engine.js';
 import type { WorkerReply } from './sqlite-worker.js';
 import { timeSlicer } from './slice.js';
+import { decodeConsumerRow, dedupeConsumerRows, encodeConsumerRow } from './consumer-rows.js';
+import type { ConsumerQuery, ConsumerRow, RawConsumerRow } from './consumer-rows.js';
 import type { RowQuery, SnapshotRow, SnapshotStore, WriteOptions } from './store.js';
 
 /** The embedded default: what `api_metrics_store_url = ` (empty) means. */
@@ -186,9 +188,21 @@ export class SqliteStore implements SnapshotStore {
   }
 
   // A write in the worker is one local transaction: nothing to give up (the signal is not needed).
-  async writeSnapshot(rows: readonly SnapshotRow[], _options?: WriteOptions): Promise<void> {
+  async writeSnapshot(rows: readonly SnapshotRow[], options: WriteOptions = {}): Promise<void> {
     // The main thread only serializes (in chunks); quantiles, SQL and the commit happen in the worker.
-    await this.call('write', await toWireChunks(dedupe(rows)));
+    const consumers = dedupeConsumerRows(options.consumers ?? []).map(encodeConsumerRow);
+    await this.call('write', await toWireChunks(dedupe(rows)), consumers);
+  }
+
+  async readConsumers(q: ConsumerQuery): Promise<ConsumerRow[]> {
+    const raw = await this.call<RawConsumerRow[]>('readConsumers', q);
+    const slice = timeSlicer();
+    const rows: ConsumerRow[] = [];
+    for (const r of raw) {
+      await slice();
+      rows.push(decodeConsumerRow(r));
+    }
+    return rows;
   }
 
   async readRows(q: RowQuery): Promise<SnapshotRow[]> {

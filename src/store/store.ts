@@ -2,7 +2,9 @@ import { Tally } from '../core/tally.js';
 import { SCHEMA_VERSION } from './migrations/index.js';
 import { mergeRowsOf, ROLLUP_TIERS, rollUp, runRollups } from './rollup.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, Watermarks } from './rollup.js';
-import { applyRetention, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { applyRetention, CONSUMER_TABLE, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
+import { consumerKey } from './consumer-rows.js';
+import type { ConsumerQuery, ConsumerRow } from './consumer-rows.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
 
 /**
@@ -23,6 +25,8 @@ export interface SnapshotRow {
 export interface WriteOptions {
   /** Aborting gives the write up: the store releases what it holds (a PostgreSQL connection is destroyed). */
   signal?: AbortSignal;
+  /** Per-consumer rows of the same intervals (src/store/consumer-rows.ts), written in the same transaction. */
+  consumers?: readonly ConsumerRow[];
 }
 
 /** How a store that connects in the background is doing (see `startPersistence`). */
@@ -79,6 +83,8 @@ export interface SnapshotStore {
    * when `dryRun`. Resolves the rows per table and bucket length.
    */
   deleteBefore(cutoff: number, options?: RetentionOptions): Promise<RetentionCount[]>;
+  /** Per-consumer rows (`api_metric_consumers`) whose bucket starts in [from, to), oldest first. */
+  readConsumers(query: ConsumerQuery): Promise<ConsumerRow[]>;
   /** The alert evaluator's saved state under `key` (src/alerts/state-store.ts), or null when none. */
   readAlertState(key: string): Promise<string | null>;
   /** Replaces the alert state saved under `key`; `savedAt` is ms since the epoch. */
@@ -91,6 +97,8 @@ export interface SnapshotStore {
 function keyOf(r: SnapshotRow): string {
   return `${r.instance}\u0000${r.method}\u0000${r.route}\u0000${r.bucketStart}\u0000${r.bucketSeconds}`;
 }
+
+const copyConsumer = (r: ConsumerRow): ConsumerRow => ({ ...r, latency: r.latency?.clone() ?? null });
 
 const copy = (r: SnapshotRow): SnapshotRow => ({ ...r, tally: new Tally().merge(r.tally) });
 
@@ -122,8 +130,11 @@ export class MemoryStore implements SnapshotStore {
     return SCHEMA_VERSION;
   }
 
-  async writeSnapshot(rows: readonly SnapshotRow[]): Promise<void> {
+  private readonly consumerRows = new Map<string, ConsumerRow>();
+
+  async writeSnapshot(rows: readonly SnapshotRow[], options: WriteOptions = {}): Promise<void> {
     this.check();
+    for (const r of options.consumers ?? []) this.consumerRows.set(consumerKey(r), copyConsumer(r));
     // Copies in and out, like a database: callers may merge into what they read.
     for (const r of rows) this.raw.set(keyOf(r), copy(r));
     let oldest = Infinity;
@@ -218,10 +229,11 @@ export class MemoryStore implements SnapshotStore {
 
   async deleteBefore(cutoff: number, options: RetentionOptions = {}): Promise<RetentionCount[]> {
     this.check();
-    const tables = [
+    const tables: [string, Map<string, { bucketStart: number; bucketSeconds: number }>][] = [
       [RAW_TABLE, this.raw],
       [ROLLUP_TABLE, this.rollups],
-    ] as const;
+      [CONSUMER_TABLE, this.consumerRows],
+    ];
     return applyRetention(
       {
         count: async () => {
@@ -238,7 +250,7 @@ export class MemoryStore implements SnapshotStore {
           return [...counts.values()];
         },
         deleteChunk: async (table, bucketSeconds, limit) => {
-          const rows = table === RAW_TABLE ? this.raw : this.rollups;
+          const rows = tables.find(([t]) => t === table)?.[1] ?? new Map();
           let n = 0;
           for (const [k, r] of rows) {
             if (n === limit) break;
@@ -252,6 +264,20 @@ export class MemoryStore implements SnapshotStore {
       },
       options,
     );
+  }
+
+  async readConsumers(q: ConsumerQuery): Promise<ConsumerRow[]> {
+    this.check();
+    return [...this.consumerRows.values()]
+      .filter(
+        (r) =>
+          r.bucketStart >= q.from &&
+          r.bucketStart < q.to &&
+          (q.instance === undefined || r.instance === q.instance) &&
+          (q.consumer === undefined || r.consumer === q.consumer),
+      )
+      .sort((a, b) => a.bucketStart - b.bucketStart)
+      .map(copyConsumer);
   }
 
   private readonly alertState = new Map<string, string>();

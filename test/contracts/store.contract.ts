@@ -6,6 +6,9 @@ import type { HistoryAnswer } from '../../src/core/history.js';
 import { StoreHistory } from '../../src/store/history.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
 import type { SnapshotRow, SnapshotStore } from '../../src/store/store.js';
+import { mergeConsumerRows } from '../../src/store/consumer-rows.js';
+import type { ConsumerRow } from '../../src/store/consumer-rows.js';
+import { CONSUMER_LATENCY_SKETCH } from '../../src/core/consumers/tracker.js';
 import { exactQuantile, lognormal, rng } from '../helpers/datasets.js';
 
 const indexer = new Sketch(LATENCY_SKETCH);
@@ -102,6 +105,67 @@ export function storeContract(
     assert.equal(await store.newestBucketEnd(), 0);
     assert.deepEqual(await store.readRows({ from: 0, to: Number.MAX_SAFE_INTEGER }), []);
   });
+
+  void withStore(
+    'consumer rows: written with the snapshot, replaced by key, filtered, merged, retained',
+    async (store) => {
+      await store.migrate();
+      const latency = (ms: number[]) => {
+        const sk = new Sketch(CONSUMER_LATENCY_SKETCH);
+        for (const v of ms) sk.record(v);
+        return sk;
+      };
+      const row = (instance: string, b: number, consumer: string, route: string, requests: number): ConsumerRow => ({
+        instance,
+        bucketStart: T0 + b * STEP,
+        bucketSeconds: STEP / 1000,
+        consumer,
+        method: route === '' ? '' : 'GET',
+        route,
+        requests,
+        errors: route === '' ? 1 : 0,
+        serverErrors: route === '' ? 1 : 0,
+        latency: route === '' && consumer !== 'other' ? latency([requests, 2 * requests]) : null,
+      });
+      const consumers = [
+        row('a', 0, 'acme', '', 5),
+        row('a', 0, 'acme', '/dags', 5),
+        row('a', 0, 'other', '', 3),
+        row('b', 1, 'acme', '', 7),
+        row('a', 30, 'acme', '', 11),
+      ];
+      const { rows } = dataset(3);
+      await store.writeSnapshot(rows.slice(0, 2), { consumers });
+      // A retry replaces by key (instance, bucket, consumer, method, endpoint): never counted twice.
+      await store.writeSnapshot([], { consumers: [row('a', 0, 'acme', '', 5)] });
+      const all = await store.readConsumers({ from: 0, to: Number.MAX_SAFE_INTEGER });
+      assert.equal(all.length, consumers.length);
+      assert.deepEqual(
+        all.map((r) => r.bucketStart),
+        [...all.map((r) => r.bucketStart)].sort((x, y) => x - y),
+        'oldest first',
+      );
+      const acme = await store.readConsumers({ from: T0, to: T0 + 2 * STEP, consumer: 'acme' });
+      assert.equal(acme.length, 3);
+      const merged = mergeConsumerRows(acme).get('acme')!;
+      assert.equal(merged.requests, 12);
+      assert.equal(merged.errors, 2);
+      assert.equal(merged.serverErrors, 2);
+      assert.equal(merged.latency.count, 4, 'sketches merged');
+      assert.equal(merged.latency.max, 14);
+      assert.deepEqual([...merged.endpoints.values()], [{ method: 'GET', route: '/dags', requests: 5, errors: 0 }]);
+      assert.equal((await store.readConsumers({ from: 0, to: Number.MAX_SAFE_INTEGER, instance: 'b' })).length, 1);
+      const other = all.find((r) => r.consumer === 'other')!;
+      assert.equal(other.latency, null);
+      // Retention deletes them with the rest.
+      const removed = await store.deleteBefore(T0 + 10 * STEP);
+      assert.ok(removed.some((r) => r.table === 'api_metric_consumers' && r.rows === 4));
+      assert.deepEqual(
+        (await store.readConsumers({ from: 0, to: Number.MAX_SAFE_INTEGER })).map((r) => r.requests),
+        [11],
+      );
+    },
+  );
 
   void withStore('writing the same batch twice stores it once', async (store) => {
     await store.migrate();

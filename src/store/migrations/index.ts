@@ -184,6 +184,46 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Per-consumer rows per snapshot interval (src/store/consumer-rows.ts): the top K consumers of the
+    // interval and `other` for the rest. A consumer's totals row has method and endpoint '' and carries
+    // errors_5xx and the latency sketch (JSON, CONSUMER_LATENCY_SKETCH); its per-endpoint rows carry
+    // requests and errors only (latency NULL).
+    version: 6,
+    name: 'api_metric_consumers',
+    sqlite: [
+      `CREATE TABLE api_metric_consumers (
+        instance TEXT NOT NULL,
+        bucket_start INTEGER NOT NULL,
+        bucket_seconds INTEGER NOT NULL,
+        consumer TEXT NOT NULL,
+        method TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        errors_5xx INTEGER NOT NULL,
+        latency TEXT,
+        PRIMARY KEY (instance, bucket_start, consumer, method, endpoint)
+      )`,
+      'CREATE INDEX api_metric_consumers_window ON api_metric_consumers (bucket_start, consumer)',
+    ],
+    postgres: [
+      `CREATE TABLE {schema}api_metric_consumers (
+        instance TEXT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        bucket_seconds INTEGER NOT NULL,
+        consumer TEXT NOT NULL,
+        method TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        errors_5xx BIGINT NOT NULL,
+        latency TEXT,
+        PRIMARY KEY (instance, bucket_start, consumer, method, endpoint)
+      )`,
+      'CREATE INDEX api_metric_consumers_window ON {schema}api_metric_consumers (bucket_start, consumer)',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
