@@ -293,14 +293,18 @@ try {
   await serve.warmed();
   const warmMs = performance.now() - w0;
   result.warm30d = { ms: Math.round(warmMs), blocks: serve.history.stats.misses, load: load() };
-  log(`serve warm-up of the sealed 30 days: ${serve.history.stats.misses} blocks in ${Math.round(warmMs)} ms (load ${load()})`);
+  log(
+    `serve warm-up of the sealed 30 days: ${serve.history.stats.misses} blocks in ${Math.round(warmMs)} ms (load ${load()})`,
+  );
   const times30: number[] = [];
   for (let i = 0; i < Math.max(2, Math.ceil(ROUNDS / 2)); i++) {
     const { ms, body } = await ask('/api/v2/metrics/summary?window=30d');
     if ((body.fleet as { contributed: string[] }).contributed.length !== INSTANCES)
       throw new Error('instances missing');
     times30.push(ms);
-    log(`  /summary?window=30d #${i + 1}: ${Math.round(ms)} ms (blocks cached ${serve.history.stats.hits}, merged ${serve.history.stats.misses})`);
+    log(
+      `  /summary?window=30d #${i + 1}: ${Math.round(ms)} ms (blocks cached ${serve.history.stats.hits}, merged ${serve.history.stats.misses})`,
+    );
   }
   result.summary30d = {
     medianMs: Math.round(median(times30)),

@@ -83,7 +83,10 @@ test(
       const raw = new StoreHistory(store, { stepMs: STEP, rollups: false });
       const q = { from: now - 30 * DAY, to: now };
       const expected = await raw.endpoints(q);
-      assert.equal(sum(expected), rows.reduce((n, r) => n + r.tally.count, 0));
+      assert.equal(
+        sum(expected),
+        rows.reduce((n, r) => n + r.tally.count, 0),
+      );
 
       const first = await sealed.endpoints(q);
       sameAnswer(first, expected);

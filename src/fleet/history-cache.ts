@@ -141,7 +141,8 @@ export class SealedHistory implements HistorySource {
       }
     };
     for (const b of blocks) add(await this.block('endpoint', b), false);
-    if (rest.length > 0) add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'endpoint' }), true);
+    if (rest.length > 0)
+      add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'endpoint' }), true);
     return { from, to: Math.ceil(query.to / step) * step, endpoints: [...merged.values()] };
   }
 
@@ -164,7 +165,8 @@ export class SealedHistory implements HistorySource {
       }
     };
     for (const b of blocks) add(await this.block('bucket', b), false);
-    if (rest.length > 0) add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'bucket', stepMs }), true);
+    if (rest.length > 0)
+      add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'bucket', stepMs }), true);
     return { stepMs, points: [...points.values()].sort((a, b) => a.start - b.start) };
   }
 

@@ -149,7 +149,8 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
     const now = mirror.now();
     for (const r of mirror.records()) {
       const state = instanceState(r, now, goneMs);
-      if (state === 'live' || state === 'lagging') until = Math.min(until, r.durableUntil > 0 ? r.durableUntil : r.startedAt);
+      if (state === 'live' || state === 'lagging')
+        until = Math.min(until, r.durableUntil > 0 ? r.durableUntil : r.startedAt);
     }
     return until === Infinity ? 0 : until;
   };
