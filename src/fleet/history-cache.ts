@@ -13,7 +13,7 @@ export interface SealedHistoryOptions extends StoreHistoryOptions {
    * FleetMirror.sealedUntil).
    */
   sealedUntil: () => number;
-  /** Merged tallies kept in memory at most (one per endpoint and cached block; default 200,000). */
+  /** Merged tallies kept in memory at most (one per endpoint and cached block; default 200,000), oldest used dropped first. */
   maxTallies?: number;
 }
 
@@ -26,7 +26,8 @@ interface Block {
 /**
  * The fleet's history with the merges of sealed rollup buckets kept in memory: a 30-day fleet answer
  * merges each sealed day (and hour at the edges) once, when first asked or warmed ahead, and afterwards
- * reads from the store only the ranges that are not sealed yet (raw rows at the edges, the newest hour).
+ * reads from the store only the ranges that are not sealed yet (the newest minutes before the live tier).
+ * Blocks: one per rollup bucket (day, hour) and one per stored raw interval at the range's edges.
  * Only the whole fleet's unfiltered answers use the cache (route or method filters read the store).
  *
  * Correct because a block is cached only when it is sealed twice over: its end is at or before the
@@ -64,17 +65,18 @@ export class SealedHistory implements HistorySource {
     const sealed = this.options.sealedUntil();
     const blocks: Range[] = [];
     const rest: Range[] = [];
+    const step = this.options.stepMs;
     for (const r of ranges) {
-      if (r.rollup === undefined) {
-        rest.push(r);
-        continue;
-      }
-      const len = r.rollup * 1000;
-      const limit = Math.min(sealed, watermarks[r.rollup] ?? 0);
-      for (let s = r.from; s < r.to; s += len) {
-        const e = Math.min(s + len, r.to);
-        if (e - s === len && e <= limit) blocks.push({ from: s, to: e, rollup: r.rollup });
-        else rest.push({ from: s, to: e, rollup: r.rollup });
+      // Raw ranges (the edges) are cached per stored interval, rollup ranges per rollup bucket; a raw
+      // interval has no watermark, so only the instances' persistence seals it.
+      const len = r.rollup === undefined ? step : r.rollup * 1000;
+      const limit = r.rollup === undefined ? sealed : Math.min(sealed, watermarks[r.rollup] ?? 0);
+      for (let s = r.from; s < r.to;) {
+        const e = Math.min(Math.floor(s / len) * len + len, r.to);
+        const range = r.rollup === undefined ? { from: s, to: e } : { from: s, to: e, rollup: r.rollup };
+        if (e - s === len && e <= limit) blocks.push(range);
+        else rest.push(range);
+        s = e;
       }
     }
     return { blocks, rest };
@@ -84,7 +86,7 @@ export class SealedHistory implements HistorySource {
   private evict(watermarks: Record<number, number>): void {
     for (const [key, b] of this.blocks) {
       const seconds = Number(key.split(':')[1]);
-      if (b.end > (watermarks[seconds] ?? 0)) this.drop(key);
+      if (seconds > 0 && b.end > (watermarks[seconds] ?? 0)) this.drop(key);
     }
     const max = this.options.maxTallies ?? 200_000;
     for (const key of this.blocks.keys()) {
@@ -101,7 +103,7 @@ export class SealedHistory implements HistorySource {
   }
 
   private async block(by: 'endpoint' | 'bucket', range: Range): Promise<MergedRow[]> {
-    const key = `${by}:${range.rollup}:${range.from}`;
+    const key = `${by}:${range.rollup ?? 0}:${range.from}`;
     const found = this.blocks.get(key);
     if (found !== undefined) {
       this.stats.hits++;
