@@ -172,10 +172,12 @@ export class SealedHistory implements HistorySource {
     return { stepMs, points: [...points.values()].sort((a, b) => a.start - b.start) };
   }
 
-  /** Merges the sealed blocks of the last `ms` ahead of any request (serve warms its 30-day window). */
-  async warm(ms: number, now: number): Promise<void> {
-    const to = Math.min(now, this.options.sealedUntil());
-    await this.endpoints({ from: now - ms, to });
-    await this.series({ from: now - ms, to });
+  /**
+   * Merges the sealed blocks of [from, to) ahead of any request (serve warms its 30-day window, ending
+   * where its answers switch to the live tier: the series' plan depends on the range's length).
+   */
+  async warm(from: number, to: number): Promise<void> {
+    await this.endpoints({ from, to });
+    await this.series({ from, to });
   }
 }
