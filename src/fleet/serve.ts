@@ -22,6 +22,7 @@ import { completeness, instanceState } from './completeness.js';
 import type { FleetCompletenessJson } from './completeness.js';
 import { openLiveTier } from './live-tier.js';
 import type { LiveTier } from './live-tier.js';
+import { SealedHistory } from './history-cache.js';
 import { FleetMirror } from './mirror.js';
 
 export interface ServeOptions {
@@ -48,6 +49,11 @@ export interface ServeOptions {
   waitForLoad?: boolean;
   /** Evaluate the alert rules and SLOs (`[alerts]`) over the fleet (default: `[alerts] enabled`). */
   alerts?: boolean;
+  /**
+   * Merge the fleet's sealed 30-day history ahead, once loaded and every 5 minutes (default true), so the
+   * first long answer does not pay for it.
+   */
+  warmHistory?: boolean;
   /** Listen here (default 127.0.0.1, port 9464; 0 = any free port). */
   host?: string;
   port?: number;
@@ -59,6 +65,10 @@ export interface FleetServe {
   readonly server: Server;
   readonly mirror: FleetMirror;
   readonly api: MetricsApi;
+  /** The fleet's durable history, sealed periods cached in memory. */
+  readonly history: SealedHistory;
+  /** Resolves when the running warm-up (if any) is done. */
+  warmed(): Promise<void>;
   readonly alerts: Alerts | null;
   /** Answers one request as the server does (tests, embedding). */
   handle(request: ApiRequest): Promise<ApiResponse>;
@@ -68,7 +78,7 @@ export interface FleetServe {
 const LIVE: readonly WindowName[] = ['1m', '5m', '15m', '1h'];
 
 /** The history of the fleet (or one instance), read before the split the mirror computes. */
-function splitHistory(inner: StoreHistory, until: () => number): HistorySource {
+function splitHistory(inner: HistorySource, until: () => number): HistorySource {
   return {
     name: inner.name,
     stepMs: inner.stepMs,
@@ -132,7 +142,20 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
   })();
   const durable = store!;
   const stepMs = bucketSecondsFor(options.snapshotIntervalSeconds ?? config.apiMetricsSnapshotInterval) * 1000;
-  const fleetHistory = splitHistory(new StoreHistory(durable, { stepMs }), () => mirror.durableSplit());
+  // Sealed rollup buckets' fleet merges kept in memory (docs/scaling.md): a 30-day answer merges from the
+  // store only what is not sealed yet. Sealed: persisted by every expected instance.
+  const sealedUntil = () => {
+    let until = Infinity;
+    const now = mirror.now();
+    for (const r of mirror.records()) {
+      const state = instanceState(r, now, goneMs);
+      if (state === 'live' || state === 'lagging')
+        until = Math.min(until, r.durableUntil > 0 ? r.durableUntil : r.startedAt);
+    }
+    return until === Infinity ? 0 : until;
+  };
+  const sealed = new SealedHistory(durable, { stepMs, sealedUntil });
+  const fleetHistory = splitHistory(sealed, () => mirror.durableSplit());
   const apiOptions = { token: options.token, onError };
   const api = createMetricsApi({ ...apiOptions, meter: mirror.fleet, history: fleetHistory });
   const access = createAccessCheck(api.options);
@@ -141,6 +164,18 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
     (options.alerts ?? config.alertsEnabled) ? startAlerts(mirror.fleet, { history: fleetHistory, onError }) : null;
   const pruneTimer = setInterval(() => void mirror.prune().catch(onError), 60_000);
   pruneTimer.unref();
+  // The 30-day window's sealed blocks merged ahead of the first request, then as hours seal.
+  let warming: Promise<void> | null = null;
+  const warm = () => {
+    warming ??= sealed
+      .warm(mirror.now() - 30 * 86_400_000, mirror.durableSplit())
+      .catch(onError)
+      .finally(() => (warming = null));
+    return warming;
+  };
+  if (options.warmHistory !== false) void mirror.loaded.then(warm);
+  const warmTimer = setInterval(() => void (options.warmHistory !== false && warm()), 5 * 60_000);
+  warmTimer.unref();
 
   function instanceApi(id: string): MetricsApi {
     let found = perInstance.get(id);
@@ -297,11 +332,15 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
     server,
     mirror,
     api,
+    history: sealed,
+    warmed: () => warming ?? Promise.resolve(),
     alerts,
     handle,
     close() {
       closing ??= (async () => {
         clearInterval(pruneTimer);
+        clearInterval(warmTimer);
+        await warming;
         mirror.stop();
         await alerts?.close();
         api.close();
