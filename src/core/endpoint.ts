@@ -96,7 +96,7 @@ export class EndpointStats {
     let slots = this.slots;
     if (t === null || slots === null) {
       t = this.current = new Tally();
-      slots = this.slots = new SlotArena(this.rings.fineSlots + this.rings.coarseSlots);
+      slots = this.slots ??= new SlotArena(this.rings.fineSlots + this.rings.coarseSlots);
     } else if (t.count > 0) this.fold(t, slots);
     slots.clear(fineId % this.rings.fineSlots);
     t.reset(fineId);
