@@ -79,6 +79,8 @@ export function checkPackage(): { tscErrors: string[]; report: Record<string, un
       dependencies: Record<string, string>;
     };
     for (const dep of ['fastify', 'typescript', ...Object.keys(own.dependencies)]) {
+      // A scoped dependency (@valibot/to-json-schema) needs its scope directory first.
+      mkdirSync(path.dirname(path.join(proj, 'node_modules', dep)), { recursive: true });
       symlinkSync(path.join(modules, dep), path.join(proj, 'node_modules', dep));
     }
     symlinkSync(path.join(modules, '@types/node'), path.join(proj, 'node_modules/@types/node'));
