@@ -2,7 +2,7 @@ import type { Meter } from '../core/meter.js';
 import type { Alerts } from './start.js';
 
 // Per meter, not global: the metrics API and the Prometheus exposition find a meter's alerts here without
-// importing the rules machinery (YAML, zod) themselves.
+// importing the rules machinery (YAML, valibot) themselves.
 const attached = new WeakMap<Meter, Alerts>();
 
 /** The alerts started for `meter` with startAlerts(), if any. */

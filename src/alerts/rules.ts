@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type * as Yaml from 'yaml';
 import { requireOptional } from '../core/optional-require.js';
-import { z } from 'zod';
+import * as v from 'valibot';
 import type { ApimeterConfig } from '../core/config.js';
 import { createError } from '../errors.js';
+import { isMissingKeyIssue, isUnknownKeyIssue, mapping, missingText, PARSE_CONFIG } from '../core/issue-text.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { globsMatcher } from './glob.js';
 import { SIGNALS } from './signals.js';
@@ -86,81 +87,108 @@ const WINDOW_EXPECTED = 'a duration from 1m to 30d, such as 5m, 1h or 7d';
 const DURATION_EXPECTED = 'a duration of 0s or more, such as 0s, 2m or 1h';
 
 const duration = (expected: string, min: number, max: number) =>
-  z.string({ error: expected }).refine((s) => {
-    const ms = parseDuration(s);
-    return ms >= min && ms <= max;
-  }, expected);
+  v.pipe(
+    v.string(expected),
+    v.check((s) => {
+      const ms = parseDuration(s);
+      return ms >= min && ms <= max;
+    }, expected),
+  );
+/** A finite number (YAML's `.inf` and `.nan` are not taken). */
+const number = (expected: string) => v.pipe(v.number(expected), v.finite(expected));
 
-const ENDPOINTS = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
-  error: 'a glob over "METHOD /template" (e.g. "* /api/v2/dags/*") or a list of them',
-});
-const LABELS = z.record(
-  z.string().regex(LABEL, { error: 'label names of letters, digits and _ (not starting with a digit)' }),
-  z.string({ error: 'label values that are strings' }),
-  { error: 'a map of label names to strings' },
+const GLOBS = 'a glob over "METHOD /template" (e.g. "* /api/v2/dags/*") or a list of them';
+const GLOB = v.pipe(v.string(GLOBS), v.minLength(1, GLOBS));
+const ENDPOINTS = v.union([GLOB, v.pipe(v.array(GLOB, GLOBS), v.minLength(1, GLOBS))], GLOBS);
+const LABELS = v.pipe(
+  mapping('a map of label names to strings'),
+  v.record(
+    v.pipe(v.string(), v.regex(LABEL, 'label names of letters, digits and _ (not starting with a digit)')),
+    v.string('label values that are strings'),
+  ),
 );
-const ANNOTATIONS = z.record(z.string(), z.string({ error: 'annotation texts that are strings' }), {
-  error: 'a map of annotation names to strings',
-});
+const ANNOTATIONS = v.pipe(
+  mapping('a map of annotation names to strings'),
+  v.record(v.string(), v.string('annotation texts that are strings')),
+);
 
-const RULE = z.strictObject({
-  name: z
-    .string({ error: 'a rule name' })
-    .regex(NAME, { error: 'a name of letters, digits, _ : . - (e.g. HighErrorRate)' }),
-  endpoints: ENDPOINTS.optional(),
-  group: z.string({ error: 'a group name (a string)' }).min(1).optional(),
-  signal: z.enum(SIGNALS, { error: `one of the signals: ${SIGNALS.join(', ')}` }),
+const RULE_ENTRIES = {
+  name: v.pipe(v.string('a rule name'), v.regex(NAME, 'a name of letters, digits, _ : . - (e.g. HighErrorRate)')),
+  endpoints: v.optional(ENDPOINTS),
+  group: v.optional(v.pipe(v.string('a group name (a string)'), v.minLength(1, 'a group name (a string)'))),
+  signal: v.picklist(SIGNALS, `one of the signals: ${SIGNALS.join(', ')}`),
   window: duration(WINDOW_EXPECTED, MIN_WINDOW, MAX_WINDOW),
-  above: z.number({ error: 'a number' }).finite().optional(),
-  below: z.number({ error: 'a number' }).finite().optional(),
-  for: duration(DURATION_EXPECTED, 0, MAX_WINDOW).optional(),
-  keep_firing_for: duration(DURATION_EXPECTED, 0, MAX_WINDOW).optional(),
-  min_requests: z.number({ error: 'a whole number of 0 or more' }).int().min(0).optional(),
-  severity: z.enum(['page', 'ticket', 'info'], { error: 'page, ticket or info' }).optional(),
-  labels: LABELS.optional(),
-  annotations: ANNOTATIONS.optional(),
-  apdex_t_ms: z.number({ error: 'a number of milliseconds above 0' }).positive().optional(),
-  slo: z.string({ error: 'the name of an SLO in this file' }).optional(),
-  short_window: duration(WINDOW_EXPECTED, MIN_WINDOW, MAX_WINDOW).optional(),
-  baseline: z.enum(['request_rate', 'latency_p95'], { error: 'request_rate or latency_p95' }).optional(),
-});
+  above: v.optional(number('a number')),
+  below: v.optional(number('a number')),
+  for: v.optional(duration(DURATION_EXPECTED, 0, MAX_WINDOW)),
+  keep_firing_for: v.optional(duration(DURATION_EXPECTED, 0, MAX_WINDOW)),
+  min_requests: v.optional(
+    v.pipe(
+      number('a whole number of 0 or more'),
+      v.safeInteger('a whole number of 0 or more'),
+      v.minValue(0, 'a whole number of 0 or more'),
+    ),
+  ),
+  severity: v.optional(v.picklist(['page', 'ticket', 'info'], 'page, ticket or info')),
+  labels: v.optional(LABELS),
+  annotations: v.optional(ANNOTATIONS),
+  apdex_t_ms: v.optional(
+    v.pipe(number('a number of milliseconds above 0'), v.gtValue(0, 'a number of milliseconds above 0')),
+  ),
+  slo: v.optional(v.string('the name of an SLO in this file')),
+  short_window: v.optional(duration(WINDOW_EXPECTED, MIN_WINDOW, MAX_WINDOW)),
+  baseline: v.optional(v.picklist(['request_rate', 'latency_p95'], 'request_rate or latency_p95')),
+};
+const RULE = v.pipe(mapping('a mapping of rule fields (name:, signal:, window:, …)'), v.strictObject(RULE_ENTRIES));
 
-const SLO = z.strictObject({
-  name: z
-    .string({ error: 'an SLO name' })
-    .regex(NAME, { error: 'a name of letters, digits, _ : . - (e.g. dags-availability)' }),
-  description: z.string({ error: 'a string' }).optional(),
-  endpoints: ENDPOINTS.optional(),
-  sli: z.enum(['availability', 'latency'], { error: 'availability or latency' }),
-  objective: z.number({ error: 'a percentage above 0 and below 100, such as 99.9' }).gt(0).lt(100),
-  threshold_ms: z.number({ error: 'a number of milliseconds above 0' }).positive().optional(),
-  period: duration('a duration from 1h to 90d, such as 30d', 3_600_000, 90 * 86_400_000).optional(),
-  count_4xx_as_bad: z.boolean({ error: 'true or false' }).optional(),
-  count_499_as_bad: z.boolean({ error: 'true or false' }).optional(),
-  alerting: z.boolean({ error: 'true or false' }).optional(),
-  labels: LABELS.optional(),
-});
+const SLO_ENTRIES = {
+  name: v.pipe(v.string('an SLO name'), v.regex(NAME, 'a name of letters, digits, _ : . - (e.g. dags-availability)')),
+  description: v.optional(v.string('a string')),
+  endpoints: v.optional(ENDPOINTS),
+  sli: v.picklist(['availability', 'latency'], 'availability or latency'),
+  objective: v.pipe(
+    number('a percentage above 0 and below 100, such as 99.9'),
+    v.gtValue(0, 'a percentage above 0 and below 100, such as 99.9'),
+    v.ltValue(100, 'a percentage above 0 and below 100, such as 99.9'),
+  ),
+  threshold_ms: v.optional(
+    v.pipe(number('a number of milliseconds above 0'), v.gtValue(0, 'a number of milliseconds above 0')),
+  ),
+  period: v.optional(duration('a duration from 1h to 90d, such as 30d', 3_600_000, 90 * 86_400_000)),
+  count_4xx_as_bad: v.optional(v.boolean('true or false')),
+  count_499_as_bad: v.optional(v.boolean('true or false')),
+  alerting: v.optional(v.boolean('true or false')),
+  labels: v.optional(LABELS),
+};
+const SLO = v.pipe(mapping('a mapping of SLO fields (name:, sli:, objective:, …)'), v.strictObject(SLO_ENTRIES));
 
-const APDEX = z.strictObject({
+const APDEX_ENTRIES = {
   endpoints: ENDPOINTS,
-  t_ms: z.number({ error: 'a number of milliseconds above 0' }).positive(),
-});
+  t_ms: v.pipe(number('a number of milliseconds above 0'), v.gtValue(0, 'a number of milliseconds above 0')),
+};
+const APDEX = v.pipe(mapping('a mapping { endpoints, t_ms }'), v.strictObject(APDEX_ENTRIES));
 
-const FILE = z.strictObject(
-  {
-    rules: z.array(RULE, { error: 'a list of rules' }).optional(),
-    slos: z.array(SLO, { error: 'a list of SLOs' }).optional(),
-    apdex: z.array(APDEX, { error: 'a list of { endpoints, t_ms }' }).optional(),
-  },
-  { error: 'a YAML mapping with rules:, slos: and/or apdex:' },
-);
+const FILE_ENTRIES = {
+  rules: v.optional(v.array(RULE, 'a list of rules')),
+  slos: v.optional(v.array(SLO, 'a list of SLOs')),
+  apdex: v.optional(v.array(APDEX, 'a list of { endpoints, t_ms }')),
+};
+const FILE = v.pipe(mapping('a YAML mapping with rules:, slos: and/or apdex:'), v.strictObject(FILE_ENTRIES));
 
-type RuleInput = z.infer<typeof RULE>;
-type SloInput = z.infer<typeof SLO>;
+type RuleInput = v.InferOutput<typeof RULE>;
+type SloInput = v.InferOutput<typeof SLO>;
 
-const RULE_KEYS = Object.keys(RULE.shape);
-const SLO_KEYS = Object.keys(SLO.shape);
-const FILE_KEYS = Object.keys(FILE.shape);
+const RULE_KEYS = Object.keys(RULE_ENTRIES);
+const SLO_KEYS = Object.keys(SLO_ENTRIES);
+const FILE_KEYS = Object.keys(FILE_ENTRIES);
+const APDEX_KEYS = Object.keys(APDEX_ENTRIES);
+
+/** The fields of each list's entries, for the problem lines of missing fields. */
+const ENTRIES: Record<string, Record<string, v.GenericSchema>> = {
+  rules: RULE_ENTRIES,
+  slos: SLO_ENTRIES,
+  apdex: APDEX_ENTRIES,
+};
 
 /** Levenshtein distance, for did-you-mean hints on misspelled fields. */
 function distance(a: string, b: string): number {
@@ -204,29 +232,30 @@ function subject(input: unknown, list: string, index: number): string {
   return typeof name === 'string' && name !== '' ? `${kind} "${name}"` : `${list}[${index}]`;
 }
 
-function zodProblems(input: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+function fieldProblems(input: unknown, issues: readonly v.BaseIssue<unknown>[]): string[] {
   const out: string[] = [];
   for (const issue of issues) {
-    const path = issue.path;
+    const path = (issue.path ?? []).map((item) => item.key as PropertyKey);
     const [list, index, ...rest] = path;
     const where = typeof index === 'number' ? subject(input, String(list), index) : 'file';
-    if (issue.code === 'unrecognized_keys') {
+    if (isUnknownKeyIssue(issue)) {
+      // valibot names the first unknown field of a mapping; every one gets its line.
+      const parent = path.slice(0, -1);
       const known =
-        path.length === 0
-          ? FILE_KEYS
-          : list === 'rules'
-            ? RULE_KEYS
-            : list === 'slos'
-              ? SLO_KEYS
-              : ['endpoints', 't_ms'];
-      for (const key of issue.keys) {
+        parent.length === 0 ? FILE_KEYS : list === 'rules' ? RULE_KEYS : list === 'slos' ? SLO_KEYS : APDEX_KEYS;
+      const fields = Object.keys(at(input, parent) as object).filter((key) => !known.includes(key));
+      for (const key of fields) {
         out.push(`${where}: unknown field "${key}"${suggest(key, known)}; known fields: ${known.join(', ')}`);
       }
       continue;
     }
     const field = typeof index === 'number' ? rest.join('.') : path.join('.');
+    // valibot reports a missing field on its mapping; the field's own schema says what it expects.
+    const entry = isMissingKeyIssue(issue) ? ENTRIES[String(list)]?.[String(path.at(-1))] : undefined;
     const value = shown(at(input, path));
-    out.push(`${where}: field ${field || '(top level)'} = ${value}: expected ${issue.message}`);
+    out.push(
+      `${where}: field ${field || '(top level)'} = ${value}: expected ${entry ? missingText(entry) : issue.message}`,
+    );
   }
   return out;
 }
@@ -277,7 +306,7 @@ function compileSlo(s: SloInput): SloDefinition {
   });
 }
 
-/** Checks what zod cannot say per field: above xor below, signal-specific fields, names, references. */
+/** Checks what the schema cannot say per field: above xor below, signal-specific fields, names, references. */
 function crossProblems(rules: RuleInput[], slos: SloInput[]): string[] {
   const out: string[] = [];
   const sloNames = new Set(slos.map((s) => s.name));
@@ -472,8 +501,8 @@ export function defaultRules(d: RuleDefaults): AlertRule[] {
  */
 export function compileRules(document: unknown, defaults: RuleDefaults, source = 'rules'): RuleSet {
   const doc = document === null || document === undefined ? {} : document;
-  const checked = FILE.safeParse(doc);
-  const problems = checked.success ? [] : zodProblems(doc, checked.error.issues);
+  const checked = v.safeParse(FILE, doc, PARSE_CONFIG);
+  const problems = checked.success ? [] : fieldProblems(doc, checked.issues);
   // Cross-field checks also run on a file with field errors, over the entries shaped well enough for them.
   const raw = doc as { rules?: unknown; slos?: unknown };
   const named = (list: unknown) =>
@@ -492,7 +521,8 @@ export function compileRules(document: unknown, defaults: RuleDefaults, source =
       problems,
     );
   }
-  const data = checked.data!;
+  // No problem: the schema accepted the document.
+  const data = checked.output as v.InferOutput<typeof FILE>;
   const slos = (data.slos ?? []).map(compileSlo);
   const rules = [
     ...defaultRules(defaults).filter((d) => !(data.rules ?? []).some((r) => r.name === d.name)),

@@ -1,83 +1,94 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { relativeErrorText } from '../core/sketch.js';
 import { CONSUMER_LATENCY_SKETCH } from '../core/consumers.js';
 
 /** Response schemas of the consumer routes (docs/consumers.md); part of the OpenAPI components. */
 
-const count = z.number().int().min(0);
-const ms = z.number().min(0).nullable();
+const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const ms = v.nullable(v.pipe(v.number(), v.minValue(0)));
 
-export const ConsumerOnEndpoint = z
-  .object({
-    id: z.string(),
-    requests: count.describe("this consumer's requests on the endpoint while it was tracked (exact)"),
-    errors: count.describe('of them, answered ≥ 400 or with an error'),
-  })
-  .describe('With the `consumer` filter only: that consumer on this endpoint, since start-up');
+export const ConsumerOnEndpoint = v.pipe(
+  v.object({
+    id: v.string(),
+    requests: v.pipe(count, v.description("this consumer's requests on the endpoint while it was tracked (exact)")),
+    errors: v.pipe(count, v.description('of them, answered ≥ 400 or with an error')),
+  }),
+  v.description('With the `consumer` filter only: that consumer on this endpoint, since start-up'),
+);
 
-export const ConsumerStats = z.object({
-  id: z
-    .string()
-    .describe('as the consumer function or header gave it; `sub:…` / `key:…` are keyed hashes of credentials'),
-  group: z.string().nullable(),
-  requests: count.describe('Space-Saving estimate: the true count lies in [requests - error_bound, requests]'),
-  error_bound: count.describe('0 when the count is exact'),
-  tracked_requests: count.describe(
-    'requests counted while the consumer held its counter (exact); the figures below cover these',
+export const ConsumerStats = v.object({
+  id: v.pipe(
+    v.string(),
+    v.description('as the consumer function or header gave it; `sub:…` / `key:…` are keyed hashes of credentials'),
   ),
-  errors: count.describe('answered ≥ 400 or with an error (exception, validation, aborted)'),
-  server_errors: count.describe('answered 5xx'),
-  error_rate: z.number().min(0).max(1),
-  latency_ms: z
-    .object({ p50: ms, p95: ms, p99: ms, max: ms })
-    .describe(`percentiles within ${relativeErrorText(CONSUMER_LATENCY_SKETCH)}, null when empty`),
+  group: v.nullable(v.string()),
+  requests: v.pipe(
+    count,
+    v.description('Space-Saving estimate: the true count lies in [requests - error_bound, requests]'),
+  ),
+  error_bound: v.pipe(count, v.description('0 when the count is exact')),
+  tracked_requests: v.pipe(
+    count,
+    v.description('requests counted while the consumer held its counter (exact); the figures below cover these'),
+  ),
+  errors: v.pipe(count, v.description('answered ≥ 400 or with an error (exception, validation, aborted)')),
+  server_errors: v.pipe(count, v.description('answered 5xx')),
+  error_rate: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
+  latency_ms: v.pipe(
+    v.object({ p50: ms, p95: ms, p99: ms, max: ms }),
+    v.description(`percentiles within ${relativeErrorText(CONSUMER_LATENCY_SKETCH)}, null when empty`),
+  ),
   endpoints_used: count,
 });
 
-export const ConsumerRange = z.object({
-  source: z
-    .enum(['memory', 'store'])
-    .describe('memory: since start-up (Space-Saving estimates); store: per-interval rows of the snapshot store'),
-  since: z.iso
-    .datetime({ offset: true })
-    .describe('memory: start-up; store: start of the range answered (snapped to the snapshot interval)'),
-  until: z.iso.datetime({ offset: true }).optional().describe('store: end of the range answered'),
-  requests: count.describe('every request recorded with consumers on (unknown consumers included)'),
-  other_requests: count.describe("requests not in any listed consumer's tracked figures"),
-  unlisted_bound: count.describe('no consumer missing from the list has more requests than this'),
-  top: count.describe('K, metrics_consumer_top'),
+export const ConsumerRange = v.object({
+  source: v.pipe(
+    v.picklist(['memory', 'store']),
+    v.description('memory: since start-up (Space-Saving estimates); store: per-interval rows of the snapshot store'),
+  ),
+  since: v.pipe(
+    v.string(),
+    v.isoTimestamp(),
+    v.description('memory: start-up; store: start of the range answered (snapped to the snapshot interval)'),
+  ),
+  until: v.optional(v.pipe(v.string(), v.isoTimestamp(), v.description('store: end of the range answered'))),
+  requests: v.pipe(count, v.description('every request recorded with consumers on (unknown consumers included)')),
+  other_requests: v.pipe(count, v.description("requests not in any listed consumer's tracked figures")),
+  unlisted_bound: v.pipe(count, v.description('no consumer missing from the list has more requests than this')),
+  top: v.pipe(count, v.description('K, metrics_consumer_top')),
 });
 
-export const ConsumerList = z.object({
-  consumers: z.array(ConsumerStats),
+export const ConsumerList = v.object({
+  consumers: v.array(ConsumerStats),
   total_entries: count,
   limit: count,
   offset: count,
   range: ConsumerRange,
 });
 
-export const ConsumerEndpoint = z.object({
-  method: z.string(),
-  route: z.string(),
+export const ConsumerEndpoint = v.object({
+  method: v.string(),
+  route: v.string(),
   requests: count,
   errors: count,
 });
 
-export const ConsumerDetail = ConsumerStats.extend({
-  endpoints: z.array(ConsumerEndpoint).describe('by requests, largest first'),
+export const ConsumerDetail = v.object({
+  ...ConsumerStats.entries,
+  endpoints: v.pipe(v.array(ConsumerEndpoint), v.description('by requests, largest first')),
   range: ConsumerRange,
 });
 
-export const EndpointConsumer = z.object({
-  id: z.string(),
-  requests: count.describe("Space-Saving estimate of this endpoint's table"),
+export const EndpointConsumer = v.object({
+  id: v.string(),
+  requests: v.pipe(count, v.description("Space-Saving estimate of this endpoint's table")),
   error_bound: count,
 });
 
-export type ConsumerStatsJson = z.infer<typeof ConsumerStats>;
-export type ConsumerListJson = z.infer<typeof ConsumerList>;
-export type ConsumerDetailJson = z.infer<typeof ConsumerDetail>;
-export type ConsumerRangeJson = z.infer<typeof ConsumerRange>;
+export type ConsumerStatsJson = v.InferOutput<typeof ConsumerStats>;
+export type ConsumerListJson = v.InferOutput<typeof ConsumerList>;
+export type ConsumerDetailJson = v.InferOutput<typeof ConsumerDetail>;
+export type ConsumerRangeJson = v.InferOutput<typeof ConsumerRange>;
 
 export const CONSUMER_COMPONENTS = {
   ConsumerOnEndpoint,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { toJsonSchemaDefs } from '@valibot/to-json-schema';
 import { endpointDetail } from './endpoint-detail.js';
 import { health } from './health.js';
 import { listEndpoints } from './list-endpoints.js';
@@ -17,21 +17,31 @@ type Json = Record<string, unknown>;
 
 let components: Record<string, Json> | undefined;
 
-/** JSON Schemas of the response components, generated once from the zod schemas. */
+/**
+ * JSON Schemas of the response components, generated once from the valibot schemas: each component
+ * referenced as `#/components/schemas/<name>`, objects closed (`additionalProperties: false`, as the
+ * answers have exactly these fields), `T | null` as `type: [T, "null"]` where T is a bare type.
+ */
 export function componentSchemas(): Record<string, Json> {
   if (components !== undefined) return components;
-  const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries({ ...COMPONENTS, Inventory })) registry.add(schema, { id });
-  const { schemas } = z.toJSONSchema(registry, {
-    target: 'draft-2020-12',
-    uri: (id) => `#/components/schemas/${id}`,
-  });
-  components = {};
-  for (const [id, schema] of Object.entries(schemas)) {
-    // OpenAPI 3.1 components are JSON Schema 2020-12 already; $id/$schema would only confuse resolvers.
-    const { $schema: _s, $id: _i, ...rest } = schema as Json;
-    components[id] = rest;
-  }
+  components = toJsonSchemaDefs(
+    { ...COMPONENTS, Inventory },
+    {
+      // OpenAPI 3.1 components are JSON Schema 2020-12.
+      target: 'draft-2020-12',
+      overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
+      overrideSchema: ({ valibotSchema, jsonSchema }) => {
+        if (valibotSchema.type === 'object') return { ...jsonSchema, additionalProperties: false };
+        const [inner, nul] = jsonSchema.anyOf ?? [];
+        if (valibotSchema.type === 'nullable' && typeof inner === 'object' && typeof nul === 'object') {
+          const keys = Object.keys(inner);
+          if (keys.length === 1 && typeof inner.type === 'string' && nul.type === 'null')
+            return { type: [inner.type, 'null'] };
+        }
+        return undefined;
+      },
+    },
+  ) as unknown as Record<string, Json>;
   return components;
 }
 

@@ -1,6 +1,15 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { Meter } from '../core/meter.js';
 import { createError } from '../errors.js';
+import {
+  expectedObject,
+  isMissingKeyIssue,
+  isUnknownKeyIssue,
+  mapping,
+  missingText,
+  PARSE_CONFIG,
+  pathKeys,
+} from '../core/issue-text.js';
 import type { HistorySource } from '../core/history.js';
 import type { ApiRequest } from './http.js';
 
@@ -71,56 +80,70 @@ export interface ResolvedOptions {
   readonly onError: (error: unknown) => void;
 }
 
-const FUNCTION = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'expected a function');
-const PATH = z.string().regex(/^\/[^\s?#]*$/);
-const SHAPE = z.strictObject({
-  meter: z.instanceof(Meter),
-  prefix: PATH.optional(),
-  token: z
-    .string()
-    .regex(/^[\x21-\x7e]*$/)
-    .optional(),
-  authorize: FUNCTION.optional(),
-  openPrometheus: z.boolean().optional(),
-  prometheusPath: z.union([z.literal(''), PATH]).optional(),
-  cacheSeconds: z.number().min(0).max(3600).optional(),
-  cacheEntries: z.number().int().min(1).max(100_000).optional(),
-  history: z
-    .custom<HistorySource>((h) => typeof h === 'object' && h !== null, 'expected a HistorySource')
-    .nullable()
-    .optional(),
-  health: z
-    .strictObject({
-      minRequests: z.number().int().min(0).optional(),
-      p95DegradedMs: z.number().positive().optional(),
-      p95UnhealthyMs: z.number().positive().optional(),
-      errorRateDegraded: z.number().min(0).max(1).optional(),
-      errorRateUnhealthy: z.number().min(0).max(1).optional(),
-      failOnUnhealthy: z.boolean().optional(),
-    })
-    .optional(),
-  prometheus: z
-    .strictObject({
-      naming: z.enum(['otel', 'legacy']).optional(),
-      statusLabel: z.boolean().optional(),
-      routeFormat: z.enum(['openapi', 'colon']).optional(),
-      durationBuckets: z
-        .array(z.number().positive().finite())
-        .min(1)
-        .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]), 'expected ascending bounds')
-        .optional(),
-    })
-    .optional(),
-  onError: FUNCTION.optional(),
-});
+const FUNCTION = v.custom<(...args: never[]) => unknown>((x) => typeof x === 'function', 'expected a function');
+const PATH = v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/));
+const NUMBER = v.pipe(v.number(), v.finite());
+const HEALTH_ENTRIES = {
+  minRequests: v.optional(v.pipe(NUMBER, v.safeInteger(), v.minValue(0))),
+  p95DegradedMs: v.optional(v.pipe(NUMBER, v.gtValue(0))),
+  p95UnhealthyMs: v.optional(v.pipe(NUMBER, v.gtValue(0))),
+  errorRateDegraded: v.optional(v.pipe(NUMBER, v.minValue(0), v.maxValue(1))),
+  errorRateUnhealthy: v.optional(v.pipe(NUMBER, v.minValue(0), v.maxValue(1))),
+  failOnUnhealthy: v.optional(v.boolean()),
+};
+const PROMETHEUS_ENTRIES = {
+  naming: v.optional(v.picklist(['otel', 'legacy'])),
+  statusLabel: v.optional(v.boolean()),
+  routeFormat: v.optional(v.picklist(['openapi', 'colon'])),
+  durationBuckets: v.optional(
+    v.pipe(
+      v.array(v.pipe(NUMBER, v.gtValue(0))),
+      v.minLength(1),
+      v.check((b) => b.every((x, i) => i === 0 || x > b[i - 1]), 'expected ascending bounds'),
+    ),
+  ),
+};
+const SHAPE_ENTRIES = {
+  meter: v.instance(Meter),
+  prefix: v.optional(PATH),
+  token: v.optional(v.pipe(v.string(), v.regex(/^[\x21-\x7e]*$/))),
+  authorize: v.optional(FUNCTION),
+  openPrometheus: v.optional(v.boolean()),
+  prometheusPath: v.optional(v.union([v.literal(''), PATH])),
+  cacheSeconds: v.optional(v.pipe(NUMBER, v.minValue(0), v.maxValue(3600))),
+  cacheEntries: v.optional(v.pipe(NUMBER, v.safeInteger(), v.minValue(1), v.maxValue(100_000))),
+  history: v.optional(
+    v.nullable(v.custom<HistorySource>((h) => typeof h === 'object' && h !== null, 'expected a HistorySource')),
+  ),
+  health: v.optional(v.pipe(mapping(expectedObject), v.strictObject(HEALTH_ENTRIES))),
+  prometheus: v.optional(v.pipe(mapping(expectedObject), v.strictObject(PROMETHEUS_ENTRIES))),
+  onError: v.optional(FUNCTION),
+};
+const SHAPE = v.pipe(mapping(expectedObject), v.strictObject(SHAPE_ENTRIES));
+
+/** The problem text of one issue: the first unknown key stands for all of its object's, as "Unrecognized keys". */
+function issueMessage(options: unknown, issue: v.BaseIssue<unknown>): string {
+  const path = pathKeys(issue);
+  if (isUnknownKeyIssue(issue)) {
+    let parent: unknown = options;
+    for (const key of path.slice(0, -1)) parent = (parent as Record<string, unknown>)[key];
+    const known = path.length === 1 ? SHAPE_ENTRIES : path[0] === 'health' ? HEALTH_ENTRIES : PROMETHEUS_ENTRIES;
+    const unknown = Object.keys(parent as object).filter((key) => !Object.hasOwn(known, key));
+    return `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  if (isMissingKeyIssue(issue)) return missingText(SHAPE_ENTRIES[path[0] as 'meter']);
+  return issue.message;
+}
 
 /** Checks the options once, fills the rest from the meter's configuration and freezes the result. */
 export function resolveOptions(options: MetricsApiOptions): ResolvedOptions {
-  const checked = SHAPE.safeParse(options);
+  const checked = v.safeParse(SHAPE, options, PARSE_CONFIG);
   if (!checked.success) {
-    const problems = checked.error.issues.map((i) => {
-      const where = i.path.join('.') || 'options';
-      const value = where === 'token' ? '' : ` (${i.message})`;
+    const problems = checked.issues.map((i) => {
+      // An unknown key is reported on its object, as before.
+      const path = isUnknownKeyIssue(i) ? pathKeys(i).slice(0, -1) : pathKeys(i);
+      const where = path.join('.') || 'options';
+      const value = where === 'token' ? '' : ` (${issueMessage(options, i)})`;
       return `createMetricsApi option ${where}: invalid${value}`;
     });
     throw createError('APIMETER_ERR_CONFIG_INVALID', problems.join('; '), problems);

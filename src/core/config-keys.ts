@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 
 /**
  * The configuration schema: one row per key, in the seed's names (`[api] metrics_sample_rate`),
@@ -125,22 +125,19 @@ interface KeySpec<T> {
   default: T;
   description: string;
   expected: string;
-  schema: z.ZodType<T>;
+  schema: v.GenericSchema<unknown, T>;
   secret?: boolean;
 }
 
 // Metric-name rules are Airflow's (at most 250 characters of [A-Za-z0-9_.-/]); a prefix additionally
 // may not start or end with a dot or hold an empty segment, so `${prefix}.${name}` stays well formed.
-const METRIC_PREFIX = z
-  .string()
-  .max(250)
-  .regex(/^(?:[A-Za-z0-9_\-/]+(?:\.[A-Za-z0-9_\-/]+)*)?$/);
+const METRIC_PREFIX = v.pipe(v.string(), v.maxLength(250), v.regex(/^(?:[A-Za-z0-9_\-/]+(?:\.[A-Za-z0-9_\-/]+)*)?$/));
 const METRIC_PREFIX_EXPECTED =
   'a metric name prefix: segments of A-Z a-z 0-9 _ - / joined by single dots, at most 250 characters';
-const HOST = z.string().regex(/^\S+$/);
-const PORT = z.number().int().min(1).max(65535);
-const POSITIVE_INT = z.number().int().min(1);
-const BOOL = z.boolean();
+const HOST = v.pipe(v.string(), v.regex(/^\S+$/));
+const PORT = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(65535));
+const POSITIVE_INT = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+const BOOL = v.boolean();
 const BOOL_EXPECTED = 'a boolean';
 // Airflow 3's allow/block lists and statsd_disabled_tags: regular expressions (lower-cased, searched
 // anywhere in the name; src/exporters/statsd-pattern.ts), checked to compile here.
@@ -152,7 +149,7 @@ const compiles = (p: string): boolean => {
     return false;
   }
 };
-const NAME_PATTERNS = z.array(z.string().refine(compiles));
+const NAME_PATTERNS = v.array(v.pipe(v.string(), v.check(compiles)));
 const NAME_PATTERNS_EXPECTED =
   'a comma-separated list of regular expressions (Airflow 3: searched anywhere in the lower-cased name)';
 
@@ -175,7 +172,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Route templates or path prefixes that are not measured, comma-separated (e.g. /health,/api/v2/metrics).',
     expected: 'a comma-separated list of paths, each starting with "/"',
-    schema: z.array(z.string().regex(/^\/\S*$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^\/\S*$/))), v.readonly()),
   },
   metricsDetailed: {
     section: 'api',
@@ -194,7 +191,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 1,
     description: 'Fraction of requests measured, from 0.0 (none) to 1.0 (all).',
     expected: 'a number between 0 and 1',
-    schema: z.number().min(0).max(1),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   },
   metricsErrorSamples: {
     section: 'api',
@@ -204,7 +201,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Detailed mode: 5xx responses kept per endpoint as samples (time, status, class, normalized message, stack frames, trace id), reservoir-sampled.',
     expected: 'a whole number from 0 to 100',
-    schema: z.number().int().min(0).max(100),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(100)),
   },
   metricsErrorMessages: {
     section: 'api',
@@ -214,7 +211,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       "Exception message text kept (last message per class, detailed mode's grouped messages and 5xx samples): normalized (ids, numbers, quoted values, tokens and key=value credentials replaced), full (only key=value credentials and control characters replaced, length capped) or none (classes only, no message text).",
     expected: 'full, normalized or none',
-    schema: z.enum(['full', 'normalized', 'none']),
+    schema: v.picklist(['full', 'normalized', 'none']),
   },
   metricsApiKeyHeaders: {
     section: 'api',
@@ -224,7 +221,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Detailed mode: request headers whose presence means API-key authentication (only presence is read, never the value).',
     expected: 'a comma-separated list of header names',
-    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))), v.readonly()),
   },
   metricsSessionCookies: {
     section: 'api',
@@ -234,7 +231,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Detailed mode: cookie names whose presence means session authentication (only presence is read, never the value).',
     expected: 'a comma-separated list of cookie names',
-    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))), v.readonly()),
   },
   metricsConsumers: {
     section: 'api',
@@ -254,7 +251,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Request header whose value is the consumer id (e.g. X-Client-Id), kept as sent; empty = none. Ids longer than metrics_consumer_max_length or with control characters count as unknown.',
     expected: 'a header name, or empty',
-    schema: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/),
+    schema: v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/)),
   },
   metricsConsumerJwt: {
     section: 'api',
@@ -274,7 +271,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Request headers holding an API key that identifies the consumer, kept only as a keyed hash (needs metrics_consumer_secret); empty = none.',
     expected: 'a comma-separated list of header names',
-    schema: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))), v.readonly()),
   },
   metricsConsumerSecret: {
     section: 'api',
@@ -284,7 +281,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'HMAC-SHA256 key for consumer ids derived from credentials (JWT subjects, API keys); the same secret gives the same ids across restarts and instances. Never logged.',
     expected: 'a string (at least 16 characters when JWT or API-key identification is on)',
-    schema: z.string(),
+    schema: v.string(),
     secret: true,
   },
   metricsConsumerMaxLength: {
@@ -294,7 +291,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 128,
     description: 'Longest consumer id kept from the header or the consumer function; longer ids count as unknown.',
     expected: 'a whole number from 1 to 1024',
-    schema: z.number().int().min(1).max(1024),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(1024)),
   },
   metricsConsumerTop: {
     section: 'api',
@@ -304,7 +301,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'K: consumers with full figures (requests, errors, p95, endpoints used) in memory and per snapshot interval in the store; the rest count as `other`.',
     expected: 'a whole number from 1 to 10000',
-    schema: z.number().int().min(1).max(10000),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(10000)),
   },
   metricsConsumerEndpointTop: {
     section: 'api',
@@ -313,7 +310,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 20,
     description: 'k: top consumers counted per endpoint (Space-Saving counters, with their error bound).',
     expected: 'a whole number from 1 to 1000',
-    schema: z.number().int().min(1).max(1000),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(1000)),
   },
   metricsConsumerGroups: {
     section: 'api',
@@ -323,7 +320,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Consumer groups as id=group pairs, comma-separated (acme=partners,web=internal); unlisted ids have no group.',
     expected: 'a comma-separated list of id=group pairs',
-    schema: z.array(z.string().regex(/^[^=\s]+=[^=\s]+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[^=\s]+=[^=\s]+$/))), v.readonly()),
   },
   metricsConsumerLabels: {
     section: 'api',
@@ -333,7 +330,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Consumer ids or groups exported as a `consumer` label by Prometheus (one series set per entry: mind the cardinality); empty = no consumer label.',
     expected: 'a comma-separated list of consumer ids or group names',
-    schema: z.array(z.string().regex(/^\S+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^\S+$/))), v.readonly()),
   },
   metricsMaxEndpoints: {
     section: 'api',
@@ -351,7 +348,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: '/api/v2/metrics',
     description: 'URL path under which the metrics REST API is served.',
     expected: 'a URL path starting with "/" (no spaces, "?" or "#")',
-    schema: z.string().regex(/^\/[^\s?#]*$/),
+    schema: v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/)),
   },
   metricsApiToken: {
     section: 'api',
@@ -361,7 +358,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Bearer token required by the metrics REST API; empty (and no authorize function) = the API refuses every request. Never logged.',
     expected: 'a token without spaces',
-    schema: z.string().regex(/^\S*$/),
+    schema: v.pipe(v.string(), v.regex(/^\S*$/)),
     secret: true,
   },
   metricsApiCacheSeconds: {
@@ -372,7 +369,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Seconds the metrics REST API reuses an answer read from persisted history (sent with Cache-Control: private, max-age); answers from memory are never cached; 0 = no cache.',
     expected: 'a number of seconds from 0 to 3600',
-    schema: z.number().min(0).max(3600),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(3600)),
   },
   metricsApiOpenPrometheus: {
     section: 'api',
@@ -390,7 +387,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: '/metrics',
     description: 'URL path of the Prometheus exposition; empty = not served.',
     expected: 'empty, or a URL path starting with "/" (no spaces, "?" or "#")',
-    schema: z.string().regex(/^(?:\/[^\s?#]*)?$/),
+    schema: v.pipe(v.string(), v.regex(/^(?:\/[^\s?#]*)?$/)),
   },
   metricsHealthMinRequests: {
     section: 'api',
@@ -399,7 +396,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 20,
     description: 'Requests a /health window needs before its latency and error-rate checks can fail.',
     expected: 'a whole number of at least 0',
-    schema: z.number().int().min(0),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   },
   metricsHealthP95DegradedMs: {
     section: 'api',
@@ -408,7 +405,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 1000,
     description: '/health is degraded when the p95 latency (ms) over all endpoints is above this.',
     expected: 'a number of milliseconds above 0',
-    schema: z.number().positive(),
+    schema: v.pipe(v.number(), v.gtValue(0)),
   },
   metricsHealthP95UnhealthyMs: {
     section: 'api',
@@ -417,7 +414,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 5000,
     description: '/health is unhealthy when the p95 latency (ms) over all endpoints is above this.',
     expected: 'a number of milliseconds above 0',
-    schema: z.number().positive(),
+    schema: v.pipe(v.number(), v.gtValue(0)),
   },
   metricsHealthErrorRateDegraded: {
     section: 'api',
@@ -426,7 +423,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 0.01,
     description: '/health is degraded when the share of 5xx responses is above this (0.01 = 1 %).',
     expected: 'a number between 0 and 1',
-    schema: z.number().min(0).max(1),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   },
   metricsHealthErrorRateUnhealthy: {
     section: 'api',
@@ -435,7 +432,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 0.1,
     description: '/health is unhealthy when the share of 5xx responses is above this.',
     expected: 'a number between 0 and 1',
-    schema: z.number().min(0).max(1),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   },
   metricsHealthFailOnUnhealthy: {
     section: 'api',
@@ -455,7 +452,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       "Link template of the web page's trace-id exemplars and error samples: {trace_id} (and {span_id}) are replaced by the URL-encoded ids; empty = trace ids shown without links.",
     expected: 'empty, or an http(s) URL containing {trace_id}',
-    schema: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S*\{trace_id\}\S*$/)]),
+    schema: v.union([v.literal(''), v.pipe(v.string(), v.regex(/^https?:\/\/\S*\{trace_id\}\S*$/))]),
   },
   apiMetricsPrefix: {
     section: 'metrics',
@@ -501,7 +498,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Where snapshots are stored: postgres://… or sqlite:PATH; empty = the default SQLite file. Never logged.',
     expected: 'empty, or a URL starting with postgres://, postgresql:// or sqlite:',
-    schema: z.string().regex(/^(?:(?:postgres|postgresql):\/\/\S+|sqlite:\S+)?$/),
+    schema: v.pipe(v.string(), v.regex(/^(?:(?:postgres|postgresql):\/\/\S+|sqlite:\S+)?$/)),
     // May hold a password.
     secret: true,
   },
@@ -513,12 +510,13 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Seconds between live-tier writes to a PostgreSQL store, for the fleet view (apimeter serve); 0 = off. Must divide 60.',
     expected: 'a whole number of seconds dividing 60 (1, 2, 5, 10, 15, 20, 30, 60), or 0',
-    schema: z
-      .number()
-      .int()
-      .min(0)
-      .max(60)
-      .refine((v) => v === 0 || 60 % v === 0),
+    schema: v.pipe(
+      v.number(),
+      v.safeInteger(),
+      v.minValue(0),
+      v.maxValue(60),
+      v.check((n) => n === 0 || 60 % n === 0),
+    ),
   },
   apiMetricsFleetGoneSeconds: {
     section: 'metrics',
@@ -582,7 +580,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: [],
     description: 'Tags added to every DogStatsD metric, comma-separated key:value pairs (e.g. env:prod,team:api).',
     expected: 'a comma-separated list of key:value tags',
-    schema: z.array(z.string().regex(/^[^\s:]+:\S+$/)).readonly(),
+    schema: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\S+$/))), v.readonly()),
   },
   statsdDisabledTags: {
     section: 'metrics',
@@ -592,7 +590,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Tags never sent (DogStatsD/Influx tags, plain StatsD name segments): comma-separated patterns, as in Airflow 3, matched anywhere in the tag name (status also drops status_class; ^status$ only status).',
     expected: NAME_PATTERNS_EXPECTED,
-    schema: NAME_PATTERNS.readonly(),
+    schema: v.pipe(NAME_PATTERNS, v.readonly()),
   },
   statsdInfluxdbEnabled: {
     section: 'metrics',
@@ -612,7 +610,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Unix datagram socket to send to instead of statsd_host:statsd_port (DogStatsD: /var/run/datadog/dsd.socket); empty = UDP.',
     expected: 'empty, or a socket path without spaces',
-    schema: z.string().regex(/^\S*$/),
+    schema: v.pipe(v.string(), v.regex(/^\S*$/)),
   },
   statsdFlushIntervalMs: {
     section: 'metrics',
@@ -621,7 +619,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 10000,
     description: 'Milliseconds between StatsD flushes (the registry is read and sent once per flush).',
     expected: 'a whole number of milliseconds from 100 to 3600000',
-    schema: z.number().int().min(100).max(3_600_000),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(100), v.maxValue(3_600_000)),
   },
   statsdMaxDatagramBytes: {
     section: 'metrics',
@@ -631,7 +629,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Largest StatsD datagram in bytes; many lines share one (1432 fits a 1500-byte MTU; 8192 suits a Unix socket).',
     expected: 'a whole number of bytes from 64 to 65507',
-    schema: z.number().int().min(64).max(65_507),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(64), v.maxValue(65_507)),
   },
   statsdMaxBufferBytes: {
     section: 'metrics',
@@ -641,7 +639,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Bytes handed to the socket and not yet sent; when full (after a 1 s wait) the rest of the flush is dropped and counted.',
     expected: 'a whole number of bytes from 1024 to 1073741824, at least statsd_max_datagram_bytes',
-    schema: z.number().int().min(1024).max(1_073_741_824),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(1024), v.maxValue(1_073_741_824)),
   },
   statsdTimerMode: {
     section: 'metrics',
@@ -651,7 +649,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'How latencies and sizes are sent: values (one value per request, exact on every server), sampled (one value per bucket with |@rate) or distribution (DogStatsD |d per bucket).',
     expected: 'values, sampled or distribution',
-    schema: z.enum(['values', 'sampled', 'distribution']),
+    schema: v.picklist(['values', 'sampled', 'distribution']),
   },
   statsdTimerScale: {
     section: 'metrics',
@@ -661,7 +659,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Bucket scale of latencies and sizes in the sampled and distribution modes: 2^scale buckets per doubling (4: 2.2 % error, 6: 0.54 %).',
     expected: 'a whole number from 0 to 6',
-    schema: z.number().int().min(0).max(6),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(6)),
   },
   statsdTimerMaxValues: {
     section: 'metrics',
@@ -671,7 +669,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'values mode: most values sent per timer (endpoint) per flush; beyond it a systematic sample of the values (always the smallest and largest) goes with |@rate = sent/total, so the cost per flush stays bounded at any request rate (0 = no limit).',
     expected: 'a whole number from 0 (no limit) up',
-    schema: z.number().int().min(0),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   },
   otelOn: {
     section: 'metrics',
@@ -747,7 +745,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Most buckets of an exported exponential histogram; the scale drops until the data fits. 1280 keeps latency quantiles within 1 % from 0.1 ms to 60 s (scale 6); the SDK default 160 drops such a spread to scale 3 (4.3 %).',
     expected: 'a whole number from 2 up',
-    schema: z.number().int().min(2),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(2)),
   },
   otelRouteStyle: {
     section: 'metrics',
@@ -757,7 +755,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       "OpenTelemetry http.route: framework (the framework's own syntax, /users/:id for Fastify, Express and Hono; OpenAPI style for route tables and the proxy) or openapi (/users/{id} always).",
     expected: 'framework or openapi',
-    schema: z.enum(['framework', 'openapi']),
+    schema: v.picklist(['framework', 'openapi']),
   },
   otelUrlScheme: {
     section: 'metrics',
@@ -767,7 +765,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'OpenTelemetry url.scheme on every point: the scheme clients use to reach this server (https behind a TLS-terminating proxy).',
     expected: 'http or https',
-    schema: z.enum(['http', 'https']),
+    schema: v.picklist(['http', 'https']),
   },
   otelServiceInstanceId: {
     section: 'metrics',
@@ -777,7 +775,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       "service.instance.id of apimeter's own OTLP resource. Empty: service.instance.id from OTEL_RESOURCE_ATTRIBUTES, else a random UUID made once per process.",
     expected: 'any text (empty for a per-process UUID)',
-    schema: z.string(),
+    schema: v.string(),
   },
   prometheusNaming: {
     section: 'metrics',
@@ -787,7 +785,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       "Prometheus metric names: otel (http_server_request_duration_seconds, …), legacy (http_request_duration_seconds, http_requests_total, as express-prom-bundle and fastify-metrics name them) or airflow (http_request_duration_milliseconds, http_requests_total{status_family}, as Airflow's API metrics).",
     expected: 'otel, legacy or airflow',
-    schema: z.enum(['otel', 'legacy', 'airflow']),
+    schema: v.picklist(['otel', 'legacy', 'airflow']),
   },
   metricsAllowList: {
     section: 'metrics',
@@ -797,7 +795,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'If set, only metrics whose name (without statsd_prefix) matches one of these comma-separated patterns are sent; Airflow 3 semantics: lower-cased regular expressions searched anywhere in the name (^api.request for a prefix).',
     expected: NAME_PATTERNS_EXPECTED,
-    schema: NAME_PATTERNS.readonly(),
+    schema: v.pipe(NAME_PATTERNS, v.readonly()),
   },
   metricsBlockList: {
     section: 'metrics',
@@ -807,7 +805,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Metrics whose name matches one of these comma-separated patterns (as metrics_allow_list) are not sent; ignored if an allow list is set.',
     expected: NAME_PATTERNS_EXPECTED,
-    schema: NAME_PATTERNS.readonly(),
+    schema: v.pipe(NAME_PATTERNS, v.readonly()),
   },
 
   alertsEnabled: {
@@ -827,7 +825,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 30,
     description: 'Seconds between evaluations of the alert rules and SLOs (a timer, never on the request path).',
     expected: 'a whole number of seconds from 1 to 3600',
-    schema: z.number().int().min(1).max(3600),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(3600)),
   },
   alertsRulesFile: {
     section: 'alerts',
@@ -837,7 +835,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'YAML file of alert rules, SLOs and Apdex targets (docs/alerts.md), validated at start-up; empty = default rules only.',
     expected: 'a file path, or empty',
-    schema: z.string(),
+    schema: v.string(),
   },
   alertsDefaultRules: {
     section: 'alerts',
@@ -856,7 +854,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 0.05,
     description: 'Default rule HighErrorRate: share of 5xx responses over 5 minutes above which an endpoint alerts.',
     expected: 'a number between 0 and 1',
-    schema: z.number().min(0).max(1),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   },
   alertsP95ThresholdMs: {
     section: 'alerts',
@@ -865,7 +863,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 1000,
     description: 'Default rule HighLatencyP95: p95 latency (ms) over 5 minutes above which an endpoint alerts.',
     expected: 'a number of milliseconds above 0',
-    schema: z.number().positive(),
+    schema: v.pipe(v.number(), v.gtValue(0)),
   },
   alertsAuthFailureThreshold: {
     section: 'alerts',
@@ -875,7 +873,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Default rule AuthFailureSpike: share of failed authentication attempts over 5 minutes above which an endpoint alerts (detailed mode).',
     expected: 'a number between 0 and 1',
-    schema: z.number().min(0).max(1),
+    schema: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   },
   alertsAnomalyThreshold: {
     section: 'alerts',
@@ -885,7 +883,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Default rule TrafficAnomaly: robust deviations (|rate - median| / (1.4826 MAD)) from the same hour of the last 7 days above which an endpoint alerts.',
     expected: 'a number above 0',
-    schema: z.number().positive(),
+    schema: v.pipe(v.number(), v.gtValue(0)),
   },
   alertsAnomalyMinRequests: {
     section: 'alerts',
@@ -895,7 +893,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Default rule TrafficAnomaly: requests the baseline must expect in the 15-minute window before an endpoint is judged (quiet endpoints never alert).',
     expected: 'a whole number of 0 or more',
-    schema: z.number().int().min(0),
+    schema: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   },
   alertsApdexTMs: {
     section: 'alerts',
@@ -905,7 +903,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     description:
       'Apdex target T in ms (satisfied at or below T, tolerating at or below 4T) for endpoints without their own T in the rules file.',
     expected: 'a number of milliseconds above 0',
-    schema: z.number().positive(),
+    schema: v.pipe(v.number(), v.gtValue(0)),
   },
   alertsService: {
     section: 'alerts',
@@ -914,7 +912,7 @@ const SPECS: { [K in ConfigOption]: KeySpec<ApimeterConfig[K]> } = {
     default: 'api',
     description: 'Value of the `service` label on every alert sent to notifiers.',
     expected: 'a non-empty name without spaces',
-    schema: z.string().regex(/^\S+$/),
+    schema: v.pipe(v.string(), v.regex(/^\S+$/)),
   },
 };
 
@@ -922,7 +920,7 @@ export const envVarName = (section: ConfigSection, key: string): string =>
   `APIMETER__${section.toUpperCase()}__${key.toUpperCase()}`;
 
 interface InternalKey extends ConfigKey {
-  readonly schema: z.ZodType<ConfigValue>;
+  readonly schema: v.GenericSchema<unknown, ConfigValue>;
 }
 
 const INTERNAL_KEYS: readonly InternalKey[] = (Object.keys(SPECS) as ConfigOption[]).map((option) => {
@@ -941,7 +939,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
   INTERNAL_KEYS.map(({ schema: _schema, ...row }) => Object.freeze(row)),
 );
 
-/** For config.ts: the row with its zod schema. */
+/** For config.ts: the row with its valibot schema. */
 export const keyByOption = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [k.option, k]));
 export const keyBySectionKey = new Map<string, InternalKey>(INTERNAL_KEYS.map((k) => [`${k.section}.${k.key}`, k]));
 export const CONFIG_SECTIONS: readonly ConfigSection[] = ['api', 'metrics', 'alerts'];

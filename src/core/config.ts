@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { createError } from '../errors.js';
 import {
   CONFIG_KEYS,
@@ -91,12 +91,14 @@ export function loadConfig(input: LoadConfigInput = {}): ApimeterConfig {
 // Airflow's conf.getboolean takes t/true/1 and f/false/0 (case-insensitive); yes/no and on/off are apimeter's own.
 const TRUTHY = ['true', 't', '1', 'yes', 'on'];
 const FALSY = ['false', 'f', '0', 'no', 'off'];
-// Finite decimal notation only: no hex, no "Infinity", no empty string (Number('') is 0).
-const DECIMAL_TEXT = z
-  .string()
-  .trim()
-  .regex(/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/)
-  .transform(Number);
+// Finite decimal notation only: no hex, no "Infinity", no empty string (Number('') is 0); "1e999" overflows.
+const DECIMAL_TEXT = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/),
+  v.transform(Number),
+  v.finite(),
+);
 
 const splitList = (text: string): string[] =>
   text
@@ -104,33 +106,44 @@ const splitList = (text: string): string[] =>
     .map((item) => item.trim())
     .filter((item) => item !== '');
 
-const FROM_TEXT: Record<ConfigValueType, z.ZodType<ConfigValue>> = {
-  boolean: z
-    .string()
-    .trim()
-    .pipe(z.stringbool({ truthy: TRUTHY, falsy: FALSY })),
+const FROM_TEXT: Record<ConfigValueType, v.GenericSchema<unknown, ConfigValue>> = {
+  // Case-insensitive, as Airflow's getboolean.
+  boolean: v.pipe(
+    v.string(),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist([...TRUTHY, ...FALSY]),
+    v.transform((text) => TRUTHY.includes(text)),
+  ),
   number: DECIMAL_TEXT,
   integer: DECIMAL_TEXT,
-  string: z.string(),
-  list: z.string().transform(splitList),
+  string: v.string(),
+  list: v.pipe(v.string(), v.transform(splitList)),
 };
 
-const FROM_OPTION: Record<ConfigValueType, z.ZodType<ConfigValue>> = {
-  boolean: z.boolean(),
-  number: z.number(),
-  integer: z.number(),
-  string: z.string(),
-  list: z.union([z.string().transform(splitList), z.array(z.string()).transform((a) => splitList(a.join(',')))]),
+const FROM_OPTION: Record<ConfigValueType, v.GenericSchema<unknown, ConfigValue>> = {
+  boolean: v.boolean(),
+  number: v.pipe(v.number(), v.finite()),
+  integer: v.pipe(v.number(), v.finite()),
+  string: v.string(),
+  list: v.union([
+    v.pipe(v.string(), v.transform(splitList)),
+    v.pipe(
+      v.array(v.string()),
+      v.transform((a) => splitList(a.join(','))),
+    ),
+  ]),
 };
 
 /** The typed value, or the problem line saying why there is none. */
 function parseSetting(setting: Setting): { value: ConfigValue } | { problem: string } {
   const { key, value, fromText } = setting;
-  const shaped = (fromText ? FROM_TEXT : FROM_OPTION)[key.type].safeParse(value);
+  const shaped = v.safeParse((fromText ? FROM_TEXT : FROM_OPTION)[key.type], value);
   if (!shaped.success) return { problem: valueProblem(setting, fromText ? '' : typeNote(key.type, value)) };
-  const checked = key.schema.safeParse(shaped.data);
-  if (!checked.success) return { problem: valueProblem(setting, badItemNote(checked.error, shaped.data, key.secret)) };
-  return { value: checked.data };
+  const checked = v.safeParse(key.schema, shaped.output);
+  if (!checked.success)
+    return { problem: valueProblem(setting, badItemNote(checked.issues, shaped.output, key.secret)) };
+  return { value: checked.output };
 }
 
 function typeNote(type: ConfigValueType, value: unknown): string {
@@ -140,8 +153,8 @@ function typeNote(type: ConfigValueType, value: unknown): string {
   return ` (got ${got})`;
 }
 
-function badItemNote(error: z.ZodError, data: ConfigValue, secret: boolean): string {
-  const index = error.issues[0]?.path[0];
+function badItemNote(issues: readonly v.BaseIssue<unknown>[], data: ConfigValue, secret: boolean): string {
+  const index = issues[0]?.path?.[0]?.key;
   if (!Array.isArray(data) || typeof index !== 'number' || secret) return '';
   return ` (bad item: ${JSON.stringify(data[index])})`;
 }

@@ -1,5 +1,14 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { redactUrl } from '../../core/redact.js';
+import {
+  isMissingKeyIssue,
+  isUnknownKeyIssue,
+  mapping,
+  missingText,
+  PARSE_CONFIG,
+  pathKeys,
+  typeName,
+} from '../../core/issue-text.js';
 import { createError } from '../../errors.js';
 import type { Notifier } from '../types.js';
 import { AlertmanagerNotifier } from './alertmanager.js';
@@ -34,55 +43,60 @@ export interface CreateNotifiersOptions {
 const TYPES = ['log', 'webhook', 'slack', 'alertmanager'] as const;
 type NotifierType = (typeof TYPES)[number];
 
-const HTTP_URL = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'expected an http(s) URL');
-const MS = (max: number) => z.number().int().min(0).max(max);
-const NAME = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, _ . -');
+const HTTP_URL = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'expected an http(s) URL'),
+);
+const MS = (max: number) => v.pipe(v.number(), v.finite(), v.safeInteger(), v.minValue(0), v.maxValue(max));
+const NAME = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, _ . -'));
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HEADERS = z
-  .record(z.string(), z.string().regex(/^[^\r\n]*$/, 'expected a header value without line breaks'))
-  .refine((h) => Object.keys(h).every((k) => HEADER_NAME.test(k)), 'expected header names (token characters)');
+const HEADERS = v.pipe(
+  mapping((issue) => `Invalid input: expected record, received ${typeName(issue.input)}`),
+  v.record(v.string(), v.pipe(v.string(), v.regex(/^[^\r\n]*$/, 'expected a header value without line breaks'))),
+  v.check((h) => Object.keys(h).every((k) => HEADER_NAME.test(k)), 'expected header names (token characters)'),
+);
 const DAY = 86_400_000;
 
 const HTTP_FIELDS = {
-  type: z.string(),
-  name: NAME.optional(),
+  type: v.string(),
+  name: v.optional(NAME),
   url: HTTP_URL,
-  headers: HEADERS.optional(),
-  timeout_ms: z.number().int().min(1).max(300_000).optional(),
-  max_attempts: z.number().int().min(1).max(100).optional(),
-  backoff_ms: MS(3_600_000).optional(),
-  max_backoff_ms: MS(3_600_000).optional(),
-  queue_size: z.number().int().min(0).max(100_000).optional(),
+  headers: v.optional(HEADERS),
+  timeout_ms: v.optional(v.pipe(v.number(), v.finite(), v.safeInteger(), v.minValue(1), v.maxValue(300_000))),
+  max_attempts: v.optional(v.pipe(v.number(), v.finite(), v.safeInteger(), v.minValue(1), v.maxValue(100))),
+  backoff_ms: v.optional(MS(3_600_000)),
+  max_backoff_ms: v.optional(MS(3_600_000)),
+  queue_size: v.optional(v.pipe(v.number(), v.finite(), v.safeInteger(), v.minValue(0), v.maxValue(100_000))),
 };
 
 const SCHEMAS = {
-  log: z.strictObject({
-    type: z.string(),
-    name: NAME.optional(),
-    stream: z.enum(['stderr', 'stdout']).optional(),
-    repeat_interval_ms: MS(30 * DAY).optional(),
+  log: v.strictObject({
+    type: v.string(),
+    name: v.optional(NAME),
+    stream: v.optional(v.picklist(['stderr', 'stdout'])),
+    repeat_interval_ms: v.optional(MS(30 * DAY)),
   }),
-  webhook: z.strictObject({ ...HTTP_FIELDS, repeat_interval_ms: MS(30 * DAY).optional() }),
-  slack: z.strictObject({
+  webhook: v.strictObject({ ...HTTP_FIELDS, repeat_interval_ms: v.optional(MS(30 * DAY)) }),
+  slack: v.strictObject({
     ...HTTP_FIELDS,
-    blocks: z.boolean().optional(),
-    repeat_interval_ms: MS(30 * DAY).optional(),
+    blocks: v.optional(v.boolean()),
+    repeat_interval_ms: v.optional(MS(30 * DAY)),
   }),
-  alertmanager: z.strictObject({
+  alertmanager: v.strictObject({
     ...HTTP_FIELDS,
-    resend_interval_ms: z.number().int().min(1_000).max(DAY).optional(),
-    generator_url: HTTP_URL.optional(),
+    resend_interval_ms: v.optional(v.pipe(v.number(), v.finite(), v.safeInteger(), v.minValue(1_000), v.maxValue(DAY))),
+    generator_url: v.optional(HTTP_URL),
   }),
 } as const;
 
-type Parsed = { [K in NotifierType]: z.infer<(typeof SCHEMAS)[K]> & { type: K } }[NotifierType];
+type Parsed = { [K in NotifierType]: v.InferOutput<(typeof SCHEMAS)[K]> & { type: K } }[NotifierType];
 
 /**
  * The notifiers of a `notifiers:` configuration section: a list of plain objects (as YAML gives them),
@@ -115,9 +129,10 @@ export function createNotifiers(config: unknown, options: CreateNotifiersOptions
       problems.push(`${label} type: ${show(item.type, ['type'])}: expected one of ${TYPES.join(', ')}`);
       return null;
     }
-    const result = SCHEMAS[item.type as NotifierType].safeParse(item);
-    if (result.success) return result.data as Parsed;
-    for (const issue of result.error.issues) problems.push(...issueLines(label, item, issue, item.type === 'slack'));
+    const schema = SCHEMAS[item.type as NotifierType];
+    const result = v.safeParse(schema, item, PARSE_CONFIG);
+    if (result.success) return result.output as Parsed;
+    for (const issue of result.issues) problems.push(...issueLines(label, item, schema, issue, item.type === 'slack'));
     return null;
   });
   const names = new Map<string, number>();
@@ -169,11 +184,22 @@ function build(p: Parsed & { name: string }, options: CreateNotifiersOptions): N
   });
 }
 
-function issueLines(label: string, item: Record<string, unknown>, issue: z.core.$ZodIssue, slack: boolean): string[] {
-  if (issue.code === 'unrecognized_keys')
-    return issue.keys.map((key) => `${label} ${[...issue.path, key].join('.')}: unknown field`);
-  const path = issue.path.map(String);
-  const message = issue.message.replace(/^Invalid input: /, '');
+function issueLines(
+  label: string,
+  item: Record<string, unknown>,
+  schema: (typeof SCHEMAS)[NotifierType],
+  issue: v.BaseIssue<unknown>,
+  slack: boolean,
+): string[] {
+  const path = pathKeys(issue).map(String);
+  if (isUnknownKeyIssue(issue)) {
+    // valibot names the first unknown key of an object; every one gets its line.
+    const known = Object.keys(schema.entries);
+    const unknown = Object.keys(item).filter((key) => !known.includes(key));
+    return unknown.map((key) => `${label} ${key}: unknown field`);
+  }
+  const missing = isMissingKeyIssue(issue) ? (schema.entries as Record<string, v.GenericSchema>)[path[0]] : undefined;
+  const message = (missing === undefined ? issue.message : missingText(missing)).replace(/^Invalid input: /, '');
   const shown = slack && path[0] === 'url' ? '"***"' : show(valueAt(item, path), path);
   return [`${label} ${path.join('.')}: ${shown}: ${message}`];
 }
