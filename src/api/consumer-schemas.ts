@@ -4,8 +4,9 @@ import { CONSUMER_LATENCY_SKETCH } from '../core/consumers.js';
 
 /** Response schemas of the consumer routes (docs/consumers.md); part of the OpenAPI components. */
 
-const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const ms = v.nullable(v.pipe(v.number(), v.minValue(0)));
+// Leaves typed by what they produce: their pipes' full types would be repeated in every declaration.
+const count: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const ms: v.GenericSchema<number | null> = v.nullable(v.pipe(v.number(), v.minValue(0)));
 
 export const ConsumerOnEndpoint = v.pipe(
   v.object({
@@ -90,7 +91,7 @@ export type ConsumerListJson = v.InferOutput<typeof ConsumerList>;
 export type ConsumerDetailJson = v.InferOutput<typeof ConsumerDetail>;
 export type ConsumerRangeJson = v.InferOutput<typeof ConsumerRange>;
 
-export const CONSUMER_COMPONENTS = {
+export const CONSUMER_COMPONENTS: Readonly<Record<string, v.GenericSchema>> = {
   ConsumerOnEndpoint,
   ConsumerStats,
   ConsumerRange,
@@ -98,4 +99,4 @@ export const CONSUMER_COMPONENTS = {
   ConsumerEndpoint,
   ConsumerDetail,
   EndpointConsumer,
-} as const;
+};

@@ -2,8 +2,9 @@ import * as v from 'valibot';
 import { INVENTORY_STATUSES } from './inventory-model.js';
 import { Range } from './schemas.js';
 
-const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const isoTime = v.pipe(v.string(), v.isoTimestamp(), v.description('ISO 8601 date-time, UTC'));
+// Leaves typed by what they produce: their pipes' full types would be repeated in every declaration.
+const count: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const isoTime: v.GenericSchema<string> = v.pipe(v.string(), v.isoTimestamp(), v.description('ISO 8601 date-time, UTC'));
 
 /** `GET {prefix}/inventory`: declared operations against the calls of a window. */
 export const Inventory = v.object({

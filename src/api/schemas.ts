@@ -9,10 +9,11 @@ import { CONSUMER_COMPONENTS, ConsumerOnEndpoint, EndpointConsumer } from './con
  * answers against the generated document, so the three cannot drift apart.
  */
 
-const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const ms = v.nullable(v.pipe(v.number(), v.minValue(0)));
-const ratio = v.pipe(v.number(), v.minValue(0), v.maxValue(1));
-const isoTime = v.pipe(v.string(), v.isoTimestamp(), v.description('ISO 8601 date-time, UTC'));
+// Leaves typed by what they produce: their pipes' full types would be repeated in every declaration.
+const count: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const ms: v.GenericSchema<number | null> = v.nullable(v.pipe(v.number(), v.minValue(0)));
+const ratio: v.GenericSchema<number> = v.pipe(v.number(), v.minValue(0), v.maxValue(1));
+const isoTime: v.GenericSchema<string> = v.pipe(v.string(), v.isoTimestamp(), v.description('ISO 8601 date-time, UTC'));
 
 /**
  * A component referenced with a description of its own: `{ $ref, description }` in the document. (A
@@ -493,8 +494,8 @@ export type SummaryJson = v.InferOutput<typeof Summary>;
 export type HealthJson = v.InferOutput<typeof Health>;
 export type ComponentStateJson = v.InferOutput<typeof ComponentState>;
 
-/** Components of the OpenAPI document, by name. */
-export const COMPONENTS = {
+/** Components of the OpenAPI document, by name (typed loosely: only the JSON Schema conversion reads it). */
+export const COMPONENTS: Readonly<Record<string, v.GenericSchema>> = {
   Distribution,
   SizeStats,
   StatusClasses,
@@ -515,4 +516,4 @@ export const COMPONENTS = {
   Health,
   Problem,
   ...CONSUMER_COMPONENTS,
-} as const;
+};
