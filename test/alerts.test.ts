@@ -82,6 +82,32 @@ describe('rules file validation', () => {
     ]);
   });
 
+  test('every unknown field of a rule is listed; lists and scalars are not mappings; empty globs, bad label names, .inf', () => {
+    const p = problems(
+      `rules:\n  - name: X\n    signal: request_rate\n    window: 5m\n    above: .inf\n    severty: page\n    wndow: 1h\n` +
+        `    endpoints: ""\n    labels: { 1team: a, ok: 2 }\n  - [name, X]\n  - 5\n` +
+        `slos:\n  - name: s\n    sli: availability\n    objective: 99\n    endpoints: []\n    labels: [a]\n` +
+        `apdex:\n  - { endpoints: ["GET /a", ""], t_ms: 10, tms: 1 }\n`,
+    );
+    assert.deepEqual(p, [
+      'rule "X": field endpoints = "": expected a glob over "METHOD /template" (e.g. "* /api/v2/dags/*") or a list of them',
+      'rule "X": field above = null: expected a number',
+      'rule "X": field labels.1team = "a": expected label names of letters, digits and _ (not starting with a digit)',
+      'rule "X": field labels.ok = 2: expected label values that are strings',
+      'rule "X": unknown field "severty"; did you mean severity?; known fields: name, endpoints, group, signal, window, above, below, for, keep_firing_for, min_requests, severity, labels, annotations, apdex_t_ms, slo, short_window, baseline',
+      'rule "X": unknown field "wndow"; did you mean window?; known fields: name, endpoints, group, signal, window, above, below, for, keep_firing_for, min_requests, severity, labels, annotations, apdex_t_ms, slo, short_window, baseline',
+      'rules[1]: field (top level) = ["name","X"]: expected a mapping of rule fields (name:, signal:, window:, …)',
+      'rules[2]: field (top level) = 5: expected a mapping of rule fields (name:, signal:, window:, …)',
+      'SLO "s": field endpoints = []: expected a glob over "METHOD /template" (e.g. "* /api/v2/dags/*") or a list of them',
+      'SLO "s": field labels = ["a"]: expected a map of label names to strings',
+      'apdex[0]: field endpoints.1 = "": expected a glob over "METHOD /template" (e.g. "* /api/v2/dags/*") or a list of them',
+      'apdex[0]: unknown field "tms"; did you mean t_ms?; known fields: endpoints, t_ms',
+    ]);
+    assert.deepEqual(problems(`- rules: []\n`), [
+      'file: field (top level) = [{"rules":[]}]: expected a YAML mapping with rules:, slos: and/or apdex:',
+    ]);
+  });
+
   test('slo_burn_rate needs an SLO of the file; latency SLOs need a threshold', () => {
     const p = problems(
       `slos:\n  - name: avail\n    sli: availability\n    objective: 99.9\n  - name: fast\n    sli: latency\n    objective: 99\n` +

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createMeter, ErrorKind, ManualClock } from '../src/index.js';
+import type { ApimeterError } from '../src/index.js';
 import type { ApiRequest, SummaryJson } from '../src/api/index.js';
 import { createMetricsApi, createNodeHandler, MemoryHistory } from '../src/api/index.js';
 import { AnswerCache } from '../src/api/cache.js';
@@ -132,6 +133,33 @@ describe('access: bearer token, authorize(), open /metrics', () => {
     assert.throws(() => createMetricsApi({ meter, cacheSeconds: -1 }), /option cacheSeconds/);
     assert.throws(() => createMetricsApi({ meter, token: 'has space' }), /option token: invalid$/);
     assert.throws(() => createMetricsApi({ meter, bogus: 1 } as never), /APIMETER_ERR_CONFIG_INVALID/);
+    // Every problem at once, in the words of the option checks: all unknown keys of an object in one line.
+    assert.throws(
+      () =>
+        createMetricsApi({
+          meter,
+          bogus: 1,
+          other: 2,
+          cacheEntries: 0.5,
+          health: [],
+          prometheus: { naming: 'prom', durationBuckets: [1, 0.5], extra: true },
+        } as never),
+      (e: ApimeterError) => {
+        assert.deepEqual(e.problems, [
+          'createMetricsApi option cacheEntries: invalid (Invalid input: expected int, received number)',
+          'createMetricsApi option health: invalid (Invalid input: expected object, received array)',
+          'createMetricsApi option prometheus.naming: invalid (Invalid option: expected one of "otel"|"legacy")',
+          'createMetricsApi option prometheus.durationBuckets: invalid (expected ascending bounds)',
+          'createMetricsApi option prometheus: invalid (Unrecognized key: "extra")',
+          'createMetricsApi option options: invalid (Unrecognized keys: "bogus", "other")',
+        ]);
+        return true;
+      },
+    );
+    assert.throws(
+      () => createMetricsApi({} as never),
+      /option meter: invalid \(Invalid input: expected Meter, received undefined\)/,
+    );
     assert.throws(
       () => createMetricsApi({ meter, health: { p95DegradedMs: 500, p95UnhealthyMs: 100 } }),
       /metrics_health_p95_degraded_ms \(500\) must not exceed metrics_health_p95_unhealthy_ms \(100\)/,
