@@ -131,7 +131,17 @@ const POSTS = /^\/users\/([^/?]+)\/posts\/([^/?]+)$/;
 async function startUpstream(): Promise<number> {
   const { spawn } = await import('node:child_process');
   const cpu = flag('upstream-cpu');
-  const node = [process.execPath, '--import', 'tsx', 'bench/pinned-server.ts', '--framework=node', '--variant=bare'];
+  // Idle upstream connections are kept for 10 minutes (node's default is 5 s): under callgrind the hop
+  // is so slow that a connection can sit idle past 5 s and be closed as a request goes out on it (502).
+  const node = [
+    process.execPath,
+    '--import',
+    'tsx',
+    'bench/pinned-server.ts',
+    '--framework=node',
+    '--variant=bare',
+    '--keep-alive-ms=600000',
+  ];
   const [cmd, ...args] = cpu === undefined ? node : ['taskset', '-c', cpu, ...node];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   process.on('exit', () => child.kill());
@@ -234,7 +244,14 @@ async function startFloor(): Promise<http.Server> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     handler = (req, res) => {
       const up = http.request(
-        { host: '127.0.0.1', port: upstreamPort, agent, path: req.url, method: req.method, headers: requestHeaders(req) },
+        {
+          host: '127.0.0.1',
+          port: upstreamPort,
+          agent,
+          path: req.url,
+          method: req.method,
+          headers: requestHeaders(req),
+        },
         (answer) => {
           const raw = answer.rawHeaders;
           const out: string[] = [];
@@ -362,6 +379,8 @@ if (framework === 'fastify') {
   throw new Error(`unknown --framework=${framework}`);
 }
 
+const keepAliveMs = flag('keep-alive-ms');
+if (keepAliveMs !== undefined) server.keepAliveTimeout = Number(keepAliveMs);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
 const stop = () => {

@@ -56,6 +56,13 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   /** Resumes the upstream body after `onData` paused it. */
   resumeBody: (() => void) | null = null;
   waitingDrain = false;
+  /**
+   * The answer's first body chunk, held until the end of the tick its head came in: an answer that
+   * ends in that tick (most) is then written with one `res.end(chunk)` rather than write + end.
+   */
+  firstChunk: Buffer | null = null;
+  /** The head is written but not sent: flushHead has not run yet. */
+  headPending = false;
   /** Detailed mode: the upstream's raw answer headers (rate-limit quota), kept until the call is recorded. */
   upstreamHeaders: Buffer[] | null = null;
   /** The request target as forwarded (origin form, before the target's base path). */
@@ -90,20 +97,37 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     // The head goes out with the first body chunk, in one write, when that chunk (or the end) comes in
     // the same tick, as it does for most answers; else at the end of this tick, so that a slow stream
     // still shows its status at once. A separate write for the head costs a syscall per response.
+    this.headPending = true;
     process.nextTick(flushHead, this);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.responseBytes += chunk.length;
-    if (this.res.write(chunk) || this.waitingDrain) return true;
-    this.waitingDrain = true;
-    this.res.once('drain', onResponseDrain);
+    if (this.headPending && this.responseBytes === chunk.length) {
+      this.firstChunk = chunk;
+      return true;
+    }
+    const held = this.firstChunk;
+    if (held !== null) {
+      this.firstChunk = null;
+      this.res.write(held);
+    }
+    if (this.res.write(chunk) && !this.waitingDrain) return true;
+    if (!this.waitingDrain) {
+      this.waitingDrain = true;
+      this.res.once('drain', onResponseDrain);
+    }
     return false;
   }
 
   onComplete(): void {
-    this.res.end();
+    const held = this.firstChunk;
+    if (held === null) this.res.end();
+    else {
+      this.firstChunk = null;
+      this.res.end(held);
+    }
   }
 
   onError(error: Error): void {
@@ -134,10 +158,23 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   }
 }
 
-/** End of the tick in which the upstream's head arrived: sends it if no body byte or end went with it. */
+/**
+ * End of the tick in which the upstream's head arrived: sends it, with the first body chunk if one
+ * came, unless the answer ended in that tick.
+ */
 function flushHead(call: ProxyCall): void {
   const res = call.res;
-  if (call.responseBytes === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  call.headPending = false;
+  if (res.writableEnded || res.destroyed) return;
+  const held = call.firstChunk;
+  if (held !== null) {
+    call.firstChunk = null;
+    if (!res.write(held) && !call.waitingDrain) {
+      call.waitingDrain = true;
+      // The next chunk pauses the upstream body (onData) until the client drains.
+      res.once('drain', onResponseDrain);
+    }
+  } else if (call.responseBytes === 0) res.flushHeaders();
 }
 
 function onResponseDrain(this: ServerResponse & { [kCall]?: ProxyCall }): void {
