@@ -128,16 +128,24 @@ const POSTS = /^\/users\/([^/?]+)\/posts\/([^/?]+)$/;
  * proxy here. GET /__count is the proxy's own (a local handler, not forwarded nor recorded) and adds
  * the upstream's CPU time to this process's: the CPU per request shown is the hop's plus the app's.
  */
-async function startProxy(): Promise<http.Server> {
+async function startUpstream(): Promise<number> {
   const { spawn } = await import('node:child_process');
-  const { createProxy } = await import('../src/proxy/index.js');
-  const { RouteMatcher } = await import('../src/routing/openapi-matcher.js');
   const cpu = flag('upstream-cpu');
-  const node = [process.execPath, '--import', 'tsx', 'bench/pinned-server.ts', '--framework=node', '--variant=bare'];
+  // Idle upstream connections are kept for 10 minutes (node's default is 5 s): under callgrind the hop
+  // is so slow that a connection can sit idle past 5 s and be closed as a request goes out on it (502).
+  const node = [
+    process.execPath,
+    '--import',
+    'tsx',
+    'bench/pinned-server.ts',
+    '--framework=node',
+    '--variant=bare',
+    '--keep-alive-ms=600000',
+  ];
   const [cmd, ...args] = cpu === undefined ? node : ['taskset', '-c', cpu, ...node];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   process.on('exit', () => child.kill());
-  const upstreamPort = await new Promise<number>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
@@ -145,27 +153,124 @@ async function startProxy(): Promise<http.Server> {
     });
     child.on('exit', (code) => reject(new Error(`upstream exited (${code})`)));
   });
+}
+
+/** GET /__count of a proxy variant: this process's counts plus the upstream's CPU time. */
+function proxyCount(upstreamPort: number, res: ServerResponse): void {
+  void fetch(`http://127.0.0.1:${upstreamPort}${COUNT_ROUTE}`)
+    .then((r) => r.json() as Promise<{ cpuMicros: number }>)
+    .then((up) => {
+      const own = JSON.parse(counts()) as { cpuMicros: number };
+      own.cpuMicros += up.cpuMicros;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(own));
+    });
+}
+
+async function startProxy(): Promise<http.Server> {
+  const { createProxy } = await import('../src/proxy/index.js');
+  const { RouteMatcher } = await import('../src/routing/openapi-matcher.js');
+  const upstreamPort = await startUpstream();
   const matcher =
     variant === 'off' ? null : RouteMatcher.fromRoutes(['GET /hello/{name}', 'GET /users/{id}/posts/{postId}']);
   const p = createProxy({
     target: `http://127.0.0.1:${upstreamPort}`,
     meter: meter!,
     matcher,
-    local: {
-      owns: (url) => url === COUNT_ROUTE,
-      handle: (_req, res) => {
-        void fetch(`http://127.0.0.1:${upstreamPort}${COUNT_ROUTE}`)
-          .then((r) => r.json() as Promise<{ cpuMicros: number }>)
-          .then((up) => {
-            const own = JSON.parse(counts()) as { cpuMicros: number };
-            own.cpuMicros += up.cpuMicros;
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(own));
-          });
-      },
-    },
+    local: { owns: (url) => url === COUNT_ROUTE, handle: (_req, res) => proxyCount(upstreamPort, res) },
   });
   return p.server;
+}
+
+/**
+ * The floors of a hop, for bench/instructions.ts: the least a forwarder built on each HTTP client can
+ * cost (GET only, no deadlines, no error answers beyond 502, Connection/Keep-Alive dropped, nothing
+ * measured). `undici-floor`: undici's Pool.dispatch with a raw-header handler; `http-floor`: node:http's
+ * client on a keep-alive Agent. Not part of the pinned rows.
+ */
+async function startFloor(): Promise<http.Server> {
+  const upstreamPort = await startUpstream();
+  const host = `127.0.0.1:${upstreamPort}`;
+  const hop = (name: string) => {
+    const n = name.toLowerCase();
+    return n === 'connection' || n === 'keep-alive' || n === 'transfer-encoding';
+  };
+  const requestHeaders = (req: IncomingMessage): string[] => {
+    const raw = req.rawHeaders;
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!hop(raw[i]) && raw[i].toLowerCase() !== 'host') out.push(raw[i], raw[i + 1]);
+    }
+    out.push('host', host);
+    return out;
+  };
+  const fail = (res: ServerResponse) => {
+    if (!res.headersSent) res.writeHead(502, { 'content-length': 0 });
+    res.end();
+  };
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  if (variant === 'undici-floor') {
+    const { Pool } = await import('undici');
+    const pool = new Pool(`http://${host}`, { connections: 256 });
+    handler = (req, res) => {
+      pool.dispatch(
+        { path: req.url ?? '/', method: req.method ?? 'GET', headers: requestHeaders(req), body: null },
+        {
+          onConnect() {},
+          onHeaders(status: number, raw: Buffer[]) {
+            const out: string[] = [];
+            for (let i = 0; i < raw.length; i += 2) {
+              const name = raw[i].toString('latin1');
+              if (!hop(name)) out.push(name, raw[i + 1].toString('latin1'));
+            }
+            res.writeHead(status, out);
+            return true;
+          },
+          onData(chunk: Buffer) {
+            res.write(chunk);
+            return true;
+          },
+          onComplete() {
+            res.end();
+          },
+          onError(err: Error) {
+            process.stderr.write(`undici-floor: ${(err as { code?: string }).code ?? err.message}\n`);
+            fail(res);
+          },
+        },
+      );
+    };
+  } else {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    handler = (req, res) => {
+      const up = http.request(
+        {
+          host: '127.0.0.1',
+          port: upstreamPort,
+          agent,
+          path: req.url,
+          method: req.method,
+          headers: requestHeaders(req),
+        },
+        (answer) => {
+          const raw = answer.rawHeaders;
+          const out: string[] = [];
+          for (let i = 0; i < raw.length; i += 2) if (!hop(raw[i])) out.push(raw[i], raw[i + 1]);
+          res.writeHead(answer.statusCode ?? 502, out);
+          answer.pipe(res);
+        },
+      );
+      up.on('error', (err: Error) => {
+        process.stderr.write(`http-floor: ${(err as { code?: string }).code ?? err.message}\n`);
+        fail(res);
+      });
+      up.end();
+    };
+  }
+  return http.createServer((req, res) => {
+    if (req.url === COUNT_ROUTE) proxyCount(upstreamPort, res);
+    else handler(req, res);
+  });
 }
 
 let server: http.Server;
@@ -268,11 +373,14 @@ if (framework === 'fastify') {
 } else if (framework === 'proxy') {
   if (variant === 'bare') server = http.createServer(nodeHandler);
   else if (variant === 'off' || variant === 'apimeter') server = await startProxy();
+  else if (variant === 'undici-floor' || variant === 'http-floor') server = await startFloor();
   else unknownVariant();
 } else {
   throw new Error(`unknown --framework=${framework}`);
 }
 
+const keepAliveMs = flag('keep-alive-ms');
+if (keepAliveMs !== undefined) server.keepAliveTimeout = Number(keepAliveMs);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
 const stop = () => {

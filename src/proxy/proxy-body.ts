@@ -8,7 +8,6 @@
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ClientAbort } from './proxy-call.js';
 import type { ProxyCall } from './proxy-call.js';
 
 /** What the body phase needs from its proxy. */
@@ -79,7 +78,7 @@ function endTimedOut(call: ProxyCall, why: string): void {
   const { res, req } = call;
   const socket = req.socket as BodySocket;
   socket[kBodyCall] = null;
-  call.controller?.abort(new ClientAbort());
+  call.cancel();
   if (res.headersSent) {
     // The upstream answered already: the client's response is cut (recorded as 499).
     res.destroy();

@@ -37,7 +37,13 @@ export class ClientAbort extends Error {
   }
 }
 
-/** One proxied request. Listeners are methods reading it as `this`-bound state: no closure per callback. */
+/**
+ * One proxied request, as undici's dispatch handler. It implements undici 7's own handler interface
+ * (`onConnect`, `onHeaders` with the raw header list, `onData`, `onComplete`, `onError`): the
+ * controller interface (`onResponseStart`…) is an adapter over it that parses every answer's headers
+ * (and trailers) into an object first, which the proxy would only turn back into a list. Listeners are
+ * methods reading it as `this`-bound state: no closure per callback.
+ */
 export class ProxyCall implements Dispatcher.DispatchHandler {
   done = false;
   upstreamError: Error | null = null;
@@ -45,10 +51,20 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   failed = false;
   requestBytes: number;
   responseBytes = 0;
-  controller: Dispatcher.DispatchController | null = null;
+  /** Cancels the upstream request (undici's `abort`, once the request is on a connection). */
+  abort: ((reason: Error) => void) | null = null;
+  /** Resumes the upstream body after `onData` paused it. */
+  resumeBody: (() => void) | null = null;
   waitingDrain = false;
-  /** Detailed mode: the upstream's answer headers (rate-limit quota), kept until the call is recorded. */
-  upstreamHeaders: IncomingHttpHeaders | null = null;
+  /**
+   * The answer's first body chunk, held until the end of the tick its head came in: an answer that
+   * ends in that tick (most) is then written with one `res.end(chunk)` rather than write + end.
+   */
+  firstChunk: Buffer | null = null;
+  /** The head is written but not sent: flushHead has not run yet. */
+  headPending = false;
+  /** Detailed mode: the upstream's raw answer headers (rate-limit quota), kept until the call is recorded. */
+  upstreamHeaders: Buffer[] | null = null;
   /** The request target as forwarded (origin form, before the target's base path). */
   target = '';
 
@@ -64,44 +80,57 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     this.requestBytes = declared === undefined ? 0 : parseContentLength(declared);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.done) controller.abort(new ClientAbort());
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abort = abort;
+    if (this.done) abort(new ClientAbort());
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
-    if (statusCode < 200) return; // 1xx informational answers are not relayed
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusMessage: string): boolean {
+    if (statusCode < 200) return true; // 1xx informational answers are not relayed
     const res = this.res;
-    if (res.destroyed) return;
-    const out = endToEndList(headers, []);
-    if (this.proxy.meter.detailed) this.upstreamHeaders = headers;
+    if (res.destroyed) return true;
+    this.resumeBody = resume;
+    const out = endToEndRaw(raw);
+    if (this.proxy.meter.detailed) this.upstreamHeaders = raw;
     if (statusMessage) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
     // The head goes out with the first body chunk, in one write, when that chunk (or the end) comes in
     // the same tick, as it does for most answers; else at the end of this tick, so that a slow stream
     // still shows its status at once. A separate write for the head costs a syscall per response.
+    this.headPending = true;
     process.nextTick(flushHead, this);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     this.responseBytes += chunk.length;
-    if (!this.res.write(chunk) && !this.waitingDrain) {
+    if (this.headPending && this.responseBytes === chunk.length) {
+      this.firstChunk = chunk;
+      return true;
+    }
+    const held = this.firstChunk;
+    if (held !== null) {
+      this.firstChunk = null;
+      this.res.write(held);
+    }
+    if (this.res.write(chunk) && !this.waitingDrain) return true;
+    if (!this.waitingDrain) {
       this.waitingDrain = true;
-      controller.pause();
       this.res.once('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    const held = this.firstChunk;
+    if (held === null) this.res.end();
+    else {
+      this.firstChunk = null;
+      this.res.end(held);
     }
   }
 
-  onResponseEnd(): void {
-    this.res.end();
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     if (error instanceof ClientAbort || this.done) return;
     this.upstreamError = error;
     const res = this.res;
@@ -122,19 +151,105 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
+
+  /** Cancels the upstream request, if it is on a connection (else `onConnect` does, seeing `done`). */
+  cancel(): void {
+    this.abort?.(new ClientAbort());
+  }
 }
 
-/** End of the tick in which the upstream's head arrived: sends it if no body byte or end went with it. */
+/**
+ * End of the tick in which the upstream's head arrived: sends it, with the first body chunk if one
+ * came, unless the answer ended in that tick.
+ */
 function flushHead(call: ProxyCall): void {
   const res = call.res;
-  if (call.responseBytes === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  call.headPending = false;
+  if (res.writableEnded || res.destroyed) return;
+  const held = call.firstChunk;
+  if (held !== null) {
+    call.firstChunk = null;
+    if (!res.write(held) && !call.waitingDrain) {
+      call.waitingDrain = true;
+      // The next chunk pauses the upstream body (onData) until the client drains.
+      res.once('drain', onResponseDrain);
+    }
+  } else if (call.responseBytes === 0) res.flushHeaders();
 }
 
 function onResponseDrain(this: ServerResponse & { [kCall]?: ProxyCall }): void {
   const call = this[kCall];
   if (call === undefined) return;
   call.waitingDrain = false;
-  call.controller?.resume();
+  call.resumeBody?.();
+}
+
+/**
+ * Lengths of the fixed hop-by-hop names (`te` 2, `trailer`/`upgrade` 7, `connection`/`keep-alive` 10,
+ * `proxy-connection` 16, `transfer-encoding` 17, `proxy-authenticate` 18, `proxy-authorization` 19):
+ * a field of any other length is end-to-end unless the Connection header names it, so most names are
+ * never lower-cased.
+ */
+const HOP_LENGTHS = new Uint8Array(32);
+for (const name of [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+  HOP_LENGTHS[name.length] = 1;
+
+/** True when `name` (any case) is one of the fixed hop-by-hop fields. */
+function isHopByHop(name: string): boolean {
+  return name.length < 32 && HOP_LENGTHS[name.length] === 1 && HOP_BY_HOP.has(name.toLowerCase());
+}
+
+/**
+ * The end-to-end fields of an upstream answer (undici's raw list: name, value, … as Buffers) as the
+ * flat list `writeHead` takes: hop-by-hop fields and those the Connection header names are left out.
+ * Names keep the upstream's case; bytes are read as latin1, as they are written.
+ */
+export function endToEndRaw(raw: readonly Buffer[]): HeaderList {
+  const out: HeaderList = [];
+  let listed: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    if (isHopByHop(name)) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
+        listed = connectionTokens(raw[i + 1].toString('latin1'), listed);
+      }
+      continue;
+    }
+    out.push(name, raw[i + 1].toString('latin1'));
+  }
+  return listed === null ? out : withoutListed(out, listed);
+}
+
+/** `list` without the fields `listed` names (lower-case). */
+function withoutListed(list: HeaderList, listed: Set<string>): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i < list.length; i += 2) {
+    if (!listed.has(list[i].toLowerCase())) out.push(list[i], list[i + 1]);
+  }
+  return out;
+}
+
+/** A reader of the upstream's raw answer headers by lower-case name (detailed mode). */
+function rawHeaderReader(raw: readonly Buffer[]): HeaderReader {
+  return (name) => {
+    let found: string | string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].length !== name.length || raw[i].toString('latin1').toLowerCase() !== name) continue;
+      const value = raw[i + 1].toString('latin1');
+      found = found === undefined ? value : typeof found === 'string' ? [found, value] : [...found, value];
+    }
+    return found;
+  };
 }
 
 /** `headers` without the hop-by-hop fields, as an object (the upgrade path writes it out by hand). */
@@ -145,21 +260,6 @@ export function stripHopByHop(headers: IncomingHttpHeaders): Record<string, stri
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
     out[name] = value;
-  }
-  return out;
-}
-
-/**
- * Appends the end-to-end fields of `headers` (all but the hop-by-hop ones) to `out` as name, value,
- * name, value…, the form both undici and `writeHead` take. A flat array rather than a new object per
- * message: no keyed stores into a dictionary-mode object on the hot path.
- */
-export function endToEndList(headers: IncomingHttpHeaders, out: HeaderList): HeaderList {
-  const listed = connectionTokens(headers.connection);
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
-    push(out, name, value);
   }
   return out;
 }
@@ -214,16 +314,17 @@ export function upstreamHeaderList(req: IncomingMessage, host: string | null, xF
 }
 
 /**
- * The extra field names a Connection header lists, or null when it lists none beyond the fixed
- * hop-by-hop set (`keep-alive`, `close`: nearly every request and response, so no Set for them).
+ * The extra field names a Connection header lists, added to `into` (a new set when null), or `into`
+ * when it lists none beyond the fixed hop-by-hop set (`keep-alive`, `close`: nearly every request and
+ * response, so no Set for them).
  */
-function connectionTokens(value: string | string[] | undefined): Set<string> | null {
-  if (value === undefined) return null;
+function connectionTokens(value: string | string[] | undefined, into: Set<string> | null = null): Set<string> | null {
+  if (value === undefined) return into;
   if (typeof value === 'string' && !value.includes(',')) {
     const token = value.trim().toLowerCase();
-    if (token === '' || token === 'close' || HOP_BY_HOP.has(token)) return null;
+    if (token === '' || token === 'close' || HOP_BY_HOP.has(token)) return into;
   }
-  const set = new Set<string>();
+  const set = into ?? new Set<string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const token = part.trim().toLowerCase();
     if (token !== '') set.add(token);
@@ -241,7 +342,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
   if (call === undefined || call.done) return;
   call.done = true;
   const aborted = !this.writableFinished && !call.failed;
-  if (aborted) call.controller?.abort(new ClientAbort());
+  if (aborted) call.cancel();
   const { meter } = call.proxy;
   const ep = call.ep;
   if (ep === null) return;
@@ -254,7 +355,7 @@ export function onResponseClose(this: ServerResponse & { [kCall]?: ProxyCall }):
   const ctx = meter.detailed ? meter.openContext((name) => headers[name]) : null;
   const upstream = call.upstreamHeaders;
   call.upstreamHeaders = null;
-  const reader: HeaderReader | undefined = upstream === null ? undefined : (name) => upstream[name];
+  const reader = upstream === null ? undefined : rawHeaderReader(upstream);
   if (aborted) {
     recordAborted(meter, ep, duration, call.requestBytes, ctx, undefined, reader);
     noteConsumer(meter, ep, null, call.req, headers, 499, duration, ErrorKind.Aborted);

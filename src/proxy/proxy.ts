@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Agent } from 'undici';
+import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { MetricsApi } from '../api/api.js';
 import { createNodeHandler } from '../api/node.js';
@@ -83,7 +83,6 @@ export interface ProxyOptions {
  */
 export class ApimeterProxy implements UpgradeHost, BodyHost {
   readonly server: http.Server;
-  readonly agent: Agent;
   readonly meter: Meter;
   readonly timeoutMs: number;
   readonly targetUrl: URL;
@@ -93,10 +92,11 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
   readonly xForwarded: boolean;
   readonly preserveHost: boolean;
   readonly upgrades = new Set<Socket>();
+  /** The kept-alive connections to the upstream (one origin: a Pool, not an Agent of pools). */
+  readonly pool: Pool;
   /** The pool for streamed uploads (see `uploadConnections`). */
-  readonly uploadAgent: Agent;
+  readonly uploadPool: Pool;
   readonly clientBodyTimeoutMs: number;
-  private readonly origin: string;
   /** The Host field sent upstream, or null to pass the client's (preserveHost). */
   private readonly upstreamHost: string | null;
   private readonly resolver: EndpointResolver;
@@ -129,7 +129,6 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
     this.meter = options.meter;
     useConsumerFunction(options.meter, options.consumer, 'proxy');
     this.targetUrl = url;
-    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.resolver = new EndpointResolver(this.meter, options.matcher ?? null, options.normalizer ?? null);
     this.local = options.local ?? null;
@@ -146,8 +145,8 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
       bodyTimeout: this.timeoutMs,
       connect: { timeout: positive('connectTimeoutMs', options.connectTimeoutMs, Math.min(this.timeoutMs, 10_000)) },
     };
-    this.agent = new Agent({ ...pool, connections });
-    this.uploadAgent = new Agent({
+    this.pool = new Pool(url.origin, { ...pool, connections });
+    this.uploadPool = new Pool(url.origin, {
       ...pool,
       connections: positive('uploadConnections', options.uploadConnections, Math.max(1, Math.floor(connections / 4))),
     });
@@ -195,7 +194,7 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
-    await Promise.all([this.agent.close(), this.uploadAgent.close()]);
+    await Promise.all([this.pool.close(), this.uploadPool.close()]);
   }
 
   /** The request listener (usable on a server of your own). */
@@ -241,9 +240,8 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
     if (req.headers['transfer-encoding'] !== undefined) body = countedBody(req, call) as unknown as IncomingMessage;
     else if (call.requestBytes > 0) body = req;
     try {
-      (streaming ? this.uploadAgent : this.agent).dispatch(
+      (streaming ? this.uploadPool : this.pool).dispatch(
         {
-          origin: this.origin,
           path: this.basePath + call.target,
           method: req.method ?? 'GET',
           headers: upstreamHeaderList(req, this.upstreamHost, this.xForwarded),
@@ -253,7 +251,7 @@ export class ApimeterProxy implements UpgradeHost, BodyHost {
         call,
       );
     } catch (err) {
-      call.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
+      call.onError(err as Error);
     }
   }
 
