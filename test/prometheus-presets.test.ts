@@ -19,11 +19,8 @@ import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server
 // A CommonJS package: its default export is the plugin at run time, which its types do not say under NodeNext.
 const fastifyMetrics = fastifyMetricsModule as unknown as FastifyPluginAsync<Record<string, unknown>>;
 
-const FASTIFY_METRICS_LIKE: PrometheusOptions = {
-  naming: 'legacy',
-  routeFormat: 'colon',
-  durationBuckets: PROM_CLIENT_DEFAULT_BUCKETS,
-};
+// The preset's defaults are fastify-metrics' own: colon routes, prom-client's buckets.
+const FASTIFY_METRICS_LIKE: PrometheusOptions = { naming: 'legacy' };
 
 describe('legacy preset vs the real fastify-metrics', () => {
   /** One Fastify app measured by both: fastify-metrics' /fm-metrics and apimeter's legacy exposition. */
@@ -172,6 +169,20 @@ describe('legacy preset vs the real fastify-metrics', () => {
       assert.equal(r.status, 0, r.output);
       assert.equal(r.output.trim(), '');
     }
+  });
+
+  test('the defaults are the explicit fastify-metrics options; openapi routes and other bounds on request', async () => {
+    const { meter, text } = await bothOn(severalCodes);
+    assert.equal(
+      renderPrometheus(meter, { naming: 'legacy', routeFormat: 'colon', durationBuckets: PROM_CLIENT_DEFAULT_BUCKETS }),
+      text,
+    );
+    const openapi = renderPrometheus(meter, { naming: 'legacy', routeFormat: 'openapi', durationBuckets: [0.1, 1] });
+    assert.match(
+      openapi,
+      /^http_request_duration_seconds_bucket\{method="GET",route="\/items\/\{id\}",status_code="200",le="1"\} 4$/m,
+    );
+    assert.doesNotMatch(openapi, /:id/);
   });
 
   test('a meter with prometheus_naming = legacy keeps the per-status sketches from its first request', async () => {

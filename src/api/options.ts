@@ -3,6 +3,8 @@ import { Meter } from '../core/meter.js';
 import { createError } from '../errors.js';
 import type { HistorySource } from '../core/history.js';
 import type { ApiRequest } from './http.js';
+import { LEGACY_FLAVORS } from '../exporters/prometheus-legacy.js';
+import type { LegacyOptions } from '../exporters/prometheus-legacy.js';
 
 export interface HealthThresholds {
   /** Requests the window needs before the latency and error checks may fail. */
@@ -44,10 +46,12 @@ export interface MetricsApiOptions {
   prometheus?: {
     naming?: 'otel' | 'legacy' | 'airflow';
     statusLabel?: boolean;
-    /** `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`). */
+    /** `openapi` (`/items/{id}`) or `colon` (`/items/:id`). Default: `colon` for `legacy`, else `openapi`. */
     routeFormat?: 'openapi' | 'colon';
-    /** Classic duration bucket bounds in seconds (default OpenTelemetry's advice). */
+    /** Classic duration bucket bounds in seconds (default: OpenTelemetry's advice; the flavour's for `legacy`). */
     durationBuckets?: readonly number[];
+    /** The `legacy` preset's flavour and options (docs/prometheus.md). */
+    legacy?: LegacyOptions;
   };
   /** Receives unexpected failures (a throwing authorize function, a failing history store, a bug). */
   onError?: (error: unknown) => void;
@@ -66,8 +70,9 @@ export interface ResolvedOptions {
   readonly health: Readonly<HealthThresholds>;
   readonly naming: 'otel' | 'legacy' | 'airflow';
   readonly statusLabel: boolean;
-  readonly routeFormat: 'openapi' | 'colon';
+  readonly routeFormat: 'openapi' | 'colon' | undefined;
   readonly durationBuckets: readonly number[] | undefined;
+  readonly legacy: Readonly<LegacyOptions> | undefined;
   readonly onError: (error: unknown) => void;
 }
 
@@ -101,13 +106,21 @@ const SHAPE = z.strictObject({
     .optional(),
   prometheus: z
     .strictObject({
-      naming: z.enum(['otel', 'legacy']).optional(),
+      naming: z.enum(['otel', 'legacy', 'airflow']).optional(),
       statusLabel: z.boolean().optional(),
       routeFormat: z.enum(['openapi', 'colon']).optional(),
       durationBuckets: z
         .array(z.number().positive().finite())
         .min(1)
         .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]), 'expected ascending bounds')
+        .optional(),
+      legacy: z
+        .strictObject({
+          flavor: z.enum(LEGACY_FLAVORS).optional(),
+          includeMethod: z.boolean().optional(),
+          includePath: z.boolean().optional(),
+          includeUp: z.boolean().optional(),
+        })
         .optional(),
     })
     .optional(),
@@ -162,11 +175,12 @@ export function resolveOptions(options: MetricsApiOptions): ResolvedOptions {
     health: Object.freeze(health),
     naming: options.prometheus?.naming ?? c.prometheusNaming,
     statusLabel: options.prometheus?.statusLabel ?? c.metricsDetailed,
-    routeFormat: options.prometheus?.routeFormat ?? 'openapi',
+    routeFormat: options.prometheus?.routeFormat,
     durationBuckets:
       options.prometheus?.durationBuckets === undefined
         ? undefined
         : Object.freeze([...options.prometheus.durationBuckets]),
+    legacy: options.prometheus?.legacy === undefined ? undefined : Object.freeze({ ...options.prometheus.legacy }),
     onError: options.onError ?? (() => {}),
   });
 }
