@@ -10,7 +10,7 @@ import fastifyMetricsModule from 'fastify-metrics';
 import type { FastifyPluginAsync } from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
 import { createMeter } from '../src/core/meter.js';
-import { ErrorKind } from '../src/core/record.js';
+import { ErrorKind, UNMATCHED_ROUTE } from '../src/core/record.js';
 import { preparePrometheus, PROM_CLIENT_DEFAULT_BUCKETS, renderPrometheus } from '../src/exporters/prometheus.js';
 import type { PrometheusOptions } from '../src/exporters/prometheus.js';
 import { parseExposition } from './helpers/prometheus.js';
@@ -265,6 +265,8 @@ describe('airflow preset', () => {
     meter.record(ep, 404, 2, -1, -1, ErrorKind.None);
     meter.record(ep, 499, 30, -1, -1, ErrorKind.Aborted);
     meter.record(ep, 500, 8, -1, -1, ErrorKind.Exception);
+    // A request that matched no route: Airflow's middleware tags it route="unmatched".
+    meter.record(meter.endpoint('GET', UNMATCHED_ROUTE)!, 404, 1, -1, -1, ErrorKind.None);
     const text = renderPrometheus(meter, { naming: 'airflow' });
     const families = parseExposition(text, 'text');
     assert.deepEqual(
@@ -275,13 +277,18 @@ describe('airflow preset', () => {
         ['GET', '/api/v2/dags/{dag_id}', '2xx', 10],
         ['GET', '/api/v2/dags/{dag_id}', '4xx', 2],
         ['GET', '/api/v2/dags/{dag_id}', '5xx', 1],
+        ['GET', 'unmatched', '4xx', 1],
       ],
     );
+    assert.doesNotMatch(text, /__unmatched__/);
+    assert.match(renderPrometheus(meter, { naming: 'otel' }), /route="__unmatched__"/);
     assert.doesNotMatch(text, /0xx/);
     const h = families.get('http_request_duration_milliseconds')!;
     assert.equal(h.type, 'histogram');
     const all = [...durations, 2, 30, 8];
-    const buckets = h.samples.filter((s) => s.name.endsWith('_bucket'));
+    const hist = (route: string) => h.samples.filter((s) => s.labels.route === route);
+    assert.equal(hist('unmatched').find((s) => s.name.endsWith('_count'))!.value, 1);
+    const buckets = hist('/api/v2/dags/{dag_id}').filter((s) => s.name.endsWith('_bucket'));
     assert.deepEqual(
       buckets.map((s) => s.labels.le),
       ['5', '10', '25', '50', '75', '100', '250', '500', '750', '1000', '2500', '5000', '7500', '10000', '+Inf'],
@@ -293,7 +300,7 @@ describe('airflow preset', () => {
       const surely = all.filter((d) => d <= le / b).length;
       assert.ok(s.value >= surely && s.value <= atMost, `le=${le}: ${s.value} not in [${surely}, ${atMost}]`);
     }
-    const sum = h.samples.find((s) => s.name.endsWith('_sum'))!.value;
+    const sum = hist('/api/v2/dags/{dag_id}').find((s) => s.name.endsWith('_sum'))!.value;
     assert.ok(Math.abs(sum - all.reduce((a, x) => a + x, 0)) < 1e-9);
     assert.ok(!families.has('http_server_requests_total') && !families.has('http_server_request_duration_seconds'));
     // The other families keep their names.

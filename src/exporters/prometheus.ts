@@ -2,7 +2,7 @@ import { STATUS_CLASSES, statusClassLabel } from '../core/counts.js';
 import type { Counts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ERROR_TYPES } from '../core/record.js';
+import { ERROR_TYPES, UNMATCHED_ROUTE } from '../core/record.js';
 import { SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
 import {
   colonRoute,
@@ -143,6 +143,9 @@ const NAMES: Record<PrometheusPreset, Names> = {
   airflow: presetNames('airflow'),
 };
 
+/** The `route` of requests that matched no route in the `airflow` preset, as Airflow's middleware writes it. */
+export const AIRFLOW_UNMATCHED = 'unmatched';
+
 const family = (w: MetricWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
 
 function requestSamples(
@@ -239,7 +242,10 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
   const counts = meter.reader.cumulativeAll(eps);
   const colon = presetRouteFormat(preset, options.routeFormat) === 'colon';
-  const route = (ep: EndpointStats) => (colon ? colonRoute(ep.route) : ep.route);
+  // Airflow's API metrics tag a request that matched no route `unmatched` (api_fastapi/common/http_metrics.py).
+  const unmatched = preset === 'airflow' ? AIRFLOW_UNMATCHED : UNMATCHED_ROUTE;
+  const route = (ep: EndpointStats) =>
+    ep.route === UNMATCHED_ROUTE ? unmatched : colon ? colonRoute(ep.route) : ep.route;
   const durationBounds =
     options.durationBuckets ??
     presetDurationBuckets(preset, options.legacy).map((b) =>
