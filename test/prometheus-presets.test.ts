@@ -11,7 +11,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
 import { createMeter } from '../src/core/meter.js';
 import { ErrorKind, UNMATCHED_ROUTE } from '../src/core/record.js';
-import { preparePrometheus, PROM_CLIENT_DEFAULT_BUCKETS, renderPrometheus } from '../src/exporters/prometheus.js';
+import {
+  DURATION_BOUNDS_SECONDS,
+  preparePrometheus,
+  PROM_CLIENT_DEFAULT_BUCKETS,
+  renderPrometheus,
+} from '../src/exporters/prometheus.js';
 import type { PrometheusOptions } from '../src/exporters/prometheus.js';
 import { parseExposition } from './helpers/prometheus.js';
 import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server.js';
@@ -230,7 +235,14 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
     ['otel', { naming: 'otel' }],
     ['otel + status label', { naming: 'otel', statusLabel: true }],
     ['legacy', { naming: 'legacy' }],
-    ['legacy as fastify-metrics (colon routes, prom-client buckets)', FASTIFY_METRICS_LIKE],
+    [
+      'legacy with OpenAPI routes and the otel bounds',
+      { naming: 'legacy', routeFormat: 'openapi', durationBuckets: DURATION_BOUNDS_SECONDS },
+    ],
+    [
+      'legacy, express-prom-bundle flavour with method and path',
+      { naming: 'legacy', legacy: { flavor: 'express-prom-bundle', includeMethod: true, includePath: true } },
+    ],
     [
       'airflow',
       { naming: 'airflow' },
@@ -244,10 +256,15 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
       const text = renderPrometheus(meter, options);
       parseExposition(text, 'text');
       parseExposition(renderPrometheus(meter, { ...options, format: 'openmetrics' }), 'openmetrics');
-      if (options.naming === 'legacy')
+      if (options.naming === 'legacy' && options.legacy === undefined)
         assert.match(
           text,
           /^http_request_duration_seconds_count\{method="POST",route="\/items",status_code="499"\} 1$/m,
+        );
+      if (options.legacy !== undefined)
+        assert.match(
+          text,
+          /^http_request_duration_seconds_count\{status_code="499",method="POST",path="\/items"\} 1$/m,
         );
       const r = promtoolCheckMetrics(text);
       assert.equal(r.status, lint === undefined ? 0 : 3, r.output);
