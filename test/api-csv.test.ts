@@ -4,6 +4,7 @@ import { createMeter, ErrorKind } from '../src/index.js';
 import { csvCell } from '../src/api/index.js';
 import { get, serveApi } from './helpers/api.js';
 import type { Served } from './helpers/api.js';
+import { parseCsv } from './helpers/csv.js';
 
 /** Cells a spreadsheet could run as a formula (OWASP's CSV injection list, and what slips past it). */
 const RISKY = [
@@ -36,36 +37,6 @@ const RISKY = [
   '➕1',
 ];
 const SAFE = ['/dags', '/dags/{dag_id}', 'a=b', '1+1', ' /leading-space', 'x@y', "'already"];
-
-/** RFC 4180 reader: rows of fields, quotes undone. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  assert.equal(field + row.join(''), '', 'the text ends with a complete record');
-  return rows;
-}
 
 describe('CSV export: formula injection guard (OWASP) on every text cell', () => {
   test('csvCell: risky cells get a leading quote, safe ones stay as they are', () => {

@@ -29,6 +29,13 @@ rules:
     severity: page
     annotations:
       summary: "{{endpoint}} answers 5xx: {{value}}"
+  # A glob over the {id} template: the legacy app writes the route /items/:id, which its rules must match.
+  - name: TestItemsTraffic
+    endpoints: "GET /items/{id}"
+    signal: request_rate
+    window: 1m
+    above: 0
+    severity: ticket
 slos:
   - name: availability
     sli: availability
@@ -39,6 +46,13 @@ slos:
     sli: latency
     objective: 95
     threshold_ms: 250
+    period: 1h
+  # 75 ms is a bound of the otel preset's buckets, not of prom-client's (legacy): there it is read at 50 ms.
+  - name: items-fast
+    endpoints: "GET /items/{id}"
+    sli: latency
+    objective: 90
+    threshold_ms: 75
     period: 1h
 `;
 
@@ -131,6 +145,9 @@ describe('generated rules and dashboards against a real Prometheus', { skip: PRO
             (a) => a.state === 'firing' && a.labels.alertname === 'TestFailing5xx' && a.labels.service === service,
           ) &&
           alerts.some(
+            (a) => a.state === 'firing' && a.labels.alertname === 'TestItemsTraffic' && a.labels.service === service,
+          ) &&
+          alerts.some(
             (a) =>
               a.state === 'firing' &&
               a.labels.alertname === 'ErrorBudgetBurn14x' &&
@@ -153,6 +170,16 @@ describe('generated rules and dashboards against a real Prometheus', { skip: PRO
     assert.equal(failing.labels.route, '/fail');
     // 3 of the 8 requests of a round hit /fail, all of them 500: its 5xx share is 1.
     assert.equal(failing.annotations.summary, 'GET /fail answers 5xx: 1');
+    const items = alerts.find((a) => a.labels.alertname === 'TestItemsTraffic' && a.labels.service === 'legacy-app')!;
+    assert.equal(items.labels.route, '/items/:id');
+    // The latency SLI over a bound each preset's exposition has (le="0.075" for otel, "0.05" for legacy).
+    for (const service of ['otel-app', 'legacy-app']) {
+      await prom.until(
+        `slo:sli_error:ratio_rate5m{sloth_service="${service}", sloth_slo="items-fast"}`,
+        (r) => r.length === 1 && Number.isFinite(Number(r[0].value[1])),
+        `${service}: the items-fast SLI`,
+      );
+    }
     for (const g of groups.groups) for (const r of g.rules) assert.notEqual(r.health, 'err', `${g.name}`);
     t.diagnostic(`firing: ${alerts.filter((a) => a.state === 'firing').length} alerts`);
   });

@@ -131,6 +131,54 @@ describe('apimeter export on the command line', () => {
     assert.ok(!legacy.stdout.includes('http_server_requests_total'));
   });
 
+  test('route matchers and le bounds follow the exposition: the preset defaults, --route-format, --duration-buckets', () => {
+    const rules = join(dir, 'fast.yml');
+    writeFileSync(
+      rules,
+      `${TWO_SLOS}  - name: dag-fast
+    endpoints: "GET /api/v2/dags/{dag_id}"
+    sli: latency
+    objective: 90
+    threshold_ms: 75
+`,
+    );
+    const set = parseRules(readFileSync(rules, 'utf8'), defaults, 'fast.yml');
+    const otel = prometheusRulesYaml(set, { naming: 'otel', service: 'x' });
+    assert.match(otel, /route=~"\/api\/v2\/dags\/\\\\\{dag_id\\\\\}"/);
+    assert.match(otel, /le="0\.075"/);
+    // legacy: fastify-metrics' /api/v2/dags/:dag_id and prom-client's bounds (75 ms is read at the 50 ms bound).
+    const legacy = prometheusRulesYaml(set, { naming: 'legacy', service: 'x' });
+    assert.match(legacy, /route=~"\/api\/v2\/dags\/:dag_id"/);
+    assert.ok(!legacy.includes('dag_id\\\\}'), 'no {dag_id} matcher in legacy');
+    assert.match(legacy, /le="0\.05"/);
+    assert.ok(!legacy.includes('le="0.075"'));
+    assert.match(legacy, /routes colon, duration buckets 0\.005,0\.01,0\.025,0\.05,0\.1,0\.25,0\.5,1,2\.5,5,10 s/);
+    const flags = cli(
+      'prometheus-rules',
+      '--rules',
+      rules,
+      '--naming',
+      'legacy',
+      '--route-format',
+      'openapi',
+      '--duration-buckets',
+      '0.075,0.5,2',
+    );
+    assert.equal(flags.status, 0, flags.stderr);
+    assert.match(flags.stdout, /le="0\.075"/);
+    assert.ok(!flags.stdout.includes(':dag_id'));
+    for (const [flag, value, message] of [
+      ['--route-format', 'express', /--route-format "express": expected openapi or colon/],
+      ['--duration-buckets', '0.5,0.1', /--duration-buckets "0\.5,0\.1": expected ascending positive seconds/],
+      ['--duration-buckets', '0.1,x', /--duration-buckets "0\.1,x"/],
+    ] as const) {
+      const r = cli('prometheus-rules', flag, value);
+      assert.equal(r.status, 1, `${flag} ${value}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   test('unknown naming preset: a clear error and exit 1', () => {
     const r = cli('prometheus-rules', '--naming', 'prom');
     assert.equal(r.status, 1);

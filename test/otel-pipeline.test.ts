@@ -8,22 +8,21 @@ import assert from 'node:assert/strict';
 import { metrics } from '@opentelemetry/api';
 import {
   AggregationTemporality,
-  AggregationType,
   InMemoryMetricExporter,
-  InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import type { AggregationOption, ExponentialHistogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ExponentialHistogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import Fastify from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import { ErrorKind } from '../src/core/record.js';
-import { createOtelProducer, otlpEndpoint, readOtelEnv, startOtelExporter } from '../src/exporters/otel.js';
+import { otlpEndpoint, readOtelEnv, startOtelExporter } from '../src/exporters/otel.js';
 import { startExporters } from '../src/exporters/start.js';
 import { eventually, otlpAttributes, startOtlpGrpcReceiver, startOtlpReceiver } from './helpers/exporters.js';
 import { pipelineGets } from './helpers/http.js';
+import { ExponentialMemoryExporter, readProducerOnce } from './helpers/otel-read.js';
 
 const quiet = () => undefined;
 
@@ -213,28 +212,9 @@ test('OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS replaces the known methods (case-s
   assert.equal(plain.endpoint('POST', '/cache')!.method, 'POST');
 });
 
-class Exponential extends InMemoryMetricExporter {
-  selectAggregation(type: InstrumentType): AggregationOption {
-    return type === InstrumentType.HISTOGRAM
-      ? { type: AggregationType.EXPONENTIAL_HISTOGRAM }
-      : { type: AggregationType.DEFAULT };
-  }
-}
-
-async function collect(m: Meter, options: Parameters<typeof createOtelProducer>[1] = {}): Promise<ResourceMetrics> {
-  const exporter = new Exponential(AggregationTemporality.CUMULATIVE);
-  const producer = createOtelProducer(m, options);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    metricProducers: [producer],
-    exportIntervalMillis: 3_600_000,
-  });
-  producer.bindReader(reader);
-  const provider = new MeterProvider({ readers: [reader] });
-  await reader.forceFlush();
-  await provider.shutdown();
-  return exporter.getMetrics()[0];
-}
+/** One cumulative collection with exponential histograms. */
+const collect = (m: Meter, options: Parameters<typeof readProducerOnce>[2] = {}) =>
+  readProducerOnce(m, new ExponentialMemoryExporter(AggregationTemporality.CUMULATIVE), options);
 
 test('http.route in the framework format (Fastify /users/:id), OpenAPI style on request, omitted for unmatched', async () => {
   const app = Fastify({ logger: false });

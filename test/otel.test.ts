@@ -8,21 +8,12 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AggregationTemporality,
-  AggregationType,
   DataPointType,
   InMemoryMetricExporter,
-  InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import type {
-  AggregationOption,
-  DataPoint,
-  Histogram,
-  MetricData,
-  MetricReader,
-  ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { DataPoint, Histogram, MetricData, MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
@@ -44,6 +35,7 @@ import { detailTraffic, plainTraffic, send } from './helpers/detail-traffic.js';
 import { eventually, otlpAttributes, startDogStatsdReceiver, startOtlpReceiver } from './helpers/exporters.js';
 import type { OtlpMetric } from './helpers/exporters.js';
 import { pipelineGets } from './helpers/http.js';
+import { ExponentialMemoryExporter, readProducerOnce } from './helpers/otel-read.js';
 
 let app: FastifyInstance;
 let meter: Meter;
@@ -85,19 +77,7 @@ const metric = (rm: ResourceMetrics, name: string): MetricData | undefined =>
 const pointsBy = (m: MetricData | undefined, key: (a: DataPoint<unknown>['attributes']) => string) =>
   new Map((m?.dataPoints ?? []).map((p) => [key(p.attributes), p as DataPoint<unknown>]));
 
-async function readOnce(m: Meter, exporter: InMemoryMetricExporter, options = {}): Promise<ResourceMetrics> {
-  const producer = createOtelProducer(m, options);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    metricProducers: [producer],
-    exportIntervalMillis: 3_600_000,
-  });
-  producer.bindReader(reader);
-  const provider = new MeterProvider({ readers: [reader] });
-  await reader.forceFlush();
-  await provider.shutdown();
-  return exporter.getMetrics()[0];
-}
+const readOnce = readProducerOnce;
 
 test('InMemoryMetricExporter: semantic-convention metrics with counts matching the traffic', async () => {
   const rm = await readOnce(meter, new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE));
@@ -151,15 +131,6 @@ test('InMemoryMetricExporter: semantic-convention metrics with counts matching t
   assert.equal((responseSize.get('/teapot')!.value as Histogram).count, 17);
   assert.equal((responseSize.get('/teapot')!.value as Histogram).sum, 17 * 'short and stout'.length);
 });
-
-/** An in-memory exporter whose reader asks for exponential histograms. */
-class ExponentialMemoryExporter extends InMemoryMetricExporter {
-  selectAggregation(type: InstrumentType): AggregationOption {
-    return type === InstrumentType.HISTOGRAM
-      ? { type: AggregationType.EXPONENTIAL_HISTOGRAM }
-      : { type: AggregationType.DEFAULT };
-  }
-}
 
 test('exponential histograms straight from the sketch: scale, offset and counts consistent, quantiles within the bound', async () => {
   for (const [name, values] of Object.entries(datasets())) {

@@ -55,6 +55,57 @@ describe('OpenMetrics exemplars in order', () => {
   });
 });
 
+describe('legacy preset: exemplars per status_code series', () => {
+  test('each (method, route, status_code) series carries exemplars of its own code only', () => {
+    const clock = new ManualClock();
+    const meter = createMeter({
+      metricsDetailed: true,
+      iniPath: false,
+      env: {},
+      traceSource: false,
+      clock,
+      prometheusNaming: 'legacy',
+    });
+    const ep = meter.endpoint('GET', '/items/{id}')!;
+    send(meter, ep, { status: 200, ms: 20, trace: trace(1) });
+    clock.advance(10);
+    send(meter, ep, { status: 500, ms: 300, trace: trace(2) });
+    clock.advance(10);
+    send(meter, ep, { status: 404, ms: 3, trace: trace(3) });
+    const render = () =>
+      parseExposition(renderPrometheus(meter, { naming: 'legacy', format: 'openmetrics' }), 'openmetrics').get(
+        'http_request_duration_seconds',
+      )!;
+    let f = render();
+    const byCode = (code: string) =>
+      f.samples
+        .filter((x) => x.labels.status_code === code && x.exemplar !== undefined)
+        .map((x) => [x.labels.le, x.exemplar!.labels.trace_id]);
+    assert.deepEqual(byCode('200'), [['0.025', trace(1)[0]]]);
+    assert.deepEqual(byCode('503'), []);
+    clock.advance(10);
+    // Same power-of-two range as trace 1 (16–32 ms) but a 503: it takes the range's slot; the 503 series
+    // gets trace 4, the 200 series keeps the exemplar it wrote before (never one of another code).
+    send(meter, ep, { status: 503, ms: 24, trace: trace(4) });
+    f = render();
+    assert.deepEqual(byCode('200'), [['0.025', trace(1)[0]]]);
+    assert.deepEqual(byCode('500'), [['0.5', trace(2)[0]]]);
+    assert.deepEqual(byCode('404'), [['0.005', trace(3)[0]]]);
+    assert.deepEqual(byCode('503'), [['0.025', trace(4)[0]]]);
+    // The 0.0.4 text format has no exemplars.
+    assert.doesNotMatch(renderPrometheus(meter, { naming: 'legacy' }), / # \{/);
+    // express-prom-bundle's default series are per code over every endpoint: a series merged from two
+    // endpoints has no exemplar, one that only one endpoint fed keeps its exemplars.
+    send(meter, meter.endpoint('GET', '/other')!, { status: 200, ms: 5, trace: trace(5) });
+    f = parseExposition(
+      renderPrometheus(meter, { naming: 'legacy', format: 'openmetrics', legacy: { flavor: 'express-prom-bundle' } }),
+      'openmetrics',
+    ).get('http_request_duration_seconds')!;
+    assert.deepEqual(byCode('200'), []);
+    assert.deepEqual(byCode('500'), [['0.3', trace(2)[0]]]);
+  });
+});
+
 describe('exemplars ingested by a real Prometheus', { skip: PROMETHEUS_SKIP }, () => {
   let meter: Meter;
   let ep: EndpointStats;

@@ -10,8 +10,13 @@ import fastifyMetricsModule from 'fastify-metrics';
 import type { FastifyPluginAsync } from 'fastify';
 import { apimeter } from '../src/adapters/fastify.js';
 import { createMeter } from '../src/core/meter.js';
-import { ErrorKind } from '../src/core/record.js';
-import { preparePrometheus, PROM_CLIENT_DEFAULT_BUCKETS, renderPrometheus } from '../src/exporters/prometheus.js';
+import { ErrorKind, UNMATCHED_ROUTE } from '../src/core/record.js';
+import {
+  DURATION_BOUNDS_SECONDS,
+  preparePrometheus,
+  PROM_CLIENT_DEFAULT_BUCKETS,
+  renderPrometheus,
+} from '../src/exporters/prometheus.js';
 import type { PrometheusOptions } from '../src/exporters/prometheus.js';
 import { parseExposition } from './helpers/prometheus.js';
 import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server.js';
@@ -19,11 +24,8 @@ import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server
 // A CommonJS package: its default export is the plugin at run time, which its types do not say under NodeNext.
 const fastifyMetrics = fastifyMetricsModule as unknown as FastifyPluginAsync<Record<string, unknown>>;
 
-const FASTIFY_METRICS_LIKE: PrometheusOptions = {
-  naming: 'legacy',
-  routeFormat: 'colon',
-  durationBuckets: PROM_CLIENT_DEFAULT_BUCKETS,
-};
+// The preset's defaults are fastify-metrics' own: colon routes, prom-client's buckets.
+const FASTIFY_METRICS_LIKE: PrometheusOptions = { naming: 'legacy' };
 
 describe('legacy preset vs the real fastify-metrics', () => {
   /** One Fastify app measured by both: fastify-metrics' /fm-metrics and apimeter's legacy exposition. */
@@ -174,6 +176,20 @@ describe('legacy preset vs the real fastify-metrics', () => {
     }
   });
 
+  test('the defaults are the explicit fastify-metrics options; openapi routes and other bounds on request', async () => {
+    const { meter, text } = await bothOn(severalCodes);
+    assert.equal(
+      renderPrometheus(meter, { naming: 'legacy', routeFormat: 'colon', durationBuckets: PROM_CLIENT_DEFAULT_BUCKETS }),
+      text,
+    );
+    const openapi = renderPrometheus(meter, { naming: 'legacy', routeFormat: 'openapi', durationBuckets: [0.1, 1] });
+    assert.match(
+      openapi,
+      /^http_request_duration_seconds_bucket\{method="GET",route="\/items\/\{id\}",status_code="200",le="1"\} 4$/m,
+    );
+    assert.doesNotMatch(openapi, /:id/);
+  });
+
   test('a meter with prometheus_naming = legacy keeps the per-status sketches from its first request', async () => {
     // The sketches start with the meter, so an exposition rendered for the first time after the traffic has it all.
     const { ours, theirs, meter } = await bothOn(severalCodes, { prometheusNaming: 'legacy' });
@@ -219,7 +235,14 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
     ['otel', { naming: 'otel' }],
     ['otel + status label', { naming: 'otel', statusLabel: true }],
     ['legacy', { naming: 'legacy' }],
-    ['legacy as fastify-metrics (colon routes, prom-client buckets)', FASTIFY_METRICS_LIKE],
+    [
+      'legacy with OpenAPI routes and the otel bounds',
+      { naming: 'legacy', routeFormat: 'openapi', durationBuckets: DURATION_BOUNDS_SECONDS },
+    ],
+    [
+      'legacy, express-prom-bundle flavour with method and path',
+      { naming: 'legacy', legacy: { flavor: 'express-prom-bundle', includeMethod: true, includePath: true } },
+    ],
     [
       'airflow',
       { naming: 'airflow' },
@@ -233,10 +256,15 @@ describe('promtool check metrics on every preset', { skip: PROMTOOL_SKIP }, () =
       const text = renderPrometheus(meter, options);
       parseExposition(text, 'text');
       parseExposition(renderPrometheus(meter, { ...options, format: 'openmetrics' }), 'openmetrics');
-      if (options.naming === 'legacy')
+      if (options.naming === 'legacy' && options.legacy === undefined)
         assert.match(
           text,
           /^http_request_duration_seconds_count\{method="POST",route="\/items",status_code="499"\} 1$/m,
+        );
+      if (options.legacy !== undefined)
+        assert.match(
+          text,
+          /^http_request_duration_seconds_count\{status_code="499",method="POST",path="\/items"\} 1$/m,
         );
       const r = promtoolCheckMetrics(text);
       assert.equal(r.status, lint === undefined ? 0 : 3, r.output);
@@ -254,6 +282,8 @@ describe('airflow preset', () => {
     meter.record(ep, 404, 2, -1, -1, ErrorKind.None);
     meter.record(ep, 499, 30, -1, -1, ErrorKind.Aborted);
     meter.record(ep, 500, 8, -1, -1, ErrorKind.Exception);
+    // A request that matched no route: Airflow's middleware tags it route="unmatched".
+    meter.record(meter.endpoint('GET', UNMATCHED_ROUTE)!, 404, 1, -1, -1, ErrorKind.None);
     const text = renderPrometheus(meter, { naming: 'airflow' });
     const families = parseExposition(text, 'text');
     assert.deepEqual(
@@ -264,13 +294,18 @@ describe('airflow preset', () => {
         ['GET', '/api/v2/dags/{dag_id}', '2xx', 10],
         ['GET', '/api/v2/dags/{dag_id}', '4xx', 2],
         ['GET', '/api/v2/dags/{dag_id}', '5xx', 1],
+        ['GET', 'unmatched', '4xx', 1],
       ],
     );
+    assert.doesNotMatch(text, /__unmatched__/);
+    assert.match(renderPrometheus(meter, { naming: 'otel' }), /route="__unmatched__"/);
     assert.doesNotMatch(text, /0xx/);
     const h = families.get('http_request_duration_milliseconds')!;
     assert.equal(h.type, 'histogram');
     const all = [...durations, 2, 30, 8];
-    const buckets = h.samples.filter((s) => s.name.endsWith('_bucket'));
+    const hist = (route: string) => h.samples.filter((s) => s.labels.route === route);
+    assert.equal(hist('unmatched').find((s) => s.name.endsWith('_count'))!.value, 1);
+    const buckets = hist('/api/v2/dags/{dag_id}').filter((s) => s.name.endsWith('_bucket'));
     assert.deepEqual(
       buckets.map((s) => s.labels.le),
       ['5', '10', '25', '50', '75', '100', '250', '500', '750', '1000', '2500', '5000', '7500', '10000', '+Inf'],
@@ -282,7 +317,7 @@ describe('airflow preset', () => {
       const surely = all.filter((d) => d <= le / b).length;
       assert.ok(s.value >= surely && s.value <= atMost, `le=${le}: ${s.value} not in [${surely}, ${atMost}]`);
     }
-    const sum = h.samples.find((s) => s.name.endsWith('_sum'))!.value;
+    const sum = hist('/api/v2/dags/{dag_id}').find((s) => s.name.endsWith('_sum'))!.value;
     assert.ok(Math.abs(sum - all.reduce((a, x) => a + x, 0)) < 1e-9);
     assert.ok(!families.has('http_server_requests_total') && !families.has('http_server_request_duration_seconds'));
     // The other families keep their names.

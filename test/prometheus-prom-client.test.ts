@@ -67,8 +67,8 @@ describe('registerApimeter: apimeter in a prom-client registry', () => {
     assert.deepEqual(
       om.filter((l) => l.startsWith('http_requests')),
       [
-        'http_requests_total{method="GET",route="/items/{id}",status_code="200"} 4',
-        'http_requests_total{method="GET",route="/items/{id}",status_code="503"} 1',
+        'http_requests_total{method="GET",route="/items/:id",status_code="200"} 4',
+        'http_requests_total{method="GET",route="/items/:id",status_code="503"} 1',
       ],
     );
     assert.equal(om.at(-2), '# EOF');

@@ -233,7 +233,8 @@ describe('Prometheus exposition', () => {
     const legacy = parseExposition(renderPrometheus(meter, { naming: 'legacy' }), 'text');
     assert.ok(legacy.has('http_request_duration_seconds'));
     const total = byName(legacy, 'http_requests_total');
-    const n404 = total.samples.find((s) => s.labels.status_code === '404' && s.labels.route === '/items/{id}')!;
+    // The legacy preset writes routes as fastify-metrics and Express do.
+    const n404 = total.samples.find((s) => s.labels.status_code === '404' && s.labels.route === '/items/:id')!;
     assert.equal(n404.value, sent.filter((s) => s.status === 404).length);
     assert.ok(!legacy.has('http_server_requests_total'));
 

@@ -137,6 +137,7 @@ export function createMetricsApi(options: MetricsApiOptions): MetricsApi {
       statusLabel: opts.statusLabel,
       routeFormat: opts.routeFormat,
       durationBuckets: opts.durationBuckets,
+      legacy: opts.legacy,
     };
     if (format === 'protobuf') {
       const bytes = renderPrometheusProtobuf(meter, names);

@@ -12,6 +12,8 @@ import {
 } from '../core/issue-text.js';
 import type { HistorySource } from '../core/history.js';
 import type { ApiRequest } from './http.js';
+import { LEGACY_FLAVORS } from '../exporters/prometheus-legacy.js';
+import type { LegacyOptions } from '../exporters/prometheus-legacy.js';
 
 export interface HealthThresholds {
   /** Requests the window needs before the latency and error checks may fail. */
@@ -53,10 +55,12 @@ export interface MetricsApiOptions {
   prometheus?: {
     naming?: 'otel' | 'legacy' | 'airflow';
     statusLabel?: boolean;
-    /** `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`). */
+    /** `openapi` (`/items/{id}`) or `colon` (`/items/:id`). Default: `colon` for `legacy`, else `openapi`. */
     routeFormat?: 'openapi' | 'colon';
-    /** Classic duration bucket bounds in seconds (default OpenTelemetry's advice). */
+    /** Classic duration bucket bounds in seconds (default: OpenTelemetry's advice; the flavour's for `legacy`). */
     durationBuckets?: readonly number[];
+    /** The `legacy` preset's flavour and options (docs/prometheus.md). */
+    legacy?: LegacyOptions;
   };
   /** Receives unexpected failures (a throwing authorize function, a failing history store, a bug). */
   onError?: (error: unknown) => void;
@@ -75,8 +79,9 @@ export interface ResolvedOptions {
   readonly health: Readonly<HealthThresholds>;
   readonly naming: 'otel' | 'legacy' | 'airflow';
   readonly statusLabel: boolean;
-  readonly routeFormat: 'openapi' | 'colon';
+  readonly routeFormat: 'openapi' | 'colon' | undefined;
   readonly durationBuckets: readonly number[] | undefined;
+  readonly legacy: Readonly<LegacyOptions> | undefined;
   readonly onError: (error: unknown) => void;
 }
 
@@ -91,8 +96,14 @@ const HEALTH_ENTRIES = {
   errorRateUnhealthy: v.optional(v.pipe(NUMBER, v.minValue(0), v.maxValue(1))),
   failOnUnhealthy: v.optional(v.boolean()),
 };
+const LEGACY_ENTRIES = {
+  flavor: v.optional(v.picklist(LEGACY_FLAVORS)),
+  includeMethod: v.optional(v.boolean()),
+  includePath: v.optional(v.boolean()),
+  includeUp: v.optional(v.boolean()),
+};
 const PROMETHEUS_ENTRIES = {
-  naming: v.optional(v.picklist(['otel', 'legacy'])),
+  naming: v.optional(v.picklist(['otel', 'legacy', 'airflow'])),
   statusLabel: v.optional(v.boolean()),
   routeFormat: v.optional(v.picklist(['openapi', 'colon'])),
   durationBuckets: v.optional(
@@ -102,6 +113,7 @@ const PROMETHEUS_ENTRIES = {
       v.check((b) => b.every((x, i) => i === 0 || x > b[i - 1]), 'expected ascending bounds'),
     ),
   ),
+  legacy: v.optional(v.pipe(mapping(expectedObject), v.strictObject(LEGACY_ENTRIES))),
 };
 const SHAPE_ENTRIES = {
   meter: v.instance(Meter),
@@ -127,7 +139,14 @@ function issueMessage(options: unknown, issue: v.BaseIssue<unknown>): string {
   if (isUnknownKeyIssue(issue)) {
     let parent: unknown = options;
     for (const key of path.slice(0, -1)) parent = (parent as Record<string, unknown>)[key];
-    const known = path.length === 1 ? SHAPE_ENTRIES : path[0] === 'health' ? HEALTH_ENTRIES : PROMETHEUS_ENTRIES;
+    const known =
+      path.length === 1
+        ? SHAPE_ENTRIES
+        : path[0] === 'health'
+          ? HEALTH_ENTRIES
+          : path.length === 3
+            ? LEGACY_ENTRIES
+            : PROMETHEUS_ENTRIES;
     const unknown = Object.keys(parent as object).filter((key) => !Object.hasOwn(known, key));
     return `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
   }
@@ -185,11 +204,12 @@ export function resolveOptions(options: MetricsApiOptions): ResolvedOptions {
     health: Object.freeze(health),
     naming: options.prometheus?.naming ?? c.prometheusNaming,
     statusLabel: options.prometheus?.statusLabel ?? c.metricsDetailed,
-    routeFormat: options.prometheus?.routeFormat ?? 'openapi',
+    routeFormat: options.prometheus?.routeFormat,
     durationBuckets:
       options.prometheus?.durationBuckets === undefined
         ? undefined
         : Object.freeze([...options.prometheus.durationBuckets]),
+    legacy: options.prometheus?.legacy === undefined ? undefined : Object.freeze({ ...options.prometheus.legacy }),
     onError: options.onError ?? (() => {}),
   });
 }

@@ -1,6 +1,8 @@
 import { CATALOGUE, prometheusOf } from '../exporters/catalogue.js';
 import type { MetricKey, PrometheusPreset } from '../exporters/catalogue.js';
-import { DURATION_BOUNDS_SECONDS } from '../exporters/prometheus-buckets.js';
+import { colonRoute, presetDurationBuckets, presetRouteFormat } from '../exporters/prometheus-legacy.js';
+import type { RouteFormat } from '../exporters/prometheus-legacy.js';
+import type { ArtifactOptions } from './types.js';
 
 /**
  * PromQL building blocks over the metric catalogue: every name a generated rule or panel uses comes
@@ -9,6 +11,16 @@ import { DURATION_BOUNDS_SECONDS } from '../exporters/prometheus-buckets.js';
 
 /** The label set a per-endpoint expression keeps (the scrape's `job` and the endpoint's method and route). */
 export const ENDPOINT_BY = 'job, method, route';
+
+/** The duration bounds (seconds) the exposition of these options writes: the `le` values a rule can match. */
+export function durationBoundsOf(o: Pick<ArtifactOptions, 'naming' | 'durationBuckets'>): readonly number[] {
+  return presetDurationBuckets(o.naming, undefined, o.durationBuckets);
+}
+
+/** The route format the exposition of these options writes. */
+export function routeFormatOf(o: Pick<ArtifactOptions, 'naming' | 'routeFormat'>): RouteFormat {
+  return presetRouteFormat(o.naming, o.routeFormat);
+}
 
 /** A metric's sample name in `preset` (counters end in `_total`, histograms are the family name). */
 export function metricName(key: MetricKey, preset: PrometheusPreset): string {
@@ -43,14 +55,16 @@ function globRegex(glob: string): string {
 
 /**
  * Label matchers for endpoint globs over `METHOD /template` (`/x` = `* /x`): one matcher list per glob.
- * `*` alone (every endpoint) gives one empty list.
+ * `*` alone (every endpoint) gives one empty list. The globs are written over apimeter's templates
+ * (`/items/{id}`); with `colon` their parameters are matched as the exposition writes them (`/items/:id`).
  */
-export function endpointMatchers(globs: readonly string[]): string[][] {
+export function endpointMatchers(globs: readonly string[], routeFormat: RouteFormat = 'openapi'): string[][] {
   const sets = globs.map((g) => {
     const full = g.startsWith('/') ? `* ${g}` : g;
     const space = full.indexOf(' ');
     const method = space === -1 ? '*' : full.slice(0, space);
-    const route = space === -1 ? full : full.slice(space + 1);
+    const template = space === -1 ? full : full.slice(space + 1);
+    const route = routeFormat === 'colon' ? colonRoute(template) : template;
     if (space === -1 && full === '*') return [];
     const out: string[] = [];
     if (method !== '*') out.push(`method=~${quote(globRegex(method))}`);
@@ -105,18 +119,18 @@ export function promDuration(ms: number): string {
 }
 
 /**
- * The `le` matcher of the duration bucket at `seconds`, or null when the exporter has no such bound.
+ * The `le` matcher of the duration bucket at `seconds`, or null when `bounds` (the exposition's) have no such bound.
  * Prometheus 2 keeps `le` as scraped: `1` in the text format, `1.0` in OpenMetrics, so integers match both.
  */
-export function leMatcher(seconds: number): string | null {
-  const bound = DURATION_BOUNDS_SECONDS.find((b) => Math.abs(b - seconds) < 1e-9);
+export function leMatcher(seconds: number, bounds: readonly number[]): string | null {
+  const bound = bounds.find((b) => Math.abs(b - seconds) < 1e-9);
   if (bound === undefined) return null;
   const text = String(bound);
   return Number.isInteger(bound) ? `le=~"${text}(\\\\.0)?"` : `le="${text}"`;
 }
 
 /** The largest duration bound at or below `seconds` (a latency SLO's conservative "good" bucket), or null. */
-export function boundAtOrBelow(seconds: number): number | null {
-  const below = DURATION_BOUNDS_SECONDS.filter((b) => b <= seconds + 1e-9);
+export function boundAtOrBelow(seconds: number, bounds: readonly number[]): number | null {
+  const below = bounds.filter((b) => b <= seconds + 1e-9);
   return below.length === 0 ? null : below[below.length - 1];
 }

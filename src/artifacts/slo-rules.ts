@@ -1,10 +1,12 @@
 import {
   boundAtOrBelow,
+  durationBoundsOf,
   endpointMatchers,
   leMatcher,
   metricName,
   overEndpoints,
   promDuration,
+  routeFormatOf,
   statusMatcher,
 } from './promql.js';
 import type { ArtifactOptions, ArtifactRule, ArtifactSlo } from './types.js';
@@ -29,7 +31,7 @@ function sloLabels(o: ArtifactOptions, slo: ArtifactSlo): Record<string, string>
 
 /** The SLI's error ratio over `range`, or a reason it has no PromQL form. */
 export function sliErrorExpr(o: ArtifactOptions, slo: ArtifactSlo, range: string): string | { skip: string } {
-  const sets = endpointMatchers(slo.endpoints);
+  const sets = endpointMatchers(slo.endpoints, routeFormatOf(o));
   const requests = metricName('requests', o.naming);
   const total = `sum(${overEndpoints('rate', requests, [], sets, range)})`;
   if (slo.sli === 'availability') {
@@ -45,12 +47,13 @@ export function sliErrorExpr(o: ArtifactOptions, slo: ArtifactSlo, range: string
     return `(sum(${overEndpoints('rate', requests, bad, sets, range)}) or vector(0)) / ${total}`;
   }
   const thresholdS = (slo.thresholdMs ?? 0) / 1000;
-  const bound = boundAtOrBelow(thresholdS);
+  const bounds = durationBoundsOf(o);
+  const bound = boundAtOrBelow(thresholdS, bounds);
   if (bound === null) {
     return { skip: `its threshold ${slo.thresholdMs} ms is below the smallest duration bucket` };
   }
   const duration = metricName('duration', o.naming);
-  const good = `sum(${overEndpoints('rate', `${duration}_bucket`, [leMatcher(bound)!], sets, range)})`;
+  const good = `sum(${overEndpoints('rate', `${duration}_bucket`, [leMatcher(bound, bounds)!], sets, range)})`;
   const count = `sum(${overEndpoints('rate', `${duration}_count`, [], sets, range)})`;
   return `1 - (${good} / ${count})`;
 }

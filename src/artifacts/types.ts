@@ -1,4 +1,5 @@
 import type { ArtifactPreset } from '../exporters/catalogue.js';
+import type { RouteFormat } from '../exporters/prometheus-legacy.js';
 
 import type { AlertRule, RuleSet } from '../alerts/rules.js';
 import type { SloDefinition } from '../alerts/slo-types.js';
@@ -16,4 +17,11 @@ export interface ArtifactOptions {
   readonly naming: ArtifactPreset;
   /** `sloth_service` of the SLO series and the `service` label of alerts. */
   readonly service: string;
+  /**
+   * How the exposition writes `route` (the route matchers follow it). Default: the preset's (`colon`
+   * for `legacy`, else `openapi`), as `renderPrometheus` defaults it.
+   */
+  readonly routeFormat?: RouteFormat;
+  /** The exposition's duration bucket bounds in seconds (`le` matchers). Default: the preset's. */
+  readonly durationBuckets?: readonly number[];
 }

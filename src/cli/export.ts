@@ -37,6 +37,10 @@ Options:
   --config FILE      apimeter.ini to read (default $APIMETER_CONFIG, else ./apimeter.ini if present)
   --rules FILE       alert rules file (default [alerts] rules_file; empty: the default rules only)
   --naming PRESET    Prometheus names: otel or legacy (default [metrics] prometheus_naming)
+  --route-format F   how the exposition writes route: openapi (/items/{id}) or colon (/items/:id)
+                     (default: the preset's, colon for legacy)
+  --duration-buckets B  the exposition's duration bounds in seconds, comma-separated ascending
+                     (default: the preset's; legacy: prom-client's 0.005,0.01,…,10)
   --service NAME     service of SLO series and alerts (default [alerts] service)
   --out PATH         file (prometheus-rules) or directory (grafana, datadog) to write
   --force            overwrite existing files
@@ -57,6 +61,8 @@ function parse(args: string[]): ExportArgs | null {
       config: { type: 'string' },
       rules: { type: 'string' },
       naming: { type: 'string' },
+      'route-format': { type: 'string' },
+      'duration-buckets': { type: 'string' },
       service: { type: 'string' },
       out: { type: 'string' },
       force: { type: 'boolean', default: false },
@@ -80,12 +86,34 @@ function parse(args: string[]): ExportArgs | null {
       `--service ${JSON.stringify(service)}: expected letters, digits and _ . : - (it becomes a label value and a group name)`,
     );
   }
+  const routeFormat = values['route-format'];
+  if (routeFormat !== undefined && routeFormat !== 'openapi' && routeFormat !== 'colon') {
+    throw createError(
+      'APIMETER_ERR_CONFIG_INVALID',
+      `--route-format ${JSON.stringify(routeFormat)}: expected openapi or colon`,
+    );
+  }
+  let durationBuckets: number[] | undefined;
+  if (values['duration-buckets'] !== undefined) {
+    durationBuckets = values['duration-buckets'].split(',').map((b) => Number(b.trim()));
+    if (!durationBuckets.every((b, i) => b > 0 && Number.isFinite(b) && (i === 0 || b > durationBuckets![i - 1]))) {
+      throw createError(
+        'APIMETER_ERR_CONFIG_INVALID',
+        `--duration-buckets ${JSON.stringify(values['duration-buckets'])}: expected ascending positive seconds, comma-separated`,
+      );
+    }
+  }
   const rulesPath = values.rules ?? config.alertsRulesFile;
   const defaults = ruleDefaultsOf(config);
   const rules = rulesPath === '' ? compileRules(null, defaults) : loadRulesFile(rulesPath, defaults);
   return {
     config,
-    options: { naming: naming as ArtifactPreset, service },
+    options: {
+      naming: naming as ArtifactPreset,
+      service,
+      ...(routeFormat === undefined ? {} : { routeFormat }),
+      ...(durationBuckets === undefined ? {} : { durationBuckets }),
+    },
     rules,
     out: values.out,
     force: values.force,

@@ -93,7 +93,7 @@ export function addRequestContext(
       traceId: ctx.traceId,
     }));
   }
-  if (ctx.traceId !== undefined) detail.noteExemplar(ctx.traceId, ctx.spanId, durationMs, now);
+  if (ctx.traceId !== undefined) detail.noteExemplar(ctx.traceId, ctx.spanId, durationMs, now, status);
 }
 
 /** What {@link Meter.recordAuth} does: notes the reported auth outcome in `ctx` (none: a no-op). */

@@ -7,11 +7,14 @@ export const DURATION_BOUNDS_SECONDS: readonly number[] = Object.freeze([
 
 /**
  * prom-client's default histogram buckets, in seconds: what fastify-metrics' `http_request_duration_seconds`
- * uses (express-prom-bundle's default is `[0.003, 0.03, 0.1, 0.3, 1.5, 10]`).
+ * uses, and the `legacy` preset's default.
  */
 export const PROM_CLIENT_DEFAULT_BUCKETS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
+
+/** express-prom-bundle's default buckets, in seconds: the `legacy` preset's in its `express-prom-bundle` flavour. */
+export const EXPRESS_PROM_BUNDLE_BUCKETS: readonly number[] = Object.freeze([0.003, 0.03, 0.1, 0.3, 1.5, 10]);
 
 /** Body sizes: powers of 4 from 64 B to 16 MiB. They are edges of the size sketch, so the mapping is exact. */
 export const SIZE_BOUNDS_BYTES: readonly number[] = Object.freeze(Array.from({ length: 10 }, (_, i) => 64 * 4 ** i));

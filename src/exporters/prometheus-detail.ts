@@ -37,16 +37,18 @@ const written = new WeakMap<readonly (Exemplar | undefined)[], Map<string, (Exem
  * the unit that `msPerUnit` milliseconds make) and
  * a final `+Inf` bucket: the latest exemplar whose value lies in (previous bound, bound], unless the
  * bucket carried a later one before (then that one again, which Prometheus takes as a duplicate). So a
- * bucket's exemplar timestamps never go back.
+ * bucket's exemplar timestamps never go back. `status`: only exemplars of requests answered with that
+ * code (the `legacy` histogram's series per status code), remembered apart from the other codes'.
  */
 export function bucketExemplars(
   exemplars: readonly (Exemplar | undefined)[],
   bounds: readonly number[],
   msPerUnit = 1000,
+  status?: number,
 ): (ExemplarOut | undefined)[] {
   const best = new Array<Exemplar | undefined>(bounds.length + 1).fill(undefined);
   for (const e of exemplars) {
-    if (e === undefined) continue;
+    if (e === undefined || (status !== undefined && e.status !== status)) continue;
     const value = e.valueMs / msPerUnit;
     let k = 0;
     while (k < bounds.length && value > bounds[k]) k++;
@@ -55,7 +57,7 @@ export function bucketExemplars(
   }
   let byBounds = written.get(exemplars);
   if (byBounds === undefined) written.set(exemplars, (byBounds = new Map()));
-  const key = bounds.join(',');
+  const key = status === undefined ? bounds.join(',') : `${bounds.join(',')}/${status}`;
   let last = byBounds.get(key);
   if (last === undefined) byBounds.set(key, (last = new Array<Exemplar | undefined>(bounds.length + 1)));
   return best.map((e, k) => {

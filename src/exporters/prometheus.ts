@@ -2,10 +2,16 @@ import { STATUS_CLASSES, statusClassLabel } from '../core/counts.js';
 import type { Counts } from '../core/counts.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { Meter } from '../core/meter.js';
-import { ABORTED_STATUS, ERROR_TYPES } from '../core/record.js';
-import { LATENCY_SKETCH, Sketch } from '../core/sketch.js';
-import { ABORTED_KEY } from '../core/status-latency.js';
-import { DURATION_BOUNDS_SECONDS, SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+import { ERROR_TYPES, UNMATCHED_ROUTE } from '../core/record.js';
+import { SIZE_BOUNDS_BYTES } from './prometheus-buckets.js';
+import {
+  colonRoute,
+  presetDurationBuckets,
+  presetRouteFormat,
+  statusCodeDurations,
+  valueRoute,
+} from './prometheus-legacy.js';
+import type { LegacyOptions, RouteFormat } from './prometheus-legacy.js';
 import { bucketExemplars, detailFamilies } from './prometheus-detail.js';
 import { alertFamilies } from './prometheus-alerts.js';
 import { catalogueFamily, ExpositionWriter } from './prometheus-text.js';
@@ -20,9 +26,18 @@ import type { MetricKey, PrometheusPreset } from './catalogue.js';
 export {
   cumulativeBuckets,
   DURATION_BOUNDS_SECONDS,
+  EXPRESS_PROM_BUNDLE_BUCKETS,
   PROM_CLIENT_DEFAULT_BUCKETS,
   SIZE_BOUNDS_BYTES,
 } from './prometheus-buckets.js';
+export {
+  colonRoute,
+  LEGACY_FLAVORS,
+  presetDurationBuckets,
+  presetRouteFormat,
+  valueRoute,
+} from './prometheus-legacy.js';
+export type { LegacyFlavor, LegacyOptions, RouteFormat } from './prometheus-legacy.js';
 export { escapeLabelValue, formatLe, goFloat } from './prometheus-text.js';
 export type { ExpositionFormat, ScrapeFormat } from './prometheus-text.js';
 export { PROTOBUF_CONTENT_TYPE } from './prometheus-protobuf.js';
@@ -46,21 +61,18 @@ export interface PrometheusOptions {
   /** Add the exact `status` label to the request counter (more series). Default false. */
   statusLabel?: boolean;
   /**
-   * How `route` is written: `openapi` (default, `/items/{id}`) or `colon` (`/items/:id`, as fastify-metrics
-   * and Express write it; wildcards stay `*`).
+   * How `route` is written: `openapi` (`/items/{id}`; the default of `otel` and `airflow`) or `colon`
+   * (`/items/:id`, as fastify-metrics and Express write it; wildcards stay `*`; the default of `legacy`).
    */
-  routeFormat?: 'openapi' | 'colon';
+  routeFormat?: RouteFormat;
   /**
    * Classic bucket bounds of the duration histogram in the exposition's unit (seconds; milliseconds in
-   * the `airflow` preset), ascending. Default `DURATION_BOUNDS_SECONDS` (× 1000 for `airflow`);
-   * `PROM_CLIENT_DEFAULT_BUCKETS` for fastify-metrics' bounds.
+   * the `airflow` preset), ascending. Default `DURATION_BOUNDS_SECONDS` (× 1000 for `airflow`); for
+   * `legacy`, `PROM_CLIENT_DEFAULT_BUCKETS` (fastify-metrics) or `EXPRESS_PROM_BUNDLE_BUCKETS`.
    */
   durationBuckets?: readonly number[];
-}
-
-/** `/items/{id}` → `/items/:id`: the colon syntax of Fastify, Express and fastify-metrics' `route` label. */
-export function colonRoute(template: string): string {
-  return template.replace(/\{([^{}]+)\}/g, ':$1');
+  /** The `legacy` preset's flavour (`fastify-metrics`, the default, or `express-prom-bundle`) and its options. */
+  legacy?: LegacyOptions;
 }
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -105,16 +117,12 @@ interface Names {
   /** OpenMetrics unit of the duration histogram and sketch units (ms) per exposition unit. */
   durationUnit: 'seconds' | 'milliseconds';
   durationScale: number;
-  /** Default classic bounds of the duration histogram, in the exposition's unit. */
-  durationBounds: readonly number[];
   /**
    * Label carrying the status: `status_class` (otel, with opt-in `status`), `status_code` (legacy) or
    * `status_family` (airflow: the class, `2xx`…`5xx`, `other`).
    */
   status: 'class' | 'code' | 'family';
 }
-
-const DURATION_BOUNDS_MS: readonly number[] = Object.freeze(DURATION_BOUNDS_SECONDS.map((b) => Math.round(b * 1000)));
 
 const presetNames = (preset: PrometheusPreset): Names => {
   const duration = prometheusOf('duration');
@@ -126,7 +134,6 @@ const presetNames = (preset: PrometheusPreset): Names => {
     durationHelp: duration.help[preset],
     durationUnit: ms ? 'milliseconds' : 'seconds',
     durationScale: ms ? 1 : 1000,
-    durationBounds: ms ? DURATION_BOUNDS_MS : DURATION_BOUNDS_SECONDS,
     status: preset === 'legacy' ? 'code' : preset === 'airflow' ? 'family' : 'class',
   };
 };
@@ -135,6 +142,9 @@ const NAMES: Record<PrometheusPreset, Names> = {
   legacy: presetNames('legacy'),
   airflow: presetNames('airflow'),
 };
+
+/** The `route` of requests that matched no route in the `airflow` preset, as Airflow's middleware writes it. */
+export const AIRFLOW_UNMATCHED = 'unmatched';
 
 const family = (w: MetricWriter, key: MetricKey): string => catalogueFamily(w, prometheusOf(key));
 
@@ -224,42 +234,6 @@ export function preparePrometheus(meter: Meter, options: Pick<PrometheusOptions,
   if (options.naming === 'legacy') meter.reader.trackStatusLatency(meter.clock.now());
 }
 
-const mergeScratch = new Sketch(LATENCY_SKETCH);
-
-/**
- * The `legacy` duration histogram: one series per (method, route, status_code), as fastify-metrics and
- * express-prom-bundle write it, from the reader's per-status sketches. Aborted requests are `499`, as on
- * the request counter (merged with answered 499s when both exist). No exemplars: they are per endpoint.
- */
-function statusCodeDurations(
-  w: MetricWriter,
-  meter: Meter,
-  names: Names,
-  eps: readonly EndpointStats[],
-  base: (ep: EndpointStats) => [string, string][],
-  bounds: readonly number[],
-): void {
-  for (const ep of eps) {
-    const got = meter.reader.byStatus(ep);
-    if (got === undefined) continue;
-    const order = got.keys
-      .map((key, k) => ({ code: key === ABORTED_KEY ? ABORTED_STATUS : key, k }))
-      .filter(({ k }) => got.sketches[k].count > 0)
-      .sort((a, b) => a.code - b.code);
-    for (let i = 0; i < order.length; i++) {
-      const { code, k } = order[i];
-      let sketch = got.sketches[k];
-      if (i + 1 < order.length && order[i + 1].code === code) {
-        // A real 499 and aborted requests: one series, as on the counter.
-        mergeScratch.reset();
-        mergeScratch.merge(sketch).merge(got.sketches[order[++i].k]);
-        sketch = mergeScratch;
-      }
-      w.histogram(names.duration, [...base(ep), ['status_code', String(code)]], sketch, bounds, names.durationScale);
-    }
-  }
-}
-
 function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions): void {
   const preset = options.naming ?? 'otel';
   preparePrometheus(meter, options);
@@ -267,12 +241,21 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   const statusLabel = options.statusLabel ?? false;
   const eps: readonly EndpointStats[] = meter.registry.endpoints();
   const counts = meter.reader.cumulativeAll(eps);
-  const colon = options.routeFormat === 'colon';
-  const durationBounds = options.durationBuckets ?? names.durationBounds;
+  const colon = presetRouteFormat(preset, options.routeFormat) === 'colon';
+  // Airflow's API metrics tag a request that matched no route `unmatched` (api_fastapi/common/http_metrics.py).
+  const unmatched = preset === 'airflow' ? AIRFLOW_UNMATCHED : UNMATCHED_ROUTE;
+  const route = (ep: EndpointStats) =>
+    ep.route === UNMATCHED_ROUTE ? unmatched : colon ? colonRoute(ep.route) : ep.route;
+  const durationBounds =
+    options.durationBuckets ??
+    presetDurationBuckets(preset, options.legacy).map((b) =>
+      names.durationUnit === 'milliseconds' ? Math.round(b * 1000) : b,
+    );
   const base = (ep: EndpointStats): [string, string][] => [
     ['method', ep.method],
-    ['route', colon ? colonRoute(ep.route) : ep.route],
+    ['route', route(ep)],
   ];
+  const express = preset === 'legacy' && options.legacy?.flavor === 'express-prom-bundle';
 
   w.family(names.requests, 'counter', names.requestsHelp);
   eps.forEach((ep, i) => requestSamples(w, names, base(ep), counts[i], statusLabel));
@@ -291,8 +274,18 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
     w.format !== 'text' && ep.detail !== null
       ? bucketExemplars(ep.detail.exemplars, durationBounds, names.durationScale)
       : undefined;
-  if (names.status === 'code') statusCodeDurations(w, meter, names, eps, base, durationBounds);
-  else
+  if (names.status === 'code') {
+    // express-prom-bundle: status_code, then method and path when included (its label order).
+    const path = (ep: EndpointStats) => (options.routeFormat === undefined ? valueRoute(ep.route) : route(ep));
+    const labelsOf = express
+      ? (ep: EndpointStats, code: number): [string, string][] => [
+          ['status_code', String(code)],
+          ...(options.legacy?.includeMethod === true ? [['method', ep.method] as [string, string]] : []),
+          ...(options.legacy?.includePath === true ? [['path', path(ep)] as [string, string]] : []),
+        ]
+      : (ep: EndpointStats, code: number): [string, string][] => [...base(ep), ['status_code', String(code)]];
+    statusCodeDurations(w, meter, names.duration, eps, labelsOf, !express, durationBounds, names.durationScale);
+  } else
     eps.forEach((ep, i) =>
       w.histogram(names.duration, base(ep), counts[i].latency, durationBounds, names.durationScale, exemplars(ep)),
     );
@@ -313,4 +306,8 @@ function writeFamilies(w: MetricWriter, meter: Meter, options: PrometheusOptions
   if (meter.detailed || eps.some((ep) => ep.detail !== null)) detailFamilies(w, eps, counts, base);
   alertFamilies(w, meter);
   consumerFamilies(w, meter);
+  if (express && options.legacy?.includeUp !== false) {
+    w.family('up', 'gauge', '1 = up, 0 = not up');
+    w.sample('up', [], 1);
+  }
 }

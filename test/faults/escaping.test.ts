@@ -12,6 +12,7 @@ import type { Meter } from '../../src/index.js';
 import { get, serveApi } from '../helpers/api.js';
 import type { Served } from '../helpers/api.js';
 import { parseExposition } from '../helpers/prometheus.js';
+import { parseCsv } from '../helpers/csv.js';
 
 const HOSTILE = [
   '/q"uo"te',
@@ -110,33 +111,3 @@ describe('hostile text round-trips through JSON, CSV and the Prometheus expositi
     });
   }
 });
-
-/** RFC 4180 reader: rows of fields, quotes undone. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  assert.equal(field + row.join(''), '', 'the text ends with a complete record');
-  return rows;
-}

@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import type { Meter } from '../../src/core/meter.js';
 import { OVERFLOW_ROUTE, UNMATCHED_ROUTE } from '../../src/core/record.js';
 import net from 'node:net';
+import { statusLineCounter } from '../helpers/http.js';
 
 export const CAP = 500;
 /** 30,000 in CI (a loaded 2-CPU machine); `APIMETER_FLOOD=100000` for the full-size run. */
@@ -101,24 +102,14 @@ function getRange(
   return new Promise<void>((resolve, reject) => {
     const connect = () => {
       let next = acked;
-      let tail = '';
+      const count = statusLineCounter(statuses);
       const socket = net.connect(port, '127.0.0.1');
       const fill = () => {
         while (next < to && next - acked < window) socket.write(`GET ${pathOf(next++)} HTTP/1.1\r\nHost: x\r\n\r\n`);
       };
       socket.on('connect', fill);
       socket.on('data', (chunk: Buffer) => {
-        const text = tail + chunk.toString('latin1');
-        const re = /HTTP\/1\.1 (\d{3}) /g;
-        let m: RegExpExecArray | null;
-        let last = 0;
-        while ((m = re.exec(text)) !== null) {
-          const code = Number(m[1]);
-          statuses.set(code, (statuses.get(code) ?? 0) + 1);
-          acked++;
-          last = re.lastIndex;
-        }
-        tail = text.slice(Math.max(last, text.length - 20));
+        acked += count(chunk);
         if (acked >= to) socket.end();
         else fill();
       });

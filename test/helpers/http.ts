@@ -17,6 +17,30 @@ export function rawRequest(port: number, payload: string | Buffer, timeoutMs = 2
 }
 
 /**
+ * Counts pipelined HTTP/1.1 responses by status code in `statuses`, chunk by chunk: each call takes the
+ * next chunk of a connection and returns how many status lines it completed (a status line split
+ * across chunks is counted once, in the chunk that ends it). One counter per connection.
+ */
+export function statusLineCounter(statuses: Map<number, number>): (chunk: Buffer) => number {
+  let tail = '';
+  return (chunk) => {
+    const text = tail + chunk.toString('latin1');
+    const re = /HTTP\/1\.1 (\d{3}) /g;
+    let m: RegExpExecArray | null;
+    let last = 0;
+    let seen = 0;
+    while ((m = re.exec(text)) !== null) {
+      const code = Number(m[1]);
+      statuses.set(code, (statuses.get(code) ?? 0) + 1);
+      seen++;
+      last = re.lastIndex;
+    }
+    tail = text.slice(Math.max(last, text.length - 20));
+    return seen;
+  };
+}
+
+/**
  * Pipelines `count` GET requests (paths made on the fly, so the caller holds none of them) over `connections` keep-alive sockets and resolves with the
  * number of responses per status code. Far faster than one fetch per request.
  */
@@ -36,19 +60,9 @@ export async function pipelineGets(
       return new Promise<void>((resolve, reject) => {
         const socket = net.connect(port, '127.0.0.1');
         let seen = 0;
-        let tail = '';
+        const count = statusLineCounter(statuses);
         socket.on('data', (chunk: Buffer) => {
-          const text = tail + chunk.toString('latin1');
-          const re = /HTTP\/1\.1 (\d{3}) /g;
-          let m: RegExpExecArray | null;
-          let last = 0;
-          while ((m = re.exec(text)) !== null) {
-            const code = Number(m[1]);
-            statuses.set(code, (statuses.get(code) ?? 0) + 1);
-            seen++;
-            last = re.lastIndex;
-          }
-          tail = text.slice(Math.max(last, text.length - 20));
+          seen += count(chunk);
           if (seen >= mine.length) socket.end();
         });
         socket.on('error', reject);

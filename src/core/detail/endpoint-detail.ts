@@ -41,8 +41,8 @@ export class EndpointDetail {
     this.samplesSeen = noteSample(this.samples, this.samplesSeen, capacity, random, make);
   }
 
-  noteExemplar(traceId: string, spanId: string | undefined, ms: number, now: number): void {
-    noteExemplar(this.exemplars, traceId, spanId, ms, now);
+  noteExemplar(traceId: string, spanId: string | undefined, ms: number, now: number, status: number): void {
+    noteExemplar(this.exemplars, traceId, spanId, ms, now, status);
   }
 
   noteRateLimit(limit: number, remaining: number, now: number): void {

@@ -6,6 +6,8 @@ export interface Exemplar {
   spanId: string | undefined;
   valueMs: number;
   at: number;
+  /** The request's status code (499 for an aborted request): the `legacy` histogram's series is per code. */
+  status: number;
 }
 
 /** Exemplar slots per endpoint: one per power of two of milliseconds from 2⁻¹⁰ ms (1 µs) up. */
@@ -26,14 +28,16 @@ export function noteExemplar(
   spanId: string | undefined,
   ms: number,
   now: number,
+  status: number,
 ): void {
   const i = exemplarSlot(ms);
   const e = exemplars[i];
-  if (e === undefined) exemplars[i] = { traceId, spanId, valueMs: ms, at: now };
+  if (e === undefined) exemplars[i] = { traceId, spanId, valueMs: ms, at: now, status };
   else {
     e.traceId = traceId;
     e.spanId = spanId;
     e.valueMs = ms;
     e.at = now;
+    e.status = status;
   }
 }
