@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ManualClock } from '../src/core/clock.js';
+import { createMeter } from '../src/core/meter.js';
 import { packEnd, packLength, Unpacker } from '../src/core/pack.js';
+import { ErrorKind } from '../src/core/record.js';
 import { F, slotEntryCount, Tally } from '../src/core/tally.js';
 import { addRequest } from './contracts/store.contract.js';
 import { datasets, rng } from './helpers/datasets.js';
@@ -119,4 +122,35 @@ test('slot codec: min and max anywhere in their bucket round-trip exactly, in si
   addRequest(one, 200, 12.3456789, 0, 512);
   one.packSlot();
   assert.ok(packLength() <= 32, `${packLength()} bytes`);
+});
+
+test('ring windows after idle gaps of any length (a ring place holds only its window slot) and a clock stepped back', () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const meter = createMeter({ iniPath: false, env: {}, clock });
+  const ep = meter.endpoint('GET', '/gaps')!;
+  const random = rng(11);
+  const recorded: number[] = [];
+  // Gaps of 0 to 130 fine slots, and exact multiples of both ring lengths (7, 61 minutes, 256).
+  const gaps = [0, 1, 5, 6, 7, 8, 13, 14, 36, 61 * 6, 61 * 6 + 1, 256, 7 * 61 * 6, 130];
+  for (let step = 0; step < 400; step++) {
+    const gap = step % 3 === 0 ? gaps[step % gaps.length] : Math.floor(random() * 4);
+    clock.advance(gap * 10_000 + Math.floor(random() * 9_000));
+    if (step === 200) clock.advance(-3 * 3_600_000); // stepped back three hours
+    const n = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < n; i++) {
+      meter.record(ep, 200, 5, -1, -1, ErrorKind.None);
+      recorded.push(clock.now());
+    }
+    // After the step back, windows count only what was recorded since (the ring starts again there).
+    const since = step >= 200 ? recorded.findIndex((t, i) => i > 0 && t < recorded[i - 1]) : 0;
+    const now = clock.now();
+    const fine = Math.floor(now / 10_000);
+    const minute = Math.floor(now / 60_000);
+    const inWindow = (lo: number, hi: number, ms: number) =>
+      recorded.slice(Math.max(0, since)).filter((t) => Math.floor(t / ms) > lo && Math.floor(t / ms) <= hi).length;
+    const s = (w: '1m' | '5m' | '1h') => meter.endpointSnapshot('GET', '/gaps', w)!.count;
+    assert.equal(s('1m'), inWindow(fine - 6, fine, 10_000), `1m at step ${step}`);
+    assert.equal(s('5m'), inWindow(minute - 5, minute, 60_000), `5m at step ${step}`);
+    assert.equal(s('1h'), inWindow(minute - 60, minute, 60_000), `1h at step ${step}`);
+  }
 });
