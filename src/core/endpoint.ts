@@ -1,6 +1,7 @@
 import { SIZE_SKETCH, Sketch } from './sketch.js';
-import { packedCount, packedStart, Tally } from './tally.js';
+import { slotEntryCount, Tally } from './tally.js';
 import { arenaReader, SlotArena } from './slot-arena.js';
+import type { Unpacker } from './pack.js';
 import type { EndpointDetail } from './detail.js';
 
 /**
@@ -78,6 +79,9 @@ export class EndpointStats {
    * cap) hold none.
    */
   slots: SlotArena | null = NO_SLOTS;
+  /** Newest slot id of each ring, -1 before the first (see {@link advance}). */
+  private newestFine = -1;
+  private newestCoarse = -1;
 
   constructor(
     readonly id: number,
@@ -98,7 +102,8 @@ export class EndpointStats {
       t = this.current = new Tally();
       slots = this.slots ??= new SlotArena(this.rings.fineSlots + this.rings.coarseSlots);
     } else if (t.count > 0) this.fold(t, slots);
-    slots.clear(fineId % this.rings.fineSlots);
+    this.advance('fine', fineId, true);
+    if (fineId >= 0) slots.clear(fineId % this.rings.fineSlots);
     t.reset(fineId);
     this.currentFine = fineId;
     return t;
@@ -107,26 +112,61 @@ export class EndpointStats {
   private fold(done: Tally, slots: SlotArena): void {
     this.total.merge(done);
     const rings = this.rings;
-    done.pack();
-    slots.store(done.start % rings.fineSlots);
+    if (this.inWindow('fine', done.start)) {
+      done.packSlot();
+      slots.store(done.start % rings.fineSlots);
+    }
     const coarseId = Math.floor((done.start * rings.fineMs) / rings.coarseMs);
+    this.advance('coarse', coarseId, true);
+    if (!this.inWindow('coarse', coarseId)) return;
     const k = rings.fineSlots + (coarseId % rings.coarseSlots);
     // A minute that already holds earlier fine slots is re-packed with this one added (the held entry
     // is read while the pack buffer is written; the arena copies it afterwards).
-    if (this.heldAt(k, coarseId)) done.packMerged(slots.read(k, arenaReader)!, coarseId);
-    else done.pack(coarseId);
+    const held = slots.read(k, arenaReader);
+    if (held !== null) done.packSlotMerged(held);
+    else done.packSlot();
     slots.store(k);
   }
 
-  /** Whether arena slot `k` holds slot id `id` (not an older one of the same ring place). */
-  private heldAt(k: number, id: number): boolean {
-    const r = this.slots?.read(k, arenaReader) ?? null;
-    return r !== null && packedStart(r) === id;
+  /**
+   * Makes `id` the newest slot of `ring` if it is newer, emptying the places of the ids it passes: they
+   * hold slots a ring's length older, which no window reads. So every place of a ring is empty or holds
+   * the one slot of the ring's window (its newest id and the `size − 1` before it) that maps there, and
+   * a packed entry needs no slot id. With `reset` (the meter's own clock), an id a whole ring older than
+   * the newest empties the ring and starts it again from there (the clock stepped back).
+   */
+  private advance(ring: RingName, id: number, reset: boolean): void {
+    if (!(id >= 0)) return;
+    const fine = ring === 'fine';
+    const size = fine ? this.rings.fineSlots : this.rings.coarseSlots;
+    const newest = fine ? this.newestFine : this.newestCoarse;
+    const slots = this.slots!;
+    if (id > newest) {
+      for (let j = Math.max(newest + 1, id - size + 1); j <= id; j++) slots.clear(this.arenaSlot(ring, j));
+    } else if (reset && id <= newest - size) {
+      for (let j = 0; j < size; j++) slots.clear(this.arenaSlot(ring, j));
+    } else return;
+    if (fine) this.newestFine = id;
+    else this.newestCoarse = id;
+  }
+
+  /** Whether slot `id` of `ring` is in the ring's window, i.e. its place holds it if it holds anything. */
+  private inWindow(ring: RingName, id: number): boolean {
+    const newest = ring === 'fine' ? this.newestFine : this.newestCoarse;
+    const size = ring === 'fine' ? this.rings.fineSlots : this.rings.coarseSlots;
+    return id >= 0 && id <= newest && id > newest - size;
   }
 
   /** Arena slot of ring slot `id`. */
   private arenaSlot(ring: RingName, id: number): number {
     return ring === 'fine' ? id % this.rings.fineSlots : this.rings.fineSlots + (id % this.rings.coarseSlots);
+  }
+
+  /** Slot `id` of a ring, closed, as the arena's reader positioned at it; null when the ring does not hold it. */
+  private held(ring: RingName, id: number): Unpacker | null {
+    return this.slots !== null && this.inWindow(ring, id)
+      ? this.slots.read(this.arenaSlot(ring, id), arenaReader)
+      : null;
   }
 
   /** The current fine slot if it holds records (it is not in total and coarse yet), else undefined. */
@@ -138,8 +178,8 @@ export class EndpointStats {
   /** Requests in slot `id` of a ring, as held now (the open fine slot included, not yet folded into coarse). */
   slotCount(ring: RingName, id: number): number {
     if (ring === 'fine' && id === this.currentFine) return this.unfolded()?.count ?? 0;
-    const k = this.arenaSlot(ring, id);
-    return this.heldAt(k, id) ? packedCount(this.slots!.read(k, arenaReader)!) : 0;
+    const r = this.held(ring, id);
+    return r === null ? 0 : slotEntryCount(r);
   }
 
   /** Adds slot `id` of a ring to `into` (the open fine slot included, not yet folded into coarse). */
@@ -149,8 +189,8 @@ export class EndpointStats {
       if (open !== undefined) into.merge(open);
       return;
     }
-    const k = this.arenaSlot(ring, id);
-    if (this.heldAt(k, id)) into.mergePacked(this.slots!.read(k, arenaReader)!);
+    const r = this.held(ring, id);
+    if (r !== null) into.mergeSlot(r);
   }
 
   /**
@@ -159,33 +199,40 @@ export class EndpointStats {
    */
   slotTally(ring: RingName, id: number): Tally | undefined {
     if (ring === 'fine' && id === this.currentFine) return this.unfolded();
-    const k = this.arenaSlot(ring, id);
-    if (!this.heldAt(k, id) || packedCount(this.slots!.read(k, arenaReader)!) === 0) return undefined;
-    return Tally.thawPacked(this.slots!.read(k, arenaReader)!);
+    const r = this.held(ring, id);
+    if (r === null) return undefined;
+    const from = r.pos;
+    if (slotEntryCount(r) === 0) return undefined;
+    r.pos = from;
+    return Tally.thawSlot(r, id);
   }
 
   /**
    * Adds `tally` to closed slot `id` of a ring, as if it had been recorded there: the fleet view fills an
-   * instance's rings from stored slots (src/fleet/mirror.ts). A place holding an older id is replaced; one
-   * holding a newer id is left alone (this slot has already left the ring).
+   * instance's rings from stored slots (src/fleet/mirror.ts). A slot newer than the ring's newest moves
+   * the ring on; one a ring's length older than the newest is left out (it has already left the ring).
    */
   placeSlot(ring: RingName, id: number, tally: Tally): void {
     const slots = (this.slots ??= new SlotArena(this.rings.fineSlots + this.rings.coarseSlots));
+    this.advance(ring, id, false);
+    if (!this.inWindow(ring, id)) return;
     const k = this.arenaSlot(ring, id);
     const held = slots.read(k, arenaReader);
-    if (held === null || packedStart(held) < id) tally.pack(id);
-    else if (packedStart(slots.read(k, arenaReader)!) === id) tally.packMerged(slots.read(k, arenaReader)!, id);
-    else return;
+    if (held !== null) tally.packSlotMerged(held);
+    else tally.packSlot();
     slots.store(k);
   }
 
-  /** Every closed slot a ring holds, thawed, whatever its id (diagnostics and benchmarks). */
+  /** Every closed slot a ring holds, thawed, with its id (diagnostics and benchmarks). */
   heldSlots(ring: RingName): Tally[] {
     const out: Tally[] = [];
     const n = ring === 'fine' ? this.rings.fineSlots : this.rings.coarseSlots;
+    const newest = ring === 'fine' ? this.newestFine : this.newestCoarse;
+    if (this.slots === null || newest < 0) return out;
     for (let i = 0; i < n; i++) {
-      const r = this.slots?.read(ring === 'fine' ? i : this.rings.fineSlots + i, arenaReader) ?? null;
-      if (r !== null) out.push(Tally.thawPacked(r));
+      const r = this.slots.read(ring === 'fine' ? i : this.rings.fineSlots + i, arenaReader);
+      // The one id of the ring's window at place i.
+      if (r !== null) out.push(Tally.thawSlot(r, newest - ((((newest - i) % n) + n) % n)));
     }
     return out;
   }

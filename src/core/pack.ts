@@ -53,6 +53,12 @@ export function packNum(n: number): void {
   for (let i = 0; i < 8; i++) buf[len++] = f64Bytes[i];
 }
 
+/** Writes `n` raw bytes of `src` from `from` (the slot codec's doubles, copied from a scratch array's bytes). */
+export function packBytes(src: Uint8Array, from: number, n: number): void {
+  reserve(n);
+  for (let i = 0; i < n; i++) buf[len++] = src[from + i];
+}
+
 /** The bytes written since {@link packBegin}, as a string of one-byte characters. */
 export function packEnd(): string {
   if (NodeBuffer !== undefined) return (buf as Buffer).toString('latin1', 0, len);
@@ -116,6 +122,12 @@ export class Unpacker {
       result += (b - 128) * scale;
       scale *= 128;
     }
+  }
+
+  /** Copies the next `n` raw bytes into `into` at `at` (see {@link packBytes}). */
+  bytes(into: Uint8Array, at: number, n: number): void {
+    const s = this.s;
+    for (let i = 0; i < n; i++) into[at + i] = s[this.pos++];
   }
 
   num(): number {

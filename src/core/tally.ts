@@ -1,7 +1,14 @@
 import { LATENCY_SKETCH, Sketch } from './sketch.js';
 import type { SketchJSON } from './sketch.js';
 import { packBegin, packEnd, packNum, packUint, Unpacker } from './pack.js';
-import { mergePackedSketch, packSketch, packSketchMerged } from './sketch-codec.js';
+import {
+  mergePackedSketch,
+  mergeSlotSketch,
+  packSketch,
+  packSketchMerged,
+  packSlotSketch,
+  packSlotSketchMerged,
+} from './sketch-codec.js';
 
 /** Offsets into {@link Tally.c}: one small array of counters per tally keeps the hot path on one object. */
 export const F = {
@@ -79,6 +86,164 @@ export function frozenStart(f: FrozenTally): number {
 /** Requests counted in a frozen tally. */
 export function frozenCount(f: FrozenTally): number {
   return packedCount(reader.resetText(f));
+}
+
+/**
+ * The slot codec: a closed ring slot as an endpoint's slot arena holds it (slot-arena.ts). In memory
+ * only — the arena's bytes are never stored or sent, so this format can change freely; stores and the
+ * wire keep the frozen format above. An hour of 60 s slots is most of an endpoint's memory, so it
+ * spends bytes only where a slot has information:
+ *
+ * `num count`, `uint mask` (bit `b` set when field {@link SLOT_FIELDS}[b] is non-zero), those
+ * fields as `num`, then `uint 8·codes + 4·rawSized + 2·explicitClasses + firstImplied` and per status
+ * code `uint` its compact form ({@link packCode}) and `num` its count, then the latency sketch
+ * (sketch-codec.ts, packSlotSketch). The request and response `sized` fields are written as
+ * `count − sized` (0 when every size was known) unless `rawSized`; the status classes are not written but
+ * summed from the codes unless `explicitClasses` (a foreign row whose counters disagree with its codes);
+ * the first code's count is left out when it is `count` minus the others' (`firstImplied`). Each of
+ * these is checked when writing, with the arithmetic the reader will do, so reading gives back exactly
+ * what was written. An entry does not hold its slot id: the endpoint keeps every place of a ring either
+ * empty or holding the one slot of the ring's window that maps there (EndpointStats.advance).
+ */
+const SLOT_FIELDS: readonly number[] = [
+  // The fields most slots hold first: a typical mask is one byte.
+  F.responseBytes,
+  F.responseBytesMax,
+  F.clientError,
+  F.responseSized,
+  F.requestBytes,
+  F.requestBytesMax,
+  F.serverError,
+  F.validation,
+  F.requestSized,
+  F.exception,
+  F.aborted,
+  F.detailed,
+  F.authAttempts,
+  F.authFailures,
+  F.rateLimited,
+  F.dbQueries,
+  F.dbMs,
+  // Status classes 1xx..5xx, only with explicitClasses.
+  1,
+  2,
+  3,
+  4,
+  5,
+];
+/** Slot fields without the status classes. */
+const SLOT_OWN_FIELDS = 17;
+const CODES_FIRST_IMPLIED = 1;
+const CODES_EXPLICIT_CLASSES = 2;
+const CODES_RAW_SIZED = 4;
+
+// Slot codec scratch: the values written per mask bit, class sums, and a held slot's counters and codes.
+const slotValues: number[] = zeros(SLOT_FIELDS.length);
+const classSums: number[] = zeros(6);
+const heldC: number[] = zeros(FIELDS);
+let heldCodes: number[] = zeros(32);
+
+/**
+ * A status code in one `uint`: `1 + 5·(code mod 100) + (class − 1)` for an integer code of 100..599, so
+ * 200, 201, 204, 304, 400–404, 500–504 take one byte (`num code` took two); 0, then `num code`, for any
+ * other value.
+ */
+function packCode(code: number): void {
+  if (code >= 100 && code <= 599 && code === Math.floor(code))
+    packUint(1 + (code % 100) * 5 + Math.floor(code / 100) - 1);
+  else {
+    packUint(0);
+    packNum(code);
+  }
+}
+
+function readCode(r: Unpacker): number {
+  const v = r.uint();
+  if (v === 0) return r.num();
+  return ((v - 1) % 5) * 100 + 100 + Math.floor((v - 1) / 5);
+}
+
+/** Starts a slot-codec entry in the pack buffer: start, counters and status codes (see {@link SLOT_FIELDS}). */
+function writeSlotCounters(c: readonly number[], codes: readonly number[], codeEnd: number): void {
+  const count = c[F.count];
+  // What the reader will derive, computed as it will: the first code's count, then the classes.
+  let rest = 0;
+  for (let i = 2; i < codeEnd; i += 2) rest += codes[i + 1];
+  const firstImplied = codeEnd > 0 && count - rest === codes[1];
+  const sums = classSums;
+  sums.fill(0);
+  for (let i = 0; i < codeEnd; i += 2) sums[statusClassOf(codes[i])] += codes[i + 1];
+  let explicitClasses = false;
+  for (let k = 1; k <= 5; k++) if (sums[k] !== c[k]) explicitClasses = true;
+  const rq = c[F.requestSized];
+  const rs = c[F.responseSized];
+  const rawSized = count - (count - rq) !== rq || count - (count - rs) !== rs;
+  const fields = explicitClasses ? SLOT_FIELDS.length : SLOT_OWN_FIELDS;
+  const values = slotValues;
+  let mask = 0;
+  for (let b = 0; b < fields; b++) {
+    const f = SLOT_FIELDS[b];
+    const v = !rawSized && (f === F.requestSized || f === F.responseSized) ? count - c[f] : c[f];
+    values[b] = v;
+    if (v !== 0) mask |= 1 << b;
+  }
+  packBegin();
+  packNum(count);
+  packUint(mask);
+  for (let b = 0; b < fields; b++) if ((mask & (1 << b)) !== 0) packNum(values[b]);
+  packUint(
+    (codeEnd / 2) * 8 +
+      (rawSized ? CODES_RAW_SIZED : 0) +
+      (explicitClasses ? CODES_EXPLICIT_CLASSES : 0) +
+      (firstImplied ? CODES_FIRST_IMPLIED : 0),
+  );
+  for (let i = 0; i < codeEnd; i += 2) {
+    packCode(codes[i]);
+    if (i > 0 || !firstImplied) packNum(codes[i + 1]);
+  }
+}
+
+/**
+ * Reads the counters and status codes of the slot-codec entry `r` is at into heldC
+ * (by `F` offset) and heldCodes; returns the number of code pair elements.
+ */
+function readSlotCounters(r: Unpacker): number {
+  const c = heldC;
+  c.fill(0);
+  const count = r.num();
+  c[F.count] = count;
+  const mask = r.uint();
+  for (let b = 0; b < SLOT_FIELDS.length; b++) if ((mask & (1 << b)) !== 0) c[SLOT_FIELDS[b]] = r.num();
+  const h = r.uint();
+  if ((h & CODES_RAW_SIZED) === 0) {
+    c[F.requestSized] = count - c[F.requestSized];
+    c[F.responseSized] = count - c[F.responseSized];
+  }
+  const n = 2 * Math.floor(h / 8);
+  if (heldCodes.length < n) heldCodes = zeros(2 * n);
+  const codes = heldCodes;
+  let rest = 0;
+  for (let i = 0; i < n; i += 2) {
+    codes[i] = readCode(r);
+    if (i > 0 || (h & CODES_FIRST_IMPLIED) === 0) {
+      const v = r.num();
+      codes[i + 1] = v;
+      if (i > 0) rest += v;
+    }
+  }
+  if ((h & CODES_FIRST_IMPLIED) !== 0) codes[1] = count - rest;
+  if ((h & CODES_EXPLICIT_CLASSES) === 0) {
+    for (let i = 0; i < n; i += 2) {
+      const k = statusClassOf(codes[i]);
+      if (k > 0) c[k] += codes[i + 1];
+    }
+  }
+  return n;
+}
+
+/** Requests counted in a slot-codec entry (`r` at its start; moved). */
+export function slotEntryCount(r: Unpacker): number {
+  return r.num();
 }
 
 /** A tally as plain JSON (stores persist it): counters by `F` offset, status codes, latency sketch. */
@@ -318,6 +483,72 @@ export class Tally {
     for (let i = 0; i < codes; i++) this.addCode(r.num(), r.num());
     mergePackedSketch(this.latency, r);
     return this;
+  }
+
+  /**
+   * Writes this tally in the slot codec (see {@link SLOT_FIELDS}) into the pack buffer (pack.ts), for a
+   * ring slot that is closed: an endpoint's slot arena copies it from there.
+   */
+  packSlot(): void {
+    writeSlotCounters(this.c, this.codes, this.codeEnd);
+    packSlotSketch(this.latency, this.c[F.count]);
+  }
+
+  /**
+   * Writes into the pack buffer, in the slot codec, the slot-codec entry `r` is at plus this tally, as
+   * `thawSlot(held).merge(this).packSlot()` would, without building that tally.
+   */
+  packSlotMerged(r: Unpacker): void {
+    const n = readSlotCounters(r);
+    const h = heldC;
+    const c = this.c;
+    const sum = mergedC;
+    for (let i = 0; i < FIELDS; i++) {
+      sum[i] = i === F.requestBytesMax || i === F.responseBytesMax ? Math.max(h[i], c[i]) : h[i] + c[i];
+    }
+    // Status codes: the held ones in their order, then this tally's new ones (as addCode would).
+    const own = this.codes;
+    const ownEnd = this.codeEnd;
+    if (mergedCodes.length < n + ownEnd) mergedCodes = zeros(2 * (n + ownEnd));
+    const codes = mergedCodes;
+    let m = 0;
+    for (; m < n; m++) codes[m] = heldCodes[m];
+    for (let i = 0; i < ownEnd; i += 2) {
+      let k = 0;
+      while (k < m && codes[k] !== own[i]) k += 2;
+      if (k < m) codes[k + 1] += own[i + 1];
+      else {
+        codes[m++] = own[i];
+        codes[m++] = own[i + 1];
+      }
+    }
+    const heldCount = h[F.count];
+    writeSlotCounters(sum, codes, m);
+    packSlotSketchMerged(this.latency, r, sum[F.count], heldCount);
+  }
+
+  /** Adds the slot-codec entry `r` is at (as {@link merge} adds a tally). */
+  mergeSlot(r: Unpacker): this {
+    const n = readSlotCounters(r);
+    const h = heldC;
+    const c = this.c;
+    for (let i = 0; i < FIELDS; i++) {
+      c[i] = i === F.requestBytesMax || i === F.responseBytesMax ? Math.max(c[i], h[i]) : c[i] + h[i];
+    }
+    const codes = heldCodes;
+    for (let i = 0; i < n; i += 2) this.addCode(codes[i], codes[i + 1]);
+    mergeSlotSketch(this.latency, r, h[F.count]);
+    return this;
+  }
+
+  /**
+   * A new tally holding the slot-codec entry `r` is at (`r` is moved past it), for slot `start` (an
+   * entry does not hold its slot id: its place in the ring and the ring's newest id give it).
+   */
+  static thawSlot(r: Unpacker, start: number): Tally {
+    const t = new Tally().mergeSlot(r);
+    t.start = start;
+    return t;
   }
 
   /** A new tally holding a frozen one's data. */
