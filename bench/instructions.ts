@@ -9,7 +9,7 @@
  * framework, apimeter, V8's GC and JIT, libuv and the kernel-call wrappers (not the kernel itself).
  *
  *   npx tsx bench/instructions.ts [--framework=node,hono] [--variant=bare,hook,apimeter]
- *                                 [--warmup=20000] [--requests=5000]
+ *                                 [--warmup=20000] [--requests=5000] [--connections=32]
  *
  * Prints one row per (framework, variant) with instructions/request and the difference to bare, then
  * one JSON line. Not part of `npm run bench` (valgrind makes each server ~50× slower): a tool for
@@ -29,7 +29,7 @@ const variants = (flag('variant') ?? 'bare,hook,apimeter').split(',');
 const warmup = Number(flag('warmup') ?? 40_000);
 const requests = Number(flag('requests') ?? 10_000);
 const nodeFlags = (flag('node-flags') ?? '').split(' ').filter((f) => f !== '');
-const connections = 32;
+const connections = Number(flag('connections') ?? 32);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-callgrind-'));
 
 const HOOK: Record<string, string> = { express: 'hook', hono: 'hook', node: 'hook', fastify: 'hook' };

@@ -1,6 +1,7 @@
 import { Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type {
   FastifyError,
   FastifyInstance,
@@ -30,24 +31,35 @@ export interface ApimeterFastifyOptions {
   consumer?: (request: FastifyRequest) => unknown;
 }
 
-// Per-request state lives in decorated properties (declared once, so every request object keeps one
-// shape) instead of a WeakMap or closure per request.
-declare module 'fastify' {
-  interface FastifyRequest {
-    apimeterState: number;
-    apimeterEndpoint: EndpointStats | null;
-    apimeterError: FastifyError | null;
-    apimeterRequestBytes: number;
-    apimeterResponseBytes: number;
-    apimeterMeter: Meter | null;
-    apimeterContext: RequestContext | null;
-  }
+/**
+ * Per-request state lives in symbol-keyed properties of the raw request (`request.raw`), set only when
+ * there is something to keep: a property stored in our own hooks is a few instructions, where every
+ * Fastify request decorator is copied into each request by its constructor's loop, a megamorphic keyed
+ * store per decorator (the plugin had seven; callgrind counted ~1,400 more instructions per request
+ * in megamorphic keyed stores with it than without: docs/benchmarks.md).
+ */
+const kState = Symbol('apimeter.state');
+const kEndpoint = Symbol('apimeter.endpoint');
+const kMeter = Symbol('apimeter.meter');
+const kError = Symbol('apimeter.error');
+const kRequestBytes = Symbol('apimeter.requestBytes');
+const kResponseBytes = Symbol('apimeter.responseBytes');
+const kContext = Symbol('apimeter.context');
+interface RawState {
+  [kState]?: number;
+  [kEndpoint]?: EndpointStats;
+  [kMeter]?: Meter;
+  [kError]?: FastifyError;
+  [kRequestBytes]?: number;
+  [kResponseBytes]?: number;
+  [kContext]?: RequestContext;
 }
+const stateOf = (request: FastifyRequest): IncomingMessage & RawState => request.raw;
 
 /** Decorates the instance the plugin is registered on, with its meter (children inherit it). */
 const kRegistered = Symbol.for('apimeter.fastify');
 
-const IDLE = 0;
+/** No state yet (undefined): no route hook of ours ran. */
 const STARTED = 1;
 const DONE = 2;
 
@@ -93,13 +105,14 @@ function onSocketClose(this: TrackedSocket): void {
 
 function recordAbort(reply: FastifyReply): void {
   const request = reply.request;
-  const ep = request.apimeterEndpoint;
-  if (ep === null || request.apimeterState !== STARTED) return;
-  request.apimeterState = DONE;
+  const state = stateOf(request);
+  const ep = state[kEndpoint];
+  if (ep === undefined || state[kState] !== STARTED) return;
+  state[kState] = DONE;
   try {
-    const meter = request.apimeterMeter!;
+    const meter = state[kMeter]!;
     meter.end(ep);
-    recordAborted(meter, ep, reply.elapsedTime, requestBytes(request), request.apimeterContext, request.apimeterError);
+    recordAborted(meter, ep, reply.elapsedTime, requestBytes(request), state[kContext] ?? null, state[kError]);
     noteConsumer(meter, ep, null, request, request.raw.headers, 499, reply.elapsedTime, ErrorKind.Aborted);
   } catch {
     // never throw from a socket event
@@ -115,17 +128,11 @@ function recordAbort(reply: FastifyReply): void {
  * ones, reply.callNotFound()) keep it. The context is Fastify's internal `Symbol(fastify.context)` on
  * the request; when it cannot be found the hook simply stays everywhere (the cost of a second hook).
  */
-let routeContextKey: symbol | null | undefined;
 const UNMATCHED_HOOK = 'apimeterOnUnmatched';
 
 function leaveRoute(request: FastifyRequest): void {
-  if (routeContextKey === undefined) {
-    routeContextKey = routeTrimming
-      ? (Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null)
-      : null;
-  }
-  if (routeContextKey === null) return;
-  const context = (request as unknown as Record<symbol, { onResponse?: unknown } | undefined>)[routeContextKey];
+  if (!routeTrimming) return;
+  const context = routeContextOf(request);
   const hooks = context?.onResponse;
   if (context === undefined || !Array.isArray(hooks)) return;
   const kept = (hooks as AnyHook[]).filter((h) => h.name !== UNMATCHED_HOOK && h.name !== `bound ${UNMATCHED_HOOK}`);
@@ -140,7 +147,6 @@ let routeTrimming = true;
  */
 export function setFastifyRouteTrimming(enabled: boolean): void {
   routeTrimming = enabled;
-  routeContextKey = undefined;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'SEARCH', 'QUERY', 'PROPFIND']);
@@ -150,7 +156,7 @@ function requestBytes(request: FastifyRequest): number {
   const declared = headers['content-length'];
   if (declared !== undefined) return parseContentLength(declared);
   // No Content-Length and no chunked body means an empty body; chunked bodies are counted while read.
-  return headers['transfer-encoding'] === undefined ? 0 : request.apimeterRequestBytes;
+  return headers['transfer-encoding'] === undefined ? 0 : (stateOf(request)[kRequestBytes] ?? -1);
 }
 
 function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
@@ -158,7 +164,7 @@ function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
   if (request.raw.method === 'HEAD') return 0;
   const declared = reply.getHeader('content-length');
   if (declared !== undefined) return parseContentLength(declared);
-  return request.apimeterResponseBytes;
+  return stateOf(request)[kResponseBytes] ?? -1;
 }
 
 /** Fastify marks schema failures with a `validation` array. */
@@ -167,8 +173,9 @@ function isFastifyValidation(error: unknown): boolean {
 }
 
 function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest, reply: FastifyReply): void {
-  request.apimeterState = DONE;
-  const error = request.apimeterError;
+  const state = stateOf(request);
+  state[kState] = DONE;
+  const error = state[kError];
   const status = reply.statusCode;
   const kind = errorKindOf(error, status, isFastifyValidation);
   let ctx: RequestContext | null = null;
@@ -176,7 +183,7 @@ function recordResponse(meter: Meter, ep: EndpointStats, request: FastifyRequest
   if (meter.detailed) {
     // A request refused before our onRequest hook ran (by a hook of a plugin registered earlier) has
     // no context yet: its credentials and trace are read now.
-    ctx = request.apimeterContext ?? meter.openContext(requestHeaders(request));
+    ctx = state[kContext] ?? meter.openContext(requestHeaders(request));
     reader = (name) => reply.getHeader(name);
   }
   const elapsed = reply.elapsedTime;
@@ -201,14 +208,49 @@ function requestHeaders(request: FastifyRequest): HeaderReader {
   return (name) => headers[name];
 }
 
-function countingStream(request: FastifyRequest, field: 'apimeterRequestBytes' | 'apimeterResponseBytes'): Transform {
-  request[field] = 0;
+function countingStream(request: FastifyRequest, field: typeof kRequestBytes | typeof kResponseBytes): Transform {
+  const state = stateOf(request);
+  state[field] = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      request[field] += chunk.length;
+      state[field]! += chunk.length;
       cb(null, chunk);
     },
   });
+}
+
+/** Streamed replies carry no Content-Length: their bytes are counted on the way out. */
+function apimeterOnSend(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  next: (err: Error | null, payload: unknown) => void,
+): void {
+  const stream = payload as Readable | null;
+  if (
+    stream !== null &&
+    typeof stream === 'object' &&
+    typeof stream.pipe === 'function' &&
+    !reply.hasHeader('content-length')
+  ) {
+    next(
+      null,
+      pipeline(stream, countingStream(request, kResponseBytes), () => {}),
+    );
+    return;
+  }
+  next(null, payload);
+}
+
+/** Fastify's route context on a request: `Symbol(fastify.context)`, found on the first request that needs it. */
+let contextKey: symbol | null | undefined;
+
+function routeContextOf(request: FastifyRequest): Record<string, unknown> | undefined {
+  if (contextKey === undefined) {
+    contextKey = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+  }
+  if (contextKey === null) return undefined;
+  return (request as unknown as Record<symbol, Record<string, unknown> | undefined>)[contextKey];
 }
 
 /**
@@ -220,9 +262,10 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
     onRequest: function apimeterOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
       const ep = single ?? byMethod[request.raw.method!];
       if (ep !== undefined) {
-        request.apimeterState = STARTED;
-        request.apimeterEndpoint = ep;
-        request.apimeterMeter = meter;
+        const state = stateOf(request);
+        state[kState] = STARTED;
+        state[kEndpoint] = ep;
+        state[kMeter] = meter;
         meter.begin(ep);
         const socket = request.raw.socket as TrackedSocket | null;
         if (socket !== null) track(socket, reply);
@@ -235,8 +278,9 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
       done: HookHandlerDoneFunction,
     ) {
       const ep = single ?? byMethod[request.raw.method!];
-      if (ep !== undefined && request.apimeterState !== DONE) {
-        if (request.apimeterState === STARTED) {
+      const state = stateOf(request);
+      if (ep !== undefined && state[kState] !== DONE) {
+        if (state[kState] === STARTED) {
           meter.end(ep);
           untrack(request, reply);
         }
@@ -254,7 +298,7 @@ function routeHooks(meter: Meter, single: EndpointStats | null, byMethod: Record
       error: FastifyError,
       done: HookHandlerDoneFunction,
     ) {
-      request.apimeterError = error;
+      stateOf(request)[kError] = error;
       done();
     },
   };
@@ -347,13 +391,6 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
       { code: 'APIMETER_FASTIFY_UNMEASURED_ROUTE' },
     );
   };
-  fastify.decorateRequest('apimeterState', IDLE);
-  fastify.decorateRequest('apimeterEndpoint', null);
-  fastify.decorateRequest('apimeterError', null);
-  fastify.decorateRequest('apimeterRequestBytes', -1);
-  fastify.decorateRequest('apimeterResponseBytes', -1);
-  fastify.decorateRequest('apimeterMeter', null);
-  fastify.decorateRequest('apimeterContext', null);
 
   if (meter.detailed) {
     // Detailed mode: every request runs in its context from the first hook on, so auth hooks, rate
@@ -361,7 +398,7 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     fastify.addHook('onRequest', function apimeterContext(request, _reply, next) {
       let ctx: RequestContext;
       try {
-        ctx = request.apimeterContext = meter.openContext(requestHeaders(request));
+        ctx = stateOf(request)[kContext] = meter.openContext(requestHeaders(request));
       } catch {
         next();
         return;
@@ -392,6 +429,9 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     if (count === 0) return;
     if (count > 1) single = null;
     const hooks = routeHooks(meter, single, byMethod);
+    // Streamed replies carry no Content-Length: count their bytes on the way out. (A 'pipe' listener on
+    // every response instead measured no cheaper than this hook's runner: docs/benchmarks.md.)
+    appendHook(route, 'onSend', apimeterOnSend);
     appendHook(route, 'onRequest', hooks.onRequest);
     appendHook(route, 'onResponse', hooks.onResponse);
     appendHook(route, 'onError', hooks.onError);
@@ -413,38 +453,11 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
           }
           next(
             null,
-            pipeline(payload, countingStream(request, 'apimeterRequestBytes'), () => {}),
+            pipeline(payload, countingStream(request, kRequestBytes), () => {}),
           );
         },
       );
     }
-    // Streamed replies carry no Content-Length: count their bytes on the way out. (A 'pipe' listener on
-    // every response instead measured no cheaper than this hook's runner: docs/benchmarks.md.)
-    appendHook(
-      route,
-      'onSend',
-      function apimeterOnSend(
-        request: FastifyRequest,
-        reply: FastifyReply,
-        payload: unknown,
-        next: (err: Error | null, payload: unknown) => void,
-      ) {
-        const stream = payload as Readable | null;
-        if (
-          stream !== null &&
-          typeof stream === 'object' &&
-          typeof stream.pipe === 'function' &&
-          !reply.hasHeader('content-length')
-        ) {
-          next(
-            null,
-            pipeline(stream, countingStream(request, 'apimeterResponseBytes'), () => {}),
-          );
-          return;
-        }
-        next(null, payload);
-      },
-    );
   });
 
   // Requests that matched no route (404s, bad URLs) share one endpoint per method, never their raw path.
@@ -452,8 +465,9 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     if (request.is404) {
       try {
         // A matched route that called reply.callNotFound() started on its own endpoint.
-        const started = request.apimeterEndpoint;
-        if (started !== null && request.apimeterState === STARTED) {
+        const state = stateOf(request);
+        const started = state[kEndpoint];
+        if (started !== undefined && state[kState] === STARTED) {
           meter.end(started);
           untrack(request, reply);
         }
@@ -465,9 +479,10 @@ function apimeterFastify(fastify: FastifyInstance, options: ApimeterFastifyOptio
     } else {
       try {
         // No route hook ran: a route declared before the plugin, or one refused before its hooks.
-        if (request.apimeterState === IDLE) noteUnmeasured(request);
+        const measured = stateOf(request)[kState] !== undefined;
+        if (!measured) noteUnmeasured(request);
         // A route with several methods, declared before the plugin, keeps it to warn once per method.
-        if (request.apimeterState !== IDLE || !Array.isArray(request.routeOptions.method)) leaveRoute(request);
+        if (measured || !Array.isArray(request.routeOptions.method)) leaveRoute(request);
       } catch {
         // never fail a request
       }
