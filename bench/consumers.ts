@@ -9,27 +9,31 @@
  * feedback per process, as bench/record.ts does for its modes) for ns and heap bytes per request, then
  * the memory and accuracy rows here. Prints a table, then one JSON line (bench/run.ts reads it).
  *
- *   npx tsx bench/consumers.ts --instructions [--variant=record,header,function] [--calls=200000]
+ *   npx tsx bench/consumers.ts --instructions [--variant=record,header,function] [--calls=100000]
  *
  * counts instructions per request with callgrind instead (a figure other load on the machine cannot
- * move): each variant runs twice under `valgrind --tool=callgrind` with `node --single-threaded`, with
- * `--calls=N` and `--calls=5N` after the same warm-up, and the difference is divided by 4N.
+ * move): each variant runs under `valgrind --tool=callgrind --instr-atstart=no` with
+ * `node --single-threaded`; after the warm-up, instrumentation is switched on (`callgrind_control -i on`)
+ * for `--calls` requests only, and the count is divided by them. Everything those calls execute counts
+ * (record, identification, the tracker, scavenges of what they allocate).
  *
  * Variants (1,000 endpoints, Zipf 1): `record` (consumers off), `header` (`X-Client-Id`, 50 consumers,
  * Zipf 1.1: fewer than K = 100), `function` (a consumer function, same consumers), `churn` (header over
  * 5,000 consumers: counters replaced all the time), `jwt` (a bearer JWT's `sub`, HMAC'd once per token
  * and then cached), `apikey` (an `X-Api-Key`, same).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
 import { ConsumerTracker, SpaceSaving } from '../src/core/consumers.js';
 import type { Alloc } from './lib.js';
 import {
+  callgrindSplit,
   emitResult,
   fmt,
   measureAlloc,
@@ -135,8 +139,14 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
   };
   for (let r = 0; r < 4; r++) run(SAMPLES, next(SAMPLES)); // warm up: every endpoint/consumer pair seen, JIT settled
   if (callsOnly !== null) {
+    // Under callgrind (--instructions): the parent switches instrumentation on between `warm` and `go`
+    // and off after `done`, so only these calls are counted.
+    const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+    process.stdout.write('warm\n');
+    await lines.next();
     run(callsOnly, next(callsOnly));
-    process.stdout.write(`${sink()}\n`);
+    process.stdout.write(`done ${sink()}\n`);
+    await lines.next();
     return null;
   }
   const rounds: number[] = [];
@@ -152,15 +162,16 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
   return { variant: name, ns: { median: median(rounds), rounds }, alloc, sink: sink() };
 }
 
-// ---- Instructions per request under callgrind (two run lengths, the difference) ----
-function instructions(names: readonly VariantName[], calls: number): Record<string, number> {
+// ---- Instructions per request under callgrind (instrumentation on for the measured calls only) ----
+async function instructions(names: readonly VariantName[], calls: number): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-consumers-callgrind-'));
-  const count = (name: string, n: number): number => {
-    const out = path.join(dir, `${name}-${n}.out`);
-    const r = spawnSync(
+  const count = async (name: string): Promise<number> => {
+    const out = path.join(dir, `${name}.out`);
+    const child = spawn(
       'valgrind',
       [
         '--tool=callgrind',
+        '--instr-atstart=no',
         '--smc-check=all-non-file',
         `--callgrind-out-file=${out}`,
         process.execPath,
@@ -169,21 +180,31 @@ function instructions(names: readonly VariantName[], calls: number): Record<stri
         'tsx',
         path.join('bench', 'consumers.ts'),
         `--variant=${name}`,
-        `--calls=${n}`,
+        `--calls=${calls}`,
       ],
-      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 },
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    if (r.status !== 0) throw new Error(`callgrind ${name} ${n}: ${r.stderr.slice(-2000)}`);
-    const text = execFileSync('callgrind_annotate', ['--threshold=100', out], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+PROGRAM TOTALS/m.exec(text);
-    if (m === null) throw new Error(`no totals in ${out}`);
-    return Number(m[1].replaceAll(',', ''));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const control = (on: boolean) =>
+      execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(child.pid)], { stdio: 'ignore' });
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === 'warm') {
+        control(true);
+        child.stdin.write('go\n');
+      } else if (line.startsWith('done')) {
+        control(false);
+        child.stdin.end('end\n');
+      }
+    }
+    await exited;
+    if (child.exitCode !== 0) throw new Error(`callgrind ${name}: exit ${child.exitCode}`);
+    // JIT compilation and full GCs landing in the window are one-off work (see bench/instructions.ts).
+    const s = callgrindSplit(out);
+    return (s.total - s.compile - s.fullGc) / calls;
   };
   const perRequest: Record<string, number> = {};
   for (const name of names) {
-    const short = count(name, calls);
-    const long = count(name, 5 * calls);
-    perRequest[name] = (long - short) / (4 * calls);
+    perRequest[name] = await count(name);
     process.stderr.write(`  ${name}: ${fmt.int(perRequest[name])} instructions/request\n`);
   }
   return perRequest;
@@ -202,7 +223,8 @@ function memoryRow(): { bytes: number; bound: number } {
   for (let round = 0; round < 3; round++) {
     for (let e = 0; e < ENDPOINTS; e++) {
       // 25 distinct consumers per endpoint, drawn from 5,000: every endpoint table full and churning.
-      for (let c = 0; c < 25; c++) tracker.record(memEps[e], memIds[(e * 25 + c * 7 + round) % 5000], 200, 1 + c, false);
+      for (let c = 0; c < 25; c++)
+        tracker.record(memEps[e], memIds[(e * 25 + c * 7 + round) % 5000], 200, 1 + c, false);
     }
   }
   collect();
@@ -266,11 +288,12 @@ export interface ConsumersResult {
 }
 
 const only = flag('variant')?.split(',') as VariantName[] | undefined;
-for (const v of only ?? []) if (!VARIANTS.includes(v)) throw new Error(`unknown --variant=${v} (${VARIANTS.join(', ')})`);
+for (const v of only ?? [])
+  if (!VARIANTS.includes(v)) throw new Error(`unknown --variant=${v} (${VARIANTS.join(', ')})`);
 const calls = flag('calls');
 if (process.argv.includes('--instructions')) {
   const names = only ?? ['record', 'header', 'function'];
-  const perRequest = instructions(names, Number(calls ?? 200_000));
+  const perRequest = await instructions(names, Number(calls ?? 100_000));
   process.stderr.write(
     table(
       ['variant', 'instructions/request', 'added to record'],
@@ -281,7 +304,7 @@ if (process.argv.includes('--instructions')) {
       ]),
     ) + '\n',
   );
-  emitResult({ bench: 'consumers-instructions', calls: Number(calls ?? 200_000), perRequest });
+  emitResult({ bench: 'consumers-instructions', calls: Number(calls ?? 100_000), perRequest });
 } else if (only !== undefined && only.length === 1) {
   const r = await runVariant(only[0], calls === undefined ? null : Number(calls));
   if (r !== null) emitResult(r);
@@ -289,7 +312,9 @@ if (process.argv.includes('--instructions')) {
   const names = only ?? [...VARIANTS];
   const results: VariantResult[] = [];
   for (const name of names) {
-    results.push(await runChild<VariantResult>('consumers.ts', [`--variant=${name}`, ...(quick ? ['--quick'] : [])], FLAGS));
+    results.push(
+      await runChild<VariantResult>('consumers.ts', [`--variant=${name}`, ...(quick ? ['--quick'] : [])], FLAGS),
+    );
   }
   const memory = memoryRow();
   const accuracy = accuracyRow();

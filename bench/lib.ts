@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -124,7 +124,14 @@ export async function measureAlloc(
     const gcsDuring = opts.gcStarts.filter((t) => t >= t0 && t <= t1).length;
     const heapBytes = after.heap - before.heap;
     const arrayBufferBytes = after.arrayBuffers - before.arrayBuffers;
-    last = { bytesPerCall: (heapBytes + arrayBufferBytes) / calls, heapBytes, arrayBufferBytes, calls, gcsDuring, attempts: attempt };
+    last = {
+      bytesPerCall: (heapBytes + arrayBufferBytes) / calls,
+      heapBytes,
+      arrayBufferBytes,
+      calls,
+      gcsDuring,
+      attempts: attempt,
+    };
     if (gcsDuring === 0) return last;
     calls = Math.floor(calls / 4);
   }
@@ -180,4 +187,41 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .join('  ')
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export interface Split {
+  /** Every instruction counted. */
+  total: number;
+  /** V8's optimising compilers and parser (tier-up still going on after the warm-up). */
+  compile: number;
+  /** Mark-compact (full) GC: a few per minute, so a window holds one or none. */
+  fullGc: number;
+}
+
+/** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
+const FULL_GC =
+  /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
+
+/**
+ * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
+ * land in a window or not by chance, and would otherwise make two runs of the same code differ by
+ * more than the effects measured. Scavenges (young-generation GCs) stay in: they are what allocation
+ * per request costs.
+ */
+export function callgrindSplit(file: string): Split {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const s: Split = { total: 0, compile: 0, fullGc: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    const n = Number(m[1].replaceAll(',', ''));
+    const what = m[2];
+    if (what.startsWith('PROGRAM TOTALS')) s.total = n;
+    else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
+    else if (FULL_GC.test(what)) s.fullGc += n;
+  }
+  return s;
 }

@@ -269,7 +269,12 @@ for (let r = 0; r < ROUNDS; r++) {
 // timer) may have made while we awaited; from there to the end of the window nothing yields, so the
 // tick cannot move and the window measures the within-slot path. Slot changes are the rotating mode's.
 async function measureVariant(v: Variant): Promise<Alloc> {
-  return measureAlloc(v.run, { calls: ALLOC_RECORDS, warm: SAMPLES, next: (n) => nextStart(v, n), gcStarts: gc.starts });
+  return measureAlloc(v.run, {
+    calls: ALLOC_RECORDS,
+    warm: SAMPLES,
+    next: (n) => nextStart(v, n),
+    gcStarts: gc.starts,
+  });
 }
 
 const alloc: Record<string, Alloc> = {};

@@ -173,6 +173,55 @@ async function checkStore(store: SnapshotStore): Promise<void> {
   assert.equal(both.json.range.other_requests, 12);
   const a = both.json.consumers.find((c) => c.id === 'a')!;
   assert.equal(a.requests, 40);
+
+  // ?consumer= on /endpoints and /endpoints/{endpoint}: over a stored range from the store's per-consumer
+  // endpoint rows (both instances), since start-up from memory otherwise.
+  const stored = await endpointsOf(second, store, '?consumer=b&window=30d');
+  assert.equal(stored.status, 200, stored.text);
+  assert.deepEqual(
+    stored.json.endpoints.map((e) => [e.route, e.consumer]),
+    [
+      [
+        '/items/{id}',
+        {
+          id: 'b',
+          requests: 30,
+          errors: 6,
+          source: 'store',
+          since: stored.json.endpoints[0].consumer!.since,
+          until: stored.json.endpoints[0].consumer!.until,
+        },
+      ],
+    ],
+  );
+  assert.ok(Date.parse(stored.json.endpoints[0].consumer!.since!) < Date.now());
+  const memory = await endpointsOf(second, store, '?consumer=b');
+  assert.deepEqual(
+    memory.json.endpoints.map((e) => [e.route, e.consumer]),
+    [['/items/{id}', { id: 'b', requests: 15, errors: 3, source: 'memory' }]],
+  );
+  const one = await endpointsOf(second, store, `/${encodeURIComponent('GET /other')}?consumer=a&window=7d`);
+  assert.equal(one.status, 200, one.text);
+  assert.deepEqual(
+    [one.json.consumer?.requests, one.json.consumer?.errors, one.json.consumer?.source],
+    [12, 0, 'store'],
+  );
+  const none = await endpointsOf(second, store, '?consumer=d&window=30d');
+  assert.equal(none.status, 404, 'd was never stored under its own id (it is in other)');
+}
+
+async function endpointsOf(meter: Meter, store: SnapshotStore, path: string) {
+  type WithConsumer = {
+    consumer?: { id: string; requests: number; errors: number; source: string; since?: string; until?: string };
+  };
+  const api = await serveApi({ meter, history: new StoreHistory(store, { stepMs: 60_000 }), cacheSeconds: 0 });
+  try {
+    return await get<{ endpoints: ({ route: string } & WithConsumer)[] } & WithConsumer>(
+      `${api.base}${P}/endpoints${path}`,
+    );
+  } finally {
+    await api.close();
+  }
 }
 
 test('consumers over a window from SQLite: exact top K, the rest as other, across a restart', async () => {

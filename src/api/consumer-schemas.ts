@@ -12,8 +12,18 @@ export const ConsumerOnEndpoint = z
     id: z.string(),
     requests: count.describe("this consumer's requests on the endpoint while it was tracked (exact)"),
     errors: count.describe('of them, answered ≥ 400 or with an error'),
+    source: z
+      .enum(['memory', 'store'])
+      .describe('memory: since start-up; store: per-consumer endpoint rows of the snapshot store over the range'),
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('store: start of the range read (snapped to the interval)'),
+    until: z.iso.datetime({ offset: true }).optional().describe('store: end of the range read'),
   })
-  .describe('With the `consumer` filter only: that consumer on this endpoint, since start-up');
+  .describe(
+    'With the `consumer` filter only: that consumer on this endpoint — from the store over a stored range, else since start-up',
+  );
 
 export const ConsumerStats = z.object({
   id: z
