@@ -195,9 +195,9 @@ async function checkStore(store: SnapshotStore): Promise<void> {
     ],
   );
   assert.ok(Date.parse(stored.json.endpoints[0].consumer!.since!) < Date.now());
-  const memory = await endpointsOf(second, store, '?consumer=b');
+  const live = await endpointsOf(second, store, '?consumer=b');
   assert.deepEqual(
-    memory.json.endpoints.map((e) => [e.route, e.consumer]),
+    live.json.endpoints.map((e) => [e.route, e.consumer]),
     [['/items/{id}', { id: 'b', requests: 15, errors: 3, source: 'memory' }]],
   );
   const one = await endpointsOf(second, store, `/${encodeURIComponent('GET /other')}?consumer=a&window=7d`);
