@@ -5,18 +5,57 @@
  *
  *   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 --import tsx bench/consumers.ts [--quick]
  *
- * Prints a table, then one JSON line (bench/run.ts reads it).
+ * runs each variant in a child process of its own (same flags, `--variant=NAME`: one loop, one type
+ * feedback per process, as bench/record.ts does for its modes) for ns and heap bytes per request, then
+ * the memory and accuracy rows here. Prints a table, then one JSON line (bench/run.ts reads it).
+ *
+ *   npx tsx bench/consumers.ts --instructions [--variant=record,header,function] [--calls=100000]
+ *
+ * counts instructions per request with callgrind instead (a figure other load on the machine cannot
+ * move): each variant runs under `valgrind --tool=callgrind --instr-atstart=no` with
+ * `node --single-threaded`; after the warm-up, instrumentation is switched on (`callgrind_control -i on`)
+ * for `--calls` requests only, and the count is divided by them. Everything those calls execute counts
+ * (record, identification, the tracker, scavenges of what they allocate).
+ *
+ * Variants (1,000 endpoints, Zipf 1): `record` (consumers off), `header` (`X-Client-Id`, 50 consumers,
+ * Zipf 1.1: fewer than K = 100), `function` (a consumer function, same consumers), `churn` (header over
+ * 5,000 consumers: counters replaced all the time), `jwt` (a bearer JWT's `sub`, HMAC'd once per token
+ * and then cached), `apikey` (an `X-Api-Key`, same).
  */
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
-import type { Meter } from '../src/core/meter.js';
 import { ConsumerTracker, SpaceSaving } from '../src/core/consumers.js';
-import { emitResult, fmt, median, memoryNow, pick, requireGc, rng, table, zipfCdf } from './lib.js';
+import type { Alloc } from './lib.js';
+import {
+  callgrindSplit,
+  emitResult,
+  fmt,
+  measureAlloc,
+  median,
+  memoryNow,
+  pick,
+  requireGc,
+  rng,
+  ROOT,
+  runChild,
+  table,
+  watchGc,
+  zipfCdf,
+} from './lib.js';
 
+const flag = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
+const VARIANTS = ['record', 'header', 'function', 'churn', 'jwt', 'apikey'] as const;
+type VariantName = (typeof VARIANTS)[number];
 const ENDPOINTS = 1000;
-/** Consumers in the steady-state rows: fewer than K (100), so nobody loses a counter. */
+/** Consumers in the steady-state rows: fewer than K (100), so nobody loses an overall counter. */
 const CONSUMERS = 50;
 /** Consumers in the churn row: a long tail (Zipf over 5,000), so tail consumers replace counters all the time. */
 const WIDE = 5000;
@@ -26,270 +65,281 @@ const ROUNDS = quick ? 3 : 11;
 const PER_ROUND = quick ? 200_000 : 500_000;
 const ALLOC_CALLS = 200_000;
 const SECRET = 'bench-secret-0123456789abcdef';
-const collect = requireGc();
+const FLAGS = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
 
-const gcStarts: number[] = [];
-const observer = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcStarts.push(e.startTime);
-});
-observer.observe({ entryTypes: ['gc'] });
-
-// ---- Workload: endpoint and consumer per request (Zipf), headers built up front as a framework would ----
-const random = rng(7);
-const epCdf = zipfCdf(ENDPOINTS, 1);
-const consumerCdf = zipfCdf(CONSUMERS, 1.1);
-const epIndex = new Uint16Array(SAMPLES);
-const consumerIndex = new Uint16Array(SAMPLES);
-const wideIndex = new Uint16Array(SAMPLES);
-const wideCdf = zipfCdf(WIDE, 1.1);
-for (let i = 0; i < SAMPLES; i++) {
-  epIndex[i] = pick(epCdf, random());
-  consumerIndex[i] = pick(consumerCdf, random());
-  wideIndex[i] = pick(wideCdf, random());
+export interface VariantResult {
+  variant: VariantName;
+  ns: { median: number; rounds: number[] };
+  alloc: Alloc;
+  sink: number;
 }
-const ids = Array.from({ length: CONSUMERS }, (_, i) => `client-${i}`);
-const headerObjects = ids.map((id) => ({ 'x-client-id': id, accept: '*/*', host: 'api' }));
-const wideHeaders = Array.from({ length: WIDE }, (_, i) => ({
-  'x-client-id': `tail-${i}`,
-  accept: '*/*',
-  host: 'api',
-}));
-const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const jwtHeaders = ids.map((id) => ({
-  authorization: `Bearer ${b64({ alg: 'HS256' })}.${b64({ sub: id, iat: 1 })}.c2ln`,
-  host: 'api',
-}));
-const durations: number[] = Array.from({ length: 1024 }, () => 1 + random() * 50);
 
-function makeMeter(consumers: boolean): { meter: Meter; eps: EndpointStats[] } {
+/** One variant: the workload, one loop, then time per call and bytes per call (or only `calls` calls). */
+async function runVariant(name: VariantName, callsOnly: number | null): Promise<VariantResult | null> {
+  const random = rng(7);
+  const epCdf = zipfCdf(ENDPOINTS, 1);
+  const population = name === 'churn' ? WIDE : CONSUMERS;
+  const consumerCdf = zipfCdf(population, 1.1);
+  const epIndex = new Uint16Array(SAMPLES);
+  const consumerIndex = new Uint16Array(SAMPLES);
+  for (let i = 0; i < SAMPLES; i++) {
+    epIndex[i] = pick(epCdf, random());
+    consumerIndex[i] = pick(consumerCdf, random());
+  }
+  const ids = Array.from({ length: population }, (_, i) => `client-${i}`);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  // Headers built up front as a framework would have them (node:http's lower-case plain objects).
+  const headers = ids.map((id) =>
+    name === 'jwt'
+      ? { authorization: `Bearer ${b64({ alg: 'HS256' })}.${b64({ sub: id, iat: 1 })}.c2lnbmF0dXJl`, host: 'api' }
+      : name === 'apikey'
+        ? { 'x-api-key': `ak_live_${id}_0123456789abcdef`, accept: '*/*', host: 'api' }
+        : { 'x-client-id': id, accept: '*/*', host: 'api' },
+  );
+  // Held as already-boxed numbers, as a framework's elapsed time reaches record (see bench/record.ts):
+  // one non-number moves the array to generic elements for good.
+  const durations: number[] = Array.from({ length: 1024 }, () => 1 + random() * 50);
+  (durations as unknown[]).push('generic');
+  durations.pop();
+
   const meter = createMeter({
     iniPath: false,
     env: {},
-    metricsConsumers: consumers,
-    metricsConsumerHeader: 'x-client-id',
-    metricsConsumerJwt: true,
+    metricsConsumers: name !== 'record',
+    metricsConsumerHeader: name === 'header' || name === 'churn' ? 'x-client-id' : '',
+    metricsConsumerJwt: name === 'jwt',
+    metricsConsumerApiKeyHeaders: name === 'apikey' ? ['x-api-key'] : [],
     metricsConsumerSecret: SECRET,
   });
-  const eps = Array.from({ length: ENDPOINTS }, (_, i) => meter.endpoint('GET', `/r${i}/{id}`)!);
-  return { meter, eps };
-}
+  const eps: EndpointStats[] = Array.from({ length: ENDPOINTS }, (_, i) => meter.endpoint('GET', `/r${i}/{id}`)!);
+  const consumers = meter.consumers;
+  const fn = name === 'function' ? (i: number): string => ids[i] : null;
 
-const off = makeMeter(false);
-const on = makeMeter(true);
-const fnOf = (i: number): string => ids[i];
+  // The one loop: record, then (consumers on) what an adapter's noteConsumer does.
+  function run(n: number, start: number): void {
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) & MASK;
+      const ep = eps[epIndex[i]];
+      const d = durations[i & 1023];
+      meter.record(ep, 200, d, -1, 512, 0);
+      if (consumers !== null) {
+        const c = consumerIndex[i];
+        if (fn !== null) consumers.observe(ep, fn, c, undefined, 200, d, false);
+        else consumers.observe(ep, null, null, headers[c], 200, d, false);
+      }
+    }
+  }
+  const sink = () => meter.registry.size + (consumers?.tracker.requests ?? 0);
 
-interface Variant {
-  name: string;
-  run(n: number, start: number): void;
-}
-const variants: Variant[] = [
-  {
-    name: 'record',
-    run: function record(n, start) {
-      const { meter, eps } = off;
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) & MASK;
-        meter.record(eps[epIndex[i]], 200, durations[i & 1023], -1, 512, 0);
-      }
-    },
-  },
-  {
-    name: 'recordHeader',
-    run: function recordHeader(n, start) {
-      const { meter, eps } = on;
-      const consumers = meter.consumers!;
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) & MASK;
-        const ep = eps[epIndex[i]];
-        const d = durations[i & 1023];
-        meter.record(ep, 200, d, -1, 512, 0);
-        consumers.observe(ep, null, null, headerObjects[consumerIndex[i]], 200, d, false);
-      }
-    },
-  },
-  {
-    name: 'recordFunction',
-    run: function recordFunction(n, start) {
-      const { meter, eps } = on;
-      const consumers = meter.consumers!;
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) & MASK;
-        const ep = eps[epIndex[i]];
-        const d = durations[i & 1023];
-        meter.record(ep, 200, d, -1, 512, 0);
-        consumers.observe(ep, fnOf, consumerIndex[i], undefined, 200, d, false);
-      }
-    },
-  },
-  {
-    name: 'recordHeaderChurn',
-    run: function recordHeaderChurn(n, start) {
-      const { meter, eps } = on;
-      const consumers = meter.consumers!;
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) & MASK;
-        const ep = eps[epIndex[i]];
-        const d = durations[i & 1023];
-        meter.record(ep, 200, d, -1, 512, 0);
-        consumers.observe(ep, null, null, wideHeaders[wideIndex[i]], 200, d, false);
-      }
-    },
-  },
-  {
-    name: 'recordJwt',
-    run: function recordJwt(n, start) {
-      const { meter, eps } = on;
-      const consumers = meter.consumers!;
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) & MASK;
-        const ep = eps[epIndex[i]];
-        const d = durations[i & 1023];
-        meter.record(ep, 200, d, -1, 512, 0);
-        consumers.observe(ep, null, null, jwtHeaders[consumerIndex[i]], 200, d, false);
-      }
-    },
-  },
-];
-
-const settle = () => new Promise((r) => setTimeout(r, 20));
-let cursor = 0;
-const nsPerCall: Record<string, { median: number; rounds: number[] }> = {};
-for (const v of variants) v.run(SAMPLES, 0); // warm up: every endpoint/consumer pair seen, JIT settled
-for (const v of variants) {
+  let cursor = 0;
+  const next = (n: number) => {
+    const s = cursor;
+    cursor = (cursor + n) & MASK;
+    return s;
+  };
+  for (let r = 0; r < 4; r++) run(SAMPLES, next(SAMPLES)); // warm up: every endpoint/consumer pair seen, JIT settled
+  if (callsOnly !== null) {
+    // Under callgrind (--instructions): the parent switches instrumentation on between `warm` and `go`
+    // and off after `done`, so only these calls are counted.
+    const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+    process.stdout.write('warm\n');
+    await lines.next();
+    run(callsOnly, next(callsOnly));
+    process.stdout.write(`done ${sink()}\n`);
+    await lines.next();
+    return null;
+  }
   const rounds: number[] = [];
-  const n = v.name === 'recordJwt' ? Math.floor(PER_ROUND / 10) : PER_ROUND;
   for (let r = 0; r < ROUNDS; r++) {
+    const start = next(PER_ROUND);
     const t0 = performance.now();
-    v.run(n, (cursor += n));
-    rounds.push(((performance.now() - t0) * 1e6) / n);
+    run(PER_ROUND, start);
+    rounds.push(((performance.now() - t0) * 1e6) / PER_ROUND);
   }
-  nsPerCall[v.name] = { median: median(rounds), rounds };
+  const gc = watchGc();
+  const alloc = await measureAlloc(run, { calls: ALLOC_CALLS, warm: SAMPLES >> 2, next, gcStarts: gc.starts });
+  gc.stop();
+  return { variant: name, ns: { median: median(rounds), rounds }, alloc, sink: sink() };
 }
 
-interface Alloc {
-  bytesPerCall: number;
-  calls: number;
-  gcsDuring: number;
-}
-async function measureAlloc(v: Variant): Promise<Alloc> {
-  let calls = v.name === 'recordJwt' ? ALLOC_CALLS / 20 : ALLOC_CALLS;
-  let last: Alloc | undefined;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    await settle();
-    v.run(SAMPLES >> 2, (cursor += SAMPLES >> 2));
-    collect();
-    const start = (cursor += calls);
-    const before = memoryNow();
-    const t0 = performance.now();
-    v.run(calls, start);
-    const t1 = performance.now();
-    const after = memoryNow();
-    await settle();
-    const gcsDuring = gcStarts.filter((t) => t >= t0 && t <= t1).length;
-    last = {
-      bytesPerCall: (after.heap - before.heap + after.arrayBuffers - before.arrayBuffers) / calls,
-      calls,
-      gcsDuring,
-    };
-    if (gcsDuring === 0) return last;
-    calls = Math.floor(calls / 4);
+// ---- Instructions per request under callgrind (instrumentation on for the measured calls only) ----
+async function instructions(names: readonly VariantName[], calls: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-consumers-callgrind-'));
+  const count = async (name: string): Promise<number> => {
+    const out = path.join(dir, `${name}.out`);
+    const child = spawn(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        '--instr-atstart=no',
+        '--smc-check=all-non-file',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        '--single-threaded',
+        '--import',
+        'tsx',
+        path.join('bench', 'consumers.ts'),
+        `--variant=${name}`,
+        `--calls=${calls}`,
+      ],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const control = (on: boolean) =>
+      execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(child.pid)], { stdio: 'ignore' });
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === 'warm') {
+        control(true);
+        child.stdin.write('go\n');
+      } else if (line.startsWith('done')) {
+        control(false);
+        child.stdin.end('end\n');
+      }
+    }
+    await exited;
+    if (child.exitCode !== 0) throw new Error(`callgrind ${name}: exit ${child.exitCode}`);
+    // JIT compilation and full GCs landing in the window are one-off work (see bench/instructions.ts).
+    const s = callgrindSplit(out);
+    return (s.total - s.compile - s.fullGc) / calls;
+  };
+  const perRequest: Record<string, number> = {};
+  for (const name of names) {
+    perRequest[name] = await count(name);
+    process.stderr.write(`  ${name}: ${fmt.int(perRequest[name])} instructions/request\n`);
   }
-  return last!;
+  return perRequest;
 }
-const alloc: Record<string, Alloc> = {};
-for (const v of variants) alloc[v.name] = await measureAlloc(v);
-observer.disconnect();
 
 // ---- Memory: 1,000 endpoints × top-20 consumers (every table full), K = 100 overall ----
-const memMeter = createMeter({ iniPath: false, env: {} });
-const memEps = Array.from({ length: ENDPOINTS }, (_, i) => memMeter.endpoint('GET', `/m${i}/{id}`)!);
-for (const ep of memEps) memMeter.record(ep, 200, 1, -1, -1, 0); // listed before measuring
-const memIds = Array.from({ length: 5000 }, (_, i) => `tenant-${String(i).padStart(6, '0')}`);
-collect();
-const m0 = memoryNow();
-const tracker = new ConsumerTracker({ top: 100, endpointTop: 20, maxEndpoints: ENDPOINTS, maxIdLength: 128 });
-for (let round = 0; round < 3; round++) {
-  for (let e = 0; e < ENDPOINTS; e++) {
-    // 25 distinct consumers per endpoint, drawn from 5,000: every endpoint table full and churning.
-    for (let c = 0; c < 25; c++) tracker.record(memEps[e], memIds[(e * 25 + c * 7 + round) % 5000], 200, 1 + c, false);
+function memoryRow(): { bytes: number; bound: number } {
+  const collect = requireGc();
+  const memMeter = createMeter({ iniPath: false, env: {} });
+  const memEps = Array.from({ length: ENDPOINTS }, (_, i) => memMeter.endpoint('GET', `/m${i}/{id}`)!);
+  for (const ep of memEps) memMeter.record(ep, 200, 1, -1, -1, 0); // listed before measuring
+  const memIds = Array.from({ length: 5000 }, (_, i) => `tenant-${String(i).padStart(6, '0')}`);
+  collect();
+  const m0 = memoryNow();
+  const tracker = new ConsumerTracker({ top: 100, endpointTop: 20, maxEndpoints: ENDPOINTS, maxIdLength: 128 });
+  for (let round = 0; round < 3; round++) {
+    for (let e = 0; e < ENDPOINTS; e++) {
+      // 25 distinct consumers per endpoint, drawn from 5,000: every endpoint table full and churning.
+      for (let c = 0; c < 25; c++)
+        tracker.record(memEps[e], memIds[(e * 25 + c * 7 + round) % 5000], 200, 1 + c, false);
+    }
   }
+  collect();
+  const m1 = memoryNow();
+  return { bytes: m1.heap - m0.heap + (m1.arrayBuffers - m0.arrayBuffers), bound: tracker.memoryBound() };
 }
-collect();
-const m1 = memoryNow();
-const memoryBytes = m1.heap - m0.heap + (m1.arrayBuffers - m0.arrayBuffers);
 
 // ---- Accuracy: Zipf(1.1) over 100,000 consumers, 1,000,000 requests, K = 100, vs exact counts ----
-const ACC_N = quick ? 200_000 : 1_000_000;
-const ACC_DISTINCT = 100_000;
-const K = 100;
-const accCdf = zipfCdf(ACC_DISTINCT, 1.1);
-const accRandom = rng(11);
-const table100 = new SpaceSaving(K);
-const exact = new Map<string, number>();
-for (let i = 0; i < ACC_N; i++) {
-  const id = `u${pick(accCdf, accRandom())}`;
-  table100.offer(id);
-  exact.set(id, (exact.get(id) ?? 0) + 1);
+function accuracyRow() {
+  const ACC_N = quick ? 200_000 : 1_000_000;
+  const ACC_DISTINCT = 100_000;
+  const K = 100;
+  const accCdf = zipfCdf(ACC_DISTINCT, 1.1);
+  const accRandom = rng(11);
+  const table100 = new SpaceSaving(K);
+  const exact = new Map<string, number>();
+  for (let i = 0; i < ACC_N; i++) {
+    const id = `u${pick(accCdf, accRandom())}`;
+    table100.offer(id);
+    exact.set(id, (exact.get(id) ?? 0) + 1);
+  }
+  const trueTop = [...exact].sort((a, b) => b[1] - a[1]);
+  const top20 = trueTop.slice(0, 20).map(([id]) => id);
+  const reported20 = table100
+    .ranked()
+    .slice(0, 20)
+    .map((i) => table100.ids[i]);
+  let maxOver = 0;
+  let maxReportedBound = 0;
+  let maxRel20 = 0;
+  for (let i = 0; i < table100.size; i++) {
+    const truth = exact.get(table100.ids[i]) ?? 0;
+    maxOver = Math.max(maxOver, table100.counts[i] - truth);
+    maxReportedBound = Math.max(maxReportedBound, table100.errors[i]);
+  }
+  for (const id of top20) {
+    const i = table100.indexOf(id);
+    const truth = exact.get(id)!;
+    if (i >= 0) maxRel20 = Math.max(maxRel20, (table100.counts[i] - truth) / truth);
+  }
+  return {
+    requests: ACC_N,
+    distinct: exact.size,
+    k: K,
+    guaranteedBound: ACC_N / K,
+    minCount: table100.minCount(),
+    maxReportedErrorBound: maxReportedBound,
+    maxMeasuredOvercount: maxOver,
+    top20Recall: top20.filter((id) => reported20.includes(id)).length / 20,
+    top20MaxRelativeError: maxRel20,
+  };
 }
-const trueTop = [...exact].sort((a, b) => b[1] - a[1]);
-const top20 = trueTop.slice(0, 20).map(([id]) => id);
-const reported20 = table100
-  .ranked()
-  .slice(0, 20)
-  .map((i) => table100.ids[i]);
-let maxOver = 0;
-let maxReportedBound = 0;
-let maxRel20 = 0;
-for (let i = 0; i < table100.size; i++) {
-  const truth = exact.get(table100.ids[i]) ?? 0;
-  maxOver = Math.max(maxOver, table100.counts[i] - truth);
-  maxReportedBound = Math.max(maxReportedBound, table100.errors[i]);
-}
-for (const id of top20) {
-  const i = table100.indexOf(id);
-  const truth = exact.get(id)!;
-  if (i >= 0) maxRel20 = Math.max(maxRel20, (table100.counts[i] - truth) / truth);
-}
-const accuracy = {
-  requests: ACC_N,
-  distinct: exact.size,
-  k: K,
-  guaranteedBound: ACC_N / K,
-  minCount: table100.minCount(),
-  maxReportedErrorBound: maxReportedBound,
-  maxMeasuredOvercount: maxOver,
-  top20Recall: top20.filter((id) => reported20.includes(id)).length / 20,
-  top20MaxRelativeError: maxRel20,
-};
-
-const added = (name: string) => nsPerCall[name].median - nsPerCall.record.median;
-process.stderr.write(
-  table(
-    ['variant', 'ns/request (median)', 'added to record', 'bytes/request', 'alloc calls', 'GCs in window'],
-    variants.map((v) => [
-      v.name,
-      fmt.fixed(nsPerCall[v.name].median, 1),
-      v.name === 'record' ? '' : fmt.fixed(added(v.name), 1),
-      fmt.fixed(alloc[v.name].bytesPerCall, 2),
-      fmt.int(alloc[v.name].calls),
-      String(alloc[v.name].gcsDuring),
-    ]),
-  ) +
-    `\nmemory, 1,000 endpoints × top-20 (K=100): ${fmt.mb(memoryBytes)} measured, bound ${fmt.mb(tracker.memoryBound())}\n` +
-    `accuracy: ${JSON.stringify(accuracy)}\n`,
-);
 
 export interface ConsumersResult {
-  nsPerCall: typeof nsPerCall;
-  alloc: typeof alloc;
+  nsPerCall: Record<string, { median: number; rounds: number[] }>;
+  alloc: Record<string, Alloc>;
   memory: { bytes: number; bound: number };
-  accuracy: typeof accuracy;
+  accuracy: ReturnType<typeof accuracyRow>;
+  loadAverage: number;
   sink: number;
 }
-emitResult({
-  nsPerCall,
-  alloc,
-  memory: { bytes: memoryBytes, bound: tracker.memoryBound() },
-  accuracy,
-  sink: off.meter.registry.size + on.meter.consumers!.tracker.requests,
-} satisfies ConsumersResult);
+
+const only = flag('variant')?.split(',') as VariantName[] | undefined;
+for (const v of only ?? [])
+  if (!VARIANTS.includes(v)) throw new Error(`unknown --variant=${v} (${VARIANTS.join(', ')})`);
+const calls = flag('calls');
+if (process.argv.includes('--instructions')) {
+  const names = only ?? ['record', 'header', 'function'];
+  const perRequest = await instructions(names, Number(calls ?? 100_000));
+  process.stderr.write(
+    table(
+      ['variant', 'instructions/request', 'added to record'],
+      names.map((n) => [
+        n,
+        fmt.int(perRequest[n]),
+        n === 'record' || perRequest.record === undefined ? '' : fmt.int(perRequest[n] - perRequest.record),
+      ]),
+    ) + '\n',
+  );
+  emitResult({ bench: 'consumers-instructions', calls: Number(calls ?? 100_000), perRequest });
+} else if (only !== undefined && only.length === 1) {
+  const r = await runVariant(only[0], calls === undefined ? null : Number(calls));
+  if (r !== null) emitResult(r);
+} else {
+  const names = only ?? [...VARIANTS];
+  const results: VariantResult[] = [];
+  for (const name of names) {
+    results.push(
+      await runChild<VariantResult>('consumers.ts', [`--variant=${name}`, ...(quick ? ['--quick'] : [])], FLAGS),
+    );
+  }
+  const memory = memoryRow();
+  const accuracy = accuracyRow();
+  const base = results.find((r) => r.variant === 'record')?.ns.median;
+  process.stderr.write(
+    table(
+      ['variant', 'ns/request (median)', 'added to record', 'bytes/request', 'alloc calls', 'GCs in window'],
+      results.map((r) => [
+        r.variant,
+        fmt.fixed(r.ns.median, 1),
+        r.variant === 'record' || base === undefined ? '' : fmt.fixed(r.ns.median - base, 1),
+        fmt.fixed(r.alloc.bytesPerCall, 2),
+        fmt.int(r.alloc.calls),
+        String(r.alloc.gcsDuring),
+      ]),
+    ) +
+      `\nmemory, 1,000 endpoints × top-20 (K=100): ${fmt.mb(memory.bytes)} measured, bound ${fmt.mb(memory.bound)}\n` +
+      `accuracy: ${JSON.stringify(accuracy)}\n1-min load average ${os.loadavg()[0].toFixed(2)}\n`,
+  );
+  emitResult({
+    nsPerCall: Object.fromEntries(results.map((r) => [r.variant, r.ns])),
+    alloc: Object.fromEntries(results.map((r) => [r.variant, r.alloc])),
+    memory,
+    accuracy,
+    loadAverage: os.loadavg()[0],
+    sink: results.reduce((n, r) => n + r.sink, 0),
+  } satisfies ConsumersResult);
+}

@@ -20,7 +20,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { emitResult, ROOT, table } from './lib.js';
+import { callgrindSplit, emitResult, ROOT, table } from './lib.js';
+import type { Split } from './lib.js';
 
 const flag = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -52,43 +53,6 @@ function load(port: number, amount: number): Promise<{ completed: number; non2xx
       },
     );
   });
-}
-
-interface Split {
-  /** Every instruction counted. */
-  total: number;
-  /** V8's optimising compilers and parser (tier-up still going on after the warm-up). */
-  compile: number;
-  /** Mark-compact (full) GC: a few per minute, so a window holds one or none. */
-  fullGc: number;
-}
-
-/** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
-const FULL_GC =
-  /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
-
-/**
- * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
- * land in a window or not by chance, and would otherwise make two runs of the same code differ by
- * more than the effects measured. Scavenges (young-generation GCs) stay in: they are what allocation
- * per request costs.
- */
-function split(file: string): Split {
-  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  const s: Split = { total: 0, compile: 0, fullGc: 0 };
-  for (const line of text.split('\n')) {
-    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
-    if (m === null) continue;
-    const n = Number(m[1].replaceAll(',', ''));
-    const what = m[2];
-    if (what.startsWith('PROGRAM TOTALS')) s.total = n;
-    else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
-    else if (FULL_GC.test(what)) s.fullGc += n;
-  }
-  return s;
 }
 
 async function measure(framework: string, variant: string): Promise<Split & { completed: number }> {
@@ -132,7 +96,7 @@ async function measure(framework: string, variant: string): Promise<Split & { co
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
-    return { ...split(out), completed: r.completed };
+    return { ...callgrindSplit(out), completed: r.completed };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -74,6 +75,69 @@ export function requireGc(): () => void {
   };
 }
 
+/** Heap bytes a measured window allocated (see {@link measureAlloc}). */
+export interface Alloc {
+  bytesPerCall: number;
+  heapBytes: number;
+  arrayBufferBytes: number;
+  calls: number;
+  gcsDuring: number;
+  attempts: number;
+}
+
+/** Starts of every GC from now on (a PerformanceObserver on `gc` entries); `stop` disconnects it. */
+export function watchGc(): { starts: number[]; stop(): void } {
+  const starts: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) starts.push(entry.startTime);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return { starts, stop: () => observer.disconnect() };
+}
+
+/**
+ * Heap bytes per call of `run(n, start)`, in a window with no GC at all: settle, one unmeasured pass of
+ * `warm` calls (absorbs what a timer changed while we awaited, e.g. the meter's time tick), gc(), then
+ * `calls` calls between two memory readings; from there to the end nothing yields. A window a GC fell
+ * into is retried with a quarter of the calls, up to 4 attempts. `next(n)` gives the start of the next
+ * `n` workload entries. Run node with `--expose-gc` and a young generation large enough for the window.
+ */
+export async function measureAlloc(
+  run: (n: number, start: number) => void,
+  opts: { calls: number; warm: number; next: (n: number) => number; gcStarts: readonly number[]; settleMs?: number },
+): Promise<Alloc> {
+  const collect = requireGc();
+  const settle = () => new Promise((r) => setTimeout(r, opts.settleMs ?? 50));
+  let calls = opts.calls;
+  let last: Alloc | undefined;
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    await settle();
+    run(opts.warm, opts.next(opts.warm));
+    collect();
+    const start = opts.next(calls);
+    const before = memoryNow();
+    const t0 = performance.now();
+    run(calls, start);
+    const t1 = performance.now();
+    const after = memoryNow();
+    await settle();
+    const gcsDuring = opts.gcStarts.filter((t) => t >= t0 && t <= t1).length;
+    const heapBytes = after.heap - before.heap;
+    const arrayBufferBytes = after.arrayBuffers - before.arrayBuffers;
+    last = {
+      bytesPerCall: (heapBytes + arrayBufferBytes) / calls,
+      heapBytes,
+      arrayBufferBytes,
+      calls,
+      gcsDuring,
+      attempts: attempt,
+    };
+    if (gcsDuring === 0) return last;
+    calls = Math.floor(calls / 4);
+  }
+  return last!;
+}
+
 /** Writes a child's result as its last stdout line; the parent reads that line. */
 export function emitResult(result: unknown): void {
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -123,4 +187,41 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .join('  ')
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export interface Split {
+  /** Every instruction counted. */
+  total: number;
+  /** V8's optimising compilers and parser (tier-up still going on after the warm-up). */
+  compile: number;
+  /** Mark-compact (full) GC: a few per minute, so a window holds one or none. */
+  fullGc: number;
+}
+
+/** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
+const FULL_GC =
+  /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
+
+/**
+ * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
+ * land in a window or not by chance, and would otherwise make two runs of the same code differ by
+ * more than the effects measured. Scavenges (young-generation GCs) stay in: they are what allocation
+ * per request costs.
+ */
+export function callgrindSplit(file: string): Split {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const s: Split = { total: 0, compile: 0, fullGc: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    const n = Number(m[1].replaceAll(',', ''));
+    const what = m[2];
+    if (what.startsWith('PROGRAM TOTALS')) s.total = n;
+    else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
+    else if (FULL_GC.test(what)) s.fullGc += n;
+  }
+  return s;
 }

@@ -10,14 +10,14 @@
  * so that a young generation of 64 MB lets a measured batch allocate without triggering a GC.
  * Prints one JSON line.
  */
-import { PerformanceObserver, performance } from 'node:perf_hooks';
 import type { ManualClock } from '../src/core/clock.js';
 import { systemClock } from '../src/core/clock.js';
 import type { EndpointStats } from '../src/core/endpoint.js';
 import { createMeter } from '../src/core/meter.js';
 import type { Meter } from '../src/core/meter.js';
 import type { ErrorKind } from '../src/core/record.js';
-import { emitResult, median, memoryNow, pick, requireGc, rng, zipfCdf } from './lib.js';
+import { emitResult, measureAlloc, median, pick, requireGc, rng, watchGc, zipfCdf } from './lib.js';
+import type { Alloc } from './lib.js';
 import { drawOutcome, endpointProfiles, newOutcome } from './workload.js';
 
 const quick = process.argv.includes('--quick');
@@ -32,7 +32,7 @@ const ALLOC_RECORDS = 250_000;
 /** Simulated traffic for the rotating-clock variant: 10,000 req/s, i.e. 0.1 ms per record. */
 const SIMULATED_MS_PER_RECORD = 0.1;
 
-const collect = requireGc();
+requireGc(); // fails at once without --expose-gc
 
 /** See the rotating mode: time = start + steps × 0.1 ms, the step count a small integer. */
 class StepClock {
@@ -226,13 +226,7 @@ if (mode === 'main') {
   meters.push(meter);
 }
 
-// ---- GC accounting ----
-const gcStarts: number[] = [];
-const observer = new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) gcStarts.push(entry.startTime);
-});
-observer.observe({ entryTypes: ['gc'] });
-const settle = () => new Promise((r) => setTimeout(r, 50));
+const gc = watchGc();
 
 let cursor = 0;
 /** Records handed to each variant, to check the meter's own count against. */
@@ -271,51 +265,21 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 // ---- Heap bytes per call, in a window with no GC at all ----
-export interface Alloc {
-  bytesPerCall: number;
-  heapBytes: number;
-  arrayBufferBytes: number;
-  calls: number;
-  gcsDuring: number;
-  attempts: number;
-}
-async function measureAlloc(v: Variant): Promise<Alloc> {
-  let calls = ALLOC_RECORDS;
-  let last: Alloc | undefined;
-  for (let attempt = 1; attempt <= 4; attempt++) {
-    await settle();
-    // One pass over every endpoint absorbs a slot change the meter's time tick (refreshed by a timer)
-    // may have made while we awaited; from here to the end of the window nothing yields, so the tick
-    // cannot move and the window measures the within-slot path. Slot changes are the rotating mode's.
-    v.run(SAMPLES, nextStart(v, SAMPLES));
-    collect();
-    const start = nextStart(v, calls);
-    const before = memoryNow();
-    const t0 = performance.now();
-    v.run(calls, start);
-    const t1 = performance.now();
-    const after = memoryNow();
-    await settle();
-    const gcsDuring = gcStarts.filter((t) => t >= t0 && t <= t1).length;
-    const heapBytes = after.heap - before.heap;
-    const arrayBufferBytes = after.arrayBuffers - before.arrayBuffers;
-    last = {
-      bytesPerCall: (heapBytes + arrayBufferBytes) / calls,
-      heapBytes,
-      arrayBufferBytes,
-      calls,
-      gcsDuring,
-      attempts: attempt,
-    };
-    if (gcsDuring === 0) return last;
-    calls = Math.floor(calls / 4);
-  }
-  return last!;
+// The warm pass covers every endpoint: it absorbs a slot change the meter's time tick (refreshed by a
+// timer) may have made while we awaited; from there to the end of the window nothing yields, so the
+// tick cannot move and the window measures the within-slot path. Slot changes are the rotating mode's.
+async function measureVariant(v: Variant): Promise<Alloc> {
+  return measureAlloc(v.run, {
+    calls: ALLOC_RECORDS,
+    warm: SAMPLES,
+    next: (n) => nextStart(v, n),
+    gcStarts: gc.starts,
+  });
 }
 
 const alloc: Record<string, Alloc> = {};
-for (const v of variants) alloc[v.name] = await measureAlloc(v);
-observer.disconnect();
+for (const v of variants) alloc[v.name] = await measureVariant(v);
+gc.stop();
 
 export interface RecordResult {
   mode: 'main' | 'rotating';

@@ -14,7 +14,9 @@ import { openPostgresStore } from '../src/store/postgres.js';
 import { SnapshotTask } from '../src/store/snapshot-task.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { MemoryStore } from '../src/store/store.js';
-import { drainConsumerRows, emptyBaseline } from '../src/store/consumer-rows.js';
+import { drainConsumerRows, emptyBaseline, mergeConsumerRows } from '../src/store/consumer-rows.js';
+import { CONSUMER_LATENCY_SKETCH } from '../src/core/consumers.js';
+import { Sketch } from '../src/core/sketch.js';
 import type { ConsumerRow } from '../src/store/consumer-rows.js';
 import type { SnapshotStore } from '../src/store/store.js';
 import type { ConsumerDetailJson, ConsumerListJson } from '../src/api/consumer-schemas.js';
@@ -171,6 +173,55 @@ async function checkStore(store: SnapshotStore): Promise<void> {
   assert.equal(both.json.range.other_requests, 12);
   const a = both.json.consumers.find((c) => c.id === 'a')!;
   assert.equal(a.requests, 40);
+
+  // ?consumer= on /endpoints and /endpoints/{endpoint}: over a stored range from the store's per-consumer
+  // endpoint rows (both instances), since start-up from memory otherwise.
+  const stored = await endpointsOf(second, store, '?consumer=b&window=30d');
+  assert.equal(stored.status, 200, stored.text);
+  assert.deepEqual(
+    stored.json.endpoints.map((e) => [e.route, e.consumer]),
+    [
+      [
+        '/items/{id}',
+        {
+          id: 'b',
+          requests: 30,
+          errors: 6,
+          source: 'store',
+          since: stored.json.endpoints[0].consumer!.since,
+          until: stored.json.endpoints[0].consumer!.until,
+        },
+      ],
+    ],
+  );
+  assert.ok(Date.parse(stored.json.endpoints[0].consumer!.since!) < Date.now());
+  const live = await endpointsOf(second, store, '?consumer=b');
+  assert.deepEqual(
+    live.json.endpoints.map((e) => [e.route, e.consumer]),
+    [['/items/{id}', { id: 'b', requests: 15, errors: 3, source: 'memory' }]],
+  );
+  const one = await endpointsOf(second, store, `/${encodeURIComponent('GET /other')}?consumer=a&window=7d`);
+  assert.equal(one.status, 200, one.text);
+  assert.deepEqual(
+    [one.json.consumer?.requests, one.json.consumer?.errors, one.json.consumer?.source],
+    [12, 0, 'store'],
+  );
+  const none = await endpointsOf(second, store, '?consumer=d&window=30d');
+  assert.equal(none.status, 404, 'd was never stored under its own id (it is in other)');
+}
+
+async function endpointsOf(meter: Meter, store: SnapshotStore, path: string) {
+  type WithConsumer = {
+    consumer?: { id: string; requests: number; errors: number; source: string; since?: string; until?: string };
+  };
+  const api = await serveApi({ meter, history: new StoreHistory(store, { stepMs: 60_000 }), cacheSeconds: 0 });
+  try {
+    return await get<{ endpoints: ({ route: string } & WithConsumer)[] } & WithConsumer>(
+      `${api.base}${P}/endpoints${path}`,
+    );
+  } finally {
+    await api.close();
+  }
 }
 
 test('consumers over a window from SQLite: exact top K, the rest as other, across a restart', async () => {
@@ -367,4 +418,92 @@ test('snapshot task on a manual clock: one consumer row set per interval, buffer
     ],
   );
   await task.stop();
+});
+
+/**
+ * Rows over many intervals and two instances, with latency sketches: the store's `merged` read (summed
+ * in SQL) must give what merging the raw rows gives — counts, per-endpoint rows, sketch buckets, count,
+ * sum, min and max — for all instances and for one.
+ */
+async function checkMergedRead(store: SnapshotStore): Promise<void> {
+  const rows: ConsumerRow[] = [];
+  let seed = 3;
+  const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  for (const instance of ['i1', 'i2']) {
+    for (let b = 0; b < 40; b++) {
+      for (const consumer of ['acme', 'beta', 'other']) {
+        const latency = consumer === 'other' ? null : new Sketch(CONSUMER_LATENCY_SKETCH);
+        const n = 1 + Math.floor(next() * 20);
+        for (let i = 0; i < n; i++) latency?.record(next() < 0.05 ? 0 : 0.5 + next() * 900);
+        const base = { instance, bucketStart: b * 60_000, bucketSeconds: 60, consumer };
+        rows.push({ ...base, method: '', route: '', requests: n, errors: b % 3, serverErrors: b % 2, latency });
+        rows.push({
+          ...base,
+          method: 'GET',
+          route: `/r${b % 4}`,
+          requests: n,
+          errors: b % 3,
+          serverErrors: 0,
+          latency: null,
+        });
+      }
+    }
+  }
+  await store.writeSnapshot([], { consumers: rows });
+  for (const instance of [undefined, 'i2']) {
+    const q = { from: 0, to: 30 * 60_000, ...(instance !== undefined && { instance }) };
+    const raw = await store.readConsumers(q);
+    const merged = await store.readConsumers({ ...q, merged: true });
+    assert.ok(merged.length < raw.length / 5, `${merged.length} merged rows for ${raw.length} raw`);
+    assert.equal(new Set(merged.map((r) => `${r.consumer} ${r.method} ${r.route}`)).size, merged.length);
+    const a = mergeConsumerRows(raw);
+    const b = mergeConsumerRows(merged);
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [id, x] of a) {
+      const y = b.get(id)!;
+      assert.deepEqual([y.requests, y.errors, y.serverErrors], [x.requests, x.errors, x.serverErrors], id);
+      assert.deepEqual([...y.endpoints.values()].sort(byRoute), [...x.endpoints.values()].sort(byRoute), id);
+      const [jx, jy] = [x.latency.toJSON(), y.latency.toJSON()];
+      assert.deepEqual(
+        [jy.offset, jy.counts, jy.count, jy.zeroCount, jy.min, jy.max],
+        [jx.offset, jx.counts, jx.count, jx.zeroCount, jx.min, jx.max],
+        id,
+      );
+      assert.ok(Math.abs(jy.sum - jx.sum) <= 1e-9 * Math.abs(jx.sum), `${id} sum`);
+      if (id !== 'other') assert.ok(jx.count > 0);
+    }
+    const one = await store.readConsumers({ ...q, consumer: 'beta', merged: true });
+    assert.deepEqual(new Set(one.map((r) => r.consumer)), new Set(['beta']));
+  }
+}
+const byRoute = (p: { route: string }, q: { route: string }) => (p.route < q.route ? -1 : 1);
+
+test('merged consumer reads (summed in the store) equal merging the raw rows: SQLite, PostgreSQL, memory', async (t) => {
+  await t.test('memory', () => checkMergedRead(new MemoryStore()));
+  await t.test('SQLite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apimeter-cmerge-'));
+    const store = await openSqliteStore(join(dir, 'apimeter.db'));
+    try {
+      await checkMergedRead(store);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  await t.test('PostgreSQL', { skip: pgSkip }, async () => {
+    const schema = `apimeter_cmerge_${process.pid}`;
+    const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    try {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      const store = await openPostgresStore({ url: PG_URL, schema });
+      try {
+        await checkMergedRead(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
+  });
 });

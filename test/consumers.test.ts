@@ -205,14 +205,19 @@ for (const [name, start] of Object.entries(APPS)) {
       assert.equal(list.status, 200);
       validate('EndpointList', list.json);
       assert.equal(list.json.endpoints.length, 1);
-      assert.deepEqual(list.json.endpoints[0].consumer, { id: 'acme', requests: acme.ok + acme.bad, errors: acme.bad });
+      assert.deepEqual(list.json.endpoints[0].consumer, {
+        id: 'acme',
+        requests: acme.ok + acme.bad,
+        errors: acme.bad,
+        source: 'memory',
+      });
 
       const ep = await get<{ consumer: unknown; consumers: { id: string; requests: number }[] }>(
         `${api.base}${P}/endpoints/${encodeURIComponent('GET /items/{id}')}?window=all&consumer=globex`,
       );
       assert.equal(ep.status, 200);
       validate('EndpointDetail', ep.json);
-      assert.deepEqual(ep.json.consumer, { id: 'globex', requests: 25, errors: 0 });
+      assert.deepEqual(ep.json.consumer, { id: 'globex', requests: 25, errors: 0, source: 'memory' });
       assert.deepEqual(ep.json.consumers[0], { id: 'acme', requests: 43, error_bound: 0 });
       assert.deepEqual(topConsumers(meter, 'GET /items/{id}', 2), [
         { id: 'acme', requests: 43, errorBound: 0 },

@@ -13,8 +13,18 @@ export const ConsumerOnEndpoint = v.pipe(
     id: v.string(),
     requests: v.pipe(count, v.description("this consumer's requests on the endpoint while it was tracked (exact)")),
     errors: v.pipe(count, v.description('of them, answered ≥ 400 or with an error')),
+    source: v.pipe(
+      v.picklist(['memory', 'store']),
+      v.description('memory: since start-up; store: per-consumer endpoint rows of the snapshot store over the range'),
+    ),
+    since: v.optional(
+      v.pipe(v.string(), v.isoTimestamp(), v.description('store: start of the range read (snapped to the interval)')),
+    ),
+    until: v.optional(v.pipe(v.string(), v.isoTimestamp(), v.description('store: end of the range read'))),
   }),
-  v.description('With the `consumer` filter only: that consumer on this endpoint, since start-up'),
+  v.description(
+    'With the `consumer` filter only: that consumer on this endpoint — from the store over a stored range, else since start-up',
+  ),
 );
 
 export const ConsumerStats = v.object({

@@ -9,6 +9,7 @@ import type { ResolvedOptions } from './options.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { ConsumerDetailJson, ConsumerListJson, ConsumerRangeJson, ConsumerStatsJson } from './consumer-schemas.js';
 import { HISTORY_WINDOWS, parseRange, rangeParams } from './range.js';
+import type { RangeSpec } from './range.js';
 import type { HistoryConsumer } from '../core/history.js';
 import { OTHER_CONSUMER } from '../core/consumers/identify.js';
 
@@ -37,7 +38,8 @@ const FORMAT_PARAM: ParamDef = {
 export const CONSUMER_PARAM: ParamDef = {
   name: 'consumer',
   description:
-    'Only endpoints this consumer called (`metrics_consumers`); each gets a `consumer` object with its requests and errors there, since start-up.',
+    'Only endpoints this consumer called (`metrics_consumers`); each gets a `consumer` object with its requests and errors there: ' +
+    'over the range from the snapshot store when there is one and the range is stored (6h…30d, start/end), else since start-up from memory (`consumer.source`).',
   schema: { type: 'string', maxLength: MAX_ID },
 };
 
@@ -344,17 +346,51 @@ export const consumerDetail: Route = {
 };
 
 /**
- * The `consumer` filter: that consumer's requests and errors per endpoint id, or a 404 when it is not
- * tracked. Undefined when the query has no filter.
+ * The `consumer` filter: that consumer's requests and errors per endpoint. With a snapshot store and a
+ * stored range (`window=6h…30d`, `start`/`end`), from its per-consumer endpoint rows (exact for the
+ * intervals it was in the top K); otherwise since start-up from memory. A 404 when the consumer is not
+ * tracked (memory) or has no stored rows in the range (store). Undefined when the query has no filter.
  */
-export function consumerFilter(
+export interface ConsumerFilter {
+  id: string;
+  source: 'memory' | 'store';
+  /** Store answers: the range read, snapped to the snapshot interval. */
+  since?: number;
+  until?: number;
+  /** [requests, errors] of the consumer on this endpoint, undefined when it did not call it. */
+  of(row: { ep: EndpointStats | null; method: string; route: string }): [number, number] | undefined;
+}
+
+export async function consumerFilter(
   opts: ResolvedOptions,
   query: Query,
-): { id: string; endpoints: Map<number, [number, number]> } | undefined {
+  spec: RangeSpec,
+): Promise<ConsumerFilter | undefined> {
   const id = query.get('consumer');
   if (id === undefined) return undefined;
   if (id.length > MAX_ID) throw badParameter('consumer', `${id.length} characters; at most ${MAX_ID}`);
   const consumers = consumersOf(opts);
+  if (spec.kind === 'span' && opts.history?.consumers !== undefined) {
+    const answer = await storedConsumers(opts, { from: spec.from, to: spec.to }, id);
+    const c = answer.consumers.find((x) => x.id === id);
+    if (c === undefined) {
+      throw new ApiProblem(
+        404,
+        `consumer ${shown(id)} has no stored rows from ${new Date(answer.from).toISOString()} to ` +
+          `${new Date(answer.to).toISOString()}; GET ${opts.prefix}/consumers?window=… lists the stored ones`,
+      );
+    }
+    const byKey = new Map(
+      c.endpoints.map((e) => [`${e.method} ${e.route}`, [e.requests, e.errors] as [number, number]]),
+    );
+    return {
+      id,
+      source: 'store',
+      since: answer.from,
+      until: answer.to,
+      of: (r) => byKey.get(`${r.method} ${r.route}`),
+    };
+  }
   const f = consumers.tracker.get(id);
   if (f === undefined) {
     throw new ApiProblem(
@@ -362,5 +398,21 @@ export function consumerFilter(
       `consumer ${shown(id)} is not among the tracked consumers; GET ${opts.prefix}/consumers lists them`,
     );
   }
-  return { id, endpoints: f.endpoints };
+  return { id, source: 'memory', of: (r) => (r.ep === null ? undefined : f.endpoints.get(r.ep.id)) };
+}
+
+/** The `consumer` object of an endpoint answer: the figures and where they come from. */
+export function consumerOnEndpoint(
+  filter: ConsumerFilter,
+  requests: number,
+  errors: number,
+): { id: string; requests: number; errors: number; source: 'memory' | 'store'; since?: string; until?: string } {
+  return {
+    id: filter.id,
+    requests,
+    errors,
+    source: filter.source,
+    ...(filter.since !== undefined && { since: new Date(filter.since).toISOString() }),
+    ...(filter.until !== undefined && { until: new Date(filter.until).toISOString() }),
+  };
 }

@@ -1,6 +1,8 @@
 import { topConsumers } from '../core/consumers.js';
 import type { Row } from './dataset.js';
 import type { ResolvedOptions } from './options.js';
+import { consumerOnEndpoint } from './consumers.js';
+import type { ConsumerFilter } from './consumers.js';
 
 /** How many top consumers an endpoint's detail lists. */
 const SHOWN = 10;
@@ -13,10 +15,10 @@ const SHOWN = 10;
 export function endpointConsumers(
   opts: ResolvedOptions,
   rows: readonly Row[],
-  filter: { id: string; endpoints: Map<number, [number, number]> } | undefined,
+  filter: ConsumerFilter | undefined,
 ): {
   consumers?: { id: string; requests: number; error_bound: number }[];
-  consumer?: { id: string; requests: number; errors: number };
+  consumer?: ReturnType<typeof consumerOnEndpoint>;
 } {
   const meter = opts.meter;
   if (meter.consumers === null) return {};
@@ -32,7 +34,7 @@ export function endpointConsumers(
         m.error_bound += c.errorBound;
       }
     }
-    const cell = r.ep === null ? undefined : filter?.endpoints.get(r.ep.id);
+    const cell = filter?.of(r);
     if (cell !== undefined) {
       requests += cell[0];
       errors += cell[1];
@@ -41,5 +43,5 @@ export function endpointConsumers(
   const consumers = [...merged.values()]
     .sort((a, b) => b.requests - a.requests || (a.id < b.id ? -1 : 1))
     .slice(0, SHOWN);
-  return filter === undefined ? { consumers } : { consumers, consumer: { id: filter.id, requests, errors } };
+  return filter === undefined ? { consumers } : { consumers, consumer: consumerOnEndpoint(filter, requests, errors) };
 }

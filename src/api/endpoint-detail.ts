@@ -82,7 +82,7 @@ export const endpointDetail: Route = {
       .filter((ep) => ep.route === route)
       .map((ep) => ep.method);
 
-    const byConsumer = consumerFilter(opts, query);
+    const byConsumer = await consumerFilter(opts, query, spec);
     const data = await collect(opts, spec, { route, method });
     if (data.rows.length === 0) throw notFound(input, route, method, known);
     const consumerPart = endpointConsumers(opts, data.rows, byConsumer);

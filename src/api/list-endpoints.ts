@@ -12,7 +12,7 @@ import { readsHistory } from './route.js';
 import type { Route, RouteInput, RouteOutput } from './route.js';
 import type { EndpointListJson } from './schemas.js';
 import { hasDetail, rangeJson, rowStats } from './stats.js';
-import { CONSUMER_PARAM, consumerFilter } from './consumers.js';
+import { CONSUMER_PARAM, consumerFilter, consumerOnEndpoint } from './consumers.js';
 
 export const DEFAULT_LIMIT = 100;
 /** Larger limits are lowered to this, not refused. */
@@ -99,11 +99,11 @@ export const listEndpoints: Route = {
     const apdexT = apdexTargets(opts, query);
     const spec = parseRange(query, opts.meter.clock.now(), '1h');
 
-    const byConsumer = consumerFilter(opts, query);
+    const byConsumer = await consumerFilter(opts, query, spec);
     const data = await collect(opts, spec);
     const rows = data.rows.filter(
       (r) =>
-        (byConsumer === undefined || (r.ep !== null && byConsumer.endpoints.has(r.ep.id))) &&
+        (byConsumer === undefined || byConsumer.of(r) !== undefined) &&
         (methods === undefined || methods.includes(r.method)) &&
         (search === undefined || r.route.toLowerCase().includes(search)) &&
         (statuses === undefined || matchesStatus(r.tally, statuses)),
@@ -112,10 +112,8 @@ export const listEndpoints: Route = {
     const sorted = sortStats(
       rows.map((r) => {
         const stats = rowStats(r, data, apdexT, detailed);
-        const cell = byConsumer?.endpoints.get(r.ep!.id);
-        return cell === undefined
-          ? stats
-          : { ...stats, consumer: { id: byConsumer!.id, requests: cell[0], errors: cell[1] } };
+        const cell = byConsumer?.of(r);
+        return cell === undefined ? stats : { ...stats, consumer: consumerOnEndpoint(byConsumer!, cell[0], cell[1]) };
       }),
       order,
     );

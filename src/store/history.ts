@@ -123,6 +123,7 @@ export class StoreHistory implements HistorySource {
       to: query.to,
       instance: this.options.instance,
       consumer: query.consumer,
+      merged: true,
     });
     const merged = mergeConsumerRows(rows);
     return {

@@ -11,6 +11,9 @@ import { COLUMNS, decodeRow, dedupe, encodeRows, KEY_COLUMNS, READ_COLUMNS } fro
 import type { RawRow } from './row.js';
 import { timeSlicer } from './slice.js';
 import type { RowQuery, SnapshotRow, SnapshotStore, WriteOptions } from './store.js';
+import { CONSUMER_LATENCY_SKETCH } from '../core/consumers/tracker.js';
+import { Sketch } from '../core/sketch.js';
+import { createError } from '../errors.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:5432/db`; never logged. */
@@ -222,6 +225,7 @@ export class PostgresStore implements SnapshotStore {
       params.push(q.consumer);
       where.push(`consumer = $${params.length}`);
     }
+    if (q.merged === true) return this.readMergedConsumers(q, where.join(' AND '), params);
     const { rows } = await this.pool.query<RawConsumerRow>(
       `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${this.table(CONSUMER_TABLE)} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
       params,
@@ -231,6 +235,88 @@ export class PostgresStore implements SnapshotStore {
     for (const r of rows) {
       await slice();
       out.push(decodeConsumerRow(r));
+    }
+    return out;
+  }
+
+  /**
+   * A `merged` read, summed by PostgreSQL: counts per (consumer, method, endpoint), and the consumers'
+   * latency sketches added bucket by bucket in SQL (each stored JSON sketch's `counts` expanded with its
+   * bucket index, summed per consumer and index), so what crosses is at most one row per key and one per
+   * occupied bucket per consumer, whatever the number of intervals.
+   */
+  private async readMergedConsumers(
+    q: ConsumerQuery,
+    where: string,
+    params: (string | number)[],
+  ): Promise<ConsumerRow[]> {
+    const table = this.table(CONSUMER_TABLE);
+    const sketches = `${where} AND latency IS NOT NULL`;
+    const [counts, totals, buckets] = await Promise.all([
+      this.pool.query<RawConsumerRow>(
+        `SELECT MIN(bucket_start) AS bucket_start, MAX(bucket_seconds) AS bucket_seconds, consumer, method, endpoint,
+           SUM(requests) AS requests, SUM(errors) AS errors, SUM(errors_5xx) AS errors_5xx
+         FROM ${table} WHERE ${where} GROUP BY consumer, method, endpoint`,
+        params,
+      ),
+      this.pool.query<{
+        consumer: string;
+        lo: number;
+        hi: number;
+        n: string;
+        s: number;
+        zero: string;
+        mn: number | null;
+        mx: number | null;
+      }>(
+        `SELECT consumer, MIN((j->>'scale')::int) AS lo, MAX((j->>'scale')::int) AS hi,
+           SUM((j->>'count')::float8) AS n, SUM((j->>'sum')::float8) AS s, SUM((j->>'zeroCount')::float8) AS zero,
+           MIN((j->>'min')::float8) FILTER (WHERE (j->>'count')::float8 > 0) AS mn,
+           MAX((j->>'max')::float8) FILTER (WHERE (j->>'count')::float8 > 0) AS mx
+         FROM (SELECT consumer, latency::jsonb AS j FROM ${table} WHERE ${sketches}) t GROUP BY consumer`,
+        params,
+      ),
+      this.pool.query<{ consumer: string; idx: number; n: number }>(
+        `SELECT consumer, (j->>'offset')::int + (e.ord - 1)::int AS idx, SUM(e.n::float8) AS n
+         FROM (SELECT consumer, latency::jsonb AS j FROM ${table} WHERE ${sketches}) t,
+           LATERAL jsonb_array_elements_text(j->'counts') WITH ORDINALITY AS e(n, ord)
+         WHERE e.n::float8 > 0 GROUP BY consumer, idx`,
+        params,
+      ),
+    ]);
+    const latency = new Map<string, Sketch>();
+    const layout = CONSUMER_LATENCY_SKETCH;
+    for (const t of totals.rows) {
+      if (Number(t.lo) !== layout.scale || Number(t.hi) !== layout.scale) {
+        throw createError(
+          'APIMETER_ERR_SKETCH_LAYOUT',
+          `stored consumer sketches of scale ${t.lo}…${t.hi} do not fit a layout of scale ${layout.scale}`,
+        );
+      }
+      const sketch = new Sketch(layout);
+      sketch.count = Number(t.n);
+      sketch.sum = Number(t.s);
+      sketch.zeroCount = Number(t.zero);
+      if (t.mn !== null && t.mx !== null) {
+        sketch.min = Number(t.mn);
+        sketch.max = Number(t.mx);
+      }
+      latency.set(t.consumer, sketch);
+    }
+    const slice = timeSlicer();
+    for (const b of buckets.rows) {
+      await slice();
+      latency.get(b.consumer)?.addIndex(Number(b.idx), Number(b.n));
+    }
+    const instance = q.instance ?? '';
+    const out: ConsumerRow[] = [];
+    for (const r of counts.rows) {
+      await slice();
+      const totalsRow = r.method === '' && r.endpoint === '';
+      out.push({
+        ...decodeConsumerRow({ ...r, instance, latency: null }),
+        latency: totalsRow ? (latency.get(r.consumer) ?? null) : null,
+      });
     }
     return out;
   }

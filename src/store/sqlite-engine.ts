@@ -2,6 +2,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { MIGRATIONS } from './migrations/index.js';
 import { CONSUMER_TABLE, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
 import { CONSUMER_COLUMNS } from './consumer-rows.js';
+import { CONSUMER_LATENCY_SKETCH } from '../core/consumers/tracker.js';
+import { Sketch } from '../core/sketch.js';
+import type { SketchJSON } from '../core/sketch.js';
 import type { ConsumerQuery, ConsumerValue, RawConsumerRow } from './consumer-rows.js';
 import type { RetentionCount } from './retention.js';
 import { ROLLUP_TIERS, rollUp } from './rollup.js';
@@ -75,6 +78,16 @@ export class SqliteEngine {
       step: step as unknown as (t: Tally, next: Tally) => void,
       result: (t: Tally) => t.freeze(0),
     });
+    // apimeter_merge_sketch(latency): the merge of a group's consumer latency sketches (JSON, NULLs
+    // skipped), as JSON; NULL when the group holds none (per-endpoint rows, `other`).
+    db.aggregate('apimeter_merge_sketch', {
+      start: () => null,
+      step: ((acc: Sketch | null, json: string | null): Sketch | null => {
+        if (json === null) return acc;
+        return (acc ?? new Sketch(CONSUMER_LATENCY_SKETCH)).mergeJSON(JSON.parse(json) as SketchJSON);
+      }) as unknown as (acc: Sketch | null, next: Sketch | null) => Sketch | null,
+      result: (acc: Sketch | null) => (acc === null ? null : JSON.stringify(acc.toJSON())),
+    });
   }
 
   migrate(): number {
@@ -127,11 +140,15 @@ export class SqliteEngine {
       where.push('consumer = ?');
       params.push(q.consumer);
     }
-    return this.db
-      .prepare(
-        `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} ORDER BY bucket_start`,
-      )
-      .all(...params) as RawConsumerRow[];
+    const sql =
+      q.merged === true
+        ? // One row per key over the range, summed here: sketches by apimeter_merge_sketch (JSON in, JSON out).
+          `SELECT ${q.instance === undefined ? "''" : 'MIN(instance)'} AS instance, MIN(bucket_start) AS bucket_start,
+             MAX(bucket_seconds) AS bucket_seconds, consumer, method, endpoint, SUM(requests) AS requests,
+             SUM(errors) AS errors, SUM(errors_5xx) AS errors_5xx, apimeter_merge_sketch(latency) AS latency
+           FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} GROUP BY consumer, method, endpoint`
+        : `SELECT ${CONSUMER_COLUMNS.join(', ')} FROM ${CONSUMER_TABLE} WHERE ${where.join(' AND ')} ORDER BY bucket_start`;
+    return this.db.prepare(sql).all(...params) as RawConsumerRow[];
   }
 
   private select(q: RowQuery, columns = READ_COLUMNS): BetterSqlite3.Statement {

@@ -3,7 +3,7 @@ import { SCHEMA_VERSION } from './migrations/index.js';
 import { mergeRowsOf, ROLLUP_TIERS, rollUp, runRollups } from './rollup.js';
 import type { MergeQuery, MergedRow, RollupOptions, RollupReport, Watermarks } from './rollup.js';
 import { applyRetention, CONSUMER_TABLE, RAW_TABLE, ROLLUP_TABLE } from './retention.js';
-import { consumerKey } from './consumer-rows.js';
+import { consumerKey, sumConsumerRows } from './consumer-rows.js';
 import type { ConsumerQuery, ConsumerRow } from './consumer-rows.js';
 import type { RetentionCount, RetentionOptions } from './retention.js';
 
@@ -268,7 +268,7 @@ export class MemoryStore implements SnapshotStore {
 
   async readConsumers(q: ConsumerQuery): Promise<ConsumerRow[]> {
     this.check();
-    return [...this.consumerRows.values()]
+    const rows = [...this.consumerRows.values()]
       .filter(
         (r) =>
           r.bucketStart >= q.from &&
@@ -276,8 +276,8 @@ export class MemoryStore implements SnapshotStore {
           (q.instance === undefined || r.instance === q.instance) &&
           (q.consumer === undefined || r.consumer === q.consumer),
       )
-      .sort((a, b) => a.bucketStart - b.bucketStart)
-      .map(copyConsumer);
+      .sort((a, b) => a.bucketStart - b.bucketStart);
+    return q.merged === true ? sumConsumerRows(rows, q.instance ?? '') : rows.map(copyConsumer);
   }
 
   private readonly alertState = new Map<string, string>();

@@ -48,10 +48,23 @@ function makeHmac(secret: string): Hmac | null {
 }
 
 function headerOf(headers: RequestHeaders, name: string): unknown {
+  // node:http's plain object first (one keyed load when the header is there); a Fetch `Headers` has
+  // no such own property and is asked through `get`.
+  const value = (headers as Record<string, unknown>)[name];
+  if (value !== undefined) return value;
   const get = (headers as { get?: unknown }).get;
-  if (typeof get === 'function') return (get as (n: string) => string | null).call(headers, name);
-  return (headers as Record<string, unknown>)[name];
+  return typeof get === 'function' ? (get as (n: string) => string | null).call(headers, name) : undefined;
 }
+
+/**
+ * Hashed ids of recently seen credential header values, so that a caller's HMAC (and JWT decoding) is
+ * computed once rather than per request: at most {@link CREDENTIAL_CACHE} values of at most
+ * {@link CACHED_LENGTH} characters per map (two maps: bearer tokens, API keys), emptied when full;
+ * values that give no id are not kept. The raw values are keys of these maps in process memory only (as
+ * the requests holding them are); they reach no answer, row, export or log.
+ */
+export const CREDENTIAL_CACHE = 256;
+export const CACHED_LENGTH = 2048;
 
 /** `text` as an id: 1..max characters, no control characters; else null. */
 export function cleanId(text: string, max: number): string | null {
@@ -68,6 +81,10 @@ export class ConsumerIdentifier {
   /** Requests identified as unknown because the function threw or returned a non-string, or input was bad. */
   failures = 0;
   private readonly hmac: Hmac | null;
+  /** Authorization header → id. */
+  private readonly bearerIds = new Map<string, string>();
+  /** API-key header value → id. */
+  private readonly keyIds = new Map<string, string>();
 
   constructor(private readonly rules: IdentifyRules) {
     this.hmac = makeHmac(rules.secret);
@@ -107,17 +124,23 @@ export class ConsumerIdentifier {
       if (typeof value === 'string') return this.clean(value);
       if (value !== undefined && value !== null) return this.bad();
     }
+    // Without node:crypto no id can be derived from a credential: those requests are unknown.
+    if (this.hmac === null) return UNKNOWN_CONSUMER;
     if (rules.jwt) {
       const auth = headerOf(headers, 'authorization');
-      if (typeof auth === 'string') {
-        const sub = auth.length <= MAX_AUTH_LENGTH ? jwtSubject(auth) : null;
-        if (sub !== null) return this.hashed('sub', sub);
+      if (typeof auth === 'string' && auth.length <= MAX_AUTH_LENGTH) {
+        const known = this.bearerIds.get(auth);
+        if (known !== undefined) return known;
+        const sub = jwtSubject(auth);
+        if (sub !== null) return remember(this.bearerIds, auth, this.hashed('sub', sub));
       }
     }
-    for (const name of rules.apiKeyHeaders) {
-      const key = headerOf(headers, name);
+    const keys = rules.apiKeyHeaders;
+    for (let n = 0; n < keys.length; n++) {
+      const key = headerOf(headers, keys[n]);
       if (typeof key === 'string' && key.length > 0) {
-        return key.length <= MAX_KEY_LENGTH ? this.hashed('key', key) : this.bad();
+        if (key.length > MAX_KEY_LENGTH) return this.bad();
+        return this.keyIds.get(key) ?? remember(this.keyIds, key, this.hashed('key', key));
       }
     }
     return UNKNOWN_CONSUMER;
@@ -133,9 +156,17 @@ export class ConsumerIdentifier {
   }
 
   private hashed(kind: 'sub' | 'key', secretish: string): string {
-    if (this.hmac === null) return this.bad();
-    return `${kind}:${this.hmac(`${kind}\0${secretish}`)}`;
+    return `${kind}:${this.hmac!(`${kind}\0${secretish}`)}`;
   }
+}
+
+/** `id`, kept as the id of `raw` when `raw` is short enough. */
+function remember(cache: Map<string, string>, raw: string, id: string): string {
+  if (raw.length <= CACHED_LENGTH) {
+    if (cache.size >= CREDENTIAL_CACHE) cache.clear();
+    cache.set(raw, id);
+  }
+  return id;
 }
 
 /**

@@ -24,6 +24,8 @@ export class SpaceSaving {
   readonly errors: Float64Array;
   /** Set by {@link offer}: the counter was taken from another id (its per-counter data is stale). */
   replaced = false;
+  /** Set by {@link offer}: the id took a counter (a free one or a replaced one), i.e. it was not held. */
+  taken = false;
   /** The id the last replacement evicted ('' when none). */
   evicted = '';
   private readonly index = new Map<string, number>();
@@ -42,9 +44,11 @@ export class SpaceSaving {
     const found = this.index.get(id);
     if (found !== undefined) {
       this.replaced = false;
+      this.taken = false;
       this.counts[found]++;
       return found;
     }
+    this.taken = true;
     let i: number;
     if (this.size < this.k) {
       i = this.size++;
@@ -81,7 +85,7 @@ export class SpaceSaving {
     return order.sort((a, b) => this.counts[b] - this.counts[a] || (this.ids[a] < this.ids[b] ? -1 : 1));
   }
 
-  private minIndex(): number {
+  protected minIndex(): number {
     const counts = this.counts;
     let best = 0;
     let min = counts[0];
