@@ -1,7 +1,7 @@
 import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../core/history.js';
 import type { SlotTally } from '../core/query.js';
 import { Tally } from '../core/tally.js';
-import { StoreHistory } from '../store/history.js';
+import { seriesTierSeconds, StoreHistory } from '../store/history.js';
 import type { StoreHistoryOptions } from '../store/history.js';
 import type { MergedRow, Range } from '../store/rollup.js';
 import type { SnapshotStore } from '../store/store.js';
@@ -154,7 +154,7 @@ export class SealedHistory implements HistorySource {
     const from = Math.floor(query.from / step) * step;
     const watermarks = await this.store.rollupWatermarks();
     this.evict(watermarks);
-    const ranges = await this.inner.plan(from, query.to, (query.to - from) / (this.options.seriesPoints ?? 720) / 1000);
+    const ranges = await this.inner.plan(from, query.to, seriesTierSeconds(query, from, this.options.seriesPoints));
     const stepMs = Math.max(step, ...ranges.map((r) => (r.rollup ?? 0) * 1000));
     const { blocks, rest } = this.split(ranges, watermarks);
     const points = new Map<number, SlotTally>();
@@ -173,11 +173,12 @@ export class SealedHistory implements HistorySource {
   }
 
   /**
-   * Merges the sealed blocks of [from, to) ahead of any request (serve warms its 30-day window, ending
-   * where its answers switch to the live tier: the series' plan depends on the range's length).
+   * Merges the sealed blocks of [from, to) ahead of any request, as the metrics API asks for them: serve
+   * warms its 30-day window, ending where its answers switch to the live tier, with `spanMs` the whole
+   * window (the series' rollup tier is planned from it).
    */
-  async warm(from: number, to: number): Promise<void> {
+  async warm(from: number, to: number, spanMs = to - from): Promise<void> {
     await this.endpoints({ from, to });
-    await this.series({ from, to });
+    await this.series({ from, to, spanMs });
   }
 }

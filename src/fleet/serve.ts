@@ -168,7 +168,7 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
   let warming: Promise<void> | null = null;
   const warm = () => {
     warming ??= sealed
-      .warm(mirror.now() - 30 * 86_400_000, mirror.durableSplit())
+      .warm(mirror.now() - 30 * 86_400_000, mirror.durableSplit(), 30 * 86_400_000)
       .catch(onError)
       .finally(() => (warming = null));
     return warming;
