@@ -1,4 +1,11 @@
-import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../core/history.js';
+import type {
+  HistoryAnswer,
+  HistoryConsumerQuery,
+  HistoryConsumers,
+  HistoryQuery,
+  HistorySeries,
+  HistorySource,
+} from '../core/history.js';
 import type { SlotTally } from '../core/query.js';
 import { Tally } from '../core/tally.js';
 import { seriesTierSeconds, StoreHistory } from '../store/history.js';
@@ -170,6 +177,14 @@ export class SealedHistory implements HistorySource {
     if (rest.length > 0)
       add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'bucket', stepMs }), true);
     return { stepMs, points: [...points.values()].sort((a, b) => a.start - b.start) };
+  }
+
+  /**
+   * The fleet's consumers over the range, from the instances' stored consumer rows (migration 6) merged
+   * across instances (or of `instance` only): not cached, the rows are few (top K per interval).
+   */
+  consumers(query: HistoryConsumerQuery): Promise<HistoryConsumers> {
+    return this.inner.consumers(query);
   }
 
   /**
