@@ -267,6 +267,7 @@ try {
 
   // ---- serve ----
   const t0 = performance.now();
+  const wc0 = process.cpuUsage();
   const serve = await startServe({
     url: PG_URL,
     schema,
@@ -282,12 +283,15 @@ try {
   const startMs = performance.now() - t0;
   result.start = { ms: Math.round(startMs), rows: serve.mirror.stats.rows, load: load() };
   log(`serve start: read ${serve.mirror.stats.rows} live rows in ${(startMs / 1000).toFixed(1)} s (load ${load()})`);
+  /** Wall time and this process's CPU time (user + system: serve's share, less sensitive to the load). */
   const ask = async (url: string) => {
     const t = performance.now();
+    const c0 = process.cpuUsage();
     const answer = await serve.handle({ method: 'GET', url, headers: { authorization: 'Bearer t' } });
+    const c = process.cpuUsage(c0);
     const ms = performance.now() - t;
     if (answer.status !== 200) throw new Error(`${url}: ${answer.status} ${String(answer.body).slice(0, 300)}`);
-    return { ms, body: JSON.parse(String(answer.body)) as Record<string, unknown> };
+    return { ms, cpuMs: (c.user + c.system) / 1000, body: JSON.parse(String(answer.body)) as Record<string, unknown> };
   };
   const times5m: number[] = [];
   for (let i = 0; i < ROUNDS + 1; i++) {
@@ -305,27 +309,32 @@ try {
   // Serve merges the sealed 30 days ahead (SealedHistory.warm); the 30-day answers below follow it.
   const w0 = performance.now();
   await serve.warmed();
+  const wc = process.cpuUsage(wc0);
   const warmMs = performance.now() - w0;
-  result.warm30d = { ms: Math.round(warmMs), blocks: serve.history.stats.misses, load: load() };
+  const warmCpuMs = Math.round((wc.user + wc.system) / 1000);
+  result.warm30d = { ms: Math.round(warmMs), cpuMs: warmCpuMs, blocks: serve.history.stats.misses, load: load() };
   log(
-    `serve warm-up of the sealed 30 days: ${serve.history.stats.misses} blocks in ${Math.round(warmMs)} ms (load ${load()})`,
+    `serve warm-up of the sealed 30 days: ${serve.history.stats.misses} blocks in ${Math.round(warmMs)} ms, CPU ${warmCpuMs} ms from serve's start (live-tier read included; load ${load()})`,
   );
   const times30: number[] = [];
+  const cpu30: number[] = [];
   for (let i = 0; i < Math.max(2, Math.ceil(ROUNDS / 2)); i++) {
-    const { ms, body } = await ask('/api/v2/metrics/summary?window=30d');
+    const { ms, cpuMs, body } = await ask('/api/v2/metrics/summary?window=30d');
+    cpu30.push(cpuMs);
     if ((body.fleet as { contributed: string[] }).contributed.length !== INSTANCES)
       throw new Error('instances missing');
     times30.push(ms);
     const points = (body.series as { step_seconds: number; points: { count: number }[] }).points;
     const inSeries = points.reduce((n, p) => n + p.count, 0);
     log(
-      `  /summary?window=30d #${i + 1}: ${Math.round(ms)} ms (blocks cached ${serve.history.stats.hits}, merged ${serve.history.stats.misses}); ` +
+      `  /summary?window=30d #${i + 1}: ${Math.round(ms)} ms, CPU ${Math.round(cpuMs)} ms (blocks cached ${serve.history.stats.hits}, merged ${serve.history.stats.misses}); ` +
         `series ${points.length} points of ${(body.series as { step_seconds: number }).step_seconds} s holding ${inSeries} of the ${String(body.count)} requests`,
     );
   }
   result.summary30d = {
     medianMs: Math.round(median(times30)),
     maxMs: Math.round(Math.max(...times30)),
+    cpuMs: Math.round(median(cpu30)),
     historyRows,
     endpoints: HISTORY_ENDPOINTS,
     load: load(),
