@@ -112,6 +112,28 @@ test(
       assert.ok(sealed.stats.hits > misses, 'series blocks cached too');
       assert.equal((await sealed.series(q)).points.length, before);
 
+      // The API asks for the stored part of a 30-day window (the newest minutes come from memory) with the
+      // whole window's span: its points are hours, so hourly rows are read, as for the whole window.
+      const part = { from: now - 30 * DAY, to: now - 55 * 60_000 };
+      assert.equal((await new StoreHistory(store, { stepMs: STEP }).series(part)).stepMs, STEP, 'without spanMs');
+      const spanned = { ...part, spanMs: 30 * DAY };
+      const storeSeries = await new StoreHistory(store, { stepMs: STEP }).series(spanned);
+      assert.equal(storeSeries.stepMs, HOUR);
+      const warmed = new SealedHistory(store, { stepMs: STEP, sealedUntil: () => sealedUntil });
+      await warmed.warm(part.from, part.to, 30 * DAY);
+      const warmMisses = warmed.stats.misses;
+      const cachedSeries = await warmed.series(spanned);
+      assert.equal(warmed.stats.misses, warmMisses, 'the warm-up merged every block the API asks for');
+      assert.equal(cachedSeries.stepMs, HOUR);
+      assert.deepEqual(
+        cachedSeries.points.map((p) => [p.start, p.tally.count]),
+        storeSeries.points.map((p) => [p.start, p.tally.count]),
+      );
+      assert.equal(
+        cachedSeries.points.reduce((n, p) => n + p.tally.count, 0),
+        rows.filter((r) => r.bucketStart < part.to).reduce((n, r) => n + r.tally.count, 0),
+      );
+
       // A late snapshot into a sealed, rolled-up day lowers the watermark: the cache must not serve the old merge.
       const late = tally(999, 11);
       await store.writeSnapshot([

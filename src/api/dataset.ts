@@ -202,7 +202,7 @@ export async function collectSeries(
   } else {
     const h = historyPlan(opts, spec as RangeSpec & { kind: 'span' }, now);
     const series = await fromHistory(h.history, () =>
-      h.history.series({ from: h.from, to: Math.min(h.to, h.split), ...scope }),
+      h.history.series({ from: h.from, to: Math.min(h.to, h.split), spanMs: h.to - h.from, ...scope }),
     );
     const span = h.to - h.from;
     stepMs = Math.max(series.stepMs, rings.coarseMs);

@@ -77,6 +77,13 @@ export interface HistoryQuery {
   route?: string;
   /** Only this method (with `route`). */
   method?: string;
+  /**
+   * `series` only: length of the whole range the answer covers, ms, when the source answers part of it
+   * (the metrics API reads the newest minutes from memory, so a 30-day window asks the store for
+   * 30 days less them). The answer's points are sized from it, so a source picks its interval (a rollup
+   * tier) from it too. Default `to - from`.
+   */
+  spanMs?: number;
 }
 
 export interface HistoryEndpoint {

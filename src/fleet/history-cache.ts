@@ -1,7 +1,14 @@
-import type { HistoryAnswer, HistoryQuery, HistorySeries, HistorySource } from '../core/history.js';
+import type {
+  HistoryAnswer,
+  HistoryConsumerQuery,
+  HistoryConsumers,
+  HistoryQuery,
+  HistorySeries,
+  HistorySource,
+} from '../core/history.js';
 import type { SlotTally } from '../core/query.js';
 import { Tally } from '../core/tally.js';
-import { StoreHistory } from '../store/history.js';
+import { seriesTierSeconds, StoreHistory } from '../store/history.js';
 import type { StoreHistoryOptions } from '../store/history.js';
 import type { MergedRow, Range } from '../store/rollup.js';
 import type { SnapshotStore } from '../store/store.js';
@@ -119,9 +126,57 @@ export class SealedHistory implements HistorySource {
       by,
       ...(by === 'bucket' && { stepMs: range.to - range.from }),
     });
-    this.blocks.set(key, { rows, end: range.to });
-    this.tallies += rows.length;
+    this.keep(key, rows, range.to);
     return rows;
+  }
+
+  private keep(key: string, rows: MergedRow[], end: number): void {
+    this.blocks.set(key, { rows, end });
+    this.tallies += rows.length;
+  }
+
+  /**
+   * The `bucket` blocks' rows, in order. Those not cached are read with one query per run of adjacent
+   * blocks of a tier, grouped by block (a cold 30-day series is ~720 hourly blocks: one query, not 720).
+   */
+  private async bucketBlocks(blocks: readonly Range[]): Promise<(readonly MergedRow[])[]> {
+    const out: (readonly MergedRow[])[] = [];
+    const missing: number[] = [];
+    for (const [i, b] of blocks.entries()) {
+      const len = b.to - b.from;
+      if (b.from % len !== 0) out[i] = await this.block('bucket', b);
+      else if (this.blocks.has(`bucket:${b.rollup ?? 0}:${b.from}`)) out[i] = await this.block('bucket', b);
+      else missing.push(i);
+    }
+    for (let i = 0; i < missing.length;) {
+      const first = blocks[missing[i]];
+      let j = i + 1;
+      while (
+        j < missing.length &&
+        blocks[missing[j]].from === blocks[missing[j - 1]].to &&
+        blocks[missing[j]].rollup === first.rollup
+      )
+        j++;
+      const last = blocks[missing[j - 1]];
+      const range: Range = first.rollup === undefined ? { from: first.from, to: last.to } : { ...first, to: last.to };
+      const rows = await this.store.mergeRows({
+        ranges: [range],
+        instance: this.options.instance,
+        by: 'bucket',
+        stepMs: first.to - first.from,
+      });
+      const byStart = new Map(rows.map((r) => [r.bucketStart, r]));
+      for (const k of missing.slice(i, j)) {
+        const b = blocks[k];
+        const found = byStart.get(b.from);
+        const blockRows = found === undefined ? [] : [found];
+        this.stats.misses++;
+        this.keep(`bucket:${b.rollup ?? 0}:${b.from}`, blockRows, b.to);
+        out[k] = blockRows;
+      }
+      i = j;
+    }
+    return out;
   }
 
   async endpoints(query: HistoryQuery): Promise<HistoryAnswer> {
@@ -154,7 +209,7 @@ export class SealedHistory implements HistorySource {
     const from = Math.floor(query.from / step) * step;
     const watermarks = await this.store.rollupWatermarks();
     this.evict(watermarks);
-    const ranges = await this.inner.plan(from, query.to, (query.to - from) / (this.options.seriesPoints ?? 720) / 1000);
+    const ranges = await this.inner.plan(from, query.to, seriesTierSeconds(query, from, this.options.seriesPoints));
     const stepMs = Math.max(step, ...ranges.map((r) => (r.rollup ?? 0) * 1000));
     const { blocks, rest } = this.split(ranges, watermarks);
     const points = new Map<number, SlotTally>();
@@ -166,18 +221,27 @@ export class SealedHistory implements HistorySource {
         else p.tally.merge(r.tally);
       }
     };
-    for (const b of blocks) add(await this.block('bucket', b), false);
+    for (const rows of await this.bucketBlocks(blocks)) add(rows, false);
     if (rest.length > 0)
       add(await this.store.mergeRows({ ranges: rest, instance: this.options.instance, by: 'bucket', stepMs }), true);
     return { stepMs, points: [...points.values()].sort((a, b) => a.start - b.start) };
   }
 
   /**
-   * Merges the sealed blocks of [from, to) ahead of any request (serve warms its 30-day window, ending
-   * where its answers switch to the live tier: the series' plan depends on the range's length).
+   * The fleet's consumers over the range, from the instances' stored consumer rows (migration 6) merged
+   * across instances (or of `instance` only): not cached, the rows are few (top K per interval).
    */
-  async warm(from: number, to: number): Promise<void> {
+  consumers(query: HistoryConsumerQuery): Promise<HistoryConsumers> {
+    return this.inner.consumers(query);
+  }
+
+  /**
+   * Merges the sealed blocks of [from, to) ahead of any request, as the metrics API asks for them: serve
+   * warms its 30-day window, ending where its answers switch to the live tier, with `spanMs` the whole
+   * window (the series' rollup tier is planned from it).
+   */
+  async warm(from: number, to: number, spanMs = to - from): Promise<void> {
     await this.endpoints({ from, to });
-    await this.series({ from, to });
+    await this.series({ from, to, spanMs });
   }
 }

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { importDriver } from '../store/driver.js';
-import { PostgresStore, poolConfig } from '../store/postgres.js';
+import { PostgresStore, poolConfig, transaction } from '../store/postgres.js';
 import type { PostgresStoreOptions } from '../store/postgres.js';
 
 /**
@@ -84,45 +84,34 @@ export class LiveTier {
   /**
    * Writes a batch in one transaction: the instance's row (sequence number + 1) and every live row with
    * that number. Rows whose key exists (a retried batch) are replaced. Resolves the batch's sequence number.
+   * A failed or aborted batch's connection is destroyed, never reused (the store's `transaction`).
    */
-  async writeBatch(header: InstanceHeader, rows: readonly LiveRow[], signal?: AbortSignal): Promise<number> {
-    signal?.throwIfAborted();
-    const client = await this.pool.connect();
-    const ignore = () => undefined;
-    client.on('error', ignore);
-    const onAbort = () => void client.end().catch(() => undefined);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const seq = await this.upsertInstance(client, header);
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
-        const values: unknown[] = [];
-        const tuples = chunk.map((r) => {
-          const n = values.length;
-          values.push(header.instance, r.bucketStart, r.method, r.route, r.bucketMs, seq, r.count, r.tally);
-          return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8})`;
-        });
-        await client.query(
-          `INSERT INTO ${this.table(LIVE_TABLE)} (instance, bucket_start, method, endpoint, bucket_ms, seq, request_count, tally)
-           VALUES ${tuples.join(', ')}
-           ON CONFLICT (instance, bucket_start, method, endpoint)
-           DO UPDATE SET seq = EXCLUDED.seq, bucket_ms = EXCLUDED.bucket_ms, request_count = EXCLUDED.request_count, tally = EXCLUDED.tally`,
-          values,
-        );
-      }
-      await client.query('COMMIT');
-      return seq;
-    } catch (error) {
-      broken = error instanceof Error ? error : new Error(String(error));
-      throw signal?.aborted === true ? (signal.reason as Error) : error;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      client.removeListener('error', ignore);
-      // A failed transaction's connection is destroyed, never reused (as the snapshot store does).
-      client.release(broken);
-    }
+  writeBatch(header: InstanceHeader, rows: readonly LiveRow[], signal?: AbortSignal): Promise<number> {
+    return transaction(
+      this.pool,
+      async (client) => {
+        const seq = await this.upsertInstance(client, header);
+        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+          const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+          const values: unknown[] = [];
+          const tuples = chunk.map((r) => {
+            const n = values.length;
+            values.push(header.instance, r.bucketStart, r.method, r.route, r.bucketMs, seq, r.count, r.tally);
+            return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8})`;
+          });
+          await client.query(
+            `INSERT INTO ${this.table(LIVE_TABLE)} (instance, bucket_start, method, endpoint, bucket_ms, seq, request_count, tally)
+             VALUES ${tuples.join(', ')}
+             ON CONFLICT (instance, bucket_start, method, endpoint)
+             DO UPDATE SET seq = EXCLUDED.seq, bucket_ms = EXCLUDED.bucket_ms, request_count = EXCLUDED.request_count, tally = EXCLUDED.tally`,
+            values,
+          );
+        }
+        return seq;
+      },
+      'BEGIN',
+      signal,
+    );
   }
 
   private async upsertInstance(client: PoolClient, h: InstanceHeader): Promise<number> {

@@ -10,8 +10,8 @@ import { ApiProblem, badParameter, jsonResponse, problemResponse } from '../api/
 import type { ApiRequest, ApiResponse } from '../api/http.js';
 import { writeResponse } from '../api/node.js';
 import type { HistorySource } from '../core/history.js';
-import { loadConfig } from '../core/config.js';
 import type { MeterOptions } from '../core/meter.js';
+import { meterConfig } from '../core/meter-options.js';
 import { windowTally } from '../core/query.js';
 import type { WindowName } from '../core/query.js';
 import { StoreHistory } from '../store/history.js';
@@ -85,8 +85,29 @@ function splitHistory(inner: HistorySource, until: () => number): HistorySource 
     persistedUntil: until,
     endpoints: (q) => inner.endpoints(q),
     series: (q) => inner.series(q),
+    ...(inner.consumers !== undefined && { consumers: (q) => inner.consumers!(q) }),
   };
 }
+
+/**
+ * Serve has no consumer table in memory (the live tier carries no consumers): `/consumers` since start-up
+ * (`window=all`, the default) would be an empty list, so such a request is a 400 pointing at the stored
+ * windows.
+ */
+function asksMemoryConsumers(path: string, prefix: string, query: URLSearchParams): boolean {
+  if (path !== `${prefix}/consumers` && !path.startsWith(`${prefix}/consumers/`)) return false;
+  const window = query.get('window');
+  return !query.has('start') && !query.has('end') && (window === null || window === 'all');
+}
+
+const CONSUMER_STORED_WINDOWS = ['6h', '24h', '7d', '30d'];
+const memoryConsumers = () =>
+  badParameter(
+    'window',
+    "apimeter serve keeps no consumer figures in memory: it reads the instances' stored intervals " +
+      '(metrics_consumers with api_metrics_persistence on the instances); ask window=6h, 24h, 7d, 30d or start/end',
+    CONSUMER_STORED_WINDOWS,
+  );
 
 /** The answer's range (`"range":{"from":…,"to":…}`), found without parsing the whole body. */
 function rangeOf(body: string): { from: number; to: number } | null {
@@ -111,7 +132,8 @@ function rangeOf(body: string): { from: number; to: number } | null {
  * const serve = await startServe({ url: 'postgres://127.0.0.1/metrics', port: 9464 });
  */
 export async function startServe(options: ServeOptions = {}): Promise<FleetServe> {
-  const config = loadConfig(options.meter ?? {});
+  // As createMeter reads it: INI, environment, then the option overrides of `meter`.
+  const config = meterConfig(options.meter ?? {});
   const meterOptions: MeterOptions = { ...options.meter, config };
   const url = options.url ?? config.apiMetricsStoreUrl;
   const onError = options.onError ?? (() => {});
@@ -168,7 +190,7 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
   let warming: Promise<void> | null = null;
   const warm = () => {
     warming ??= sealed
-      .warm(mirror.now() - 30 * 86_400_000, mirror.durableSplit())
+      .warm(mirror.now() - 30 * 86_400_000, mirror.durableSplit(), 30 * 86_400_000)
       .catch(onError)
       .finally(() => (warming = null));
     return warming;
@@ -293,6 +315,10 @@ export async function startServe(options: ServeOptions = {}): Promise<FleetServe
       if (path === `${api.options.prefix}/instances` || path === `${api.options.prefix}/instances/`) {
         await checkAccess(request);
         return instancesAnswer(query);
+      }
+      if (asksMemoryConsumers(path, api.options.prefix, query)) {
+        await checkAccess(request);
+        throw memoryConsumers();
       }
       const only = query.get('instance') ?? undefined;
       if (only === undefined) return withFleet(await api.handle(request));

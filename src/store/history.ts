@@ -19,15 +19,21 @@ export interface StoreHistoryOptions {
   /** Read hourly and daily rollups where they cover the range exactly (default true); false: raw rows only. */
   rollups?: boolean;
   /**
-   * A series reads rollup rows only when they are no wider than its range divided by this (default 720,
-   * the metrics API's most points): a 30-day series reads hourly rows, a 7-day one raw rows.
+   * A series reads rollup rows only when they are no wider than its range (`spanMs`) divided by this
+   * (default 720, the metrics API's most points): a 30-day series reads hourly rows, a 7-day one raw rows.
    */
   seriesPoints?: number;
 }
 
 const MINUTE = 60_000;
-/** How much wider than range / seriesPoints a rollup tier a series may read (see series()). */
-const SERIES_TIER_SLACK = 1.05;
+
+/**
+ * The widest rollup tier (seconds) a series over [from, to) may read: its points are the whole range
+ * (`spanMs`, memory included) divided by `points`, never narrower than a rollup row.
+ */
+export function seriesTierSeconds(query: HistoryQuery, from: number, points = 720): number {
+  return (query.spanMs ?? query.to - from) / points / 1000;
+}
 
 /**
  * The metrics API's {@link HistorySource} over a snapshot store: merges the stored tallies (counters
@@ -98,11 +104,10 @@ export class StoreHistory implements HistorySource {
   async series(query: HistoryQuery): Promise<HistorySeries> {
     const step = this.options.stepMs;
     const from = Math.floor(query.from / step) * step;
-    // Rollup rows only where a point of the answer is at least as wide as they are, within 5%: the stored
-    // part of a 30-day window (30 days less the newest minutes, which memory answers) still reads hourly
-    // rows (~719 points) instead of 8,640 raw ones per endpoint.
-    const points = this.options.seriesPoints ?? 720;
-    const ranges = await this.plan(from, query.to, ((query.to - from) / points / 1000) * SERIES_TIER_SLACK);
+    // Rollup rows only where a point of the answer is at least as wide as they are, planned over the
+    // whole window: the stored part of a 30-day window (30 days less the newest minutes, which memory
+    // answers) reads hourly rows, as the answer's points are hours, not 8,640 raw rows per endpoint.
+    const ranges = await this.plan(from, query.to, seriesTierSeconds(query, from, this.options.seriesPoints));
     const stepMs = Math.max(step, ...ranges.map((r) => (r.rollup ?? 0) * 1000));
     const rows = await this.store.mergeRows({
       ranges,

@@ -65,6 +65,44 @@ const UPDATE = COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]).include
   .join(', ');
 
 /**
+ * Runs `fn` in a transaction on a client of `pool`. On any failure (or `signal` aborting) the client is
+ * destroyed, not reused and not sent a ROLLBACK: its connection may hang or be gone, and the server
+ * rolls back a transaction whose connection closes. So a hung database never keeps a pool slot. Used by
+ * the snapshot store and the live tier (src/fleet/live-tier.ts).
+ */
+export async function transaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  begin = 'BEGIN',
+  signal?: AbortSignal,
+): Promise<T> {
+  signal?.throwIfAborted();
+  const client = await pool.connect();
+  // A connection lost while checked out is emitted as 'error' on the client; unheard, it would crash the
+  // process. The failing query rejects as well, which is what callers see.
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  // end() on a client with a query in flight destroys its socket: the query rejects at once.
+  const onAbort = () => void client.end().catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let broken: Error | undefined;
+  try {
+    signal?.throwIfAborted();
+    await client.query(begin);
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (error) {
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw signal?.aborted === true ? (signal.reason as Error) : error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    client.removeListener('error', ignore);
+    client.release(broken);
+  }
+}
+
+/**
  * Snapshots in PostgreSQL, so that many instances share one history: each writes its own rows
  * (instance column) and queries merge them. `pg` is loaded on first use.
  *
@@ -87,40 +125,8 @@ export class PostgresStore implements SnapshotStore {
     return this.prefix + name;
   }
 
-  /**
-   * Runs `fn` in a transaction on a pooled client. On any failure (or `signal` aborting) the client is
-   * destroyed, not reused and not sent a ROLLBACK: its connection may hang or be gone, and the server
-   * rolls back a transaction whose connection closes. So a hung database never keeps a pool slot.
-   */
-  private async transaction<T>(
-    fn: (client: PoolClient) => Promise<T>,
-    begin = 'BEGIN',
-    signal?: AbortSignal,
-  ): Promise<T> {
-    signal?.throwIfAborted();
-    const client = await this.pool.connect();
-    // A connection lost while checked out is emitted as 'error' on the client; unheard, it would crash the
-    // process. The failing query rejects as well, which is what callers see.
-    const ignore = () => undefined;
-    client.on('error', ignore);
-    // end() on a client with a query in flight destroys its socket: the query rejects at once.
-    const onAbort = () => void client.end().catch(() => undefined);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let broken: Error | undefined;
-    try {
-      signal?.throwIfAborted();
-      await client.query(begin);
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (error) {
-      broken = error instanceof Error ? error : new Error(String(error));
-      throw signal?.aborted === true ? (signal.reason as Error) : error;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      client.removeListener('error', ignore);
-      client.release(broken);
-    }
+  private transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN', signal?: AbortSignal): Promise<T> {
+    return transaction(this.pool, fn, begin, signal);
   }
 
   async migrate(): Promise<number> {

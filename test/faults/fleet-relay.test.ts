@@ -11,11 +11,12 @@ import { until } from './poll.js';
 import { tcpRelay } from './tcp-relay.js';
 
 /**
- * The live tier through a TCP relay in front of PostgreSQL, cut for CUT_MS. The issue asks for 30 s; 8 s
- * keeps the suite fast on a shared machine and spans 8 live intervals of 1 s, several write timeouts and
- * reconnection attempts, which is what the 30 s would exercise.
+ * The live tier through a TCP relay in front of PostgreSQL, cut for CUT_MS: the 30 s the issue asks for,
+ * which spans 30 live intervals of 1 s, the writer's backoff reaching its 1 s maximum, many write
+ * timeouts and reconnection attempts, and four times over the fine ring (7 slots of 1 s): rows must be
+ * collected into the buffer while every write fails, not left in the ring.
  */
-const CUT_MS = 8000;
+const CUT_MS = 30_000;
 
 async function liveCount(pool: pg.Pool, schema: string, instance: string): Promise<number> {
   const { rows } = await pool.query<{ n: string | null }>(
@@ -64,8 +65,8 @@ async function setup(schema: string, maxBufferedRows: number) {
 }
 
 test(
-  'live tier: a PostgreSQL cut loses nothing that fit in the buffer and never costs a request',
-  { skip: pgSkip, timeout: 60_000 },
+  'live tier: a 30 s PostgreSQL cut loses nothing that fit in the buffer and never costs a request',
+  { skip: pgSkip, timeout: CUT_MS + 60_000 },
   async () => {
     const schema = `apimeter_fleet_relay_${process.pid}`;
     const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
@@ -85,7 +86,11 @@ test(
       const during = s.writer.health();
       assert.ok(s.writer.stats.failures > 0, 'writes failed during the cut');
       assert.notEqual(during.state, 'ok');
-      assert.ok((during.counters?.buffered ?? 0) > 0, 'rows wait in the buffer');
+      // Three routes answered every second of the cut: rows from far more slots than the fine ring holds.
+      assert.ok(
+        (during.counters?.buffered ?? 0) > 2 * s.meter.rings.fineSlots,
+        `rows of the whole cut wait in the buffer (${during.counters?.buffered})`,
+      );
       s.relay.set('pass');
 
       const total = 60 + answered;
@@ -95,6 +100,7 @@ test(
         `every request recorded during the cut reaches the live tier (${stored} of ${total})`,
       );
       assert.equal(s.writer.stats.dropped, 0);
+      assert.equal(s.writer.stats.missedSlots, 0);
       assert.equal(s.writer.health().state, 'ok');
     } finally {
       await s.close();
