@@ -148,7 +148,7 @@ describe('access: bearer token, authorize(), open /metrics', () => {
         assert.deepEqual(e.problems, [
           'createMetricsApi option cacheEntries: invalid (Invalid input: expected int, received number)',
           'createMetricsApi option health: invalid (Invalid input: expected object, received array)',
-          'createMetricsApi option prometheus.naming: invalid (Invalid option: expected one of "otel"|"legacy")',
+          'createMetricsApi option prometheus.naming: invalid (Invalid option: expected one of "otel"|"legacy"|"airflow")',
           'createMetricsApi option prometheus.durationBuckets: invalid (expected ascending bounds)',
           'createMetricsApi option prometheus: invalid (Unrecognized key: "extra")',
           'createMetricsApi option options: invalid (Unrecognized keys: "bogus", "other")',

@@ -57,7 +57,7 @@ describe('Prometheus exposition: detailed mode', () => {
     const om = parseExposition(renderPrometheus(meter, { format: 'openmetrics' }), 'openmetrics');
     assert.equal(om.get('apimeter_db_query_duration_seconds')!.unit, 'seconds');
     assert.deepEqual(values(om, 'apimeter_auth_attempts'), values(families, 'apimeter_auth_attempts_total'));
-    const legacy = parseExposition(renderPrometheus(meter, { naming: 'legacy' }), 'text');
+    const legacy = parseExposition(renderPrometheus(meter, { naming: 'legacy', routeFormat: 'openapi' }), 'text');
     for (const name of DETAIL_FAMILIES) assert.deepEqual(values(legacy, name), values(families, name), name);
   });
 
