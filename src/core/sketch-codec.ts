@@ -60,16 +60,7 @@ export function packSketchMerged(s: Sketch, r: Unpacker): void {
   packNum(max > s.max ? max : s.max);
   // Join the two ascending lists into the held ones' place (no storage beyond the result).
   const total = unionSize(heldIndex, n, ownIndex, m);
-  if (heldIndex.length < total) {
-    const grownIndex = zeros(total);
-    const grownCount = zeros(total);
-    for (let k = 0; k < n; k++) {
-      grownIndex[k] = heldIndex[k];
-      grownCount[k] = heldCount[k];
-    }
-    heldIndex = grownIndex;
-    heldCount = grownCount;
-  }
+  if (heldIndex.length < total) growHeld(total, n);
   joinInto(heldIndex, heldCount, n, ownIndex, ownCount, m, total);
   packBuckets(s.layout.minIndex, heldIndex, heldCount, total);
 }
@@ -100,6 +91,18 @@ let ownIndex: number[] = zeros(SPARSE_LIMIT);
 let ownCount: number[] = zeros(SPARSE_LIMIT);
 let heldIndex: number[] = zeros(SPARSE_LIMIT);
 let heldCount: number[] = zeros(SPARSE_LIMIT);
+
+/** Makes the held buckets room for `total`, keeping their first `n`. */
+function growHeld(total: number, n: number): void {
+  const grownIndex = zeros(total);
+  const grownCount = zeros(total);
+  for (let k = 0; k < n; k++) {
+    grownIndex[k] = heldIndex[k];
+    grownCount[k] = heldCount[k];
+  }
+  heldIndex = grownIndex;
+  heldCount = grownCount;
+}
 
 /** `s`'s non-empty buckets, ascending, into ownIndex/ownCount (grown first if need be); how many. */
 function sortedBuckets(s: Sketch): number {
@@ -317,16 +320,7 @@ export function packSlotSketchMerged(s: Sketch, r: Unpacker, tallyCount: number,
   own[3] = s.count === 0 || held[3] < s.min ? held[3] : s.min;
   own[4] = s.count === 0 || held[4] > s.max ? held[4] : s.max;
   const total = unionSize(heldIndex, n, ownIndex, m);
-  if (heldIndex.length < total) {
-    const grownIndex = zeros(total);
-    const grownCount = zeros(total);
-    for (let k = 0; k < n; k++) {
-      grownIndex[k] = heldIndex[k];
-      grownCount[k] = heldCount[k];
-    }
-    heldIndex = grownIndex;
-    heldCount = grownCount;
-  }
+  if (heldIndex.length < total) growHeld(total, n);
   joinInto(heldIndex, heldCount, n, ownIndex, ownCount, m, total);
   writeSlotSketch(s.layout, heldIndex, heldCount, total, tallyCount);
 }

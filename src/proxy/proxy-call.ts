@@ -191,18 +191,7 @@ function onResponseDrain(this: ServerResponse & { [kCall]?: ProxyCall }): void {
  * never lower-cased.
  */
 const HOP_LENGTHS = new Uint8Array(32);
-for (const name of [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-])
-  HOP_LENGTHS[name.length] = 1;
+for (const name of HOP_BY_HOP) HOP_LENGTHS[name.length] = 1;
 
 /** True when `name` (any case) is one of the fixed hop-by-hop fields. */
 function isHopByHop(name: string): boolean {
