@@ -107,3 +107,42 @@ test('ConsumerTracker.drain: per-interval deltas equal what was recorded in betw
   assert.equal(second.other, 0);
   assert.deepEqual(t.drain(), { consumers: [], other: 0, requests: 0 });
 });
+
+test("the meter's latency bucket, shifted by 2, is the consumer sketch's bucket: the tracker reuses it", async () => {
+  const { LATENCY_SKETCH, Sketch } = await import('../src/core/sketch.js');
+  const { CONSUMER_LATENCY_SKETCH } = await import('../src/core/consumers.js');
+  const fine = new Sketch(LATENCY_SKETCH);
+  const coarse = new Sketch(CONSUMER_LATENCY_SKETCH);
+  const values: number[] = [];
+  // Bucket boundaries of both layouts and their neighbours, the ends of both ranges and beyond them,
+  // and a log-uniform sweep from 1 ns to 10 days.
+  for (let i = LATENCY_SKETCH.minIndex - 8; i <= LATENCY_SKETCH.maxIndex + 8; i++) {
+    const edge = 2 ** ((i + 1) / 2 ** LATENCY_SKETCH.scale);
+    values.push(edge, edge * (1 + 1e-12), edge * (1 - 1e-12));
+  }
+  for (let k = 0; k < 100_000; k++) values.push(10 ** (-6 + (15 * k) / 100_000));
+  let mismatches = 0;
+  for (const v of values) if (fine.indexOf(v) >> 2 !== coarse.indexOf(v)) mismatches++;
+  assert.equal(mismatches, 0, `${mismatches} of ${values.length} durations differ`);
+
+  // Through the meter and noteConsumer, as an adapter records: the consumer's sketch holds the same
+  // buckets as one fed the durations directly.
+  const { noteConsumer } = await import('../src/core/consumers.js');
+  const { ErrorKind } = await import('../src/core/record.js');
+  const meter = createMeter({ iniPath: false, env: {}, metricsConsumers: true, metricsConsumerHeader: 'x-client-id' });
+  const ep = meter.endpoint('GET', '/a')!;
+  const direct = new Sketch(CONSUMER_LATENCY_SKETCH);
+  for (const v of values.slice(0, 5000)) {
+    meter.record(ep, 200, v, -1, -1, ErrorKind.None);
+    noteConsumer(meter, ep, null, null, { 'x-client-id': 'acme' }, 200, v, ErrorKind.None);
+    direct.record(v);
+  }
+  const seen = meter.consumers!.tracker.get('acme')!.latency;
+  const buckets = (s: InstanceType<typeof Sketch>) => {
+    const out: [number, number][] = [];
+    s.forEachBucket((i, n) => out.push([i, n]));
+    return out;
+  };
+  assert.equal(seen.count, 5000);
+  assert.deepEqual(buckets(seen), buckets(direct));
+});

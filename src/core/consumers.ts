@@ -85,11 +85,12 @@ export class Consumers {
     status: number,
     durationMs: number,
     errored: boolean,
+    latencyIndex = NaN,
   ): void {
     try {
       const use = fn ?? this.fallback;
       const id = this.identifier.identify(use, request, headers);
-      this.tracker.record(ep, id, status, durationMs, errored);
+      this.tracker.record(ep, id, status, durationMs, errored, latencyIndex);
     } catch {
       // metrics never fail a request
     }
@@ -148,7 +149,7 @@ export function useConsumerFunction(
  * (one property read) when consumers are off. Never throws.
  */
 export function noteConsumer<R>(
-  meter: { readonly consumers: Consumers | null },
+  meter: { readonly consumers: Consumers | null; readonly lastDurationMs?: number; readonly lastLatencyIndex?: number },
   ep: EndpointStats,
   fn: ConsumerFunction<R> | null | undefined,
   request: R,
@@ -158,7 +159,10 @@ export function noteConsumer<R>(
   kind: ErrorKind,
 ): void {
   const consumers = meter.consumers;
-  if (consumers !== null) consumers.observe(ep, fn, request, headers, status, durationMs, kind !== ErrorKind.None);
+  if (consumers === null) return;
+  // The meter has just bucketed this duration (LATENCY_SKETCH): its index is reused when it is this one.
+  const index = meter.lastDurationMs === durationMs ? meter.lastLatencyIndex! : NaN;
+  consumers.observe(ep, fn, request, headers, status, durationMs, kind !== ErrorKind.None, index);
 }
 
 /**

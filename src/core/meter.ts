@@ -81,6 +81,13 @@ export class Meter {
   messageRedactionFailures = 0;
   /** Per-consumer figures (`metrics_consumers`), null when off; adapters feed it with `noteConsumer`. */
   readonly consumers: Consumers | null;
+  /**
+   * The last latency {@link record} bucketed and its bucket index (LATENCY_SKETCH): the consumer
+   * tracker, called right after with the same duration, derives its own bucket from it instead of a
+   * second logarithm.
+   */
+  lastDurationMs = NaN;
+  lastLatencyIndex = 0;
   // The last message the hook rewrote: record() and finishContext() keep the same exception's message.
   private lastRawMessage = '';
   private lastRawError: unknown = undefined;
@@ -267,6 +274,8 @@ export class Meter {
     if (sampled) {
       if (durationMs > 0) {
         latencyIndex = indexer.indexOf(durationMs);
+        this.lastDurationMs = durationMs;
+        this.lastLatencyIndex = latencyIndex;
         // Outside the sketch's range: clamped into its first or last bucket; counted, so it is not silent.
         if (durationMs <= LATENCY_LOW || durationMs > LATENCY_HIGH) ep.latencyClamped++;
       } else if (durationMs === 0) latencyIndex = ZERO_INDEX;

@@ -1,14 +1,18 @@
 import type { EndpointStats } from '../endpoint.js';
-import { Sketch } from '../sketch.js';
+import { LATENCY_SKETCH, Sketch } from '../sketch.js';
 import type { SketchLayout } from '../sketch.js';
 import { SpaceSaving } from './space-saving.js';
 import { OTHER_CONSUMER } from './identify.js';
 
-/** Consumer latencies: scale 4 (2.2 % relative error), ~1 µs to ~4.6 h; at most 544 buckets. */
+/**
+ * Consumer latencies: scale 4 (2.2 % relative error), ~1 µs to ~4.6 h; at most 544 buckets. The same
+ * range as LATENCY_SKETCH two scales down, so an endpoint bucket index `i` is consumer bucket `i >> 2`
+ * (clamping included): `ceil(4x) − 1 = j` puts `x` in `(j/4, (j+1)/4]`, whose `ceil(x) − 1` is `⌊j/4⌋`.
+ */
 export const CONSUMER_LATENCY_SKETCH: SketchLayout = Object.freeze({
-  scale: 4,
-  minIndex: -10 * 16,
-  maxIndex: 24 * 16 - 1,
+  scale: LATENCY_SKETCH.scale - 2,
+  minIndex: LATENCY_SKETCH.minIndex >> 2,
+  maxIndex: LATENCY_SKETCH.maxIndex >> 2,
 });
 
 export interface TrackerLimits {
@@ -49,9 +53,9 @@ export interface ConsumerDelta {
 }
 
 /**
- * Cells an endpoint table keeps per overall counter i, at `CELL * i`: the generation of counter i they
- * belong to (stale cells of an earlier holder read as empty), the index of the consumer's counter in
- * the endpoint's own Space-Saving (-1: not held there), requests and errors on the endpoint while the
+ * Cells an endpoint table keeps per overall counter i: the generation of counter i they belong to
+ * (stale cells of an earlier holder read as empty), the index of the consumer's counter in the
+ * endpoint's own Space-Saving (-1: not held there), requests and errors on the endpoint while the
  * consumer held overall counter i, and the same since the last drain.
  */
 const STAMP = 0;
@@ -63,87 +67,155 @@ const DERR = 5;
 const CELL = 6;
 /** Bytes of one endpoint table's cells per overall counter. */
 const CELL_BYTES = CELL * 8;
+/** An endpoint table's numbers start with its total requests and the counters in use. */
+const TOTAL = 0;
+const SIZE = 1;
+const HEAD = 2;
 
 /**
  * One endpoint's consumers: a Space-Saving of k counters (ids, counts, error bounds, ranked like
  * {@link SpaceSaving}'s), found without hashing: the consumer's overall counter i (which the tracker
- * has just looked up) leads to `cells[CELL * i + POS]`, its counter here. The string of an id is
- * compared only when the consumer took a new overall counter since it last called this endpoint.
+ * has just looked up) leads to its cells, and they to its counter here. The string of an id is compared
+ * only when the consumer took a new overall counter since it last called this endpoint.
+ *
+ * Everything but the ids is one Float64Array, so that a request touches a few neighbouring cache
+ * lines of one buffer (1,000 endpoints' tables do not stay in cache): `[total, size, counts (k),
+ * error bounds (k), owners (2k: overall counter and generation of counter j's holder when it took j),
+ * cells (CELL per overall counter, grown by doubling up to K)]`.
  */
-class EndpointTop extends SpaceSaving {
-  /** Per counter j: the overall counter and generation of its holder when it took j. */
-  private readonly owner: Float64Array;
-  cells: Float64Array;
-  private readonly maxCells: number;
+class EndpointTop {
+  readonly k: number;
+  readonly ids: string[];
+  buf: Float64Array;
+  private readonly errorsAt: number;
+  private readonly ownersAt: number;
+  private readonly cellsAt: number;
+  private readonly maxLength: number;
 
   constructor(k: number, top: number) {
-    super(k);
-    this.owner = new Float64Array(2 * k);
-    this.maxCells = CELL * top;
-    this.cells = new Float64Array(Math.min(this.maxCells, CELL * 8));
+    this.k = k;
+    this.ids = Array.from({ length: k }, () => '');
+    this.errorsAt = HEAD + k;
+    this.ownersAt = HEAD + 2 * k;
+    this.cellsAt = HEAD + 4 * k;
+    this.maxLength = this.cellsAt + CELL * top;
+    this.buf = new Float64Array(Math.min(this.maxLength, this.cellsAt + CELL * 8));
+  }
+
+  get total(): number {
+    return this.buf[TOTAL];
+  }
+
+  get size(): number {
+    return this.buf[SIZE];
+  }
+
+  /** Estimated count of counter j (an overestimate by at most {@link errorOf}). */
+  countOf(j: number): number {
+    return this.buf[HEAD + j];
+  }
+
+  errorOf(j: number): number {
+    return this.buf[this.errorsAt + j];
+  }
+
+  /** Offset of overall counter i's cells in {@link buf}, or -1 when they do not exist yet. */
+  cellsOf(i: number): number {
+    const at = this.cellsAt + i * CELL;
+    return at < this.buf.length ? at : -1;
   }
 
   /** One request of `consumer`, holder of overall counter `i` in generation `gen`. */
   count(i: number, gen: number, consumer: string, error: boolean): void {
-    const at = i * CELL;
-    let c = this.cells;
-    if (at >= c.length) c = this.grow(at);
-    if (c[at + STAMP] !== gen) this.claim(c, at, i, gen, consumer);
-    this.total++;
-    const j = c[at + POS];
-    if (j >= 0) this.counts[j]++;
-    else this.insert(c, at, i, gen, consumer);
-    c[at + REQ]++;
-    c[at + DREQ]++;
+    const at = this.cellsAt + i * CELL;
+    let b = this.buf;
+    if (at >= b.length) b = this.grow(at);
+    if (b[at + STAMP] !== gen) this.claim(b, at, i, gen, consumer);
+    b[TOTAL]++;
+    const j = b[at + POS];
+    if (j >= 0) b[HEAD + j]++;
+    else this.insert(b, at, i, gen, consumer);
+    b[at + REQ]++;
+    b[at + DREQ]++;
     if (error) {
-      c[at + ERR]++;
-      c[at + DERR]++;
+      b[at + ERR]++;
+      b[at + DERR]++;
     }
   }
 
   /** Cells of counter i become generation `gen`'s: counts from 0, its counter here found by id. */
-  private claim(c: Float64Array, at: number, i: number, gen: number, consumer: string): void {
-    c[at + STAMP] = gen;
-    c[at + REQ] = 0;
-    c[at + ERR] = 0;
-    c[at + DREQ] = 0;
-    c[at + DERR] = 0;
+  private claim(b: Float64Array, at: number, i: number, gen: number, consumer: string): void {
+    b[at + STAMP] = gen;
+    b[at + REQ] = 0;
+    b[at + ERR] = 0;
+    b[at + DREQ] = 0;
+    b[at + DERR] = 0;
     let pos = -1;
-    for (let j = 0; j < this.size; j++) {
+    const size = b[SIZE];
+    for (let j = 0; j < size; j++) {
       if (this.ids[j] === consumer) {
         pos = j;
-        this.owner[2 * j] = i;
-        this.owner[2 * j + 1] = gen;
+        b[this.ownersAt + 2 * j] = i;
+        b[this.ownersAt + 2 * j + 1] = gen;
         break;
       }
     }
-    c[at + POS] = pos;
+    b[at + POS] = pos;
   }
 
   /** Space-Saving's insertion: a free counter, else the smallest one, whose holder loses it. */
-  private insert(c: Float64Array, at: number, i: number, gen: number, consumer: string): void {
+  private insert(b: Float64Array, at: number, i: number, gen: number, consumer: string): void {
     let j: number;
-    if (this.size < this.k) {
-      j = this.size++;
-      this.errors[j] = 0;
-      this.counts[j] = 1;
+    const size = b[SIZE];
+    if (size < this.k) {
+      j = size;
+      b[SIZE] = size + 1;
+      b[this.errorsAt + j] = 0;
+      b[HEAD + j] = 1;
     } else {
       j = this.minIndex();
-      const prev = this.owner[2 * j] * CELL;
-      if (prev < c.length && c[prev + STAMP] === this.owner[2 * j + 1]) c[prev + POS] = -1;
-      this.errors[j] = this.counts[j];
-      this.counts[j]++;
+      const prev = this.cellsAt + b[this.ownersAt + 2 * j] * CELL;
+      if (prev < b.length && b[prev + STAMP] === b[this.ownersAt + 2 * j + 1]) b[prev + POS] = -1;
+      b[this.errorsAt + j] = b[HEAD + j];
+      b[HEAD + j]++;
     }
     this.ids[j] = consumer;
-    this.owner[2 * j] = i;
-    this.owner[2 * j + 1] = gen;
-    c[at + POS] = j;
+    b[this.ownersAt + 2 * j] = i;
+    b[this.ownersAt + 2 * j + 1] = gen;
+    b[at + POS] = j;
+  }
+
+  /** The counter with the smallest count. */
+  private minIndex(): number {
+    const b = this.buf;
+    const size = b[SIZE];
+    let best = 0;
+    let min = b[HEAD];
+    for (let j = 1; j < size; j++) {
+      if (b[HEAD + j] < min) {
+        min = b[HEAD + j];
+        best = j;
+      }
+    }
+    return best;
+  }
+
+  /** The smallest count held (0 while a counter is free): the bound on any absent id's count. */
+  minCount(): number {
+    return this.size < this.k ? 0 : this.buf[HEAD + this.minIndex()];
+  }
+
+  /** Counter indices by estimated count, largest first (ties by id, as {@link SpaceSaving.ranked}). */
+  ranked(): number[] {
+    const order = Array.from({ length: this.size }, (_, j) => j);
+    return order.sort((a, b) => this.countOf(b) - this.countOf(a) || (this.ids[a] < this.ids[b] ? -1 : 1));
   }
 
   private grow(at: number): Float64Array {
-    const grown = new Float64Array(Math.min(this.maxCells, Math.max(at + CELL, 2 * this.cells.length)));
-    grown.set(this.cells);
-    this.cells = grown;
+    const cells = this.buf.length - this.cellsAt;
+    const grown = new Float64Array(Math.min(this.maxLength, Math.max(at + CELL, this.cellsAt + 2 * cells)));
+    grown.set(this.buf);
+    this.buf = grown;
     return grown;
   }
 }
@@ -200,8 +272,16 @@ export class ConsumerTracker {
   /**
    * Counts one finished request of `consumer` on `ep` (the handle the meter recorded into). Allocates
    * nothing when the consumer already holds its overall counter and its cells on this endpoint exist.
+   * `latencyIndex`, when known, is the duration's LATENCY_SKETCH bucket (the meter's), saving a logarithm.
    */
-  record(ep: EndpointStats, consumer: string, status: number, durationMs: number, errored: boolean): void {
+  record(
+    ep: EndpointStats,
+    consumer: string,
+    status: number,
+    durationMs: number,
+    errored: boolean,
+    latencyIndex = NaN,
+  ): void {
     const epId = (ep.redirect ?? ep).id;
     const server = status >= 500 && status !== 499;
     const error = errored || status >= 400;
@@ -218,8 +298,10 @@ export class ConsumerTracker {
     this.tracked[i]++;
     if (error) this.errorCounts[i]++;
     if (server) this.serverErrorCounts[i]++;
-    if (durationMs > 0) this.sketches[i].recordAt(this.indexer.indexOf(durationMs), durationMs);
-    else if (durationMs === 0) this.sketches[i].record(0);
+    if (durationMs > 0) {
+      const at = latencyIndex === latencyIndex ? latencyIndex >> 2 : this.indexer.indexOf(durationMs);
+      this.sketches[i].recordAt(at, durationMs);
+    } else if (durationMs === 0) this.sketches[i].record(0);
     table.count(i, this.gens[i], consumer, error);
   }
 
@@ -251,7 +333,7 @@ export class ConsumerTracker {
     return table
       .ranked()
       .slice(0, n)
-      .map((i) => ({ id: table.ids[i], requests: table.counts[i], errorBound: table.errors[i] }));
+      .map((j) => ({ id: table.ids[j], requests: table.countOf(j), errorBound: table.errorOf(j) }));
   }
 
   /** Requests of one endpoint seen by its table, and the bound on any consumer it does not list. */
@@ -290,11 +372,12 @@ export class ConsumerTracker {
     for (let epId = 0; epId < this.tables.length; epId++) {
       const t = this.tables[epId];
       if (t === undefined) continue;
-      const c = t.cells;
+      const c = t.buf;
       const from = only >= 0 ? only : 0;
-      const to = Math.min(only >= 0 ? only + 1 : size, c.length / CELL);
+      const to = only >= 0 ? only + 1 : size;
       for (let i = from; i < to; i++) {
-        const at = i * CELL;
+        const at = t.cellsOf(i);
+        if (at < 0) break;
         if (c[at + STAMP] !== gens[i] || !(c[at + req] > 0)) continue;
         maps[i].set(epId, [c[at + req], c[at + err]]);
         if (clear) {
