@@ -22,7 +22,7 @@
  * 5,000 consumers: counters replaced all the time), `jwt` (a bearer JWT's `sub`, HMAC'd once per token
  * and then cached), `apikey` (an `X-Api-Key`, same).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,8 +43,8 @@ import {
   pick,
   requireGc,
   rng,
-  ROOT,
   runChild,
+  spawnCallgrind,
   table,
   watchGc,
   zipfCdf,
@@ -176,33 +176,19 @@ async function instructions(names: readonly VariantName[], calls: number): Promi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-consumers-callgrind-'));
   const count = async (name: string): Promise<number> => {
     const out = path.join(dir, `${name}.out`);
-    const child = spawn(
-      'valgrind',
-      [
-        '--tool=callgrind',
-        '--instr-atstart=no',
-        '--smc-check=all-non-file',
-        `--callgrind-out-file=${out}`,
-        process.execPath,
-        '--single-threaded',
-        '--import',
-        'tsx',
-        path.join('bench', 'consumers.ts'),
-        `--variant=${name}`,
-        `--calls=${calls}`,
-      ],
-      { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+    const child = spawnCallgrind(out, path.join('bench', 'consumers.ts'), [`--variant=${name}`, `--calls=${calls}`], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const control = (on: boolean) =>
       execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(child.pid)], { stdio: 'ignore' });
-    for await (const line of createInterface({ input: child.stdout })) {
+    for await (const line of createInterface({ input: child.stdout! })) {
       if (line === 'warm') {
         control(true);
-        child.stdin.write('go\n');
+        child.stdin!.write('go\n');
       } else if (line.startsWith('done')) {
         control(false);
-        child.stdin.end('end\n');
+        child.stdin!.end('end\n');
       }
     }
     await exited;

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -201,6 +202,36 @@ export interface Split {
 /** Mark-compact's phases (marking, sweeping, evacuation and the pointer updates after it). */
 const FULL_GC =
   /MarkCompact|Marking|Sweep|Evacuat|IterateObjectCache|RecordMigratedSlot|PointersUpdating|RememberedSetUpdating|StringTableCleaner|ActiveSystemPages/;
+
+/**
+ * `node --single-threaded [nodeFlags] --import tsx <script> [args]` under valgrind's callgrind with
+ * instrumentation off until `callgrind_control -i on` (bench/instructions.ts, bench/consumers.ts):
+ * single-threaded so no concurrent JIT or GC thread runs beside the counted work.
+ */
+export function spawnCallgrind(
+  out: string,
+  script: string,
+  args: readonly string[],
+  options: { nodeFlags?: readonly string[]; stdio: StdioOptions },
+): ChildProcess {
+  return spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--smc-check=all-non-file',
+      `--callgrind-out-file=${out}`,
+      process.execPath,
+      '--single-threaded',
+      ...(options.nodeFlags ?? []),
+      '--import',
+      'tsx',
+      script,
+      ...args,
+    ],
+    { cwd: ROOT, stdio: options.stdio },
+  );
+}
 
 /**
  * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs

@@ -330,7 +330,9 @@ const add = (
 };
 const info = (metric: string, value: number | undefined, shown: (v: number) => string) => {
   const known = value !== undefined && Number.isFinite(value);
-  rows.push({ metric, value: known ? value : NaN, shown: known ? shown(value) : 'failed', budget: '—', ok: null });
+  // Like add(): a section left out by --only is "not run", not a failure.
+  const missing = only !== null ? 'not run (--only)' : 'failed';
+  rows.push({ metric, value: known ? value : NaN, shown: known ? shown(value) : missing, budget: '—', ok: null });
 };
 /**
  * When wall time per call exceeds CPU time per call by more than 15 %, the process was descheduled
