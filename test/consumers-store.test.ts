@@ -244,28 +244,41 @@ test('consumers over a window from SQLite: exact top K, the rest as other, acros
   }
 });
 
+/**
+ * Runs `check` on a PostgreSQL store in a fresh schema (dropped before and after), then `after` with an
+ * admin connection once the store is closed.
+ */
+async function inPostgresSchema(
+  schema: string,
+  check: (store: Awaited<ReturnType<typeof openPostgresStore>>) => Promise<void>,
+  after?: (admin: pg.Pool, schema: string) => Promise<void>,
+): Promise<void> {
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    const store = await openPostgresStore({ url: PG_URL, schema });
+    try {
+      await check(store);
+    } finally {
+      await store.close();
+    }
+    await after?.(admin, schema);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+}
+
 test(
   'consumers over a window from PostgreSQL: exact top K, the rest as other, across a restart',
   { skip: pgSkip },
   async () => {
-    const schema = `apimeter_cstore_${process.pid}`;
-    const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    try {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      const store = await openPostgresStore({ url: PG_URL, schema });
-      try {
-        await checkStore(store);
-      } finally {
-        await store.close();
-      }
+    await inPostgresSchema(`apimeter_cstore_${process.pid}`, checkStore, async (admin, schema) => {
       const { rows } = await admin.query<{ n: string }>(
         `SELECT SUM(requests) AS n FROM "${schema}".api_metric_consumers WHERE method = ''`,
       );
       assert.equal(Number(rows[0].n), 2 * TOTAL);
-    } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    }
+    });
   },
 );
 
@@ -491,19 +504,6 @@ test('merged consumer reads (summed in the store) equal merging the raw rows: SQ
     }
   });
   await t.test('PostgreSQL', { skip: pgSkip }, async () => {
-    const schema = `apimeter_cmerge_${process.pid}`;
-    const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    try {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      const store = await openPostgresStore({ url: PG_URL, schema });
-      try {
-        await checkMergedRead(store);
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    }
+    await inPostgresSchema(`apimeter_cmerge_${process.pid}`, checkMergedRead);
   });
 });

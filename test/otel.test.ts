@@ -35,7 +35,7 @@ import { detailTraffic, plainTraffic, send } from './helpers/detail-traffic.js';
 import { eventually, otlpAttributes, startDogStatsdReceiver, startOtlpReceiver } from './helpers/exporters.js';
 import type { OtlpMetric } from './helpers/exporters.js';
 import { pipelineGets } from './helpers/http.js';
-import { ExponentialMemoryExporter, readProducerOnce } from './helpers/otel-read.js';
+import { ExponentialMemoryExporter, producerReader, readProducerOnce } from './helpers/otel-read.js';
 
 let app: FastifyInstance;
 let meter: Meter;
@@ -462,14 +462,7 @@ test('detailed mode: auth attempts by type and outcome, rate-limit hits, databas
 test('detailed mode, delta temporality: each collection carries only what is new', async () => {
   const { meter: m, get, clock } = detailTraffic();
   const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
-  const producer = createOtelProducer(m);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    metricProducers: [producer],
-    exportIntervalMillis: 3_600_000,
-  });
-  producer.bindReader(reader);
-  const provider = new MeterProvider({ readers: [reader] });
+  const { reader, provider } = producerReader(m, exporter);
   await reader.forceFlush();
   clock.advance(30_000);
   send(m, get, { status: 401, ms: 2, headers: { authorization: 'Bearer x' }, queries: [1.5, 0.25] });

@@ -14,26 +14,14 @@ import { apimeter } from '../src/adapters/express.js';
 import { createMeter } from '../src/core/meter.js';
 import { EXPRESS_PROM_BUNDLE_BUCKETS, preparePrometheus, renderPrometheus } from '../src/exporters/prometheus.js';
 import type { LegacyOptions, PrometheusOptions } from '../src/exporters/prometheus.js';
-import { parseExposition } from './helpers/prometheus.js';
+import { parseExposition, seriesValues } from './helpers/prometheus.js';
+import type { Family } from './helpers/prometheus.js';
 import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server.js';
 
-type Family = ReturnType<typeof parseExposition> extends Map<string, infer F> ? F : never;
 const name = 'http_request_duration_seconds';
 
 /** `_count` (or the `+Inf` bucket) per series, keyed by its labels in their written order (`le` left out). */
-const series = (f: Family, sample: '_count' | '_bucket') =>
-  Object.fromEntries(
-    f.samples
-      .filter((s) => s.name === `${name}${sample}` && (sample !== '_bucket' || s.labels.le === '+Inf'))
-      .map((s) => [
-        Object.entries(s.labels)
-          .filter(([k]) => k !== 'le')
-          .map(([k, v]) => `${k}=${v}`)
-          .join(','),
-        s.value,
-      ])
-      .sort(([a], [b]) => (a < b ? -1 : 1)),
-  );
+const series = (f: Family, sample: '_count' | '_bucket') => seriesValues(f, name, sample);
 /** The `le` lists of the family's series (one entry when every series has the same bounds). */
 const leLists = (f: Family) => {
   const byKey = new Map<string, string[]>();

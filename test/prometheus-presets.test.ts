@@ -18,7 +18,8 @@ import {
   renderPrometheus,
 } from '../src/exporters/prometheus.js';
 import type { PrometheusOptions } from '../src/exporters/prometheus.js';
-import { parseExposition } from './helpers/prometheus.js';
+import { parseExposition, seriesValues } from './helpers/prometheus.js';
+import type { Family } from './helpers/prometheus.js';
 import { PROMTOOL_SKIP, promtoolCheckMetrics } from './helpers/prometheus-server.js';
 
 // A CommonJS package: its default export is the plugin at run time, which its types do not say under NodeNext.
@@ -69,21 +70,8 @@ describe('legacy preset vs the real fastify-metrics', () => {
     await app.inject({ method: 'DELETE', url: '/items/9' });
   };
   const name = 'http_request_duration_seconds';
-  type Family = ReturnType<typeof parseExposition> extends Map<string, infer F> ? F : never;
   /** `_count` and `+Inf` per series, keyed by its labels in their order (`le` left out). */
-  const series = (f: Family, sample: string) =>
-    Object.fromEntries(
-      f.samples
-        .filter((s) => s.name === `${name}${sample}` && (sample !== '_bucket' || s.labels.le === '+Inf'))
-        .map((s) => [
-          Object.entries(s.labels)
-            .filter(([k]) => k !== 'le')
-            .map(([k, v]) => `${k}=${v}`)
-            .join(','),
-          s.value,
-        ])
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-    );
+  const series = (f: Family, sample: string) => seriesValues(f, name, sample);
 
   test('duration histogram per (method, route, status_code): same label names and order, series, counts and bounds', async () => {
     const { theirs, ours, text } = await bothOn(severalCodes);

@@ -20,6 +20,26 @@ export class ExponentialMemoryExporter extends InMemoryMetricExporter {
 }
 
 /**
+ * The meter's OpenTelemetry producer behind the SDK's own periodic reader (an hour's interval, so
+ * only `forceFlush()` collects) and a MeterProvider: what an app's provider would run. Shut the
+ * provider down when done.
+ */
+export function producerReader(
+  m: Meter,
+  exporter: InMemoryMetricExporter,
+  options: Parameters<typeof createOtelProducer>[1] = {},
+): { reader: PeriodicExportingMetricReader; provider: MeterProvider } {
+  const producer = createOtelProducer(m, options);
+  const reader = new PeriodicExportingMetricReader({
+    exporter,
+    metricProducers: [producer],
+    exportIntervalMillis: 3_600_000,
+  });
+  producer.bindReader(reader);
+  return { reader, provider: new MeterProvider({ readers: [reader] }) };
+}
+
+/**
  * One collection of the meter's OpenTelemetry producer through the SDK's own reader and `exporter`
  * (default: an in-memory exporter, cumulative): what an app's MeterProvider would export once.
  */
@@ -28,14 +48,7 @@ export async function readProducerOnce(
   exporter: InMemoryMetricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
   options: Parameters<typeof createOtelProducer>[1] = {},
 ): Promise<ResourceMetrics> {
-  const producer = createOtelProducer(m, options);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    metricProducers: [producer],
-    exportIntervalMillis: 3_600_000,
-  });
-  producer.bindReader(reader);
-  const provider = new MeterProvider({ readers: [reader] });
+  const { reader, provider } = producerReader(m, exporter, options);
   await reader.forceFlush();
   await provider.shutdown();
   return exporter.getMetrics()[0];

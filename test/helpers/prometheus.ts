@@ -136,3 +136,22 @@ export function parseExposition(text: string, format: 'text' | 'openmetrics'): M
 /** Labels without `le`, as a key. */
 export const seriesKey = (labels: Record<string, string>): string =>
   JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le'));
+
+/**
+ * The value of `<name><sample>` per series of a family (for `_bucket`, its `+Inf` bucket), keyed by the
+ * series' labels in their written order with `le` left out, sorted: `{ 'method=GET,status_code=200': 3 }`.
+ */
+export function seriesValues(f: Family, name: string, sample: string): Record<string, number> {
+  return Object.fromEntries(
+    f.samples
+      .filter((s) => s.name === `${name}${sample}` && (sample !== '_bucket' || s.labels.le === '+Inf'))
+      .map((s) => [
+        Object.entries(s.labels)
+          .filter(([k]) => k !== 'le')
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        s.value,
+      ])
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
