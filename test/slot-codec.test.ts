@@ -4,8 +4,8 @@ import { ManualClock } from '../src/core/clock.js';
 import { createMeter } from '../src/core/meter.js';
 import { packEnd, packLength, Unpacker } from '../src/core/pack.js';
 import { ErrorKind } from '../src/core/record.js';
-import { F, slotEntryCount, Tally } from '../src/core/tally.js';
-import { addRequest } from './contracts/store.contract.js';
+import { slotEntryCount, Tally } from '../src/core/tally.js';
+import { addRequest, fixtureTallies } from './contracts/store.contract.js';
 import { datasets, rng } from './helpers/datasets.js';
 
 // Closed ring slots are kept in the slot codec (Tally.packSlot, in memory only): reading or re-packing
@@ -36,15 +36,7 @@ const sameTally = (a: Tally, b: Tally) => {
 
 for (const [name, values] of Object.entries(datasets())) {
   test(`slot codec: tallies thaw, merge and re-pack exactly (${name})`, () => {
-    const a = new Tally();
-    const b = new Tally();
-    const sparse = new Tally();
-    values.forEach((v, i) => {
-      addRequest(i % 3 === 0 ? b : a, i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200, v, i % 4 === 0 ? -1 : i, 2 * i);
-      if (i < 20) addRequest(sparse, 201, v, 10, 10.5);
-    });
-    a.c[F.dbMs] = 0.1 + 0.2; // fractional and odd counters take the escaped form
-    a.c[F.dbQueries] = 2 ** 40;
+    const { a, b, sparse } = fixtureTallies(values);
     for (const t of [a, b, sparse, new Tally()]) {
       sameTally(thaw(packed(t)), new Tally().merge(t));
       assert.equal(slotEntryCount(packed(t)), t.count);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_SKETCH, relativeErrorBound } from '../src/core/sketch.js';
 import { F, Tally } from '../src/core/tally.js';
-import { addRequest } from './contracts/store.contract.js';
+import { addRequest, fixtureTallies } from './contracts/store.contract.js';
 import { datasets, exactQuantile } from './helpers/datasets.js';
 
 const roundTrip = (t: Tally) => Tally.fromJSON(JSON.parse(JSON.stringify(t.toJSON())));
@@ -58,15 +58,7 @@ const sameTally = (a: Tally, b: Tally) => {
 
 for (const [name, values] of Object.entries(datasets())) {
   test(`frozen tallies thaw, merge and re-freeze exactly (${name})`, () => {
-    const a = new Tally();
-    const b = new Tally();
-    const sparse = new Tally();
-    values.forEach((v, i) => {
-      addRequest(i % 3 === 0 ? b : a, i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200, v, i % 4 === 0 ? -1 : i, 2 * i);
-      if (i < 20) addRequest(sparse, 201, v, 10, 10.5);
-    });
-    a.c[F.dbMs] = 0.1 + 0.2; // fractional and odd counters take the escaped form
-    a.c[F.dbQueries] = 2 ** 40;
+    const { a, b, sparse } = fixtureTallies(values);
     for (const t of [a, b, sparse, new Tally()]) sameTally(Tally.thaw(t.freeze(9)), new Tally().merge(t));
     assert.equal(Tally.thaw(a.freeze(123_456_789)).start, 123_456_789);
     for (const [x, y] of [

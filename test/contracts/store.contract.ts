@@ -37,6 +37,24 @@ export function addRequest(t: Tally, status: number, durationMs: number, request
   );
 }
 
+/**
+ * Three tallies from one dataset, for codec round trips: `a` and `b` share the values (a third to
+ * `b`) with 200/404/503 answers and some unknown request sizes, `a` also holds a fractional and a
+ * huge counter (the codecs' escaped forms); `sparse` holds 20 requests.
+ */
+export function fixtureTallies(values: readonly number[]): { a: Tally; b: Tally; sparse: Tally } {
+  const a = new Tally();
+  const b = new Tally();
+  const sparse = new Tally();
+  values.forEach((v, i) => {
+    addRequest(i % 3 === 0 ? b : a, i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200, v, i % 4 === 0 ? -1 : i, 2 * i);
+    if (i < 20) addRequest(sparse, 201, v, 10, 10.5);
+  });
+  a.c[F.dbMs] = 0.1 + 0.2; // fractional and odd counters take the escaped form
+  a.c[F.dbQueries] = 2 ** 40;
+  return { a, b, sparse };
+}
+
 interface Exact {
   durations: number[];
   codes: Map<number, number>;
