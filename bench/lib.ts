@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -245,12 +246,15 @@ export function callgrindSplit(file: string): Split {
     maxBuffer: 1 << 28,
   });
   const s: Split = { total: 0, compile: 0, fullGc: 0 };
+  // A dump's `summary:` (what callgrind_annotate prints as PROGRAM TOTALS) can wrap below zero when
+  // `callgrind_control -d` cut the run into parts; its `totals:` line, the sum of its costs, cannot.
+  const totals = /^totals: (\d+)$/m.exec(readFileSync(file, 'utf8'));
   for (const line of text.split('\n')) {
     const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
     if (m === null) continue;
     const n = Number(m[1].replaceAll(',', ''));
     const what = m[2];
-    if (what.startsWith('PROGRAM TOTALS')) s.total = n;
+    if (what.startsWith('PROGRAM TOTALS')) s.total = totals === null ? n : Number(totals[1]);
     else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
     else if (FULL_GC.test(what)) s.fullGc += n;
   }

@@ -146,3 +146,37 @@ test("the meter's latency bucket, shifted by 2, is the consumer sketch's bucket:
   assert.equal(seen.count, 5000);
   assert.deepEqual(buckets(seen), buckets(direct));
 });
+
+test('churn: every endpoint table matches a reference Space-Saving, and each counter sketch holds only its holder', () => {
+  const meter = createMeter({ iniPath: false, env: {} });
+  const eps = Array.from({ length: 5 }, (_, i) => meter.endpoint('GET', `/c${i}/{id}`)!);
+  const tracker = new ConsumerTracker({ top: 8, endpointTop: 4, maxEndpoints: 100, maxIdLength: 64 });
+  const reference = eps.map(() => new SpaceSaving(4));
+  const ids = [...zipfStream(1.1, 300, 5000, 3)];
+  const exact = new Map<string, { n: number; sum: number }>();
+  ids.forEach((id, n) => {
+    const e = (n * 7) % eps.length;
+    const d = 1 + ((n * 13) % 97);
+    // What the current holder of id's overall counter saw since it took the counter.
+    if (tracker.overall.indexOf(id) < 0) exact.set(id, { n: 0, sum: 0 });
+    tracker.record(eps[e], id, 200, d, false);
+    reference[e].offer(id);
+    const x = exact.get(id) ?? { n: 0, sum: 0 };
+    exact.set(id, { n: x.n + 1, sum: x.sum + d });
+  });
+  eps.forEach((ep, e) => {
+    const ref = reference[e];
+    const want = ref.ranked().map((j) => ({ id: ref.ids[j], requests: ref.counts[j], errorBound: ref.errors[j] }));
+    assert.deepEqual(tracker.topOf(ep, 4), want, `endpoint ${e}`);
+    assert.equal(tracker.endpointTotals(ep).requests, ref.total);
+    assert.equal(tracker.endpointTotals(ep).unlistedBound, ref.minCount());
+  });
+  for (const f of tracker.list()) {
+    let inBuckets = 0;
+    f.latency.forEachBucket((_, c) => (inBuckets += c));
+    // Buckets of an evicted holder would show up here as counts beyond the holder's own requests.
+    assert.equal(inBuckets, f.tracked, f.id);
+    assert.equal(f.latency.count, f.tracked, f.id);
+    assert.equal(f.latency.sum, exact.get(f.id)!.sum, f.id);
+  }
+});

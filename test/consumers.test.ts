@@ -375,7 +375,7 @@ describe('consumer functions that fail', () => {
           ['fine', 1],
         ],
       );
-      assert.equal(meter.consumers!.identifier.failures, 4);
+      assert.equal(meter.consumers!.failures, 4);
     } finally {
       await app.close();
     }

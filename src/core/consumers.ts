@@ -39,6 +39,8 @@ export class Consumers {
   private fallback: ConsumerFunction<unknown> | null;
   private readonly groups: ReadonlyMap<string, string>;
   private readonly groupFn: ((id: string) => unknown) | null;
+  /** Longest id taken from a header or a consumer function (`metrics_consumer_max_length`). */
+  private readonly maxLength: number;
 
   constructor(config: ApimeterConfig, options: ConsumerOptions) {
     const credentials = config.metricsConsumerJwt || config.metricsConsumerApiKeyHeaders.length > 0;
@@ -71,6 +73,15 @@ export class Consumers {
     );
     this.groupFn = typeof options.consumerGroup === 'function' ? options.consumerGroup : null;
     this.labels = new Set(config.metricsConsumerLabels);
+    this.maxLength = config.metricsConsumerMaxLength;
+  }
+
+  /**
+   * Requests counted as unknown for bad input: a function that threw or answered a non-string, a
+   * malformed credential, an id that is empty, too long or holds control characters.
+   */
+  get failures(): number {
+    return this.identifier.failures + this.tracker.rejected;
   }
 
   /**
@@ -89,8 +100,9 @@ export class Consumers {
   ): void {
     try {
       const use = fn ?? this.fallback;
-      const id = this.identifier.identify(use, request, headers);
-      this.tracker.record(ep, id, status, durationMs, errored, latencyIndex);
+      const identifier = this.identifier;
+      const id = identifier.identify(use, request, headers);
+      this.tracker.record(ep, id, status, durationMs, errored, latencyIndex, identifier.unchecked ? this.maxLength : 0);
     } catch {
       // metrics never fail a request
     }

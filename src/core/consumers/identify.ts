@@ -6,8 +6,10 @@ import { nodeBuiltin } from '../runtime.js';
  * configured header, the `sub` of a bearer JWT, an API-key header. Ids taken from credentials (JWT
  * subjects, API keys) are replaced by a keyed hash (HMAC-SHA256 with `metrics_consumer_secret`,
  * truncated to 96 bits, base64url), so no raw credential is kept anywhere; only the function and the
- * plain header give readable names. Bad input (an over-long or control-character header, a malformed
- * JWT, a function that throws or returns a non-string) gives {@link UNKNOWN_CONSUMER}. Never throws.
+ * plain header give readable names. Bad input (a malformed JWT, a function that throws or returns a
+ * non-string) gives {@link UNKNOWN_CONSUMER}; an over-long or control-character header or function
+ * answer is returned as it is, marked {@link ConsumerIdentifier.unchecked}, and the tracker counts it as
+ * unknown (it checks an id once, before the id takes a counter). Never throws.
  */
 
 export const UNKNOWN_CONSUMER = 'unknown';
@@ -80,13 +82,28 @@ export function cleanId(text: string, max: number): string | null {
 export class ConsumerIdentifier {
   /** Requests identified as unknown because the function threw or returned a non-string, or input was bad. */
   failures = 0;
+  /**
+   * Set by {@link identify}: the id it returned is unchecked input (a header's value, a function's
+   * string), which the tracker checks with {@link cleanId} only when the id holds no counter yet, i.e.
+   * once rather than per request. Ids it made itself (unknown, keyed hashes) are not.
+   */
+  unchecked = false;
   private readonly hmac: Hmac | null;
   /** Authorization header → id. */
   private readonly bearerIds = new Map<string, string>();
   /** API-key header value → id. */
   private readonly keyIds = new Map<string, string>();
 
-  constructor(private readonly rules: IdentifyRules) {
+  private readonly rules: IdentifyRules;
+
+  constructor(rules: IdentifyRules) {
+    // Header names as property keys V8 has interned: a keyed load with an interned constant key is a
+    // pointer compare and a named load; a key built at run time (toLowerCase) is compared as a string.
+    this.rules = {
+      ...rules,
+      header: interned(rules.header),
+      apiKeyHeaders: rules.apiKeyHeaders.map(interned),
+    };
     this.hmac = makeHmac(rules.secret);
   }
 
@@ -97,6 +114,7 @@ export class ConsumerIdentifier {
 
   /** The consumer of one request. `fn` (the adapter's or the meter's function) comes first. */
   identify<R>(fn: ConsumerFunction<R> | null, request: R, headers: RequestHeaders | undefined): string {
+    this.unchecked = false;
     if (fn !== null) {
       let out: unknown;
       try {
@@ -104,9 +122,12 @@ export class ConsumerIdentifier {
       } catch {
         out = undefined;
       }
-      const id = typeof out === 'string' ? cleanId(out, this.rules.maxLength) : null;
-      if (id === null) this.failures++;
-      return id ?? UNKNOWN_CONSUMER;
+      if (typeof out === 'string') {
+        this.unchecked = true;
+        return out;
+      }
+      this.failures++;
+      return UNKNOWN_CONSUMER;
     }
     if (headers === undefined) return UNKNOWN_CONSUMER;
     try {
@@ -121,7 +142,10 @@ export class ConsumerIdentifier {
     const rules = this.rules;
     if (rules.header !== '') {
       const value = headerOf(headers, rules.header);
-      if (typeof value === 'string') return this.clean(value);
+      if (typeof value === 'string') {
+        this.unchecked = true;
+        return value;
+      }
       if (value !== undefined && value !== null) return this.bad();
     }
     // Without node:crypto no id can be derived from a credential: those requests are unknown.
@@ -146,10 +170,6 @@ export class ConsumerIdentifier {
     return UNKNOWN_CONSUMER;
   }
 
-  private clean(value: string): string {
-    return cleanId(value, this.rules.maxLength) ?? this.bad();
-  }
-
   private bad(): string {
     this.failures++;
     return UNKNOWN_CONSUMER;
@@ -158,6 +178,11 @@ export class ConsumerIdentifier {
   private hashed(kind: 'sub' | 'key', secretish: string): string {
     return `${kind}:${this.hmac!(`${kind}\0${secretish}`)}`;
   }
+}
+
+/** The interned copy of `text` (the key an object literal gets). */
+function interned(text: string): string {
+  return text === '' ? '' : Object.keys({ [text]: 0 })[0];
 }
 
 /** `id`, kept as the id of `raw` when `raw` is short enough. */

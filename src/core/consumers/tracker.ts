@@ -2,7 +2,7 @@ import type { EndpointStats } from '../endpoint.js';
 import { LATENCY_SKETCH, Sketch } from '../sketch.js';
 import type { SketchLayout } from '../sketch.js';
 import { SpaceSaving } from './space-saving.js';
-import { OTHER_CONSUMER } from './identify.js';
+import { cleanId, OTHER_CONSUMER, UNKNOWN_CONSUMER } from './identify.js';
 
 /**
  * Consumer latencies: scale 4 (2.2 % relative error), ~1 µs to ~4.6 h; at most 544 buckets. The same
@@ -56,21 +56,27 @@ export interface ConsumerDelta {
  * Cells an endpoint table keeps per overall counter i: the generation of counter i they belong to
  * (stale cells of an earlier holder read as empty), the index of the consumer's counter in the
  * endpoint's own Space-Saving (-1: not held there), requests and errors on the endpoint while the
- * consumer held overall counter i, and the same since the last drain.
+ * consumer held overall counter i, and the same as of the last drain (its baseline: a drain writes the
+ * difference, so a request increments only the first two).
  */
 const STAMP = 0;
 const POS = 1;
 const REQ = 2;
 const ERR = 3;
-const DREQ = 4;
-const DERR = 5;
+const BREQ = 4;
+const BERR = 5;
 const CELL = 6;
 /** Bytes of one endpoint table's cells per overall counter. */
 const CELL_BYTES = CELL * 8;
-/** An endpoint table's numbers start with its total requests and the counters in use. */
-const TOTAL = 0;
-const SIZE = 1;
-const HEAD = 2;
+/**
+ * An endpoint table's numbers start with the smallest count held, how many counters hold it, and the
+ * counters in use: kept up to date as counts rise, so that a replacement finds its victim without
+ * comparing every count, and a request that raises the last counter at the minimum recounts once.
+ */
+const MINV = 0;
+const ATMIN = 1;
+const SIZE = 2;
+const HEAD = 3;
 
 /**
  * One endpoint's consumers: a Space-Saving of k counters (ids, counts, error bounds, ranked like
@@ -79,7 +85,7 @@ const HEAD = 2;
  * only when the consumer took a new overall counter since it last called this endpoint.
  *
  * Everything but the ids is one Float64Array, so that a request touches a few neighbouring cache
- * lines of one buffer (1,000 endpoints' tables do not stay in cache): `[total, size, counts (k),
+ * lines of one buffer (1,000 endpoints' tables do not stay in cache): `[min, at min, size, counts (k),
  * error bounds (k), owners (2k: overall counter and generation of counter j's holder when it took j),
  * cells (CELL per overall counter, grown by doubling up to K)]`.
  */
@@ -102,8 +108,11 @@ class EndpointTop {
     this.buf = new Float64Array(Math.min(this.maxLength, this.cellsAt + CELL * 8));
   }
 
+  /** Requests counted: in Space-Saving every request adds one to exactly one counter. */
   get total(): number {
-    return this.buf[TOTAL];
+    let n = 0;
+    for (let j = 0; j < this.size; j++) n += this.buf[HEAD + j];
+    return n;
   }
 
   get size(): number {
@@ -131,16 +140,14 @@ class EndpointTop {
     let b = this.buf;
     if (at >= b.length) b = this.grow(at);
     if (b[at + STAMP] !== gen) this.claim(b, at, i, gen, consumer);
-    b[TOTAL]++;
     const j = b[at + POS];
-    if (j >= 0) b[HEAD + j]++;
-    else this.insert(b, at, i, gen, consumer);
+    if (j >= 0) {
+      const c = b[HEAD + j];
+      b[HEAD + j] = c + 1;
+      if (c === b[MINV] && --b[ATMIN] === 0) this.recount(b, c + 1);
+    } else this.insert(b, at, i, gen, consumer);
     b[at + REQ]++;
-    b[at + DREQ]++;
-    if (error) {
-      b[at + ERR]++;
-      b[at + DERR]++;
-    }
+    if (error) b[at + ERR]++;
   }
 
   /** Cells of counter i become generation `gen`'s: counts from 0, its counter here found by id. */
@@ -148,8 +155,8 @@ class EndpointTop {
     b[at + STAMP] = gen;
     b[at + REQ] = 0;
     b[at + ERR] = 0;
-    b[at + DREQ] = 0;
-    b[at + DERR] = 0;
+    b[at + BREQ] = 0;
+    b[at + BERR] = 0;
     let pos = -1;
     const size = b[SIZE];
     for (let j = 0; j < size; j++) {
@@ -172,12 +179,21 @@ class EndpointTop {
       b[SIZE] = size + 1;
       b[this.errorsAt + j] = 0;
       b[HEAD + j] = 1;
+      if (size === 0 || b[MINV] > 1) {
+        b[MINV] = 1;
+        b[ATMIN] = 1;
+      } else if (b[MINV] === 1) b[ATMIN]++;
     } else {
-      j = this.minIndex();
+      const min = b[MINV];
+      j = 0;
+      // The first counter at the minimum, as SpaceSaving's minIndex (bounded: a broken invariant must
+      // not loop past the table).
+      while (j < size - 1 && b[HEAD + j] !== min) j++;
       const prev = this.cellsAt + b[this.ownersAt + 2 * j] * CELL;
       if (prev < b.length && b[prev + STAMP] === b[this.ownersAt + 2 * j + 1]) b[prev + POS] = -1;
-      b[this.errorsAt + j] = b[HEAD + j];
-      b[HEAD + j]++;
+      b[this.errorsAt + j] = min;
+      b[HEAD + j] = min + 1;
+      if (--b[ATMIN] === 0) this.recount(b, min + 1);
     }
     this.ids[j] = consumer;
     b[this.ownersAt + 2 * j] = i;
@@ -185,24 +201,18 @@ class EndpointTop {
     b[at + POS] = j;
   }
 
-  /** The counter with the smallest count. */
-  private minIndex(): number {
-    const b = this.buf;
+  /** The last counter at the minimum rose to `min`: the new minimum, and how many counters hold it. */
+  private recount(b: Float64Array, min: number): void {
+    let n = 0;
     const size = b[SIZE];
-    let best = 0;
-    let min = b[HEAD];
-    for (let j = 1; j < size; j++) {
-      if (b[HEAD + j] < min) {
-        min = b[HEAD + j];
-        best = j;
-      }
-    }
-    return best;
+    for (let j = 0; j < size; j++) if (b[HEAD + j] === min) n++;
+    b[MINV] = min;
+    b[ATMIN] = n;
   }
 
   /** The smallest count held (0 while a counter is free): the bound on any absent id's count. */
   minCount(): number {
-    return this.size < this.k ? 0 : this.buf[HEAD + this.minIndex()];
+    return this.size < this.k ? 0 : this.buf[MINV];
   }
 
   /** Counter indices by estimated count, largest first (ties by id, as {@link SpaceSaving.ranked}). */
@@ -221,6 +231,26 @@ class EndpointTop {
 }
 
 /**
+ * Numbers the tracker keeps per overall counter i, at `i * FIGS` in one Float64Array (one cache line a
+ * request touches): errors, 5xx, and the latency sketch's sum, min, max, zero count and requests that
+ * had no duration. Requests tracked are not counted apart: in Space-Saving they are the counter's count
+ * less its error bound (its count when it took the counter), so TRACKED is used by drain baselines only;
+ * the sketch's count is tracked less LNONE. Its buckets are a dense Float64Array per counter, allocated when the counter is first
+ * taken (a dense array indexed by bucket: one increment per request, no search, no growth).
+ */
+const TRACKED = 0;
+const ERRORS = 1;
+const SERVER = 2;
+const LNONE = 3;
+const LSUM = 4;
+const LMIN = 5;
+const LMAX = 6;
+const LZERO = 7;
+const FIGS = 8;
+const BUCKET0 = CONSUMER_LATENCY_SKETCH.minIndex;
+const BUCKETS = CONSUMER_LATENCY_SKETCH.maxIndex - CONSUMER_LATENCY_SKETCH.minIndex + 1;
+
+/**
  * The consumers of one meter, in bounded memory whatever the number of distinct ids:
  *
  * - per endpoint, a Space-Saving of k counters (top consumers by requests, with error bounds);
@@ -228,30 +258,28 @@ class EndpointTop {
  *   the counter: errors, a latency sketch, requests and errors per endpoint (kept in the endpoint's
  *   table, indexed by the overall counter).
  *
- * One hash lookup per request (the id in the overall table); nothing is allocated once a consumer holds
- * its counters (a table's cells grow by doubling up to K while counters appear). Ids are held only
- * while they hold a counter. {@link memoryBound} states the bound in bytes.
+ * One hash lookup per request (the id in the overall table); an id is checked (length, no control
+ * characters) only when it is not held, i.e. before it takes a counter. Nothing is allocated once a
+ * consumer holds its counters (a table's cells grow by doubling up to K while counters appear; a
+ * counter's buckets are allocated once). Ids are held only while they hold a counter.
+ * {@link memoryBound} states the bound in bytes.
  */
 export class ConsumerTracker {
   readonly limits: TrackerLimits;
   readonly overall: SpaceSaving;
-  /** Requests recorded (all consumers, unknown included). */
-  requests = 0;
   errors = 0;
   serverErrors = 0;
+  /** Requests whose id failed the check (too long, control characters) and were counted as unknown. */
+  rejected = 0;
   /** Per overall counter: bumped each time a consumer takes it (endpoint cells of older ones are stale). */
   private readonly gens: Float64Array;
-  private readonly tracked: Float64Array;
-  private readonly errorCounts: Float64Array;
-  private readonly serverErrorCounts: Float64Array;
-  private readonly sketches: Sketch[];
+  private readonly figs: Float64Array;
+  private readonly buckets: Float64Array[] = [];
   private readonly tables: (EndpointTop | undefined)[] = [];
   private readonly indexer = new Sketch(CONSUMER_LATENCY_SKETCH);
-  // Store baselines (drain): what was written already, per counter.
-  private readonly drainedTracked: Float64Array;
-  private readonly drainedErrors: Float64Array;
-  private readonly drainedServerErrors: Float64Array;
-  private readonly drainedLatency: Sketch[];
+  // Store baselines (drain): what was written already, per counter (FIGS layout, and buckets).
+  private readonly drainedFigs: Float64Array;
+  private readonly drainedBuckets: Float64Array[] = [];
   private drainedRequests = 0;
 
   constructor(limits: TrackerLimits) {
@@ -259,20 +287,16 @@ export class ConsumerTracker {
     const k = limits.top;
     this.overall = new SpaceSaving(k);
     this.gens = new Float64Array(k);
-    this.tracked = new Float64Array(k);
-    this.errorCounts = new Float64Array(k);
-    this.serverErrorCounts = new Float64Array(k);
-    this.sketches = Array.from({ length: k }, () => new Sketch(CONSUMER_LATENCY_SKETCH));
-    this.drainedTracked = new Float64Array(k);
-    this.drainedErrors = new Float64Array(k);
-    this.drainedServerErrors = new Float64Array(k);
-    this.drainedLatency = Array.from({ length: k }, () => new Sketch(CONSUMER_LATENCY_SKETCH));
+    this.figs = new Float64Array(k * FIGS);
+    this.drainedFigs = new Float64Array(k * FIGS);
   }
 
   /**
    * Counts one finished request of `consumer` on `ep` (the handle the meter recorded into). Allocates
    * nothing when the consumer already holds its overall counter and its cells on this endpoint exist.
    * `latencyIndex`, when known, is the duration's LATENCY_SKETCH bucket (the meter's), saving a logarithm.
+   * `maxLength` > 0: `consumer` is unchecked input (a header, a function's answer) of at most that many
+   * characters without control characters, else it is counted as unknown; 0: it is known good.
    */
   record(
     ep: EndpointStats,
@@ -281,11 +305,11 @@ export class ConsumerTracker {
     durationMs: number,
     errored: boolean,
     latencyIndex = NaN,
+    maxLength = 0,
   ): void {
     const epId = (ep.redirect ?? ep).id;
     const server = status >= 500 && status !== 499;
     const error = errored || status >= 400;
-    this.requests++;
     if (error) this.errors++;
     if (server) this.serverErrors++;
 
@@ -293,16 +317,48 @@ export class ConsumerTracker {
     if (table === null) return;
 
     const o = this.overall;
-    const i = o.offer(consumer);
-    if (o.taken) this.takeCounter(i);
-    this.tracked[i]++;
-    if (error) this.errorCounts[i]++;
-    if (server) this.serverErrorCounts[i]++;
+    let i = o.indexOf(consumer);
+    if (i >= 0) o.hit(i);
+    else i = this.admit(consumer, maxLength);
+    const f = this.figs;
+    const at = i * FIGS;
+    if (error) f[at + ERRORS]++;
+    if (server) f[at + SERVER]++;
     if (durationMs > 0) {
-      const at = latencyIndex === latencyIndex ? latencyIndex >> 2 : this.indexer.indexOf(durationMs);
-      this.sketches[i].recordAt(at, durationMs);
-    } else if (durationMs === 0) this.sketches[i].record(0);
-    table.count(i, this.gens[i], consumer, error);
+      const bucket = latencyIndex === latencyIndex ? latencyIndex >> 2 : this.indexer.indexOf(durationMs);
+      this.buckets[i][bucket - BUCKET0]++;
+      f[at + LSUM] += durationMs;
+      if (durationMs < f[at + LMIN]) f[at + LMIN] = durationMs;
+      if (durationMs > f[at + LMAX]) f[at + LMAX] = durationMs;
+    } else if (durationMs === 0) {
+      f[at + LZERO]++;
+      if (0 < f[at + LMIN]) f[at + LMIN] = 0;
+      if (0 > f[at + LMAX]) f[at + LMAX] = 0;
+    } else f[at + LNONE]++;
+    table.count(i, this.gens[i], o.ids[i], error);
+  }
+
+  /** An id not held: checked (when unchecked input), then offered; returns its overall counter. */
+  /** Requests recorded (all consumers, unknown included): Space-Saving's offers. */
+  get requests(): number {
+    return this.overall.total;
+  }
+
+  /** Requests tracked by overall counter i since its holder took it (exact). */
+  private trackedAt(i: number): number {
+    return this.overall.counts[i] - this.overall.errors[i];
+  }
+
+  private admit(consumer: string, maxLength: number): number {
+    let id = consumer;
+    if (maxLength > 0 && cleanId(consumer, maxLength) === null) {
+      this.rejected++;
+      id = UNKNOWN_CONSUMER;
+    }
+    const o = this.overall;
+    const i = o.offer(id);
+    if (o.taken) this.takeCounter(i);
+    return i;
   }
 
   private newTable(epId: number): EndpointTop | null {
@@ -315,15 +371,27 @@ export class ConsumerTracker {
   /** Counter i has a new holder: its figures restart from 0 (endpoint cells go stale with the generation). */
   private takeCounter(i: number): void {
     this.gens[i]++;
-    this.tracked[i] = 0;
-    this.errorCounts[i] = 0;
-    this.serverErrorCounts[i] = 0;
-    this.sketches[i].reset();
+    const f = this.figs;
+    const at = i * FIGS;
+    if (this.buckets[i] === undefined) {
+      // Counters are taken in order 0, 1, 2, … (free ones first), so the arrays stay packed.
+      this.buckets.push(new Float64Array(BUCKETS));
+      this.drainedBuckets.push(new Float64Array(BUCKETS));
+    } else if (f[at + LMAX] > 0) {
+      // Only the buckets between those of min and max hold counts (a bucket of margin either side: the
+      // meter's index, shifted, and this layout's own logarithm may differ by one at a boundary).
+      const lo = Math.max(0, this.indexer.indexOf(f[at + LMIN]) - BUCKET0 - 2);
+      const hi = Math.min(BUCKETS, this.indexer.indexOf(f[at + LMAX]) - BUCKET0 + 3);
+      this.buckets[i].fill(0, lo, hi);
+      this.drainedBuckets[i].fill(0, lo, hi);
+    }
     // What the evicted id had not yet drained is lost to the store and counted under `other` there.
-    this.drainedTracked[i] = 0;
-    this.drainedErrors[i] = 0;
-    this.drainedServerErrors[i] = 0;
-    this.drainedLatency[i].reset();
+    for (let n = 0; n < FIGS; n++) {
+      f[at + n] = 0;
+      this.drainedFigs[at + n] = 0;
+    }
+    f[at + LMIN] = Infinity;
+    f[at + LMAX] = -Infinity;
   }
 
   /** Top consumers of one endpoint, by estimated requests (largest first). */
@@ -346,14 +414,14 @@ export class ConsumerTracker {
 
   /** The K tracked consumers, largest first (copies: safe to keep). */
   list(): ConsumerFigures[] {
-    const maps = this.endpointMaps(-1, REQ, ERR, false);
+    const maps = this.endpointMaps(-1, false);
     return this.overall.ranked().map((i) => this.figuresAt(i, maps[i]));
   }
 
   /** One consumer, or undefined when it holds no counter. */
   get(id: string): ConsumerFigures | undefined {
     const i = this.overall.indexOf(id);
-    return i < 0 ? undefined : this.figuresAt(i, this.endpointMaps(i, REQ, ERR, false)[i]);
+    return i < 0 ? undefined : this.figuresAt(i, this.endpointMaps(i, false)[i]);
   }
 
   /** The bound on the requests of any consumer not listed (Space-Saving's minimum count). */
@@ -362,10 +430,11 @@ export class ConsumerTracker {
   }
 
   /**
-   * Per overall counter (only `only` when ≥ 0), endpoint id → [cell `req`, cell `err`] for the cells of
-   * its current generation with `req` > 0; `clear` zeroes both cells after reading them (drain).
+   * Per overall counter (only `only` when ≥ 0), endpoint id → [requests, errors] for the cells of its
+   * current generation with requests > 0: since the counter was taken, or (`drain`) since the last drain,
+   * whose baselines then move up to now.
    */
-  private endpointMaps(only: number, req: number, err: number, clear: boolean): Map<number, [number, number]>[] {
+  private endpointMaps(only: number, drain: boolean): Map<number, [number, number]>[] {
     const size = this.overall.size;
     const maps = Array.from({ length: size }, () => new Map<number, [number, number]>());
     const gens = this.gens;
@@ -378,11 +447,13 @@ export class ConsumerTracker {
       for (let i = from; i < to; i++) {
         const at = t.cellsOf(i);
         if (at < 0) break;
-        if (c[at + STAMP] !== gens[i] || !(c[at + req] > 0)) continue;
-        maps[i].set(epId, [c[at + req], c[at + err]]);
-        if (clear) {
-          c[at + req] = 0;
-          c[at + err] = 0;
+        if (c[at + STAMP] !== gens[i]) continue;
+        const req = drain ? c[at + REQ] - c[at + BREQ] : c[at + REQ];
+        if (!(req > 0)) continue;
+        maps[i].set(epId, [req, drain ? c[at + ERR] - c[at + BERR] : c[at + ERR]]);
+        if (drain) {
+          c[at + BREQ] = c[at + REQ];
+          c[at + BERR] = c[at + ERR];
         }
       }
     }
@@ -391,16 +462,47 @@ export class ConsumerTracker {
 
   private figuresAt(i: number, endpoints: Map<number, [number, number]>): ConsumerFigures {
     const o = this.overall;
+    const f = this.figs;
+    const at = i * FIGS;
     return {
       id: o.ids[i],
       requests: o.counts[i],
       errorBound: o.errors[i],
-      tracked: this.tracked[i],
-      errors: this.errorCounts[i],
-      serverErrors: this.serverErrorCounts[i],
-      latency: this.sketches[i].clone(),
+      tracked: this.trackedAt(i),
+      errors: f[at + ERRORS],
+      serverErrors: f[at + SERVER],
+      latency: this.sketchOf(i, null),
       endpoints,
     };
+  }
+
+  /**
+   * Counter i's latencies as a sketch: all of them, or (`since`: the drained baselines) those since the
+   * last drain, whose baselines then move up to now. Min and max are the counter's own in both cases.
+   */
+  private sketchOf(i: number, since: { figs: Float64Array; buckets: Float64Array } | null): Sketch {
+    const out = new Sketch(CONSUMER_LATENCY_SKETCH);
+    const f = this.figs;
+    const at = i * FIGS;
+    const base = since?.figs;
+    const counts = this.buckets[i];
+    if (counts !== undefined && f[at + LMAX] > 0) {
+      const prior = since?.buckets;
+      for (let b = 0; b < BUCKETS; b++) {
+        const n = prior === undefined ? counts[b] : counts[b] - prior[b];
+        if (n > 0) out.addIndex(BUCKET0 + b, n);
+        if (prior !== undefined) prior[b] = counts[b];
+      }
+    }
+    const count = this.trackedAt(i) - f[at + LNONE];
+    out.count = base === undefined ? count : count - (base[at + TRACKED] - base[at + LNONE]);
+    out.sum = f[at + LSUM] - (base?.[at + LSUM] ?? 0);
+    out.zeroCount = f[at + LZERO] - (base?.[at + LZERO] ?? 0);
+    if (out.count > 0) {
+      out.min = f[at + LMIN];
+      out.max = f[at + LMAX];
+    }
+    return out;
   }
 
   /**
@@ -411,23 +513,25 @@ export class ConsumerTracker {
   drain(): { consumers: ConsumerDelta[]; other: number; requests: number } {
     const out: ConsumerDelta[] = [];
     let tracked = 0;
-    const maps = this.endpointMaps(-1, DREQ, DERR, true);
+    const maps = this.endpointMaps(-1, true);
+    const f = this.figs;
+    const d = this.drainedFigs;
     for (let i = 0; i < this.overall.size; i++) {
-      const requests = this.tracked[i] - this.drainedTracked[i];
+      const at = i * FIGS;
+      const now = this.trackedAt(i);
+      const requests = now - d[at + TRACKED];
       if (requests <= 0) continue;
       out.push({
         id: this.overall.ids[i],
         requests,
-        errors: this.errorCounts[i] - this.drainedErrors[i],
-        serverErrors: this.serverErrorCounts[i] - this.drainedServerErrors[i],
-        latency: subtractSketch(this.sketches[i], this.drainedLatency[i]),
+        errors: f[at + ERRORS] - d[at + ERRORS],
+        serverErrors: f[at + SERVER] - d[at + SERVER],
+        latency: this.sketchOf(i, { figs: d, buckets: this.drainedBuckets[i] }),
         endpoints: maps[i],
       });
       tracked += requests;
-      this.drainedTracked[i] = this.tracked[i];
-      this.drainedErrors[i] = this.errorCounts[i];
-      this.drainedServerErrors[i] = this.serverErrorCounts[i];
-      this.drainedLatency[i] = this.sketches[i].clone();
+      for (let n = 0; n < FIGS; n++) d[at + n] = f[at + n];
+      d[at + TRACKED] = now;
     }
     const requests = this.requests - this.drainedRequests;
     this.drainedRequests = this.requests;
@@ -437,9 +541,9 @@ export class ConsumerTracker {
   /**
    * Upper bound in bytes of what this tracker holds, whatever the number of distinct consumers:
    * per-endpoint tables for every endpoint handle the registry may create (each with cells for all K
-   * overall counters at most), plus the K overall counters at their largest (a dense latency sketch and
-   * its drain baseline). V8 sizes: a string of L one-byte characters ≈ 16 + L bytes (two-byte: 16 + 2L),
-   * a Map entry ≈ 3 pointers plus its hash-table slot.
+   * overall counters at most), plus the K overall counters at their largest (dense buckets and their
+   * drain baseline). V8 sizes: a string of L one-byte characters ≈ 16 + L bytes (two-byte: 16 + 2L), a
+   * Map entry ≈ 3 pointers plus its hash-table slot, a Float64Array ≈ 100 bytes plus 8 per element.
    */
   memoryBound(): number {
     const l = this.limits;
@@ -449,27 +553,9 @@ export class ConsumerTracker {
     // (one each per method); the table array is indexed by handle id (at most 4 × cap + 80 handles).
     const listed = l.maxEndpoints + 64;
     const handles = l.maxEndpoints * 4 + 80;
-    const sketchBytes = 300 + 8 * (CONSUMER_LATENCY_SKETCH.maxIndex - CONSUMER_LATENCY_SKETCH.minIndex + 1);
-    const perCounter = id + 8 * 7 + 40 + 2 * (sketchBytes + 200);
+    const perCounter = id + 8 * 5 + 40 + 8 * (1 + 2 * FIGS) + 2 * (100 + 8 * BUCKETS) + 16;
     return handles * 8 + listed * tableBytes + l.top * perCounter + 4096;
   }
-}
-
-/** `now - before` bucket by bucket (before is an earlier copy of the same sketch). */
-function subtractSketch(now: Sketch, before: Sketch): Sketch {
-  const out = new Sketch(CONSUMER_LATENCY_SKETCH);
-  const prior = new Map<number, number>();
-  before.forEachBucket((index, count) => prior.set(index, count));
-  now.forEachBucket((index, count) => {
-    const n = count - (prior.get(index) ?? 0);
-    if (n > 0) out.addIndex(index, n);
-  });
-  out.count = now.count - before.count;
-  out.sum = now.sum - before.sum;
-  out.zeroCount = now.zeroCount - before.zeroCount;
-  out.min = now.min;
-  out.max = now.max;
-  return out;
 }
 
 export { OTHER_CONSUMER };
