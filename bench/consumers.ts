@@ -19,7 +19,13 @@
  * ran partly interpreted, and the JIT's recompilation is not all named as such: five windows of one
  * `record` run gave 1,211, 1,073, 1,225, 9,475 and 14,300 instructions/request).
  * Everything those calls execute counts (record, identification, the tracker, scavenges of what they
- * allocate).
+ * allocate). `--cache` adds callgrind's cache simulation, sized like one core of this CPU (L1d, and L2
+ * as the last level: see cacheSimFlags in bench/lib.ts), and reports L1d and L2 misses per request
+ * (least window each): the stalls that data layout decides, which instruction counts do not show and
+ * wall-clock shows only through the machine's noise.
+ *
+ * APIMETER_BENCH_ENDPOINTS=N (environment, so every child sees it) changes the 1,000 endpoints: with
+ * 10, everything stays in cache, and the difference to 1,000 is what memory traffic costs.
  *
  * Variants (1,000 endpoints, Zipf 1): `record` (consumers off), `header` (`X-Client-Id`, 50 consumers,
  * Zipf 1.1: fewer than K = 100), `function` (a consumer function, same consumers), `churn` (header over
@@ -38,7 +44,9 @@ import { ConsumerTracker, noteConsumer, SpaceSaving } from '../src/core/consumer
 import { ErrorKind } from '../src/core/record.js';
 import type { Alloc } from './lib.js';
 import {
+  cacheSimFlags,
   callgrindSplit,
+  callgrindTotals,
   emitResult,
   fmt,
   measureAlloc,
@@ -59,7 +67,7 @@ const flag = (name: string): string | undefined =>
 const quick = process.argv.includes('--quick');
 const VARIANTS = ['record', 'header', 'function', 'churn', 'jwt', 'apikey'] as const;
 type VariantName = (typeof VARIANTS)[number];
-const ENDPOINTS = 1000;
+const ENDPOINTS = Number(process.env.APIMETER_BENCH_ENDPOINTS ?? 1000);
 /** Consumers in the steady-state rows: fewer than K (100), so nobody loses an overall counter. */
 const CONSUMERS = 50;
 /** Consumers in the churn row: a long tail (Zipf over 5,000), so tail consumers replace counters all the time. */
@@ -72,6 +80,8 @@ const ALLOC_CALLS = 200_000;
 const CHUNK = 1000;
 /** Measured windows per variant under callgrind (--instructions); the least is reported. */
 const WINDOWS = Number(flag('windows') ?? 6);
+/** --instructions --cache: callgrind also simulates one core's L1d and L2 and counts their misses. */
+const CACHE = process.argv.includes('--cache');
 const SECRET = 'bench-secret-0123456789abcdef';
 const FLAGS = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
 
@@ -180,15 +190,22 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
 }
 
 // ---- Instructions per request under callgrind (instrumentation on for the measured calls only) ----
-async function instructions(names: readonly VariantName[], calls: number): Promise<Record<string, number>> {
+interface PerRequest {
+  instructions: number;
+  /** With --cache: simulated L1d misses and last-level (L2-sized) misses per request, least window. */
+  l1Misses?: number;
+  l2Misses?: number;
+}
+
+async function instructions(names: readonly VariantName[], calls: number): Promise<Record<string, PerRequest>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apimeter-consumers-callgrind-'));
-  const count = async (name: string): Promise<number> => {
+  const count = async (name: string): Promise<PerRequest> => {
     const out = path.join(dir, `${name}.out`);
     const child = spawnCallgrind(
       out,
       path.join('bench', 'consumers.ts'),
       [`--variant=${name}`, `--calls=${calls}`, `--windows=${WINDOWS}`],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
+      { stdio: ['pipe', 'pipe', 'inherit'], valgrindFlags: CACHE ? cacheSimFlags() : [] },
     );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const control = (...args: string[]) =>
@@ -218,12 +235,18 @@ async function instructions(names: readonly VariantName[], calls: number): Promi
       return (s.total - s.compile - s.fullGc) / calls;
     });
     process.stderr.write(`  ${name}: windows ${perWindow.map((n) => fmt.int(n)).join(', ')}\n`);
-    return Math.min(...perWindow);
+    const result: PerRequest = { instructions: Math.min(...perWindow) };
+    if (CACHE) {
+      const totals = Array.from({ length: WINDOWS }, (_, w) => callgrindTotals(`${out}.${w + 1}`));
+      result.l1Misses = Math.min(...totals.map((t) => (t.D1mr + t.D1mw) / calls));
+      result.l2Misses = Math.min(...totals.map((t) => (t.DLmr + t.DLmw) / calls));
+    }
+    return result;
   };
-  const perRequest: Record<string, number> = {};
+  const perRequest: Record<string, PerRequest> = {};
   for (const name of names) {
     perRequest[name] = await count(name);
-    process.stderr.write(`  ${name}: ${fmt.int(perRequest[name])} instructions/request\n`);
+    process.stderr.write(`  ${name}: ${fmt.int(perRequest[name].instructions)} instructions/request\n`);
   }
   return perRequest;
 }
@@ -312,13 +335,28 @@ const calls = flag('calls');
 if (process.argv.includes('--instructions')) {
   const names = only ?? ['record', 'header', 'function'];
   const perRequest = await instructions(names, Number(calls ?? 20_000));
+  const added = (n: string, f: (r: PerRequest) => number, digits: number) =>
+    n === 'record' || perRequest.record === undefined ? '' : fmt.fixed(f(perRequest[n]) - f(perRequest.record), digits);
   process.stderr.write(
     table(
-      ['variant', 'instructions/request', 'added to record'],
+      [
+        'variant',
+        'instructions/request',
+        'added to record',
+        ...(CACHE ? ['L1d misses', 'added', 'L2 misses', 'added'] : []),
+      ],
       names.map((n) => [
         n,
-        fmt.int(perRequest[n]),
-        n === 'record' || perRequest.record === undefined ? '' : fmt.int(perRequest[n] - perRequest.record),
+        fmt.int(perRequest[n].instructions),
+        added(n, (r) => r.instructions, 0),
+        ...(CACHE
+          ? [
+              fmt.fixed(perRequest[n].l1Misses!, 2),
+              added(n, (r) => r.l1Misses!, 2),
+              fmt.fixed(perRequest[n].l2Misses!, 2),
+              added(n, (r) => r.l2Misses!, 2),
+            ]
+          : []),
       ]),
     ) + '\n',
   );

@@ -213,13 +213,14 @@ export function spawnCallgrind(
   out: string,
   script: string,
   args: readonly string[],
-  options: { nodeFlags?: readonly string[]; stdio: StdioOptions },
+  options: { nodeFlags?: readonly string[]; valgrindFlags?: readonly string[]; stdio: StdioOptions },
 ): ChildProcess {
   return spawn(
     'valgrind',
     [
       '--tool=callgrind',
       '--instr-atstart=no',
+      ...(options.valgrindFlags ?? []),
       '--smc-check=all-non-file',
       `--callgrind-out-file=${out}`,
       process.execPath,
@@ -235,26 +236,57 @@ export function spawnCallgrind(
 }
 
 /**
+ * A simulated cache like one core of this machine's CPU, for callgrind's `--cache-sim=yes`: its
+ * first level is L1d, its last level stands for L2 (callgrind simulates two levels; a miss there is
+ * a trip to the shared L3 or memory, the stall that data layout decides). Sizes from `lscpu`'s
+ * per-core figures when it answers, else 32 KiB and 1 MiB.
+ */
+export function cacheSimFlags(): string[] {
+  const perCore = (name: string, fallback: number): number => {
+    try {
+      const out = execFileSync('lscpu', ['-B'], { encoding: 'utf8' });
+      const m = new RegExp(`^${name} cache:\\s+(\\d+)(?:\\s+\\((\\d+) instances?\\))?`, 'm').exec(out);
+      if (m === null) return fallback;
+      return Math.floor(Number(m[1]) / Number(m[2] ?? 1));
+    } catch {
+      return fallback;
+    }
+  };
+  const pow2 = (n: number) => 2 ** Math.floor(Math.log2(n));
+  const l1 = pow2(perCore('L1d', 32768));
+  const l2 = pow2(perCore('L2', 1 << 20));
+  return ['--cache-sim=yes', `--I1=32768,8,64`, `--D1=${l1},8,64`, `--LL=${l2},16,64`];
+}
+
+/** Event totals of a callgrind dump (its `events:` names, its `totals:` numbers), e.g. Ir, D1mr, DLmr. */
+export function callgrindTotals(file: string): Record<string, number> {
+  const text = readFileSync(file, 'utf8');
+  const names = /^events: (.+)$/m.exec(text)?.[1].trim().split(/\s+/) ?? [];
+  const values = /^totals: (.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number) ?? [];
+  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+}
+
+/**
  * The instructions of a callgrind dump, with the one-off kinds apart: JIT compilation and full GCs
  * land in a window or not by chance, and would otherwise make two runs of the same code differ by
  * more than the effects measured. Scavenges (young-generation GCs) stay in: they are what allocation
  * per request costs.
  */
 export function callgrindSplit(file: string): Split {
-  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', '--show=Ir', file], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
   const s: Split = { total: 0, compile: 0, fullGc: 0 };
   // A dump's `summary:` (what callgrind_annotate prints as PROGRAM TOTALS) can wrap below zero when
   // `callgrind_control -d` cut the run into parts; its `totals:` line, the sum of its costs, cannot.
-  const totals = /^totals: (\d+)$/m.exec(readFileSync(file, 'utf8'));
+  const totals = callgrindTotals(file).Ir;
   for (const line of text.split('\n')) {
     const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
     if (m === null) continue;
     const n = Number(m[1].replaceAll(',', ''));
     const what = m[2];
-    if (what.startsWith('PROGRAM TOTALS')) s.total = totals === null ? n : Number(totals[1]);
+    if (what.startsWith('PROGRAM TOTALS')) s.total = totals ?? n;
     else if (/compiler::|turboshaft|maglev|Maglev|Compiler|Parser|Bytecode|Compile/.test(what)) s.compile += n;
     else if (FULL_GC.test(what)) s.fullGc += n;
   }

@@ -154,15 +154,23 @@ test('churn: every endpoint table matches a reference Space-Saving, and each cou
   const reference = eps.map(() => new SpaceSaving(4));
   const ids = [...zipfStream(1.1, 300, 5000, 3)];
   const exact = new Map<string, { n: number; sum: number }>();
+  // Per id: endpoint id → [requests, errors] since the current holder took its overall counter.
+  const pairs = new Map<string, Map<number, [number, number]>>();
   ids.forEach((id, n) => {
     const e = (n * 7) % eps.length;
     const d = 1 + ((n * 13) % 97);
+    const status = n % 11 === 0 ? 503 : 200;
     // What the current holder of id's overall counter saw since it took the counter.
-    if (tracker.overall.indexOf(id) < 0) exact.set(id, { n: 0, sum: 0 });
-    tracker.record(eps[e], id, 200, d, false);
+    if (tracker.overall.indexOf(id) < 0) {
+      exact.set(id, { n: 0, sum: 0 });
+      pairs.set(id, new Map());
+    }
+    tracker.record(eps[e], id, status, d, false);
     reference[e].offer(id);
     const x = exact.get(id) ?? { n: 0, sum: 0 };
     exact.set(id, { n: x.n + 1, sum: x.sum + d });
+    const p = pairs.get(id)!.get(eps[e].id) ?? [0, 0];
+    pairs.get(id)!.set(eps[e].id, [p[0] + 1, p[1] + (status >= 400 ? 1 : 0)]);
   });
   eps.forEach((ep, e) => {
     const ref = reference[e];
@@ -178,5 +186,23 @@ test('churn: every endpoint table matches a reference Space-Saving, and each cou
     assert.equal(inBuckets, f.tracked, f.id);
     assert.equal(f.latency.count, f.tracked, f.id);
     assert.equal(f.latency.sum, exact.get(f.id)!.sum, f.id);
+    // Per endpoint: exact for the holder, whether or not it kept its counter in the endpoint's table.
+    const byEndpoint = (m: Map<number, [number, number]>) => [...m].sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(byEndpoint(f.endpoints), byEndpoint(pairs.get(f.id)!), f.id);
   }
+});
+
+test('a consumer that lost its overall counter and took one again keeps its endpoint counter, and its figures there restart', () => {
+  const meter = createMeter({ iniPath: false, env: {} });
+  const [e, f] = [meter.endpoint('GET', '/e')!, meter.endpoint('GET', '/f')!];
+  const tracker = new ConsumerTracker({ top: 1, endpointTop: 2, maxEndpoints: 10, maxIdLength: 32 });
+  tracker.record(e, 'acme', 200, 1, false);
+  tracker.record(e, 'acme', 500, 1, false);
+  tracker.record(f, 'bravo', 200, 1, false); // bravo takes the only overall counter from acme
+  tracker.record(e, 'acme', 404, 1, false); // and acme takes it back: found by id on /e, not inserted twice
+  assert.deepEqual(tracker.topOf(e, 2), [{ id: 'acme', requests: 3, errorBound: 0 }]);
+  assert.deepEqual(tracker.topOf(f, 2), [{ id: 'bravo', requests: 1, errorBound: 0 }]);
+  const acme = tracker.get('acme')!;
+  assert.deepEqual([...acme.endpoints], [[(e.redirect ?? e).id, [1, 1]]]);
+  assert.equal(tracker.get('bravo'), undefined);
 });

@@ -53,21 +53,18 @@ export interface ConsumerDelta {
 }
 
 /**
- * Cells an endpoint table keeps per overall counter i: the generation of counter i they belong to
- * (stale cells of an earlier holder read as empty), the index of the consumer's counter in the
- * endpoint's own Space-Saving (-1: not held there), requests and errors on the endpoint while the
- * consumer held overall counter i, and the same as of the last drain (its baseline: a drain writes the
- * difference, so a request increments only the first two).
+ * An endpoint table's cells per overall counter i: one number that says which holder of counter i
+ * they belong to and where that holder's counter is in the endpoint's own Space-Saving (`gen + pos +
+ * 1`: `gen` is counter i's generation base, a multiple of {@link GEN_STEP} raised each time a consumer
+ * takes counter i, so cells of an earlier holder read below it; `pos` is -1 when not held here), then
+ * the requests and errors on the endpoint while that holder had counter i. Three numbers (24 bytes).
  */
-const STAMP = 0;
-const POS = 1;
-const REQ = 2;
-const ERR = 3;
-const BREQ = 4;
-const BERR = 5;
-const CELL = 6;
-/** Bytes of one endpoint table's cells per overall counter. */
-const CELL_BYTES = CELL * 8;
+const META = 0;
+const REQ = 1;
+const ERR = 2;
+const CELL = 3;
+/** Generation step: above the largest endpoint k (1,000), so `pos + 1` fits below it. */
+const GEN_STEP = 1024;
 /**
  * An endpoint table's numbers start with the smallest count held, how many counters hold it, and the
  * counters in use: kept up to date as counts rise, so that a replacement finds its victim without
@@ -84,18 +81,21 @@ const HEAD = 3;
  * has just looked up) leads to its cells, and they to its counter here. The string of an id is compared
  * only when the consumer took a new overall counter since it last called this endpoint.
  *
- * Everything but the ids is one Float64Array, so that a request touches a few neighbouring cache
- * lines of one buffer (1,000 endpoints' tables do not stay in cache): `[min, at min, size, counts (k),
- * error bounds (k), owners (2k: overall counter and generation of counter j's holder when it took j),
- * cells (CELL per overall counter, grown by doubling up to K)]`.
+ * The numbers are one Float64Array, {@link buf}, which the tracker also holds in an array indexed by
+ * endpoint, so that a request reads no object of this class: `[min, at min, size, counts (k), error
+ * bounds (k), owners (2k: overall counter and generation base of counter j's holder when it took j),
+ * cells (CELL per overall counter, grown by doubling up to K)]`. The drain baselines (requests and
+ * errors per cell as of the last drain) are another buffer, made at the first drain.
  */
 class EndpointTop {
   readonly k: number;
   readonly ids: string[];
   buf: Float64Array;
+  /** Per cell: requests and errors as of the last drain (null before the first). */
+  drained: Float64Array | null = null;
+  readonly cellsAt: number;
   private readonly errorsAt: number;
   private readonly ownersAt: number;
-  private readonly cellsAt: number;
   private readonly maxLength: number;
 
   constructor(k: number, top: number) {
@@ -134,29 +134,21 @@ class EndpointTop {
     return at < this.buf.length ? at : -1;
   }
 
-  /** One request of `consumer`, holder of overall counter `i` in generation `gen`. */
-  count(i: number, gen: number, consumer: string, error: boolean): void {
-    const at = this.cellsAt + i * CELL;
-    let b = this.buf;
-    if (at >= b.length) b = this.grow(at);
-    if (b[at + STAMP] !== gen) this.claim(b, at, i, gen, consumer);
-    const j = b[at + POS];
-    if (j >= 0) {
-      const c = b[HEAD + j];
-      b[HEAD + j] = c + 1;
-      if (c === b[MINV] && --b[ATMIN] === 0) this.recount(b, c + 1);
-    } else this.insert(b, at, i, gen, consumer);
-    b[at + REQ]++;
-    if (error) b[at + ERR]++;
-  }
-
-  /** Cells of counter i become generation `gen`'s: counts from 0, its counter here found by id. */
-  private claim(b: Float64Array, at: number, i: number, gen: number, consumer: string): void {
-    b[at + STAMP] = gen;
+  /**
+   * The consumer holding overall counter i (generation base `gen`) calls this endpoint for the first
+   * time since it took counter i: the cells at `at` become its own, from 0, and its counter here, if it
+   * has one, is found by id. Returns the cells' `pos + 1`.
+   */
+  claim(at: number, i: number, gen: number, consumer: string): number {
+    const b = this.buf;
     b[at + REQ] = 0;
     b[at + ERR] = 0;
-    b[at + BREQ] = 0;
-    b[at + BERR] = 0;
+    const d = this.drained;
+    const cell = (at - this.cellsAt) / CELL;
+    if (d !== null && 2 * cell + 1 < d.length) {
+      d[2 * cell] = 0;
+      d[2 * cell + 1] = 0;
+    }
     let pos = -1;
     const size = b[SIZE];
     for (let j = 0; j < size; j++) {
@@ -167,11 +159,13 @@ class EndpointTop {
         break;
       }
     }
-    b[at + POS] = pos;
+    b[at + META] = gen + pos + 1;
+    return pos + 1;
   }
 
   /** Space-Saving's insertion: a free counter, else the smallest one, whose holder loses it. */
-  private insert(b: Float64Array, at: number, i: number, gen: number, consumer: string): void {
+  insert(at: number, i: number, gen: number, consumer: string): void {
+    const b = this.buf;
     let j: number;
     const size = b[SIZE];
     if (size < this.k) {
@@ -190,7 +184,9 @@ class EndpointTop {
       // not loop past the table).
       while (j < size - 1 && b[HEAD + j] !== min) j++;
       const prev = this.cellsAt + b[this.ownersAt + 2 * j] * CELL;
-      if (prev < b.length && b[prev + STAMP] === b[this.ownersAt + 2 * j + 1]) b[prev + POS] = -1;
+      const prevGen = b[this.ownersAt + 2 * j + 1];
+      if (prev < b.length && b[prev + META] - prevGen >= 0 && b[prev + META] - prevGen < GEN_STEP)
+        b[prev + META] = prevGen;
       b[this.errorsAt + j] = min;
       b[HEAD + j] = min + 1;
       if (--b[ATMIN] === 0) this.recount(b, min + 1);
@@ -198,11 +194,11 @@ class EndpointTop {
     this.ids[j] = consumer;
     b[this.ownersAt + 2 * j] = i;
     b[this.ownersAt + 2 * j + 1] = gen;
-    b[at + POS] = j;
+    b[at + META] = gen + j + 1;
   }
 
   /** The last counter at the minimum rose to `min`: the new minimum, and how many counters hold it. */
-  private recount(b: Float64Array, min: number): void {
+  recount(b: Float64Array, min: number): void {
     let n = 0;
     const size = b[SIZE];
     for (let j = 0; j < size; j++) if (b[HEAD + j] === min) n++;
@@ -221,12 +217,40 @@ class EndpointTop {
     return order.sort((a, b) => this.countOf(b) - this.countOf(a) || (this.ids[a] < this.ids[b] ? -1 : 1));
   }
 
-  private grow(at: number): Float64Array {
+  /** {@link buf} with room for the cells at `at` (doubling, up to K counters' cells). */
+  grow(at: number): Float64Array {
     const cells = this.buf.length - this.cellsAt;
     const grown = new Float64Array(Math.min(this.maxLength, Math.max(at + CELL, this.cellsAt + 2 * cells)));
     grown.set(this.buf);
     this.buf = grown;
     return grown;
+  }
+
+  /**
+   * Requests and errors of cell `at` since the last drain (`drain`) or since its holder took it, or
+   * null when the cell belongs to no current holder or saw no request; `drain` moves the baseline up.
+   */
+  cellFigures(at: number, gen: number, drain: boolean): [number, number] | null {
+    const b = this.buf;
+    const d0 = b[at + META] - gen;
+    if (!(d0 >= 0 && d0 < GEN_STEP)) return null;
+    let req = b[at + REQ];
+    let err = b[at + ERR];
+    if (drain) {
+      const cells = (b.length - this.cellsAt) / CELL;
+      let d = this.drained;
+      if (d === null || d.length < 2 * cells) {
+        const grown = new Float64Array(2 * cells);
+        if (d !== null) grown.set(d);
+        d = this.drained = grown;
+      }
+      const cell = (at - this.cellsAt) / CELL;
+      req -= d[2 * cell];
+      err -= d[2 * cell + 1];
+      d[2 * cell] = b[at + REQ];
+      d[2 * cell + 1] = b[at + ERR];
+    }
+    return req > 0 ? [req, err] : null;
   }
 }
 
@@ -271,11 +295,18 @@ export class ConsumerTracker {
   serverErrors = 0;
   /** Requests whose id failed the check (too long, control characters) and were counted as unknown. */
   rejected = 0;
-  /** Per overall counter: bumped each time a consumer takes it (endpoint cells of older ones are stale). */
+  /**
+   * Per overall counter: its generation base, raised by {@link GEN_STEP} each time a consumer takes it
+   * (endpoint cells of older holders read below it).
+   */
   private readonly gens: Float64Array;
   private readonly figs: Float64Array;
   private readonly buckets: Float64Array[] = [];
   private readonly tables: (EndpointTop | undefined)[] = [];
+  /** Each table's {@link EndpointTop.buf}, by endpoint id: what a request reads. */
+  private readonly bufs: (Float64Array | undefined)[] = [];
+  /** Where cells start in every table's buffer. */
+  private readonly cellsAt: number;
   private readonly indexer = new Sketch(CONSUMER_LATENCY_SKETCH);
   // Store baselines (drain): what was written already, per counter (FIGS layout, and buckets).
   private readonly drainedFigs: Float64Array;
@@ -289,6 +320,7 @@ export class ConsumerTracker {
     this.gens = new Float64Array(k);
     this.figs = new Float64Array(k * FIGS);
     this.drainedFigs = new Float64Array(k * FIGS);
+    this.cellsAt = HEAD + 4 * limits.endpointTop;
   }
 
   /**
@@ -313,8 +345,8 @@ export class ConsumerTracker {
     if (error) this.errors++;
     if (server) this.serverErrors++;
 
-    const table = this.tables[epId] ?? this.newTable(epId);
-    if (table === null) return;
+    let b = this.bufs[epId] ?? this.newTable(epId);
+    if (b === null) return;
 
     const o = this.overall;
     let i = o.indexOf(consumer);
@@ -335,10 +367,22 @@ export class ConsumerTracker {
       if (0 < f[at + LMIN]) f[at + LMIN] = 0;
       if (0 > f[at + LMAX]) f[at + LMAX] = 0;
     } else f[at + LNONE]++;
-    table.count(i, this.gens[i], o.ids[i], error);
+
+    // The endpoint's table: the consumer's cell, then its counter there (two cache lines).
+    const cell = this.cellsAt + i * CELL;
+    if (cell >= b.length) b = this.grow(epId, cell);
+    const gen = this.gens[i];
+    let pos = b[cell + META] - gen;
+    if (!(pos >= 0)) pos = this.tables[epId]!.claim(cell, i, gen, o.ids[i]);
+    if (pos > 0) {
+      const c = b[HEAD + pos - 1];
+      b[HEAD + pos - 1] = c + 1;
+      if (c === b[MINV] && --b[ATMIN] === 0) this.tables[epId]!.recount(b, c + 1);
+    } else this.tables[epId]!.insert(cell, i, gen, o.ids[i]);
+    b[cell + REQ]++;
+    if (error) b[cell + ERR]++;
   }
 
-  /** An id not held: checked (when unchecked input), then offered; returns its overall counter. */
   /** Requests recorded (all consumers, unknown included): Space-Saving's offers. */
   get requests(): number {
     return this.overall.total;
@@ -349,6 +393,7 @@ export class ConsumerTracker {
     return this.overall.counts[i] - this.overall.errors[i];
   }
 
+  /** An id not held: checked (when unchecked input), then offered; returns its overall counter. */
   private admit(consumer: string, maxLength: number): number {
     let id = consumer;
     if (maxLength > 0 && cleanId(consumer, maxLength) === null) {
@@ -361,16 +406,24 @@ export class ConsumerTracker {
     return i;
   }
 
-  private newTable(epId: number): EndpointTop | null {
+  private newTable(epId: number): Float64Array | null {
     if (epId >= this.limits.maxEndpoints * 4 + 80) return null; // unreachable: the registry caps handles (+ special ones)
-    // Grown by push, so the array stays a packed one (an index far past the end would make it a dictionary).
-    while (this.tables.length <= epId) this.tables.push(undefined);
-    return (this.tables[epId] = new EndpointTop(this.limits.endpointTop, this.limits.top));
+    // Grown by push, so the arrays stay packed ones (an index far past the end would make a dictionary).
+    while (this.tables.length <= epId) {
+      this.tables.push(undefined);
+      this.bufs.push(undefined);
+    }
+    const table = (this.tables[epId] = new EndpointTop(this.limits.endpointTop, this.limits.top));
+    return (this.bufs[epId] = table.buf);
+  }
+
+  private grow(epId: number, cell: number): Float64Array {
+    return (this.bufs[epId] = this.tables[epId]!.grow(cell));
   }
 
   /** Counter i has a new holder: its figures restart from 0 (endpoint cells go stale with the generation). */
   private takeCounter(i: number): void {
-    this.gens[i]++;
+    this.gens[i] += GEN_STEP;
     const f = this.figs;
     const at = i * FIGS;
     if (this.buckets[i] === undefined) {
@@ -441,20 +494,13 @@ export class ConsumerTracker {
     for (let epId = 0; epId < this.tables.length; epId++) {
       const t = this.tables[epId];
       if (t === undefined) continue;
-      const c = t.buf;
       const from = only >= 0 ? only : 0;
       const to = only >= 0 ? only + 1 : size;
       for (let i = from; i < to; i++) {
         const at = t.cellsOf(i);
         if (at < 0) break;
-        if (c[at + STAMP] !== gens[i]) continue;
-        const req = drain ? c[at + REQ] - c[at + BREQ] : c[at + REQ];
-        if (!(req > 0)) continue;
-        maps[i].set(epId, [req, drain ? c[at + ERR] - c[at + BERR] : c[at + ERR]]);
-        if (drain) {
-          c[at + BREQ] = c[at + REQ];
-          c[at + BERR] = c[at + ERR];
-        }
+        const figures = t.cellFigures(at, gens[i], drain);
+        if (figures !== null) maps[i].set(epId, figures);
       }
     }
     return maps;
@@ -548,13 +594,15 @@ export class ConsumerTracker {
   memoryBound(): number {
     const l = this.limits;
     const id = 16 + 2 * l.maxIdLength;
-    const tableBytes = 400 + l.endpointTop * (id + 8 * 4 + 8) + l.top * CELL_BYTES;
+    // A table: its object and buffers' headers, k ids with counts, error bounds and owners, and per
+    // overall counter its cell and drain baseline.
+    const tableBytes = 400 + l.endpointTop * (id + 8 * 4 + 8) + l.top * (CELL + 2) * 8;
     // Tables exist only for endpoints that recorded: the cap plus the unmatched and overflow endpoints
-    // (one each per method); the table array is indexed by handle id (at most 4 × cap + 80 handles).
+    // (one each per method); the table arrays are indexed by handle id (at most 4 × cap + 80 handles).
     const listed = l.maxEndpoints + 64;
     const handles = l.maxEndpoints * 4 + 80;
     const perCounter = id + 8 * 5 + 40 + 8 * (1 + 2 * FIGS) + 2 * (100 + 8 * BUCKETS) + 16;
-    return handles * 8 + listed * tableBytes + l.top * perCounter + 4096;
+    return handles * 16 + listed * tableBytes + l.top * perCounter + 4096;
   }
 }
 
