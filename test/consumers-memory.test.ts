@@ -147,50 +147,52 @@ test("the meter's latency bucket, shifted by 2, is the consumer sketch's bucket:
   assert.deepEqual(buckets(seen), buckets(direct));
 });
 
-test('churn: every endpoint table matches a reference Space-Saving, and each counter sketch holds only its holder', () => {
-  const meter = createMeter({ iniPath: false, env: {} });
-  const eps = Array.from({ length: 5 }, (_, i) => meter.endpoint('GET', `/c${i}/{id}`)!);
-  const tracker = new ConsumerTracker({ top: 8, endpointTop: 4, maxEndpoints: 100, maxIdLength: 64 });
-  const reference = eps.map(() => new SpaceSaving(4));
-  const ids = [...zipfStream(1.1, 300, 5000, 3)];
-  const exact = new Map<string, { n: number; sum: number }>();
-  // Per id: endpoint id → [requests, errors] since the current holder took its overall counter.
-  const pairs = new Map<string, Map<number, [number, number]>>();
-  ids.forEach((id, n) => {
-    const e = (n * 7) % eps.length;
-    const d = 1 + ((n * 13) % 97);
-    const status = n % 11 === 0 ? 503 : 200;
-    // What the current holder of id's overall counter saw since it took the counter.
-    if (tracker.overall.indexOf(id) < 0) {
-      exact.set(id, { n: 0, sum: 0 });
-      pairs.set(id, new Map());
+// K = 8: a handful of cells per table; K = 3,000: cells grow by doubling well past their first size.
+for (const top of [8, 3000])
+  test(`churn (K = ${top}): every endpoint table matches a reference Space-Saving, and each counter sketch holds only its holder`, () => {
+    const meter = createMeter({ iniPath: false, env: {} });
+    const eps = Array.from({ length: 5 }, (_, i) => meter.endpoint('GET', `/c${i}/{id}`)!);
+    const tracker = new ConsumerTracker({ top, endpointTop: 4, maxEndpoints: 100, maxIdLength: 64 });
+    const reference = eps.map(() => new SpaceSaving(4));
+    const ids = [...zipfStream(1.1, 300, 5000, 3)];
+    const exact = new Map<string, { n: number; sum: number }>();
+    // Per id: endpoint id → [requests, errors] since the current holder took its overall counter.
+    const pairs = new Map<string, Map<number, [number, number]>>();
+    ids.forEach((id, n) => {
+      const e = (n * 7) % eps.length;
+      const d = 1 + ((n * 13) % 97);
+      const status = n % 11 === 0 ? 503 : 200;
+      // What the current holder of id's overall counter saw since it took the counter.
+      if (tracker.overall.indexOf(id) < 0) {
+        exact.set(id, { n: 0, sum: 0 });
+        pairs.set(id, new Map());
+      }
+      tracker.record(eps[e], id, status, d, false);
+      reference[e].offer(id);
+      const x = exact.get(id) ?? { n: 0, sum: 0 };
+      exact.set(id, { n: x.n + 1, sum: x.sum + d });
+      const p = pairs.get(id)!.get(eps[e].id) ?? [0, 0];
+      pairs.get(id)!.set(eps[e].id, [p[0] + 1, p[1] + (status >= 400 ? 1 : 0)]);
+    });
+    eps.forEach((ep, e) => {
+      const ref = reference[e];
+      const want = ref.ranked().map((j) => ({ id: ref.ids[j], requests: ref.counts[j], errorBound: ref.errors[j] }));
+      assert.deepEqual(tracker.topOf(ep, 4), want, `endpoint ${e}`);
+      assert.equal(tracker.endpointTotals(ep).requests, ref.total);
+      assert.equal(tracker.endpointTotals(ep).unlistedBound, ref.minCount());
+    });
+    for (const f of tracker.list()) {
+      let inBuckets = 0;
+      f.latency.forEachBucket((_, c) => (inBuckets += c));
+      // Buckets of an evicted holder would show up here as counts beyond the holder's own requests.
+      assert.equal(inBuckets, f.tracked, f.id);
+      assert.equal(f.latency.count, f.tracked, f.id);
+      assert.equal(f.latency.sum, exact.get(f.id)!.sum, f.id);
+      // Per endpoint: exact for the holder, whether or not it kept its counter in the endpoint's table.
+      const byEndpoint = (m: Map<number, [number, number]>) => [...m].sort((a, b) => a[0] - b[0]);
+      assert.deepEqual(byEndpoint(f.endpoints), byEndpoint(pairs.get(f.id)!), f.id);
     }
-    tracker.record(eps[e], id, status, d, false);
-    reference[e].offer(id);
-    const x = exact.get(id) ?? { n: 0, sum: 0 };
-    exact.set(id, { n: x.n + 1, sum: x.sum + d });
-    const p = pairs.get(id)!.get(eps[e].id) ?? [0, 0];
-    pairs.get(id)!.set(eps[e].id, [p[0] + 1, p[1] + (status >= 400 ? 1 : 0)]);
   });
-  eps.forEach((ep, e) => {
-    const ref = reference[e];
-    const want = ref.ranked().map((j) => ({ id: ref.ids[j], requests: ref.counts[j], errorBound: ref.errors[j] }));
-    assert.deepEqual(tracker.topOf(ep, 4), want, `endpoint ${e}`);
-    assert.equal(tracker.endpointTotals(ep).requests, ref.total);
-    assert.equal(tracker.endpointTotals(ep).unlistedBound, ref.minCount());
-  });
-  for (const f of tracker.list()) {
-    let inBuckets = 0;
-    f.latency.forEachBucket((_, c) => (inBuckets += c));
-    // Buckets of an evicted holder would show up here as counts beyond the holder's own requests.
-    assert.equal(inBuckets, f.tracked, f.id);
-    assert.equal(f.latency.count, f.tracked, f.id);
-    assert.equal(f.latency.sum, exact.get(f.id)!.sum, f.id);
-    // Per endpoint: exact for the holder, whether or not it kept its counter in the endpoint's table.
-    const byEndpoint = (m: Map<number, [number, number]>) => [...m].sort((a, b) => a[0] - b[0]);
-    assert.deepEqual(byEndpoint(f.endpoints), byEndpoint(pairs.get(f.id)!), f.id);
-  }
-});
 
 test('a consumer that lost its overall counter and took one again keeps its endpoint counter, and its figures there restart', () => {
   const meter = createMeter({ iniPath: false, env: {} });
