@@ -398,6 +398,24 @@ info(
   memory?.flood.afterUnmatchedScan.totalBytes,
   fmt.mb,
 );
+// Consumers (docs/consumers.md, "Cost"): what identification + both Space-Saving updates add to record.
+const consumersAdded = (variant: string) =>
+  consumers == null || consumers.nsPerCall[variant] === undefined
+    ? undefined
+    : consumers.nsPerCall[variant].median - consumers.nsPerCall.record.median;
+for (const variant of ['header', 'function']) {
+  add(`consumers: ns added to record, ${variant}`, consumersAdded(variant), ns, '< 150 ns', (v) => v < 150);
+  add(
+    `consumers: bytes/request, ${variant}`,
+    consumers?.alloc[variant]?.bytesPerCall,
+    bytes,
+    '~0 (≤ 1 B)',
+    (v) => v <= 1,
+  );
+}
+for (const variant of ['churn', 'jwt', 'apikey'])
+  info(`consumers: ns added to record, ${variant}`, consumersAdded(variant), ns);
+info('consumers: memory, 1,000 endpoints × top-20', consumers?.memory.bytes, fmt.mb);
 
 const flushCpu = (standalone.exporters as { cpuMsPerFlush?: Record<string, number> } | null | undefined)?.cpuMsPerFlush;
 if (standalone.exporters !== undefined) {
