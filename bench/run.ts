@@ -405,6 +405,13 @@ const consumersAdded = (variant: string) =>
     : consumers.nsPerCall[variant].median - consumers.nsPerCall.record.median;
 for (const variant of ['header', 'function']) {
   add(`consumers: ns added to record, ${variant}`, consumersAdded(variant), ns, '< 150 ns', (v) => v < 150);
+  // A difference of two medians: noisy when either process was descheduled (wall > CPU + 15 %).
+  const descheduled = ['record', variant].filter((v) => {
+    const wall = consumers?.nsPerCall[v]?.median;
+    const cpu = consumers?.cpuNsPerCall?.[v]?.median;
+    return wall !== undefined && cpu !== undefined && wall > cpu * 1.15;
+  });
+  if (descheduled.length > 0 && consumers) rows[rows.length - 1].note = `noisy: ${descheduled.join(', ')} descheduled`;
   add(
     `consumers: bytes/request, ${variant}`,
     consumers?.alloc[variant]?.bytesPerCall,
