@@ -67,7 +67,12 @@ const flag = (name: string): string | undefined =>
 const quick = process.argv.includes('--quick');
 const VARIANTS = ['record', 'header', 'function', 'churn', 'jwt', 'apikey'] as const;
 type VariantName = (typeof VARIANTS)[number];
+/** Endpoints of the per-request variants (APIMETER_BENCH_ENDPOINTS); the memory row always has 1,000. */
 const ENDPOINTS = Number(process.env.APIMETER_BENCH_ENDPOINTS ?? 1000);
+if (!(Number.isInteger(ENDPOINTS) && ENDPOINTS >= 1)) {
+  throw new Error(`APIMETER_BENCH_ENDPOINTS must be a whole number ≥ 1, got ${process.env.APIMETER_BENCH_ENDPOINTS}`);
+}
+const MEMORY_ENDPOINTS = 1000;
 /** Consumers in the steady-state rows: fewer than K (100), so nobody loses an overall counter. */
 const CONSUMERS = 50;
 /** Consumers in the churn row: a long tail (Zipf over 5,000), so tail consumers replace counters all the time. */
@@ -267,14 +272,14 @@ async function instructions(names: readonly VariantName[], calls: number): Promi
 function memoryRow(): { bytes: number; bound: number } {
   const collect = requireGc();
   const memMeter = createMeter({ iniPath: false, env: {} });
-  const memEps = Array.from({ length: ENDPOINTS }, (_, i) => memMeter.endpoint('GET', `/m${i}/{id}`)!);
+  const memEps = Array.from({ length: MEMORY_ENDPOINTS }, (_, i) => memMeter.endpoint('GET', `/m${i}/{id}`)!);
   for (const ep of memEps) memMeter.record(ep, 200, 1, -1, -1, 0); // listed before measuring
   const memIds = Array.from({ length: 5000 }, (_, i) => `tenant-${String(i).padStart(6, '0')}`);
   collect();
   const m0 = memoryNow();
-  const tracker = new ConsumerTracker({ top: 100, endpointTop: 20, maxEndpoints: ENDPOINTS, maxIdLength: 128 });
+  const tracker = new ConsumerTracker({ top: 100, endpointTop: 20, maxEndpoints: MEMORY_ENDPOINTS, maxIdLength: 128 });
   for (let round = 0; round < 3; round++) {
-    for (let e = 0; e < ENDPOINTS; e++) {
+    for (let e = 0; e < MEMORY_ENDPOINTS; e++) {
       // 25 distinct consumers per endpoint, drawn from 5,000: every endpoint table full and churning.
       for (let c = 0; c < 25; c++)
         tracker.record(memEps[e], memIds[(e * 25 + c * 7 + round) % 5000], 200, 1 + c, false);
