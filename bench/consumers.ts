@@ -30,7 +30,10 @@
  * Variants (1,000 endpoints, Zipf 1): `record` (consumers off), `header` (`X-Client-Id`, 50 consumers,
  * Zipf 1.1: fewer than K = 100), `function` (a consumer function, same consumers), `churn` (header over
  * 5,000 consumers: counters replaced all the time), `jwt` (a bearer JWT's `sub`, HMAC'd once per token
- * and then cached), `apikey` (an `X-Api-Key`, same).
+ * and then cached), `apikey` (an `X-Api-Key`, same). Those reuse one header string per consumer, so V8
+ * hashes it once and caches the hash; `header-fresh` and `jwt-fresh` give every request strings of its
+ * own, as node:http does (made from bytes before each chunk of 1,000, outside the timed part), so they
+ * pay for hashing the value on each Map lookup. Their allocation row is that of the reused strings.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -65,7 +68,7 @@ import {
 const flag = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
-const VARIANTS = ['record', 'header', 'function', 'churn', 'jwt', 'apikey'] as const;
+const VARIANTS = ['record', 'header', 'function', 'churn', 'jwt', 'apikey', 'header-fresh', 'jwt-fresh'] as const;
 type VariantName = (typeof VARIANTS)[number];
 /** Endpoints of the per-request variants (APIMETER_BENCH_ENDPOINTS); the memory row always has 1,000. */
 const ENDPOINTS = Number(process.env.APIMETER_BENCH_ENDPOINTS ?? 1000);
@@ -114,13 +117,21 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
   const ids = Array.from({ length: population }, (_, i) => `client-${i}`);
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   // Headers built up front as a framework would have them (node:http's lower-case plain objects).
+  const jwt = name === 'jwt' || name === 'jwt-fresh';
+  const bearer = (id: string) => `Bearer ${b64({ alg: 'HS256' })}.${b64({ sub: id, iat: 1 })}.c2lnbmF0dXJl`;
   const headers = ids.map((id) =>
-    name === 'jwt'
-      ? { authorization: `Bearer ${b64({ alg: 'HS256' })}.${b64({ sub: id, iat: 1 })}.c2lnbmF0dXJl`, host: 'api' }
+    jwt
+      ? { authorization: bearer(id), host: 'api' }
       : name === 'apikey'
         ? { 'x-api-key': `ak_live_${id}_0123456789abcdef`, accept: '*/*', host: 'api' }
         : { 'x-client-id': id, accept: '*/*', host: 'api' },
   );
+  // `*-fresh`: every request gets header strings of its own, made from bytes as node:http's parser makes
+  // them (a new one-byte string whose hash V8 has not computed yet), just before its chunk is timed.
+  // The other variants reuse one string per consumer, whose hash V8 computed once and cached.
+  const fresh = name === 'header-fresh' || name === 'jwt-fresh';
+  const valueBytes = ids.map((id) => Buffer.from(jwt ? bearer(id) : id, 'latin1'));
+  const chunkHeaders: Record<string, string>[] = [];
   // Held as already-boxed numbers, as a framework's elapsed time reaches record (see bench/record.ts):
   // one non-number moves the array to generic elements for good.
   const durations: number[] = Array.from({ length: 1024 }, () => 1 + random() * 50);
@@ -131,8 +142,8 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
     iniPath: false,
     env: {},
     metricsConsumers: name !== 'record',
-    metricsConsumerHeader: name === 'header' || name === 'churn' ? 'x-client-id' : '',
-    metricsConsumerJwt: name === 'jwt',
+    metricsConsumerHeader: name === 'header' || name === 'churn' || name === 'header-fresh' ? 'x-client-id' : '',
+    metricsConsumerJwt: jwt,
     metricsConsumerApiKeyHeaders: name === 'apikey' ? ['x-api-key'] : [],
     metricsConsumerSecret: SECRET,
   });
@@ -161,6 +172,33 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
   function run(n: number, start: number): void {
     for (let done = 0; done < n; done += CHUNK) loop(Math.min(CHUNK, n - done), start + done);
   }
+  // `*-fresh`: the same loop over the chunk's own header objects.
+  function loopFresh(n: number, start: number): void {
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) & MASK;
+      const ep = eps[epIndex[i]];
+      const d = durations[i & 1023];
+      meter.record(ep, 200, d, -1, 512, 0);
+      noteConsumer(meter, ep, null, null, chunkHeaders[k], 200, d, ErrorKind.None);
+    }
+  }
+  /** `*-fresh`: builds each chunk's headers untimed, then times the chunk; returns the ms spent in chunks. */
+  function runFresh(n: number, start: number): number {
+    let ms = 0;
+    for (let done = 0; done < n; done += CHUNK) {
+      const size = Math.min(CHUNK, n - done);
+      for (let k = 0; k < size; k++) {
+        const value = valueBytes[consumerIndex[(start + done + k) & MASK]].toString('latin1');
+        chunkHeaders[k] = jwt
+          ? { authorization: value, host: 'api' }
+          : { 'x-client-id': value, accept: '*/*', host: 'api' };
+      }
+      const t0 = performance.now();
+      loopFresh(size, start + done);
+      ms += performance.now() - t0;
+    }
+    return ms;
+  }
   const sink = () => meter.registry.size + (consumers?.tracker.requests ?? 0);
 
   let cursor = 0;
@@ -169,8 +207,14 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
     cursor = (cursor + n) & MASK;
     return s;
   };
-  for (let r = 0; r < 4; r++) run(SAMPLES, next(SAMPLES)); // warm up: every endpoint/consumer pair seen, JIT settled
+  for (let r = 0; r < 4; r++) {
+    // warm up: every endpoint/consumer pair seen, JIT settled
+    if (fresh) runFresh(SAMPLES, next(SAMPLES));
+    else run(SAMPLES, next(SAMPLES));
+  }
   if (callsOnly !== null) {
+    if (fresh)
+      throw new Error(`--instructions: ${name} is a wall-clock variant (its headers are built between chunks)`);
     // Under callgrind (--instructions): per window, the parent switches instrumentation on before `go`,
     // dumps the counts after `done` and switches it off, so only the measured calls are counted.
     const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -187,6 +231,12 @@ async function runVariant(name: VariantName, callsOnly: number | null): Promise<
   const cpuRounds: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const start = next(PER_ROUND);
+    if (fresh) {
+      // Only the timed chunks count; CPU time would include building the headers, so it is not kept.
+      rounds.push((runFresh(PER_ROUND, start) * 1e6) / PER_ROUND);
+      cpuRounds.push(NaN);
+      continue;
+    }
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     run(PER_ROUND, start);
@@ -412,7 +462,8 @@ if (process.argv.includes('--instructions')) {
         fmt.int(r.alloc.calls),
         String(r.alloc.gcsDuring),
         // Below the wall-clock figure by more than ~15 %: the process was descheduled, the row is noise.
-        fmt.fixed(r.cpuNs.median, 1),
+        // NaN (JSON null from the child) for `*-fresh`, whose rounds include building headers.
+        typeof r.cpuNs.median === 'number' && Number.isFinite(r.cpuNs.median) ? fmt.fixed(r.cpuNs.median, 1) : '—',
       ]),
     ) +
       `\nmemory, 1,000 endpoints × top-20 (K=100): ${fmt.mb(memory.bytes)} measured, bound ${fmt.mb(memory.bound)}\n` +
