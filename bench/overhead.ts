@@ -15,6 +15,7 @@ export const FASTIFY_VARIANTS: readonly PinnedVariant[] = [
   { framework: 'fastify', variant: 'hook', label: 'one empty onResponse hook' },
   { framework: 'fastify', variant: 'apimeter', label: 'apimeter (defaults)', budget: 0.95 },
   { framework: 'fastify', variant: 'exporters', label: 'apimeter + StatsD + OTLP', budget: 0.95 },
+  { framework: 'fastify', variant: 'consumers', label: 'apimeter + consumers (X-Client-Id)' },
   { framework: 'fastify', variant: 'detailed', label: 'apimeter detailed mode' },
   { framework: 'fastify', variant: 'fastify-metrics', label: 'fastify-metrics (prom-client)' },
   { framework: 'fastify', variant: 'otel', label: 'OpenTelemetry HTTP instrumentation' },

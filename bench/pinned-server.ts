@@ -68,6 +68,7 @@ let meter: Meter | null = null;
 let closeExporters: (() => Promise<void>) | null = null;
 if (
   variant === 'apimeter' ||
+  variant === 'consumers' ||
   variant === 'detailed' ||
   variant === 'exporters' ||
   (framework === 'proxy' && variant === 'off')
@@ -80,6 +81,9 @@ if (
     env: {},
     metricsExcludedEndpoints: [COUNT_ROUTE],
     metricsDetailed: variant === 'detailed',
+    // The load script sends X-Client-Id (50 consumers) on every request; only this variant reads it.
+    metricsConsumers: variant === 'consumers',
+    metricsConsumerHeader: 'x-client-id',
     metricsEnabled: variant !== 'off',
     ...(variant === 'exporters' && {
       statsdOn: true,

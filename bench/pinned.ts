@@ -75,14 +75,16 @@ const COUNT_ROUTE = '/__count';
 // As root, server and load generator run at a raised priority so that other processes on the machine
 // preempt them less (it changes nothing on an idle machine).
 const NICE = process.getuid?.() === 0 ? ['nice', '-n', '-10'] : [];
-// Two parameterised routes returning JSON, alternately; the same header on every variant (only
-// detailed mode reads it: auth inference).
+// Two parameterised routes returning JSON, alternately; the same headers on every variant: the
+// Authorization header (only detailed mode reads it: auth inference) and an X-Client-Id from 50
+// consumers in turn (only the consumers variant reads it).
 const WRK_SCRIPT = `
 local i = 0
 request = function()
   i = i + 1
-  if i % 2 == 0 then return wrk.format("GET", "/hello/bench") end
-  return wrk.format("GET", "/users/7/posts/42")
+  local headers = { ["X-Client-Id"] = "client-" .. (i % 50) }
+  if i % 2 == 0 then return wrk.format("GET", "/hello/bench", headers) end
+  return wrk.format("GET", "/users/7/posts/42", headers)
 end
 `;
 
